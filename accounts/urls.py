@@ -1,0 +1,5 @@
+"""Web banking routes."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,5 @@
+"""Alatau: the Django project package."""
+
+from bank.celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,48 @@
+"""Structured request logging: one JSON line per request with a request id."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger("alatau.request")
+
+
+class RequestLogMiddleware:
+    """Log method, path, status and duration; echo an ``X-Request-ID``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        # Accept a caller's id only if it is short and plain; never log raw input.
+        request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        response = self.get_response(request)
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        response["X-Request-ID"] = request_id
+        logger.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+                "user_id": getattr(getattr(request, "user", None), "pk", None),
+            },
+        )
+        return response
+
+
+def client_address(request: HttpRequest | None) -> str | None:
+    """Return the client's address for the audit log (REMOTE_ADDR, set by the proxy)."""
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None

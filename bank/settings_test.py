@@ -1,0 +1,15 @@
+"""Settings for the test suite: the real services, development secrets, fast hashing."""
+
+import os
+
+os.environ.setdefault("ALATAU_ENV", "test")
+os.environ.setdefault("SECURE_COOKIES", "false")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("LOG_FORMAT", "plain")
+os.environ.setdefault("CACHE_KEY_PREFIX", f"alatau-test-{os.getpid()}")
+
+from bank.settings import *  # noqa: E402,F403
+
+# Argon2 at full cost makes each test login ~100 ms; tests check behaviour, not cost.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # noqa: S303
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

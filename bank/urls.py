@@ -1,0 +1,18 @@
+"""Root URLs: web banking at ``/``, staff admin at ``/admin/``, merchant API at ``/api/``."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from bank.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("merchants.api_urls")),
+    path("", include("custody.urls")),
+    path("", include("merchants.urls")),
+    path("", include("accounts.urls")),
+]
