@@ -29,7 +29,7 @@ SATS_PER_BTC = 100_000_000
 
 # Plain decimal notation only: no exponent, no NaN/Infinity, no grouping, no
 # leading '+'. A leading '-' is matched here and refused unless allowed.
-_AMOUNT_RE = re.compile(r"^(-?)(\d{1,16})(?:\.(\d+))?$")
+_AMOUNT_RE = re.compile(r"^(-?)([0-9]{1,16})(?:\.([0-9]+))?$")
 
 
 def currency_of(code: str) -> Currency:

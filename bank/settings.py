@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.UserSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # AxesMiddleware must be last: it turns lockouts into a response.
@@ -142,6 +143,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_HOURS", default=1)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/auth/locked_out.html"
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE_S", default=30 * 60)
@@ -217,6 +219,18 @@ BANK_IBAN_CODE = env.str("BANK_IBAN_CODE", default="970")
 MONEY_CAP_SATS = 21_000_000 * 100_000_000
 MONEY_CAP_TIYN = 10**15
 
+# Web banking (accounts): second factor above these transfer amounts, the wait
+# before a new withdrawal address may be used, how long an exchange quote holds,
+# and rate limits of sensitive POSTs (django-ratelimit, counted in the cache).
+TRANSFER_2FA_THRESHOLD_TIYN = env.int("TRANSFER_2FA_THRESHOLD_TIYN", default=500_000_00)
+TRANSFER_2FA_THRESHOLD_SATS = env.int("TRANSFER_2FA_THRESHOLD_SATS", default=1_000_000)
+WITHDRAWAL_ADDRESS_COOLDOWN_S = env.int("WITHDRAWAL_ADDRESS_COOLDOWN_S", default=24 * 3600)
+EXCHANGE_QUOTE_TTL_S = env.int("EXCHANGE_QUOTE_TTL_S", default=30)
+RATELIMIT_SIGNUP = env.str("RATELIMIT_SIGNUP", default="10/h")
+RATELIMIT_PASSWORD_RESET = env.str("RATELIMIT_PASSWORD_RESET", default="5/h")
+RATELIMIT_TRANSFER = env.str("RATELIMIT_TRANSFER", default="30/m")
+OTP_TOTP_ISSUER = "Alatau Bank"
+
 # Bitcoin node.
 BITCOIN_NETWORK = env.str("BITCOIN_NETWORK", default="regtest")
 BITCOIND_RPC_URL = env.str("BITCOIND_RPC_URL", default="")
@@ -224,6 +238,31 @@ BITCOIND_DATADIR = env.str("BITCOIND_DATADIR", default=str(BASE_DIR / "var" / "b
 BITCOIND_RPC_TIMEOUT_S = env.int("BITCOIND_RPC_TIMEOUT_S", default=30)
 DEPOSIT_CONFIRMATIONS = env.int("DEPOSIT_CONFIRMATIONS", default=3)
 WITHDRAWAL_CONFIRMATIONS = env.int("WITHDRAWAL_CONFIRMATIONS", default=1)
+
+# Custody (custody/): wallets, deposits, withdrawals. Amounts in satoshis.
+CUSTODY_HOT_WALLET = env.str("CUSTODY_HOT_WALLET", default="hot")
+DEPOSIT_MIN_SATS = env.int("DEPOSIT_MIN_SATS", default=546)
+DEPOSIT_SCAN_CREDIT_BATCH = env.int("DEPOSIT_SCAN_CREDIT_BATCH", default=500)
+# Dotted paths of callables run (on commit) with each Deposit that changed.
+CUSTODY_DEPOSIT_LISTENERS: list[str] = env.list("CUSTODY_DEPOSIT_LISTENERS", default=[])
+WITHDRAWAL_FEE_SATS = env.int("WITHDRAWAL_FEE_SATS", default=1_000)
+WITHDRAWAL_MIN_SATS = env.int("WITHDRAWAL_MIN_SATS", default=546)
+WITHDRAWAL_MAX_SATS = env.int("WITHDRAWAL_MAX_SATS", default=10 * 100_000_000)
+WITHDRAWAL_REVIEW_THRESHOLD_SATS = env.int("WITHDRAWAL_REVIEW_THRESHOLD_SATS", default=100_000_000)
+WITHDRAWAL_BATCH_MAX = env.int("WITHDRAWAL_BATCH_MAX", default=100)
+FEE_RATE_FLOOR_SAT_VB = env.int("FEE_RATE_FLOOR_SAT_VB", default=2)
+FEE_RATE_CAP_SAT_VB = env.int("FEE_RATE_CAP_SAT_VB", default=200)
+# Address validation at request time must not wait on the node for long.
+WITHDRAWAL_NODE_CHECK_TIMEOUT_S = env.int("WITHDRAWAL_NODE_CHECK_TIMEOUT_S", default=2)
+CELERY_BEAT_SCHEDULE = {
+    "custody-deposit-scan": {"task": "custody.tasks.deposit_scan", "schedule": 30.0},
+    "custody-withdrawal-batch": {"task": "custody.tasks.withdrawal_batch", "schedule": 60.0},
+    "custody-withdrawal-broadcast": {
+        "task": "custody.tasks.withdrawal_broadcast",
+        "schedule": 60.0,
+    },
+    "custody-withdrawal-confirm": {"task": "custody.tasks.withdrawal_confirm", "schedule": 60.0},
+}
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")

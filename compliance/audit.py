@@ -137,3 +137,14 @@ def _head() -> tuple[int, bytes] | None:
         cursor.execute("SELECT seq, last_hash FROM compliance_auditchainhead WHERE id = 1")
         row = cursor.fetchone()
     return None if row is None else (int(row[0]), bytes(row[1]))
+
+
+def audit_chain_init() -> None:
+    """Create the chain head row if it is missing (fresh or flushed database)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO compliance_auditchainhead (id, seq, last_hash, prev_hash) "
+            "SELECT 1, COALESCE(MAX(seq), 0), %s, %s FROM compliance_auditevent "
+            "ON CONFLICT (id) DO NOTHING",
+            [b"\x00" * 32, b"\x00" * 32],
+        )

@@ -633,7 +633,10 @@ class NodeProcess:
         """Every option explicit, so no bitcoin.conf or default can change behaviour.
 
         ``-upnp`` is not passed: Bitcoin Core 29 removed UPnP (Knots 29 no longer lists the
-        option); ``-natpmp=0`` covers port mapping.  ``extra_args`` come last to override.
+        option); ``-natpmp=0`` covers port mapping.  ``-addresstype=bech32`` restores Bitcoin
+        Core's default: Knots otherwise hands out legacy P2PKH addresses from
+        ``getnewaddress`` (its ``-walletimplicitsegwit=0`` implies ``-addresstype=legacy``).
+        ``extra_args`` come last, and on bitcoind's command line the last value wins.
         """
         argv = [
             *self.binaries.command_prefix("bitcoind"),
@@ -642,6 +645,7 @@ class NodeProcess:
             f"-rpcallowip={RPC_HOST}", f"-port={self.p2p_port}", f"-datadir={self.datadir}",
             f"-rpcuser={self.rpc_user}", f"-rpcpassword={self.rpc_password}",
             "-printtoconsole=0", "-disablewallet=0", "-dnsseed=0", "-discover=0", "-natpmp=0",
+            "-addresstype=bech32",
         ]  # fmt: skip
         if block_notify:
             argv.append(f"-blocknotify={block_notify}")
@@ -901,9 +905,10 @@ def _cmd_install() -> int:
     started = time.monotonic()
     before = find_binaries()
     binaries = install()
-    where = binaries.loader.parent if binaries.loader else binaries.bin_dir
     state = "already installed" if before is not None else "installed"
-    print(f"{state}: {binaries.version()} ({where}, {time.monotonic() - started:.1f} s)")
+    loader = f", loader {binaries.loader}" if binaries.loader else ""
+    took = time.monotonic() - started
+    print(f"{state}: {binaries.version()} in {binaries.bin_dir}{loader} ({took:.1f} s)")
     return 0
 
 

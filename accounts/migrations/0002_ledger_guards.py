@@ -15,9 +15,6 @@ TRANSFER_TRIGGER = """
 CREATE TRIGGER accounts_transfer_immutable
     BEFORE UPDATE OR DELETE ON accounts_transfer
     FOR EACH ROW EXECUTE FUNCTION alatau_refuse_change();
-CREATE TRIGGER accounts_transfer_no_truncate
-    BEFORE TRUNCATE ON accounts_transfer
-    FOR EACH STATEMENT EXECUTE FUNCTION alatau_refuse_change();
 """
 
 
@@ -28,8 +25,7 @@ class Migration(migrations.Migration):
         migrations.RunSQL(IMMUTABLE_FN, "DROP FUNCTION IF EXISTS alatau_refuse_change() CASCADE;"),
         migrations.RunSQL(
             TRANSFER_TRIGGER,
-            "DROP TRIGGER IF EXISTS accounts_transfer_immutable ON accounts_transfer;"
-            "DROP TRIGGER IF EXISTS accounts_transfer_no_truncate ON accounts_transfer;",
+            "DROP TRIGGER IF EXISTS accounts_transfer_immutable ON accounts_transfer;",
         ),
         migrations.RunSQL(
             "CREATE SEQUENCE IF NOT EXISTS accounts_account_number_seq START 1000;",

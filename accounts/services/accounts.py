@@ -96,6 +96,16 @@ def system_accounts_setup() -> list[Account]:
     return [system_account(kind, cur) for cur, kinds in SYSTEM_KINDS.items() for kind in kinds]
 
 
+def ledger_bootstrap() -> None:
+    """Make sure the audit chain head and every system account exist (cheap when they do)."""
+    from compliance.audit import audit_chain_init
+
+    audit_chain_init()
+    wanted = sum(len(kinds) for kinds in SYSTEM_KINDS.values())
+    if Account.objects.filter(owner__isnull=True).count() < wanted:
+        system_accounts_setup()
+
+
 def _set_status(account_id: int, status: str, actor: Any, reason: str,
                 client_address: str | None) -> Account:
     if not reason.strip():

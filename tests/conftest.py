@@ -1,0 +1,109 @@
+"""Shared fixtures. Tests run on the real PostgreSQL and Redis (see README)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db import connection, connections
+
+from accounts.models import Account, AccountKind, User
+from accounts.services.accounts import account_open, ledger_bootstrap, system_account
+from accounts.services.transfers import transfer_create
+
+
+@pytest.fixture(autouse=True)
+def _ledger_base(request: pytest.FixtureRequest) -> None:
+    """Give every database test the audit chain head and the system accounts.
+
+    Transactional tests flush every table afterwards, data migrations included,
+    so the base is re-created at the start of each test that uses the database.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    uses_db = marker is not None or any(
+        name in request.fixturenames for name in ("db", "transactional_db", "live_server")
+    )
+    if uses_db:
+        request.getfixturevalue("transactional_db" if marker and marker.kwargs.get("transaction") else "db")
+        ledger_bootstrap()
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    counter = {"n": 0}
+
+    def make(email: str | None = None, password: str = "correct-horse-battery", **extra: Any) -> User:
+        counter["n"] += 1
+        return User.objects.create_user(
+            email=email or f"user{counter['n']}-{threading.get_ident()}@example.kz",
+            password=password,
+            **extra,
+        )
+
+    return make
+
+
+def fund(account: Account, amount_minor: int) -> None:
+    """Credit an account from the bank's external counterpart (test money in)."""
+    source = system_account(
+        AccountKind.CUSTODY_HOT if account.currency == "BTC" else AccountKind.EXTERNAL,
+        account.currency,
+    )
+    transfer_create(
+        debit_account_id=source.pk,
+        credit_account_id=account.pk,
+        amount_minor=amount_minor,
+        code="deposit" if account.currency == "BTC" else "adjustment",
+        memo="test funding",
+    )
+    account.refresh_from_db()
+
+
+@pytest.fixture
+def funded_account(make_user: Callable[..., User]) -> Callable[..., Account]:
+    def make(amount_minor: int = 0, currency: str = "BTC", owner: User | None = None) -> Account:
+        account = account_open(owner=owner or make_user(), currency=currency)
+        if amount_minor:
+            fund(account, amount_minor)
+        return account
+
+    return make
+
+
+def run_threads(count: int, target: Callable[[int], Any], *, max_open: int = 80) -> list[Any]:
+    """Run ``target(i)`` in ``count`` threads, each with its own database connection.
+
+    ``max_open`` bounds how many connections are open at once: PostgreSQL here
+    allows 100 in all. Results (or the exception raised) are returned in order.
+    """
+    results: list[Any] = [None] * count
+    gate = threading.Semaphore(max_open)
+    start = threading.Barrier(min(count, max_open))
+
+    def work(i: int) -> None:
+        with gate:
+            try:
+                try:
+                    start.wait(timeout=10)
+                except threading.BrokenBarrierError:
+                    pass
+                results[i] = target(i)
+            except Exception as exc:  # noqa: BLE001 - the caller inspects each outcome
+                results[i] = exc
+            finally:
+                connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+@pytest.fixture
+def no_extra_connections() -> Iterator[None]:
+    yield
+    connection.close()
