@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -30,7 +31,7 @@ SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG)
 # `make` writes a `.env` with ALATAU_ENV=development for local runs.
 ALATAU_ENV = env.str("ALATAU_ENV", default="production")
 
-if ALATAU_ENV == "production":
+if ALATAU_ENV not in ("development", "test"):
     if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32:
         raise ImproperlyConfigured("SECRET_KEY must be set to a long random value in production")
     if DEBUG:
@@ -264,6 +265,14 @@ CELERY_BEAT_SCHEDULE = {
     "custody-withdrawal-confirm": {"task": "custody.tasks.withdrawal_confirm", "schedule": 60.0},
 }
 
+# Compliance (compliance/). Thresholds of the screening rules live in the database
+# (RuleConfig); this is only the BTC/KZT rate used before accounts.ExchangeRate has a row.
+KZT_PER_BTC_TIYN = env.int("KZT_PER_BTC_TIYN", default=45_000_000 * 100)
+CELERY_BEAT_SCHEDULE["compliance-audit-verify-daily"] = {
+    "task": "compliance.tasks.audit_verify_daily",
+    "schedule": crontab(hour=3, minute=15),
+}
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
@@ -285,4 +294,27 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
     },
+}
+
+# Merchant API (merchants/): per-key rate limit, public base of checkout links,
+# on-chain invoice addresses, the deposit listener, periodic expiry and webhook sweeps.
+MERCHANT_API_RATE = env.str("MERCHANT_API_RATE", default="600/min")
+MERCHANT_PUBLIC_BASE_URL = env.str("MERCHANT_PUBLIC_BASE_URL", default="")
+MERCHANT_INVOICE_ONCHAIN = env.bool("MERCHANT_INVOICE_ONCHAIN", default=True)
+_INVOICE_LISTENER = "merchants.services.payments.invoice_deposit_listener"
+if _INVOICE_LISTENER not in CUSTODY_DEPOSIT_LISTENERS:
+    CUSTODY_DEPOSIT_LISTENERS.append(_INVOICE_LISTENER)
+CELERY_BEAT_SCHEDULE["merchants-invoice-expire"] = {
+    "task": "merchants.tasks.invoice_expire",
+    "schedule": 10.0,
+}
+CELERY_BEAT_SCHEDULE["merchants-webhook-deliver-due"] = {
+    "task": "merchants.tasks.webhook_deliver_due",
+    "schedule": 120.0,
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "InvoiceStatusEnum": "merchants.models.InvoiceStatus",
+    "InvoiceStatusMarkEnum": ["Invalid", "Settled"],
+    "PaymentStatusEnum": "merchants.models.PaymentStatus",
+    "DeliveryStatusEnum": ["Pending", "Failed", "HttpError", "HttpSuccess"],
 }

@@ -5,6 +5,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bank.health import healthz
+from compliance.admin.site import AlatauAdminSite
+
+# The staff admin requires a verified OTP device (django-otp's OTPAdminSite), as the
+# django-otp docs suggest: swap the default site's class so every registration stays.
+admin.site.__class__ = AlatauAdminSite
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -1,0 +1,241 @@
+"""Custody state: wallets, deposit addresses, deposits, withdrawals and their batches.
+
+Amounts are integer satoshis (``_sats``). Rows change only through ``custody.services``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Account, Hold, Transfer
+
+
+class WalletKind(models.TextChoices):
+    HOT = "hot"
+    COLD = "cold"
+    WATCH = "watch"
+    SIGNER = "signer"
+
+
+class Wallet(models.Model):
+    """A bitcoind descriptor wallet the bank uses (hot keys on the node, cold watch-only)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=8, choices=WalletKind.choices)
+    # Master key fingerprints of the wallet's descriptors (filled for cold wallets).
+    fingerprints = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class AddressPurpose(models.TextChoices):
+    CUSTOMER = "customer"
+    INVOICE = "invoice"
+    # The bank's own addresses (e.g. cold-to-hot moves): recorded, never credited.
+    INTERNAL = "internal"
+
+
+class DepositAddress(models.Model):
+    """An address of the hot wallet; money paid to it is credited to ``account``."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="deposit_addresses")
+    address = models.CharField(max_length=90, unique=True)
+    purpose = models.CharField(
+        max_length=8, choices=AddressPurpose.choices, default=AddressPurpose.CUSTOMER
+    )
+    # None: settings.DEPOSIT_CONFIRMATIONS. Invoices set it from the merchant's speed policy.
+    required_confirmations = models.PositiveSmallIntegerField(null=True, blank=True)
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "created_at"])]
+        verbose_name_plural = "deposit addresses"
+
+    def __str__(self) -> str:
+        return self.address
+
+    def confirmations_needed(self) -> int:
+        if self.required_confirmations is not None:
+            return int(self.required_confirmations)
+        return int(settings.DEPOSIT_CONFIRMATIONS)
+
+
+class ChainCursor(models.Model):
+    """Where a chain scanner (``listsinceblock``) resumes: a block lagging the tip."""
+
+    name = models.CharField(max_length=32, unique=True)
+    block_hash = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.block_hash or 'genesis'}"
+
+
+class DepositStatus(models.TextChoices):
+    PENDING = "pending"  # seen, waiting for confirmations
+    CREDITED = "credited"  # credited to the address's account
+    SUSPENSE = "suspense"  # credited to the suspense account, case opened
+    DUST = "dust"  # below DEPOSIT_MIN_SATS: recorded, never credited
+    INTERNAL = "internal"  # the bank paying itself: recorded, never credited
+    REORGED = "reorged"  # dropped by a reorg (reversed if it had been credited)
+
+
+class Deposit(models.Model):
+    """One transaction output paid to a bank address, recorded once."""
+
+    txid = models.CharField(max_length=64)
+    vout = models.PositiveIntegerField()
+    address = models.CharField(max_length=90)
+    deposit_address = models.ForeignKey(
+        DepositAddress, null=True, blank=True, on_delete=models.PROTECT, related_name="deposits"
+    )
+    amount_sats = models.BigIntegerField()
+    status = models.CharField(
+        max_length=8, choices=DepositStatus.choices, default=DepositStatus.PENDING
+    )
+    # Confirmations as the node last reported them; negative means conflicted.
+    confirmations = models.IntegerField(default=0)
+    block_hash = models.CharField(max_length=64, blank=True)
+    transfer = models.ForeignKey(
+        Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # How many times a credit of this output was reversed (re-credits use a new key).
+    reversals = models.PositiveSmallIntegerField(default=0)
+    seen_at = models.DateTimeField(auto_now_add=True)
+    credited_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["txid", "vout"], name="deposit_unique_outpoint"),
+            models.CheckConstraint(name="deposit_amount_positive", condition=Q(amount_sats__gt=0)),
+        ]
+        indexes = [models.Index(fields=["status", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.txid}:{self.vout} {self.amount_sats} sats {self.status}"
+
+
+class WithdrawalStatus(models.TextChoices):
+    REQUESTED = "requested"
+    PENDING_REVIEW = "pending_review"
+    APPROVED = "approved"
+    BATCHED = "batched"
+    BROADCAST = "broadcast"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class BatchStatus(models.TextChoices):
+    SIGNED = "signed"  # committed with its raw transaction, not yet accepted by the node
+    BROADCAST = "broadcast"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+
+
+class WithdrawalBatch(models.Model):
+    """One signed transaction paying several withdrawals, stored before it is broadcast."""
+
+    txid = models.CharField(max_length=64, unique=True)
+    raw_tx = models.TextField()
+    status = models.CharField(max_length=9, choices=BatchStatus.choices, default=BatchStatus.SIGNED)
+    fee_sats = models.BigIntegerField(help_text="miner fee paid by the bank")
+    fee_rate_sat_vb = models.PositiveIntegerField()
+    vsize = models.PositiveIntegerField()
+    # Outpoints spent, [[txid, vout], ...]: locked on the node while unbroadcast.
+    inputs = models.JSONField(default=list)
+    confirmations = models.IntegerField(default=0)
+    broadcast_attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    fee_transfer = models.ForeignKey(
+        Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    broadcast_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "withdrawal batches"
+        constraints = [
+            models.CheckConstraint(name="batch_fee_nonnegative", condition=Q(fee_sats__gte=0)),
+        ]
+        indexes = [models.Index(fields=["status", "id"])]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} {self.txid[:12]} {self.status}"
+
+
+class Withdrawal(models.Model):
+    """A customer's request to send bitcoin out, from request to confirmation."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="withdrawals")
+    address = models.CharField(max_length=90)
+    amount_sats = models.BigIntegerField()
+    fee_sats = models.BigIntegerField(help_text="the bank's withdrawal fee charged")
+    status = models.CharField(
+        max_length=14, choices=WithdrawalStatus.choices, default=WithdrawalStatus.REQUESTED
+    )
+    hold = models.OneToOneField(
+        Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="withdrawal"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdrawals"
+    )
+    idempotency_key = models.CharField(max_length=128)
+    request_hash = models.CharField(max_length=64)
+    travel_rule = models.JSONField(null=True, blank=True)
+    screening = models.JSONField(default=dict, blank=True)
+    batch = models.ForeignKey(
+        WithdrawalBatch, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="withdrawals",
+    )  # fmt: skip
+    vout = models.PositiveIntegerField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        permissions = [("review_withdrawal", "Can approve or reject withdrawals")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["requested_by", "idempotency_key"], name="withdrawal_key_per_user"
+            ),
+            models.CheckConstraint(
+                name="withdrawal_amount_positive", condition=Q(amount_sats__gt=0)
+            ),
+            models.CheckConstraint(name="withdrawal_fee_nonnegative", condition=Q(fee_sats__gte=0)),
+            models.CheckConstraint(
+                name="withdrawal_batched_has_batch",
+                condition=~Q(status__in=["batched", "broadcast", "confirmed"])
+                | Q(batch__isnull=False),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "id"]),
+            models.Index(fields=["account", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"W{self.pk} {self.amount_sats} sats -> {self.address} {self.status}"
+
+    @property
+    def total_sats(self) -> int:
+        return self.amount_sats + self.fee_sats

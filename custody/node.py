@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import socket
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -121,7 +120,7 @@ class NodeClient:
             raise _map_rpc_error(method, exc) from exc
         except ConnectionRefusedError:
             raise
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             raise errors.NodeUnavailable(f"bitcoind timed out on {method}") from exc
         except (OSError, http.client.HTTPException, ValueError) as exc:
             raise errors.NodeUnavailable(f"bitcoind connection failed on {method}: {exc}") from exc

@@ -1,0 +1,407 @@
+"""Merchants, their API keys, invoices and payments, webhooks and their deliveries.
+
+Amounts are integers of minor units: ``*_sats`` for bitcoin, ``amount_minor``
+in the invoice's own currency (satoshi for BTC, tiyn for KZT).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from bank.money import Currency
+
+
+class MerchantStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+
+
+class Merchant(models.Model):
+    """A partner business that takes payments; a BTCPay "store" to its API clients."""
+
+    name = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="merchants"
+    )
+    status = models.CharField(
+        max_length=16, choices=MerchantStatus.choices, default=MerchantStatus.ACTIVE
+    )
+    store_id = models.CharField(max_length=64, unique=True)
+    btc_account = models.OneToOneField(
+        "accounts.Account", on_delete=models.PROTECT, related_name="merchant_btc"
+    )
+    kzt_account = models.OneToOneField(
+        "accounts.Account",
+        on_delete=models.PROTECT,
+        related_name="merchant_kzt",
+        null=True,
+        blank=True,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.store_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == MerchantStatus.ACTIVE
+
+
+class ApiKey(models.Model):
+    """A merchant API key. Only a sha256 of the token is stored; the prefix finds the row."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
+    label = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class InvoiceStatus(models.TextChoices):
+    NEW = "New"
+    PROCESSING = "Processing"
+    SETTLED = "Settled"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+
+
+class AdditionalStatus(models.TextChoices):
+    NONE = "None"
+    PAID_PARTIAL = "PaidPartial"
+    PAID_OVER = "PaidOver"
+    PAID_LATE = "PaidLate"
+    MARKED = "Marked"
+    INVALID = "Invalid"
+
+
+class SpeedPolicy(models.TextChoices):
+    HIGH = "HighSpeed"
+    MEDIUM = "MediumSpeed"
+    LOW_MEDIUM = "LowMediumSpeed"
+    LOW = "LowSpeed"
+
+
+CONFIRMATIONS_FOR_SPEED: dict[str, int] = {
+    SpeedPolicy.HIGH: 0,
+    SpeedPolicy.MEDIUM: 1,
+    SpeedPolicy.LOW_MEDIUM: 2,
+    SpeedPolicy.LOW: 6,
+}
+
+
+class Invoice(models.Model):
+    """A request for payment, in BTC or KZT; KZT invoices carry a BTC quote fixed until expiry."""
+
+    id = models.CharField(max_length=32, primary_key=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="invoices")
+    currency = models.CharField(max_length=3, choices=[(c.value, c.value) for c in Currency])
+    amount_minor = models.BigIntegerField()
+    amount_sats = models.BigIntegerField()
+    # KZT per 1 BTC in tiyn at creation; 0 for BTC invoices (the rate is 1).
+    rate_tiyn_per_btc = models.BigIntegerField(default=0)
+    status = models.CharField(
+        max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.NEW
+    )
+    additional_status = models.CharField(
+        max_length=16, choices=AdditionalStatus.choices, default=AdditionalStatus.NONE
+    )
+    speed_policy = models.CharField(
+        max_length=16, choices=SpeedPolicy.choices, default=SpeedPolicy.MEDIUM
+    )
+    required_confirmations = models.PositiveSmallIntegerField(default=1)
+    # Payment tolerance in hundredths of a percent (0..10000).
+    tolerance_bp = models.PositiveIntegerField(default=0)
+    expiration_minutes = models.PositiveIntegerField(default=15)
+    redirect_url = models.CharField(max_length=2000, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    order_id = models.CharField(max_length=200, blank=True, db_index=True)
+    destination = models.CharField(max_length=100, blank=True)
+    deposit_address_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    paid_sats = models.BigIntegerField(default=0)
+    settled_sats = models.BigIntegerField(default=0)
+    archived = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    expires_at = models.DateTimeField()
+    settled_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"], name="invoice_merchant_created"),
+            models.Index(fields=["merchant", "order_id"], name="invoice_merchant_order"),
+            models.Index(
+                fields=["expires_at"],
+                name="invoice_new_by_expiry",
+                condition=Q(status="New"),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0) & Q(amount_sats__gt=0),
+                name="invoice_amounts_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(paid_sats__gte=0) & Q(settled_sats__gte=0),
+                name="invoice_paid_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(tolerance_bp__lte=10000), name="invoice_tolerance_max_100_percent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"invoice {self.id} {self.status}"
+
+    @property
+    def threshold_sats(self) -> int:
+        """Return the least total that counts as paid in full, after the tolerance."""
+        return self.amount_sats - (self.amount_sats * self.tolerance_bp) // 10000
+
+
+class PaymentMethod(models.TextChoices):
+    CHAIN = "BTC-CHAIN", "On-chain"
+    BANK = "BTC-ALATAU", "Alatau balance"
+
+
+class PaymentStatus(models.TextChoices):
+    PROCESSING = "Processing"
+    SETTLED = "Settled"
+    INVALID = "Invalid"
+
+
+class InvoicePayment(models.Model):
+    """One payment towards an invoice: an on-chain output or an in-bank transfer."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    method = models.CharField(max_length=16, choices=PaymentMethod.choices)
+    amount_sats = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=PaymentStatus.choices)
+    confirmations = models.PositiveIntegerField(default=0)
+    # On-chain: the custody deposit (one row per txid:vout); in-bank: the ledger transfer.
+    deposit_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    txid = models.CharField(max_length=64, blank=True)
+    vout = models.PositiveIntegerField(null=True, blank=True)
+    transfer = models.OneToOneField(
+        "accounts.Transfer", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    payer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    payer_account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    after_expiration = models.BooleanField(default=False)
+    received_at = models.DateTimeField(auto_now_add=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_sats__gt=0), name="payment_amount_positive"),
+            # One invoice is paid in-bank at most once, whatever the race.
+            models.UniqueConstraint(
+                fields=["invoice"], condition=Q(method="BTC-ALATAU"), name="payment_one_in_bank"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.amount_sats} sats -> {self.invoice_id}"
+
+
+class RefundMethod(models.TextChoices):
+    IN_BANK = "InBank"
+    ON_CHAIN = "OnChain"
+
+
+class Refund(models.Model):
+    """Money sent back to a payer for a settled invoice."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
+    method = models.CharField(max_length=16, choices=RefundMethod.choices)
+    amount_sats = models.BigIntegerField()
+    address = models.CharField(max_length=100, blank=True)
+    transfer = models.OneToOneField(
+        "accounts.Transfer", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    withdrawal_id = models.BigIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_sats__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.amount_sats} sats of {self.invoice_id}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST with an ``Idempotency-Key``, replayed on repeats."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=128)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "key"], name="idempotency_key_per_merchant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id}:{self.key}"
+
+
+class WebhookEvent(models.TextChoices):
+    INVOICE_CREATED = "InvoiceCreated"
+    INVOICE_RECEIVED_PAYMENT = "InvoiceReceivedPayment"
+    INVOICE_PAYMENT_SETTLED = "InvoicePaymentSettled"
+    INVOICE_PROCESSING = "InvoiceProcessing"
+    INVOICE_EXPIRED = "InvoiceExpired"
+    INVOICE_SETTLED = "InvoiceSettled"
+    INVOICE_INVALID = "InvoiceInvalid"
+
+
+class Webhook(models.Model):
+    """A merchant's endpoint for signed event deliveries."""
+
+    id = models.CharField(max_length=32, primary_key=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.CharField(max_length=2000)
+    secret = models.CharField(max_length=200)
+    enabled = models.BooleanField(default=True)
+    automatic_redelivery = models.BooleanField(default=True)
+    everything = models.BooleanField(default=True)
+    specific_events = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"webhook {self.id} -> {self.url}"
+
+    def wants(self, event_type: str) -> bool:
+        return self.enabled and (self.everything or event_type in self.specific_events)
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "Pending"
+    HTTP_SUCCESS = "HttpSuccess"
+    HTTP_ERROR = "HttpError"
+    FAILED = "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or to be sent) to one webhook; its body is fixed once created."""
+
+    id = models.CharField(max_length=32, primary_key=True)
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event_type = models.CharField(max_length=32, choices=WebhookEvent.choices)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField()
+    original = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="redeliveries"
+    )
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    http_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_pending_due",
+                condition=Q(status="Pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.id} {self.event_type} {self.status}"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP attempt of a delivery: what came back and how long it took."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="attempt_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.delivery_id}: {self.status_code or self.error}"
+
+
+class PayoutKind(models.TextChoices):
+    ON_CHAIN = "OnChain"
+    CONVERSION = "Conversion"
+
+
+class Payout(models.Model):
+    """Merchant money out: BTC to an address (via custody) or BTC converted to KZT."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="payouts")
+    kind = models.CharField(max_length=16, choices=PayoutKind.choices)
+    amount_sats = models.BigIntegerField()
+    address = models.CharField(max_length=100, blank=True)
+    kzt_tiyn = models.BigIntegerField(null=True, blank=True)
+    withdrawal_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=32, default="requested")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_sats__gt=0), name="payout_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"payout {self.kind} {self.amount_sats} sats"

@@ -1,5 +1,13 @@
-"""URL routes of this app (filled in as its pages and endpoints land)."""
+"""Merchant web pages: the hosted checkout and API key management."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from merchants import views
+
+app_name = "merchants"
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("i/<str:invoice_id>", views.checkout, name="checkout"),
+    path("i/<str:invoice_id>/pay", views.checkout_pay, name="checkout_pay"),
+    path("merchant/keys/", views.keys, name="keys"),
+    path("merchant/keys/<int:key_id>/revoke", views.key_revoke, name="key_revoke"),
+]

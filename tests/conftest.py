@@ -107,3 +107,29 @@ def run_threads(count: int, target: Callable[[int], Any], *, max_open: int = 80)
 def no_extra_connections() -> Iterator[None]:
     yield
     connection.close()
+
+
+@pytest.fixture(scope="session")
+def bitcoind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A regtest node for the whole run, started by ``manage.py bitcoind`` on free ports.
+
+    Its datadir is a fresh temporary folder; the client finds the RPC URL in the
+    datadir's state file (settings overridden for the session). With ``BITCOIND_RPC_URL``
+    set, that external node is used and nothing is started. Yields the datadir.
+    """
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    if settings.BITCOIND_RPC_URL:
+        yield str(settings.BITCOIND_DATADIR)
+        return
+    datadir = str(tmp_path_factory.mktemp("bitcoind"))
+    call_command("bitcoind", "start", "--datadir", datadir, "--no-blocknotify")
+    override = override_settings(BITCOIND_RPC_URL="", BITCOIND_DATADIR=datadir)
+    override.enable()
+    try:
+        yield datadir
+    finally:
+        override.disable()
+        call_command("bitcoind", "stop", "--datadir", datadir)

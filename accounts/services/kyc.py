@@ -182,3 +182,8 @@ def masked_name(user: Any) -> str:
         return parts[0]
     local, _, domain = str(user.email).partition("@")
     return f"{local[:1]}***@{domain}"
+
+
+def tier_table() -> list[dict[str, Any]]:
+    """Return each tier with what it allows, for the customer's identity page."""
+    return [{"tier": tier, "description": text} for tier, text in sorted(TIER_DESCRIPTIONS.items())]

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
+from django.utils import timezone
 
-from accounts.errors import AlreadyReversed
+from accounts.errors import (
+    AccountClosed,
+    AccountFrozen,
+    AccountNotFound,
+    AlreadyReversed,
+    CurrencyMismatch,
+    InsufficientFunds,
+    SameAccount,
+)
 from accounts.models import Transfer, TransferCode
 from accounts.services.posting import (
     check_debit,
     check_key,
-    check_pair,
     check_replay,
     lock_accounts,
     post_locked,
     request_hash,
+    source_ref,
 )
-from bank.errors import NotFound, ValidationFailed
+from bank.errors import InvariantViolation, NotFound, ValidationFailed, invariant
+from bank.money import CAP_MINOR
 from compliance.audit import audit_record
 
 IDEMPOTENCY_CONSTRAINT = "transfer_idempotency_key_per_initiator"
@@ -26,7 +39,9 @@ IDEMPOTENCY_CONSTRAINT = "transfer_idempotency_key_per_initiator"
 
 def _find_by_key(initiator: Any | None, key: str) -> Transfer | None:
     initiator_id = getattr(initiator, "pk", None)
-    return Transfer.objects.filter(initiator_id=initiator_id, idempotency_key=key).first()
+    # No ORDER BY: the key is unique, and .first()'s ordering can mislead the planner.
+    found = list(Transfer.objects.filter(initiator_id=initiator_id, idempotency_key=key).order_by()[:1])
+    return found[0] if found else None
 
 
 def _check_code(code: str) -> None:
@@ -53,11 +68,15 @@ def transfer_create(
 
     Locks both accounts in id order, checks status, currency and available
     funds, writes the transfer, both balances and an audit event in one
-    transaction. The same key with the same request returns the first
-    transfer; with a different request it raises ``IdempotencyConflict``.
+    transaction (one SQL call: ``ledger_transfer``, migration 0005). The same
+    key with the same request returns the first transfer; with a different
+    request it raises ``IdempotencyConflict``.
     """
     _check_code(code)
     check_key(idempotency_key)
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
+        raise ValidationFailed("Amount must be positive", fields={"amount": ["Must be more than 0."]})
+    source_type, source_id = source_ref(source)
     fingerprint = request_hash(
         {
             "debit": debit_account_id,
@@ -67,50 +86,100 @@ def transfer_create(
             "source": None if source is None else f"{source._meta.label_lower}:{source.pk}",
         }
     )
-    if idempotency_key is not None:
-        existing = _find_by_key(initiator, idempotency_key)
-        if existing is not None:
-            return check_replay(existing, fingerprint)
+    call = _TransferCall(
+        debit_account_id, credit_account_id, amount_minor, code, getattr(initiator, "pk", None),
+        idempotency_key, fingerprint, memo[:255], group_id or uuid.uuid4(),
+        source_type.pk if source_type else None, source_id, allow_frozen_debit, kzt_value_tiyn,
+        client_address, str(initiator) if initiator is not None else "system", timezone.now(),
+    )
     try:
-        with transaction.atomic():
-            accounts = lock_accounts([debit_account_id, credit_account_id])
-            if idempotency_key is not None:
-                # A concurrent request with the same key may have committed while
-                # we waited for the locks: replay it instead of moving money again.
-                existing = _find_by_key(initiator, idempotency_key)
-                if existing is not None:
-                    return check_replay(existing, fingerprint)
-            debit, credit = accounts[debit_account_id], accounts[credit_account_id]
-            check_pair(debit, credit, amount_minor)
-            check_debit(debit, amount_minor, allow_frozen=allow_frozen_debit)
-            transfer = post_locked(
-                debit=debit,
-                credit=credit,
-                amount_minor=amount_minor,
-                code=code,
-                group_id=group_id or uuid.uuid4(),
-                initiator=initiator,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                memo=memo,
-                source=source,
-                kzt_value_tiyn=kzt_value_tiyn,
-            )
-            audit_record(
-                actor=initiator,
-                action="transfer.create",
-                obj=transfer,
-                data=_transfer_data(transfer),
-                client_address=client_address,
-            )
-            return transfer
+        status, transfer_id, detail = _call_ledger_transfer(call)
     except IntegrityError as exc:
+        # Same key, different accounts, committed concurrently: the unique index decides.
         if idempotency_key is None or IDEMPOTENCY_CONSTRAINT not in str(exc):
             raise
         existing = _find_by_key(initiator, idempotency_key)
         if existing is None:
             raise
         return check_replay(existing, fingerprint)
+    if status == "replay":
+        if detail != fingerprint:
+            check_replay(_find_by_key(initiator, idempotency_key or ""), fingerprint)
+        return Transfer.objects.get(pk=transfer_id)
+    if status != "ok":
+        raise _status_error(status, detail)
+    invariant(transfer_id is not None, "ledger_transfer returned no id")
+    return call.as_transfer(int(transfer_id or 0), currency=detail)
+
+
+class _TransferCall(NamedTuple):
+    debit: int
+    credit: int
+    amount: int
+    code: str
+    initiator_id: int | None
+    key: str | None
+    request_hash: str
+    memo: str
+    group_id: uuid.UUID
+    source_type_id: int | None
+    source_id: str
+    allow_frozen: bool
+    kzt_value_tiyn: int | None
+    client_address: str | None
+    actor_label: str
+    now: datetime
+
+    def as_transfer(self, transfer_id: int, *, currency: str) -> Transfer:
+        """Build the saved row from what was sent, sparing a read-back round trip."""
+        transfer = Transfer(
+            id=transfer_id, group_id=self.group_id, debit_account_id=self.debit,
+            credit_account_id=self.credit, amount_minor=self.amount, currency=currency,
+            code=self.code, source_type_id=self.source_type_id, source_id=self.source_id,
+            initiator_id=self.initiator_id, idempotency_key=self.key,
+            request_hash=self.request_hash, memo=self.memo, kzt_value_tiyn=self.kzt_value_tiyn,
+            created_at=self.now,
+        )
+        transfer._state.adding = False
+        transfer._state.db = "default"
+        return transfer
+
+
+def _call_ledger_transfer(call: _TransferCall) -> tuple[str, int | None, str]:
+    caps = json.dumps({str(k): v for k, v in CAP_MINOR.items()})
+    # Outside a caller's transaction the call runs in autocommit: one statement is
+    # one transaction and one round trip, so the row locks are held for the
+    # shortest time. Inside one it runs in a savepoint, so a unique-key race
+    # (handled by the caller) does not abort the caller's transaction.
+    scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with scope, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT status, transfer_id, detail FROM ledger_transfer("
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
+            [*call[:13], call.client_address, call.actor_label, call.now, caps],
+        )
+        row = cursor.fetchone()
+    invariant(row is not None, "ledger_transfer returned no row")
+    assert row is not None
+    return str(row[0]), row[1], str(row[2])
+
+
+def _status_error(status: str, detail: str) -> Exception:
+    errors: dict[str, Exception] = {
+        "account_not_found": AccountNotFound(f"Account {detail} does not exist"),
+        "same_account": SameAccount("Debit and credit account are the same"),
+        "currency_mismatch": CurrencyMismatch(
+            f"Cannot move between {detail} accounts",
+            fields={"currency": ["Both accounts must hold the same currency."]},
+        ),
+        "over_cap": ValidationFailed("Amount over the cap", fields={"amount": ["Too large."]}),
+        "account_closed": AccountClosed(f"Account {detail} is closed"),
+        "account_frozen": AccountFrozen(f"Account {detail} is frozen"),
+        "insufficient_funds": InsufficientFunds(
+            "Insufficient funds", fields={"amount": ["More than the available balance."]}
+        ),
+    }
+    return errors.get(status) or InvariantViolation(f"ledger_transfer status {status!r}")
 
 
 def transfer_reverse(

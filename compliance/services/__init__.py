@@ -1,5 +1,78 @@
-"""Every write of compliance: cases (and, as they land, rules, limits, four eyes)."""
+"""Every write of compliance, split by concept and re-exported here.
 
-from compliance.services.cases import case_open
+What other apps call:
+- ``limits_check(*, user, kind, amount_kzt_tiyn)`` raises ``LimitExceeded``;
+- ``movement_screen(*, movement, subject)``, ``travel_rule_required``, ``travel_rule_validate``;
+- ``address_is_sanctioned(address)`` (deposit sources);
+- ``case_open(...)``; ``approval_action_register(...)`` for new four-eyes actions.
+"""
 
-__all__ = ["case_open"]
+from compliance.rates import kzt_value_tiyn
+from compliance.rules import address_is_sanctioned
+from compliance.services.actions import (
+    staff_account_freeze,
+    staff_account_unfreeze_propose,
+    withdrawal_review_approve,
+    withdrawal_review_reject,
+)
+from compliance.services.approvals import (
+    approval_action_register,
+    approval_approve,
+    approval_propose,
+    approval_reject,
+)
+from compliance.services.cases import (
+    case_assign,
+    case_attach,
+    case_close,
+    case_escalate,
+    case_note_add,
+    case_open,
+)
+from compliance.services.kyc import identity_approve, identity_document_open, identity_reject
+from compliance.services.limits import limits_check, tier_limit_propose, user_tier
+from compliance.services.rules_admin import rule_config_update
+from compliance.services.sanctions import (
+    sanctioned_address_add,
+    sanctioned_address_set_active,
+    sanctions_import_csv,
+)
+from compliance.services.screening import (
+    Screening,
+    movement_screen,
+    travel_rule_required,
+    travel_rule_validate,
+)
+
+__all__ = [
+    "Screening",
+    "address_is_sanctioned",
+    "approval_action_register",
+    "approval_approve",
+    "approval_propose",
+    "approval_reject",
+    "case_assign",
+    "case_attach",
+    "case_close",
+    "case_escalate",
+    "case_note_add",
+    "case_open",
+    "identity_approve",
+    "identity_document_open",
+    "identity_reject",
+    "kzt_value_tiyn",
+    "limits_check",
+    "movement_screen",
+    "rule_config_update",
+    "sanctioned_address_add",
+    "sanctioned_address_set_active",
+    "sanctions_import_csv",
+    "staff_account_freeze",
+    "staff_account_unfreeze_propose",
+    "tier_limit_propose",
+    "travel_rule_required",
+    "travel_rule_validate",
+    "user_tier",
+    "withdrawal_review_approve",
+    "withdrawal_review_reject",
+]

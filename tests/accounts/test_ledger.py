@@ -248,3 +248,28 @@ def test_ledger_check_reports_a_breach(funded_account: Callable[..., Account]) -
     breaches = {b.check for b in ledger_check()}
     assert "currency sums to zero" in breaches
     assert "posted equals the sum of transfers" in breaches
+
+
+def test_transfer_inside_outer_transaction_replays_after_key_race(
+    funded_account: Callable[..., Account], make_user
+) -> None:  # type: ignore[no-untyped-def]
+    a, b, c = funded_account(1000), funded_account(), funded_account()
+    user = make_user()
+    with transaction.atomic():
+        first = transfer_create(
+            debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=5, code="internal",
+            initiator=user, idempotency_key="nested",
+        )
+        with pytest.raises(IdempotencyConflict):
+            transfer_create(
+                debit_account_id=a.pk, credit_account_id=c.pk, amount_minor=5, code="internal",
+                initiator=user, idempotency_key="nested",
+            )
+        # The outer transaction is still usable after the conflict.
+        again = transfer_create(
+            debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=5, code="internal",
+            initiator=user, idempotency_key="nested",
+        )
+    assert again.pk == first.pk
+    assert again.currency == "BTC"
+    assert ledger_check() == []

@@ -1,0 +1,98 @@
+"""A customer's withdrawal from web banking: second factor, saved address, limits, custody.
+
+Custody's ``withdrawal_request`` owns the withdrawal itself (hold, screening,
+state). This adds what the customer door requires first: a current second
+factor, a saved address past its cool-down, the tier limits and travel-rule data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import Account, AccountKind
+from accounts.services.addresses import withdrawal_address_usable
+from accounts.services.twofactor import twofactor_check, twofactor_enabled
+from bank.errors import NotFound, ValidationFailed
+from compliance.errors import LimitExceeded
+from compliance.rates import kzt_value_tiyn
+from compliance.services import limits_check, travel_rule_required, travel_rule_validate
+from custody.models import Withdrawal
+from custody.services import withdrawal_request
+
+
+def withdrawal_fee_sats() -> int:
+    """Return the bank's published withdrawal fee."""
+    return int(settings.WITHDRAWAL_FEE_SATS)
+
+
+def btc_account(*, user: Any) -> Account:
+    account = Account.objects.filter(owner=user, kind=AccountKind.CUSTOMER, currency="BTC").first()
+    if account is None:
+        raise NotFound("You have no BTC account.")
+    return account
+
+
+def withdrawal_needs_travel_rule(*, amount_sats: int) -> bool:
+    return travel_rule_required(kzt_value_tiyn(amount_minor=amount_sats, currency="BTC"))
+
+
+def customer_withdrawal_request(
+    *,
+    user: Any,
+    address_id: int,
+    amount_sats: int,
+    idempotency_key: str,
+    otp_code: str,
+    travel_rule: dict[str, Any] | None = None,
+    client_address: str | None = None,
+) -> Withdrawal:
+    """Request a withdrawal to a saved address, once per idempotency key.
+
+    A repeated submit with the same key returns the first withdrawal before the
+    second factor is checked again (a TOTP code works only once).
+    """
+    account = btc_account(user=user)
+    saved = withdrawal_address_usable(user=user, address_id=address_id)
+    earlier = Withdrawal.objects.filter(requested_by=user, idempotency_key=idempotency_key).first()
+    if earlier is not None:
+        return withdrawal_request(
+            account=account,
+            address=saved.address,
+            amount_sats=amount_sats,
+            requested_by=user,
+            idempotency_key=idempotency_key,
+            travel_rule=earlier.travel_rule,
+            client_address=client_address,
+        )
+    if not twofactor_enabled(user):
+        raise ValidationFailed(
+            "Two-factor required",
+            fields={"otp_code": ["Turn on two-factor authentication to withdraw."]},
+        )
+    cleaned_travel = None
+    if withdrawal_needs_travel_rule(amount_sats=amount_sats):
+        cleaned_travel = travel_rule_validate(travel_rule or {})
+    twofactor_check(user=user, code=otp_code)
+    with transaction.atomic():
+        try:
+            limits_check(
+                user=user,
+                kind="withdrawal",
+                amount_kzt_tiyn=kzt_value_tiyn(
+                    amount_minor=amount_sats + withdrawal_fee_sats(), currency="BTC"
+                ),
+            )
+        except LimitExceeded as exc:
+            raise LimitExceeded(exc.message, fields={"amount": [exc.message]}) from None
+        return withdrawal_request(
+            account=account,
+            address=saved.address,
+            amount_sats=amount_sats,
+            requested_by=user,
+            idempotency_key=idempotency_key,
+            travel_rule=cleaned_travel,
+            client_address=client_address,
+        )

@@ -1,0 +1,33 @@
+"""Template filters for web banking: money with its currency and right decimals."""
+
+from __future__ import annotations
+
+from django import template
+
+from bank.money import format_amount
+
+register = template.Library()
+# A narrow no-break space groups thousands and never breaks an amount across lines.
+THIN_SPACE = "\u202f"
+
+
+@register.filter
+def money(minor: int | None, currency: str) -> str:
+    """Render minor units as "1 234.56 KZT" / "0.00150000 BTC" (thin-space grouping)."""
+    if minor is None:
+        return ""
+    text = format_amount(int(minor), currency)
+    sign = "−" if text.startswith("-") else ""
+    whole, _, frac = text.lstrip("-").partition(".")
+    groups = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    return f"{sign}{THIN_SPACE.join(groups)}.{frac} {currency}"
+
+
+@register.filter
+def signed_money(minor: int, currency: str) -> str:
+    """Like ``money`` with an explicit "+" for credits."""
+    return ("+" if minor > 0 else "") + money(minor, currency)

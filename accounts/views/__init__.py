@@ -1,0 +1,1 @@
+"""Web banking views, one module per flow."""

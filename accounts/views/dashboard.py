@@ -1,0 +1,52 @@
+"""The dashboard: balances, recent activity, what needs the customer's attention."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts.models import Account, AccountKind, Identity, Transfer
+from accounts.services.twofactor import twofactor_enabled
+from accounts.views.common import customer_required
+from accounts.views.custody_panels import dashboard_panels
+
+RECENT_MAX = 10
+
+
+def activity_rows(accounts: list[Account], limit: int) -> list[dict[str, object]]:
+    """Return the latest transfers touching the accounts, signed from the customer's side."""
+    ids = {a.pk for a in accounts}
+    if not ids:
+        return []
+    transfers = (
+        Transfer.objects.filter(Q(debit_account_id__in=ids) | Q(credit_account_id__in=ids))
+        .order_by("-id")[:limit]
+    )
+    rows = []
+    for t in transfers:
+        incoming = t.credit_account_id in ids
+        rows.append(
+            {
+                "transfer": t,
+                "signed_minor": t.amount_minor if incoming else -t.amount_minor,
+                "currency": t.currency,
+                "label": t.memo or t.get_code_display(),
+            }
+        )
+    return rows
+
+
+@customer_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    accounts = list(Account.objects.filter(owner=user, kind=AccountKind.CUSTOMER).order_by("currency"))
+    identity = Identity.objects.filter(user=user).first()
+    context = {
+        "accounts": accounts,
+        "activity": activity_rows(accounts, RECENT_MAX),
+        "identity": identity,
+        "twofactor_on": twofactor_enabled(user),
+        **dashboard_panels(user),
+    }
+    return render(request, "accounts/dashboard.html", context)

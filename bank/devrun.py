@@ -1,0 +1,96 @@
+"""``make run``: bring the whole bank up on one machine with demo data.
+
+Resolves PostgreSQL and Redis (embedded fallbacks when nothing answers),
+starts a regtest bitcoind, migrates, loads demo data, then runs gunicorn,
+a Celery worker and Celery beat until Ctrl-C, and stops what it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bank.localenv import ROOT, VAR, create_database, prepare_environment, say
+
+PY = sys.executable
+HOST = os.environ.get("ALATAU_HOST", "127.0.0.1")
+PORT = os.environ.get("ALATAU_PORT", "8000")
+QUEUES = "default,deposits,withdrawals,webhooks,reports"
+
+
+def manage(*args: str) -> None:
+    subprocess.run([PY, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)  # noqa: S603
+
+
+def start(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    log = (VAR / "log" / f"{name}.log").open("ab")
+    say(f"starting {name} (log: var/log/{name}.log)")
+    return subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+
+
+def main() -> None:
+    (VAR / "log").mkdir(parents=True, exist_ok=True)
+    values = prepare_environment()
+    create_database(values["DATABASE_URL"])
+    node_started = False
+    if not os.environ.get("BITCOIND_RPC_URL"):
+        manage("bitcoind", "install")
+        manage("bitcoind", "start")
+        node_started = True
+    manage("migrate", "--noinput")
+    manage("collectstatic", "--noinput", "-v0")
+    manage("demo_seed")
+    processes = [
+        start("web", [PY, "-m", "gunicorn", "bank.wsgi", "-b", f"{HOST}:{PORT}", "-w", "3",
+                      "--access-logfile", "-"]),
+        start("worker", [PY, "-m", "celery", "-A", "bank", "worker", "-Q", QUEUES, "-c", "2",
+                         "--loglevel", "INFO"]),
+        start("beat", [PY, "-m", "celery", "-A", "bank", "beat", "--loglevel", "INFO"]),
+    ]
+    demo = Path(VAR / "demo-logins.txt")
+    print(f"""
+Alatau is up.
+  Web banking     http://{HOST}:{PORT}/
+  Staff admin     http://{HOST}:{PORT}/admin/   (2FA: see demo logins)
+  Merchant API    http://{HOST}:{PORT}/api/docs/
+  Health          http://{HOST}:{PORT}/healthz
+  Mail (dev)      {os.environ.get("EMAIL_FILE_PATH", VAR / "mail")}
+Demo logins:
+{demo.read_text() if demo.exists() else "  (none)"}
+Ctrl-C stops everything.
+""", flush=True)
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            for proc in processes:
+                if proc.poll() is not None:
+                    say(f"process {proc.args[2] if len(proc.args) > 2 else proc.args} exited "  # type: ignore[index,arg-type]
+                        f"with {proc.returncode}; see var/log/")
+                    stopping = True
+            time.sleep(1)
+    finally:
+        for proc in processes:
+            proc.terminate()
+        for proc in processes:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if node_started:
+            manage("bitcoind", "stop")
+        say("stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""The audit log, readable and filterable; nobody adds, changes or deletes events."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from compliance.admin.common import ReadOnlyAdmin
+from compliance.models import AuditEvent
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["seq", "created_at", "actor_label", "action", "object_type", "object_id",
+                    "client_address"]
+    list_filter = ["action", "object_type", "created_at"]
+    search_fields = ["object_id", "actor_label", "action"]
+    date_hierarchy = "created_at"
+    exclude = ["prev_hash", "hash", "payload"]
+    readonly_fields = ["seq", "created_at", "actor", "actor_label", "action", "object_type",
+                       "object_id", "client_address", "data", "hash_hex", "prev_hash_hex"]
+    actions = None
+    show_full_result_count = False
+
+    @admin.display(description="hash")
+    def hash_hex(self, event: AuditEvent) -> str:
+        return bytes(event.hash).hex()
+
+    @admin.display(description="previous hash")
+    def prev_hash_hex(self, event: AuditEvent) -> str:
+        return bytes(event.prev_hash).hex()

@@ -1,0 +1,314 @@
+"""The case queue and the one-screen review of a case."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Q, QuerySet
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+
+from accounts.models import Account, AccountStatus, Identity
+from bank.money import format_amount
+from compliance.admin.common import (
+    ReadOnlyAdmin,
+    ReasonActionForm,
+    call_service,
+    reason_of,
+    safe_next,
+)
+from compliance.models import (
+    ApprovalRequest,
+    AuditEvent,
+    Case,
+    CaseAttachment,
+    CaseDecision,
+    CaseStatus,
+    ScreenedMovement,
+)
+from compliance.permissions import has_perm
+from compliance.selectors import withdrawal_model
+from compliance.services import (
+    case_assign,
+    case_attach,
+    case_close,
+    case_escalate,
+    case_note_add,
+    staff_account_freeze,
+    staff_account_unfreeze_propose,
+    withdrawal_review_approve,
+    withdrawal_review_reject,
+)
+from compliance.services.cases import case_attachment_open
+
+
+class AgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("1", "under a day"), ("3", "1-3 days"), ("7", "3-7 days"), ("old", "over 7 days")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        now = timezone.now()
+        bands = {"1": (0, 1), "3": (1, 3), "7": (3, 7)}
+        value = self.value()
+        if value in bands:
+            low, high = bands[value]
+            return queryset.filter(created_at__lte=now - timedelta(days=low),
+                                   created_at__gt=now - timedelta(days=high))
+        if value == "old":
+            return queryset.filter(created_at__lte=now - timedelta(days=7))
+        return queryset
+
+
+class AmountFilter(admin.SimpleListFilter):
+    title = "amount (KZT equivalent)"
+    parameter_name = "kzt"
+    BANDS = {
+        "s": (0, 100_000 * 100),
+        "m": (100_000 * 100, 1_000_000 * 100),
+        "l": (1_000_000 * 100, 10_000_000 * 100),
+        "xl": (10_000_000 * 100, None),
+    }
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("s", "< 100k KZT"), ("m", "100k-1M KZT"), ("l", "1M-10M KZT"),
+                ("xl", ">= 10M KZT")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        band = self.BANDS.get(self.value() or "")
+        if band is None:
+            return queryset
+        low, high = band
+        queryset = queryset.filter(amount_kzt_tiyn__gte=low)
+        return queryset if high is None else queryset.filter(amount_kzt_tiyn__lt=high)
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=10_000)
+
+
+class AttachForm(forms.Form):
+    file = forms.FileField()
+    name = forms.CharField(required=False, max_length=120)
+
+
+@admin.register(Case)
+class CaseAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "status", "summary", "customer", "amount", "kzt",
+                    "assignee", "age_display", "created_at"]
+    list_filter = ["status", "kind", AgeFilter, AmountFilter,
+                   ("assignee", admin.RelatedOnlyFieldListFilter), "decision"]
+    search_fields = ["summary", "subject_id", "customer__email"]
+    list_select_related = ["customer", "assignee"]
+    date_hierarchy = "created_at"
+    action_form = ReasonActionForm
+    actions = ["take", "escalate", "close_cleared", "close_suspicious", "approve_withdrawal",
+               "reject_withdrawal", "freeze_customer", "unfreeze_customer"]
+    change_form_template = "admin/compliance/case/change_form.html"
+    readonly_fields = ["kind", "status", "subject_type", "subject_id", "customer", "summary",
+                       "findings", "amount_minor", "currency", "amount_kzt_tiyn", "assignee",
+                       "decision", "decision_reason", "decided_by", "created_at", "closed_at"]
+
+    @admin.display(description="amount")
+    def amount(self, case: Case) -> str:
+        if case.amount_minor is None or not case.currency:
+            return "-"
+        return format_amount(case.amount_minor, case.currency, with_code=True)
+
+    @admin.display(description="KZT", ordering="amount_kzt_tiyn")
+    def kzt(self, case: Case) -> str:
+        if case.amount_kzt_tiyn is None:
+            return "-"
+        return format_amount(case.amount_kzt_tiyn, "KZT")
+
+    @admin.display(description="age", ordering="created_at")
+    def age_display(self, case: Case) -> str:
+        age = timezone.now() - case.created_at
+        return f"{age.days}d {age.seconds // 3600}h"
+
+    # --- actions: each one service call per case --------------------------------------
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Case], label: str,
+              fn: Any, **kwargs: Any) -> HttpResponse | None:
+        done = 0
+        for case in queryset:
+            ok, _ = call_service(request, fn, f"Case {case.pk}", case_id=case.pk, **kwargs)
+            done += ok
+        if done:
+            messages.success(request, f"{label}: {done} case(s).")
+        return self._back(request)
+
+    def _back(self, request: HttpRequest) -> HttpResponse | None:
+        target = safe_next(request)
+        return HttpResponseRedirect(target) if target else None
+
+    @admin.action(description="Assign to me")
+    def take(self, request: HttpRequest, queryset: QuerySet[Case]) -> HttpResponse | None:
+        return self._each(request, queryset, "Assigned", case_assign, assignee=request.user)
+
+    @admin.action(description="Escalate (reason required)")
+    def escalate(self, request: HttpRequest, queryset: QuerySet[Case]) -> HttpResponse | None:
+        return self._each(request, queryset, "Escalated", case_escalate, reason=reason_of(request))
+
+    @admin.action(description="Close: cleared, no concern (reason required)")
+    def close_cleared(self, request: HttpRequest, queryset: QuerySet[Case]) -> HttpResponse | None:
+        return self._each(request, queryset, "Closed", case_close,
+                          decision=CaseDecision.CLEARED, reason=reason_of(request))
+
+    @admin.action(description="Close: suspicious, report it (reason required)")
+    def close_suspicious(self, request: HttpRequest,
+                         queryset: QuerySet[Case]) -> HttpResponse | None:
+        return self._each(request, queryset, "Closed as suspicious", case_close,
+                          decision=CaseDecision.SUSPICIOUS, reason=reason_of(request))
+
+    def _withdrawals(self, request: HttpRequest, queryset: QuerySet[Case]) -> list[int]:
+        ids = []
+        for case in queryset:
+            if case.subject_type != "custody.withdrawal":
+                messages.error(request, f"Case {case.pk} is not about a withdrawal")
+                continue
+            ids.append(int(case.subject_id))
+        return ids
+
+    @admin.action(description="Approve the withdrawal (reason required)")
+    def approve_withdrawal(self, request: HttpRequest,
+                           queryset: QuerySet[Case]) -> HttpResponse | None:
+        for withdrawal_id in self._withdrawals(request, queryset):
+            ok, proposal = call_service(request, withdrawal_review_approve, f"W{withdrawal_id}",
+                                        withdrawal_id=withdrawal_id, reason=reason_of(request))
+            if ok and proposal is not None:
+                messages.warning(request, f"W{withdrawal_id} is large: sent for a second "
+                                          f"approval (request {proposal.pk}).")
+            elif ok:
+                messages.success(request, f"W{withdrawal_id} approved.")
+        return self._back(request)
+
+    @admin.action(description="Reject the withdrawal (reason required)")
+    def reject_withdrawal(self, request: HttpRequest,
+                          queryset: QuerySet[Case]) -> HttpResponse | None:
+        for withdrawal_id in self._withdrawals(request, queryset):
+            ok, _ = call_service(request, withdrawal_review_reject, f"W{withdrawal_id}",
+                                 withdrawal_id=withdrawal_id, reason=reason_of(request))
+            if ok:
+                messages.success(request, f"W{withdrawal_id} rejected; funds released.")
+        return self._back(request)
+
+    def _accounts(self, queryset: QuerySet[Case], status: str) -> list[Account]:
+        owners = [c.customer_id for c in queryset if c.customer_id]
+        return list(Account.objects.filter(owner_id__in=owners, kind__in=["customer", "merchant"],
+                                           status=status))
+
+    @admin.action(description="Freeze the customer's accounts (reason required)")
+    def freeze_customer(self, request: HttpRequest,
+                        queryset: QuerySet[Case]) -> HttpResponse | None:
+        for account in self._accounts(queryset, AccountStatus.ACTIVE):
+            ok, _ = call_service(request, staff_account_freeze, account.number,
+                                 account_id=account.pk, reason=reason_of(request))
+            if ok:
+                messages.success(request, f"{account.number} frozen.")
+        return self._back(request)
+
+    @admin.action(description="Propose unfreezing the customer's accounts (four eyes)")
+    def unfreeze_customer(self, request: HttpRequest,
+                          queryset: QuerySet[Case]) -> HttpResponse | None:
+        for account in self._accounts(queryset, AccountStatus.FROZEN):
+            ok, proposal = call_service(request, staff_account_unfreeze_propose, account.number,
+                                        account_id=account.pk, reason=reason_of(request))
+            if ok:
+                messages.success(request, f"Unfreezing {account.number} proposed "
+                                          f"(request {proposal.pk}); a colleague must approve.")
+        return self._back(request)
+
+    # --- the one-screen review -----------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:case_id>/note/", wrap(self.note_view), name="compliance_case_note"),
+            path("<int:case_id>/attach/", wrap(self.attach_view), name="compliance_case_attach"),
+            path("attachment/<int:attachment_id>/", wrap(self.attachment_view),
+                 name="compliance_case_attachment"),
+            *super().get_urls(),
+        ]
+
+    def note_view(self, request: HttpRequest, case_id: int) -> HttpResponse:
+        form = NoteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            ok, _ = call_service(request, case_note_add, "Note", case_id=case_id,
+                                 text=form.cleaned_data["text"])
+            if ok:
+                messages.success(request, "Note added.")
+        elif request.method == "POST":
+            messages.error(request, "The note is empty.")
+        return redirect("admin:compliance_case_change", case_id)
+
+    def attach_view(self, request: HttpRequest, case_id: int) -> HttpResponse:
+        form = AttachForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            ok, _ = call_service(request, case_attach, "Attachment", case_id=case_id,
+                                 upload=form.cleaned_data["file"], name=form.cleaned_data["name"])
+            if ok:
+                messages.success(request, "File attached.")
+        elif request.method == "POST":
+            messages.error(request, "Choose a file.")
+        return redirect("admin:compliance_case_change", case_id)
+
+    def attachment_view(self, request: HttpRequest, attachment_id: int) -> HttpResponse:
+        ok, opened = call_service(request, case_attachment_open, "Attachment",
+                                  attachment_id=attachment_id)
+        if not ok:
+            return HttpResponse("Not allowed or not found", status=403, content_type="text/plain")
+        handle, name = opened
+        return FileResponse(handle, as_attachment=True, filename=name)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        case = get_object_or_404(Case, pk=object_id) if object_id.isdigit() else None
+        context = {**(extra_context or {}), **(self._facts(request, case) if case else {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def _facts(self, request: HttpRequest, case: Case) -> dict[str, Any]:
+        user = request.user
+        facts: dict[str, Any] = {
+            "case": case,
+            "notes": case.notes.select_related("author"),
+            "attachments": case.attachments.all(),
+            "can_work": has_perm(user, "compliance.work_case"),
+            "can_decide": has_perm(user, "compliance.decide_withdrawal"),
+            "can_freeze": has_perm(user, "compliance.freeze_account"),
+            "changelist_url": reverse("admin:compliance_case_changelist"),
+            "trail": AuditEvent.objects.filter(object_type="compliance.case",
+                                               object_id=str(case.pk)).order_by("seq")[:50],
+            "decisions": CaseDecision.choices,
+            "is_open": case.status != CaseStatus.CLOSED,
+        }
+        if case.customer_id:
+            facts["identity"] = Identity.objects.filter(user_id=case.customer_id).first()
+            facts["accounts"] = Account.objects.filter(owner_id=case.customer_id)
+            facts["history"] = ScreenedMovement.objects.filter(
+                user_id=case.customer_id).order_by("-created_at")[:10]
+        model = withdrawal_model()
+        if model is not None and case.subject_type == "custody.withdrawal":
+            withdrawal = model.objects.filter(pk=case.subject_id).first()
+            facts["withdrawal"] = withdrawal
+            if withdrawal is not None:
+                facts["withdrawal_amount"] = format_amount(withdrawal.amount_sats, "BTC",
+                                                           with_code=True)
+                facts["same_address"] = model.objects.filter(
+                    Q(address=withdrawal.address), ~Q(pk=withdrawal.pk)).count()
+                facts["approvals"] = ApprovalRequest.objects.filter(
+                    target_type="custody.withdrawal", target_id=str(withdrawal.pk))
+        return facts
+
+
+@admin.register(CaseAttachment)
+class CaseAttachmentAdmin(ReadOnlyAdmin):
+    list_display = ["name", "case", "uploaded_by", "created_at"]
+    exclude = ["file"]

@@ -1,0 +1,225 @@
+"""Rule settings, the sanctions list (with CSV import) and tier limits (four eyes)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+
+from bank.errors import ApplicationError
+from bank.middleware import client_address
+from compliance.admin.common import ReadOnlyAdmin, ReasonActionForm, call_service, reason_of
+from compliance.models import RuleConfig, SanctionedAddress, ScreenedMovement, TierLimit
+from compliance.permissions import has_perm
+from compliance.services import (
+    rule_config_update,
+    sanctioned_address_add,
+    sanctioned_address_set_active,
+    sanctions_import_csv,
+    tier_limit_propose,
+)
+
+
+class RuleConfigForm(forms.ModelForm):
+    params = forms.CharField(widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
+                             help_text="JSON object of whole-number thresholds")
+
+    class Meta:
+        model = RuleConfig
+        fields = ["enabled", "params"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["params"] = json.dumps(self.instance.params, indent=2, sort_keys=True)
+
+    def clean_params(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.cleaned_data["params"])
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Give a JSON object")
+        return value
+
+
+@admin.register(RuleConfig)
+class RuleConfigAdmin(admin.ModelAdmin):
+    form = RuleConfigForm
+    list_display = ["name", "enabled", "params", "description", "updated_at"]
+    list_filter = ["enabled"]
+    readonly_fields = ["name", "description", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return has_perm(request.user, "compliance.manage_rules")
+
+    def save_model(self, request: HttpRequest, obj: RuleConfig, form: forms.ModelForm,
+                   change: bool) -> None:
+        # The service validates, saves and audits; its errors are shown, nothing is saved.
+        ok, _ = call_service(request, rule_config_update, "Rule", name=obj.name,
+                             enabled=form.cleaned_data["enabled"],
+                             params=form.cleaned_data["params"])
+        request._rule_saved = ok  # type: ignore[attr-defined]
+
+    def response_change(self, request: HttpRequest, obj: RuleConfig) -> HttpResponse:
+        if not getattr(request, "_rule_saved", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+
+class SanctionedAddressForm(forms.ModelForm):
+    class Meta:
+        model = SanctionedAddress
+        fields = ["address", "source", "note"]
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV: address[,note] per line; a header line is skipped")
+    source = forms.CharField(max_length=120, help_text="the list this came from")
+
+
+@admin.register(SanctionedAddress)
+class SanctionedAddressAdmin(admin.ModelAdmin):
+    form = SanctionedAddressForm
+    list_display = ["address", "active", "source", "note", "added_by", "created_at"]
+    list_filter = ["active", "source"]
+    search_fields = ["address", "note"]
+    action_form = ReasonActionForm
+    actions = ["deactivate", "activate"]
+    change_list_template = "admin/compliance/sanctionedaddress/change_list.html"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return has_perm(request.user, "compliance.manage_sanctions")
+
+    def save_model(self, request: HttpRequest, obj: SanctionedAddress, form: forms.ModelForm,
+                   change: bool) -> None:
+        ok, row = call_service(request, sanctioned_address_add, "Sanctions",
+                               address=obj.address, source=obj.source, note=obj.note)
+        if ok:
+            obj.pk = row.pk
+
+    def _set(self, request: HttpRequest, queryset: QuerySet[SanctionedAddress],
+             active: bool) -> None:
+        for row in queryset:
+            call_service(request, sanctioned_address_set_active, row.address,
+                         address_id=row.pk, active=active, reason=reason_of(request))
+
+    @admin.action(description="Take off the list (reason required)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[SanctionedAddress]) -> None:
+        self._set(request, queryset, False)
+
+    @admin.action(description="Put back on the list (reason required)")
+    def activate(self, request: HttpRequest, queryset: QuerySet[SanctionedAddress]) -> None:
+        self._set(request, queryset, True)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view),
+                 name="compliance_sanctionedaddress_import"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        form = ImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = sanctions_import_csv(
+                    actor=request.user, content=upload.read(sanctions_max() + 1),
+                    source=form.cleaned_data["source"], client_address=client_address(request),
+                )
+            except ApplicationError as exc:
+                errors = [e for v in exc.fields.values() for e in v]
+                form.add_error(None, [exc.message, *errors[:20]])
+            else:
+                messages.success(request, f"Imported: {result['added']} added, "
+                                          f"{result['reactivated']} reactivated, "
+                                          f"{result['already_listed']} already listed.")
+                return redirect("admin:compliance_sanctionedaddress_changelist")
+        context = {**self.admin_site.each_context(request), "form": form,
+                   "title": "Import sanctioned addresses", "opts": self.model._meta}
+        return TemplateResponse(request, "admin/compliance/sanctionedaddress/import.html",
+                                context)
+
+
+def sanctions_max() -> int:
+    from compliance.services.sanctions import IMPORT_MAX_BYTES
+
+    return IMPORT_MAX_BYTES
+
+
+class TierLimitForm(forms.ModelForm):
+    reason = forms.CharField(max_length=500, help_text="why (a colleague approves the change)")
+
+    class Meta:
+        model = TierLimit
+        fields = ["per_transaction_tiyn", "daily_tiyn", "monthly_tiyn"]
+
+
+@admin.register(TierLimit)
+class TierLimitAdmin(admin.ModelAdmin):
+    form = TierLimitForm
+    list_display = ["tier", "kind", "per_transaction_tiyn", "daily_tiyn", "monthly_tiyn",
+                    "updated_at"]
+    list_filter = ["tier", "kind"]
+    readonly_fields = ["tier", "kind", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return has_perm(request.user, "compliance.change_limits")
+
+    def save_model(self, request: HttpRequest, obj: TierLimit, form: forms.ModelForm,
+                   change: bool) -> None:
+        # Never saved here: the change becomes a four-eyes proposal.
+        data = form.cleaned_data
+        ok, proposal = call_service(
+            request, tier_limit_propose, "Limits", tier=obj.tier, kind=obj.kind,
+            per_transaction_tiyn=data["per_transaction_tiyn"], daily_tiyn=data["daily_tiyn"],
+            monthly_tiyn=data["monthly_tiyn"], reason=data["reason"],
+        )
+        request._proposal = proposal if ok else None  # type: ignore[attr-defined]
+
+    def response_change(self, request: HttpRequest, obj: TierLimit) -> HttpResponse:
+        proposal = getattr(request, "_proposal", None)
+        if proposal is not None:
+            messages.info(request, f"Change proposed (approval request {proposal.pk}); "
+                                   "a different staff member must approve it.")
+        return redirect("admin:compliance_tierlimit_changelist")
+
+    def message_user(self, request: HttpRequest, message: Any, *args: Any, **kwargs: Any) -> None:
+        # Hide Django's "changed successfully": nothing changed until approved.
+        if "successfully" not in str(message):
+            super().message_user(request, message, *args, **kwargs)
+
+
+@admin.register(ScreenedMovement)
+class ScreenedMovementAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "user", "kind", "subject_id", "amount_kzt_tiyn", "address",
+                    "decision", "case"]
+    list_filter = ["decision", "kind"]
+    search_fields = ["user__email", "address", "subject_id"]
+    list_select_related = ["user"]

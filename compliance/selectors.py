@@ -1,0 +1,73 @@
+"""Compliance reads: rule settings, queues, counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.db.models import Q
+
+from compliance.models import Case, CaseStatus, RuleConfig
+from compliance.rules import CONFIG_DEFAULTS, RULES
+
+
+def rule_config(name: str) -> tuple[bool, dict[str, int]]:
+    """Return (enabled, params) of a rule: stored values over the code defaults."""
+    if name in RULES:
+        defaults = RULES[name].defaults
+    else:
+        defaults = CONFIG_DEFAULTS[name][1]
+    row = RuleConfig.objects.filter(name=name).first()
+    if row is None:
+        return True, dict(defaults)
+    params = dict(defaults)
+    params.update({k: int(v) for k, v in (row.params or {}).items() if k in defaults})
+    return row.enabled, params
+
+
+def withdrawal_model() -> Any | None:
+    """Return custody's Withdrawal model, or None while custody has none."""
+    try:
+        return apps.get_model("custody", "Withdrawal")
+    except LookupError:
+        return None
+
+
+def admin_counters() -> dict[str, Any]:
+    """Return the figures shown on the admin index."""
+    from accounts.models import Identity
+
+    counters: dict[str, Any] = {
+        "open_cases": Case.objects.filter(~Q(status=CaseStatus.CLOSED)).count(),
+        "escalated_cases": Case.objects.filter(status=CaseStatus.ESCALATED).count(),
+        "kyc_awaiting": Identity.objects.filter(status="submitted").count(),
+        "withdrawals_awaiting": None,
+        "pending_approvals": _pending_approvals(),
+        "reconciliation": "none yet",
+    }
+    model = withdrawal_model()
+    if model is not None:
+        counters["withdrawals_awaiting"] = model.objects.filter(status="pending_review").count()
+    counters["reconciliation"] = _last_reconciliation()
+    return counters
+
+
+def _pending_approvals() -> int:
+    from compliance.models import ApprovalRequest, ApprovalStatus
+
+    return ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
+
+
+def _last_reconciliation() -> str:
+    for name in ("ReconciliationRun", "Reconciliation"):
+        try:
+            model = apps.get_model("custody", name)
+        except LookupError:
+            continue
+        run = model.objects.order_by("-pk").first()
+        if run is None:
+            return "none yet"
+        status = getattr(run, "status", "") or ("ok" if getattr(run, "ok", False) else "mismatch")
+        when = getattr(run, "created_at", None) or getattr(run, "finished_at", None)
+        return f"{status} ({when:%Y-%m-%d %H:%M})" if when else str(status)
+    return "none yet"

@@ -1,0 +1,89 @@
+"""Staff views of custody. Read-only: every change goes through a service."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+
+from bank.errors import ApplicationError
+from custody.models import Deposit, DepositAddress, Wallet, Withdrawal, WithdrawalBatch
+from custody.services import withdrawal_approve, withdrawal_reject
+from custody.services.withdrawals import REVIEW_PERMISSION
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows are written by services only; staff read them and act through actions."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(Wallet)
+class WalletAdmin(ReadOnlyAdmin):
+    list_display = ["name", "kind", "created_at"]
+
+
+@admin.register(DepositAddress)
+class DepositAddressAdmin(ReadOnlyAdmin):
+    list_display = ["address", "account", "purpose", "required_confirmations", "created_at"]
+    list_filter = ["purpose"]
+    search_fields = ["address", "account__number"]
+    list_select_related = ["account"]
+
+
+@admin.register(Deposit)
+class DepositAdmin(ReadOnlyAdmin):
+    list_display = ["txid", "vout", "address", "amount_sats", "status", "confirmations", "seen_at"]
+    list_filter = ["status"]
+    search_fields = ["txid", "address"]
+
+
+@admin.register(WithdrawalBatch)
+class WithdrawalBatchAdmin(ReadOnlyAdmin):
+    list_display = ["txid", "status", "fee_sats", "vsize", "confirmations", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["txid"]
+    exclude = ["raw_tx"]
+
+
+def _review(request: HttpRequest, queryset: QuerySet[Withdrawal], approve: bool) -> None:
+    service = withdrawal_approve if approve else withdrawal_reject
+    verb = "approved" if approve else "rejected"
+    done = 0
+    for withdrawal in queryset:
+        try:
+            service(withdrawal_id=withdrawal.pk, actor=request.user,
+                    reason=f"{verb} in the admin by {request.user}")  # fmt: skip
+        except ApplicationError as exc:
+            messages.error(request, f"W{withdrawal.pk}: {exc.message}")
+        else:
+            done += 1
+    if done:
+        messages.success(request, f"{done} withdrawal(s) {verb}.")
+
+
+@admin.register(Withdrawal)
+class WithdrawalAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "account", "address", "amount_sats", "fee_sats", "status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["address", "account__number", "batch__txid"]
+    list_select_related = ["account"]
+    actions = ["approve", "reject"]
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(REVIEW_PERMISSION))
+
+    @admin.action(description="Approve selected withdrawals", permissions=["review"])
+    def approve(self, request: HttpRequest, queryset: QuerySet[Withdrawal]) -> None:
+        _review(request, queryset, approve=True)
+
+    @admin.action(description="Reject selected withdrawals", permissions=["review"])
+    def reject(self, request: HttpRequest, queryset: QuerySet[Withdrawal]) -> None:
+        _review(request, queryset, approve=False)

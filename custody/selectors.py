@@ -1,0 +1,50 @@
+"""Reads of custody state for web banking, merchants, staff and reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from accounts.models import Account
+from custody.addresses import bip21_uri
+from custody.models import Deposit, DepositAddress, Withdrawal, WithdrawalStatus
+
+PAGE_MAX = 200
+OPEN_STATUSES = (
+    WithdrawalStatus.REQUESTED, WithdrawalStatus.PENDING_REVIEW, WithdrawalStatus.APPROVED,
+    WithdrawalStatus.BATCHED, WithdrawalStatus.BROADCAST,
+)  # fmt: skip
+
+
+def deposit_address_current(*, account: Account) -> DepositAddress | None:
+    """Return the newest customer deposit address of an account, or None."""
+    return (
+        DepositAddress.objects.filter(account=account, purpose="customer")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def deposit_address_bip21(*, deposit_address: DepositAddress, amount_sats: int | None = None,
+                          label: str = "") -> str:  # fmt: skip
+    """Return the BIP21 payment link for a deposit address."""
+    return bip21_uri(deposit_address.address, amount_sats=amount_sats,
+                     label=label or deposit_address.label)  # fmt: skip
+
+
+def deposits_for_account(*, account: Account, limit: int = 50) -> QuerySet[Deposit]:
+    """Return an account's deposits, newest first (bounded)."""
+    return Deposit.objects.filter(deposit_address__account=account).order_by("-id")[
+        : min(limit, PAGE_MAX)
+    ]
+
+
+def withdrawals_for_account(*, account: Account, limit: int = 50) -> QuerySet[Withdrawal]:
+    """Return an account's withdrawals, newest first (bounded)."""
+    return Withdrawal.objects.filter(account=account).order_by("-id")[: min(limit, PAGE_MAX)]
+
+
+def withdrawal_get(*, withdrawal_id: int, user: Any) -> Withdrawal | None:
+    """Return one of the user's own withdrawals, or None."""
+    return Withdrawal.objects.filter(pk=withdrawal_id, requested_by=user).first()

@@ -1,0 +1,361 @@
+"""The deposit scanner: read the hot wallet's receipts, record each output once, credit once.
+
+One run (``deposit_scan``) reads ``listsinceblock`` from the stored cursor. The cursor
+lags the tip by the largest confirmation count any address needs, so every output that is
+not yet final is read again on the next run (its confirmations move on), and a reorg deep
+enough to undo a credit disconnects the cursor block itself, which makes the node report
+the credited output under ``removed``.
+
+Runs are serialised by a PostgreSQL advisory lock; each step is idempotent (UNIQUE
+txid+vout, transfer idempotency keys), so a crash anywhere just means the next run redoes
+the unfinished part. The cursor moves only after everything in the window is done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from accounts.models import AccountKind, AccountStatus, Transfer
+from accounts.services import system_account, transfer_create
+from bank.errors import ApplicationError
+from compliance.services import case_open
+from custody.errors import NodeError
+from custody.models import (
+    AddressPurpose,
+    ChainCursor,
+    Deposit,
+    DepositAddress,
+    DepositStatus,
+)
+from custody.node import NodeClient, hot_wallet, sats
+from custody.services.reorg import deposit_lose
+
+logger = logging.getLogger("alatau.custody.deposits")
+
+CURSOR_NAME = "deposits"
+SCAN_LOCK_KEY = 0x616C6174_6470  # "alat" "dp": one scanner at a time, cluster-wide
+TARGET_CONFIRMATIONS_MAX = 1_000
+BULK_SIZE = 1_000
+
+
+@dataclass
+class ScanReport:
+    """What one scan did (for logs, the command's output and tests)."""
+
+    busy: bool = False
+    seen: int = 0
+    recorded: int = 0
+    credited: int = 0
+    suspense: int = 0
+    reorged: int = 0
+    cursor: str = ""
+    changed_ids: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Output:
+    txid: str
+    vout: int
+    address: str
+    amount_sats: int
+    confirmations: int
+    block_hash: str
+
+
+@contextmanager
+def _scan_lock() -> Iterator[bool]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [SCAN_LOCK_KEY])
+        got = bool(cursor.fetchone()[0])
+    try:
+        yield got
+    finally:
+        if got:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [SCAN_LOCK_KEY])
+
+
+def _target_confirmations() -> int:
+    """How far the cursor lags: the most confirmations any address waits for."""
+    needed = DepositAddress.objects.aggregate(top=Max("required_confirmations"))["top"] or 0
+    target = max(int(settings.DEPOSIT_CONFIRMATIONS), int(needed), 1)
+    return min(target, TARGET_CONFIRMATIONS_MAX)
+
+
+def _outputs(entries: list[dict[str, Any]]) -> dict[tuple[str, int], Output]:
+    found: dict[tuple[str, int], Output] = {}
+    for entry in entries:
+        if entry.get("category") != "receive" or "address" not in entry:
+            continue
+        out = Output(
+            txid=str(entry["txid"]),
+            vout=int(entry["vout"]),
+            address=str(entry["address"]),
+            amount_sats=sats(entry["amount"]),
+            confirmations=int(entry.get("confirmations", 0)),
+            block_hash=str(entry.get("blockhash", "")),
+        )
+        found[(out.txid, out.vout)] = out
+    return found
+
+
+def _since_block(client: NodeClient, cursor: str, target: int) -> dict[str, Any]:
+    try:
+        reply: dict[str, Any] = client.call("listsinceblock", cursor, target, True, True)
+    except NodeError as exc:
+        if not cursor or exc.rpc_code != -5:
+            raise
+        # The node does not know the cursor block (a new or wiped node): read everything
+        # again; recording is idempotent, so nothing is counted twice.
+        logger.warning("deposit cursor %s unknown to the node; rescanning", cursor)
+        reply = client.call("listsinceblock", "", target, True, True)
+    return reply
+
+
+def deposit_scan(*, client: NodeClient | None = None) -> ScanReport:
+    """Scan the hot wallet once: record new outputs, track confirmations, credit, reorgs."""
+    report = ScanReport()
+    with _scan_lock() as got:
+        if not got:
+            report.busy = True
+            return report
+        hot = client or hot_wallet()
+        cursor_row, _ = ChainCursor.objects.get_or_create(name=CURSOR_NAME)
+        reply = _since_block(hot, cursor_row.block_hash, _target_confirmations())
+        current = _outputs(reply.get("transactions", []))
+        removed = _outputs(reply.get("removed", []))
+        report.seen = len(current)
+        _handle_removed(removed, current, report)
+        _record(current, report)
+        _credit_due(report)
+        cursor_row.block_hash = str(reply["lastblock"])
+        cursor_row.save(update_fields=["block_hash", "updated_at"])
+        report.cursor = cursor_row.block_hash
+    if report.recorded or report.credited or report.reorged:
+        logger.info(
+            "deposit scan: %d seen, %d recorded, %d credited, %d suspense, %d reorged",
+            report.seen, report.recorded, report.credited, report.suspense, report.reorged,
+        )  # fmt: skip
+    return report
+
+
+def _handle_removed(
+    removed: dict[tuple[str, int], Output],
+    current: dict[tuple[str, int], Output],
+    report: ScanReport,
+) -> None:
+    """Mark outputs a reorg took away; an output mined again (or back in the mempool) stays."""
+    for key in removed:
+        again = current.get(key)
+        if again is not None and again.confirmations >= 0:
+            continue  # the same output exists in the new chain or mempool: handled below
+        deposit = Deposit.objects.filter(txid=key[0], vout=key[1]).first()
+        if deposit is not None and deposit_lose(deposit_id=deposit.pk, reason="removed by a reorg"):
+            report.reorged += 1
+            report.changed_ids.add(deposit.pk)
+
+
+def _record(current: dict[tuple[str, int], Output], report: ScanReport) -> None:
+    """Insert new outputs (bulk) and bring known ones' confirmations up to date."""
+    if not current:
+        return
+    addresses = {
+        row.address: row
+        for row in DepositAddress.objects.filter(address__in={o.address for o in current.values()})
+    }
+    existing: dict[tuple[str, int], Deposit] = {}
+    txids = sorted({key[0] for key in current})
+    for start in range(0, len(txids), BULK_SIZE):
+        for deposit in Deposit.objects.filter(txid__in=txids[start : start + BULK_SIZE]):
+            existing[(deposit.txid, deposit.vout)] = deposit
+    new = [_new_deposit(out, addresses.get(out.address)) for key, out in current.items()
+           if key not in existing]  # fmt: skip
+    with transaction.atomic():
+        created = Deposit.objects.bulk_create(new, batch_size=BULK_SIZE, ignore_conflicts=True)
+        report.recorded = len(created)
+        changed = _refresh(existing, current, report)
+        invoice_keys = {key for key, out in current.items()
+                        if (addr := addresses.get(out.address)) is not None
+                        and addr.purpose == AddressPurpose.INVOICE}  # fmt: skip
+        touched = [key for key in invoice_keys if key not in existing or key in changed]
+    if touched:
+        ids = _ids_for(touched)
+        report.changed_ids.update(ids)
+        _notify(ids)
+
+
+def _new_deposit(out: Output, address: DepositAddress | None) -> Deposit:
+    status = DepositStatus.PENDING
+    if address is not None and address.purpose == AddressPurpose.INTERNAL:
+        status = DepositStatus.INTERNAL
+    elif out.amount_sats < int(settings.DEPOSIT_MIN_SATS):
+        status = DepositStatus.DUST
+    return Deposit(
+        txid=out.txid, vout=out.vout, address=out.address, deposit_address=address,
+        amount_sats=out.amount_sats, confirmations=out.confirmations,
+        block_hash=out.block_hash, status=status,
+    )  # fmt: skip
+
+
+def _refresh(
+    existing: dict[tuple[str, int], Deposit],
+    current: dict[tuple[str, int], Output],
+    report: ScanReport,
+) -> set[tuple[str, int]]:
+    """Update confirmations; lose credited outputs now conflicted; revive re-mined ones."""
+    changed: set[tuple[str, int]] = set()
+    updates: list[Deposit] = []
+    for key, deposit in existing.items():
+        out = current[key]
+        if out.confirmations < 0 and deposit.status in (
+            DepositStatus.CREDITED, DepositStatus.SUSPENSE,
+        ):  # fmt: skip
+            if deposit_lose(deposit_id=deposit.pk, reason="double-spent (conflicted)"):
+                report.reorged += 1
+                changed.add(key)
+            continue
+        revived = deposit.status == DepositStatus.REORGED and out.confirmations >= 0
+        same = deposit.confirmations == out.confirmations and deposit.block_hash == out.block_hash
+        if same and not revived:
+            continue
+        deposit.confirmations = out.confirmations
+        deposit.block_hash = out.block_hash
+        if deposit.status == DepositStatus.REORGED and out.confirmations >= 0:
+            deposit.status = DepositStatus.PENDING  # mined again: credit again when final
+        updates.append(deposit)
+        changed.add(key)
+    Deposit.objects.bulk_update(
+        updates, ["confirmations", "block_hash", "status", "updated_at"], batch_size=BULK_SIZE
+    )
+    return changed
+
+
+def _ids_for(keys: list[tuple[str, int]]) -> list[int]:
+    ids: list[int] = []
+    for start in range(0, len(keys), BULK_SIZE):
+        chunk = keys[start : start + BULK_SIZE]
+        txids = {txid for txid, _ in chunk}
+        wanted = set(chunk)
+        ids += [
+            pk for pk, txid, vout in Deposit.objects.filter(txid__in=txids)
+            .values_list("pk", "txid", "vout") if (txid, vout) in wanted
+        ]  # fmt: skip
+    return ids
+
+
+def _notify(deposit_ids: list[int]) -> None:
+    """Call each ``CUSTODY_DEPOSIT_LISTENERS`` callable with each deposit, after commit."""
+    paths = list(getattr(settings, "CUSTODY_DEPOSIT_LISTENERS", []) or [])
+    if not paths or not deposit_ids:
+        return
+
+    def run() -> None:
+        listeners = [import_string(path) for path in paths]
+        for deposit in Deposit.objects.filter(pk__in=deposit_ids).select_related("deposit_address"):
+            for listener in listeners:
+                try:
+                    listener(deposit)
+                except Exception:
+                    logger.exception("deposit listener %r failed for %s", listener, deposit.pk)
+
+    transaction.on_commit(run)
+
+
+def _credit_due(report: ScanReport) -> None:
+    """Credit every pending deposit that has enough confirmations, in bounded batches."""
+    batch_size = max(1, int(settings.DEPOSIT_SCAN_CREDIT_BATCH))
+    default_needed = int(settings.DEPOSIT_CONFIRMATIONS)
+    after_id = 0
+    while True:
+        pending = list(
+            Deposit.objects.filter(
+                status=DepositStatus.PENDING, confirmations__gte=0, pk__gt=after_id
+            )
+            .select_related("deposit_address", "deposit_address__account")
+            .order_by("pk")[:batch_size]
+        )
+        if not pending:
+            return
+        after_id = pending[-1].pk
+        due = [
+            d for d in pending
+            if d.confirmations >= (d.deposit_address.confirmations_needed()
+                                   if d.deposit_address else default_needed)
+        ]  # fmt: skip
+        if due:
+            _credit_batch(due, report)
+
+
+def _credit_batch(due: list[Deposit], report: ScanReport) -> None:
+    hot = system_account(AccountKind.CUSTODY_HOT, "BTC")
+    suspense = system_account(AccountKind.SUSPENSE, "BTC")
+    invoice_ids: list[int] = []
+    with transaction.atomic():
+        for deposit in (
+            Deposit.objects.select_for_update(of=("self",))
+            .filter(pk__in=[d.pk for d in due], status=DepositStatus.PENDING)
+            .select_related("deposit_address", "deposit_address__account")
+            .order_by("pk")
+        ):
+            if _credit_one(deposit, hot.pk, suspense.pk):
+                report.credited += 1
+            else:
+                report.suspense += 1
+            report.changed_ids.add(deposit.pk)
+            address = deposit.deposit_address
+            if address is not None and address.purpose == AddressPurpose.INVOICE:
+                invoice_ids.append(deposit.pk)
+        _notify(invoice_ids)
+
+
+def _credit_one(deposit: Deposit, hot_id: int, suspense_id: int) -> bool:
+    """Credit one locked pending deposit; return False when it went to suspense."""
+    address = deposit.deposit_address
+    account = address.account if address is not None else None
+    why = "unknown address" if account is None else f"account {account.status}"
+    transfer = None
+    if account is not None and account.status == AccountStatus.ACTIVE:
+        try:
+            transfer = _deposit_transfer(deposit, hot_id, account.pk)
+        except ApplicationError as exc:  # closed or frozen meanwhile: keep it safe
+            why = exc.message
+    if transfer is None:
+        transfer = _deposit_transfer(deposit, hot_id, suspense_id)
+    to_suspense = transfer.credit_account_id == suspense_id
+    deposit.transfer = transfer
+    deposit.status = DepositStatus.SUSPENSE if to_suspense else DepositStatus.CREDITED
+    deposit.credited_at = timezone.now()
+    deposit.save(update_fields=["transfer", "status", "credited_at", "updated_at"])
+    if to_suspense:
+        case_open(
+            kind="deposit_suspense", subject=deposit,
+            summary=f"Deposit {deposit.txid}:{deposit.vout} held in suspense ({why})",
+            findings=[{"rule": "deposit_suspense", "detail": why, "address": deposit.address}],
+            customer=account.owner if account is not None else None,
+            amount_minor=deposit.amount_sats, currency="BTC",
+        )  # fmt: skip
+    return not to_suspense
+
+
+def _deposit_transfer(deposit: Deposit, hot_id: int, credit_id: int) -> Transfer:
+    # A re-credit after a reversal (the output was mined again) needs a fresh key.
+    suffix = f":r{deposit.reversals}" if deposit.reversals else ""
+    return transfer_create(
+        debit_account_id=hot_id,
+        credit_account_id=credit_id,
+        amount_minor=deposit.amount_sats,
+        code="deposit",
+        idempotency_key=f"deposit:{deposit.txid}:{deposit.vout}{suffix}",
+        memo=f"deposit {deposit.txid}:{deposit.vout}",
+        source=deposit,
+    )

@@ -1,0 +1,262 @@
+"""Withdrawals from request to a decision: request, approve, reject, cancel.
+
+A request places a hold for amount + the bank's fee and is screened in the same
+transaction. It never waits on the node: the address is checked locally (network and
+checksum) and, when the node answers within a short timeout, by ``validateaddress`` too.
+Sending is in ``custody.services.batches``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from accounts.errors import AccountClosed, AccountFrozen
+from accounts.models import OWNED_KINDS, Account, AccountStatus
+from accounts.services import hold_create, hold_void
+from accounts.services.posting import check_key, request_hash
+from bank.errors import (
+    IdempotencyConflict,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from compliance.audit import audit_record
+from compliance.services import case_open
+from custody.addresses import address_parse
+from custody.errors import AddressInvalid, AmountInvalid, NodeError, WithdrawalStateError
+from custody.models import Withdrawal, WithdrawalStatus
+from custody.node import node_client
+from custody.screening import withdrawal_screen
+
+logger = logging.getLogger("alatau.custody.withdrawals")
+
+REVIEW_PERMISSION = "custody.review_withdrawal"
+CANCELLABLE = (
+    WithdrawalStatus.REQUESTED, WithdrawalStatus.PENDING_REVIEW, WithdrawalStatus.APPROVED,
+)  # fmt: skip
+KEY_CONSTRAINT = "withdrawal_key_per_user"
+
+
+def withdrawal_address_check(address: str) -> str:
+    """Validate a destination address; return it normalised. Never blocks on the node."""
+    parsed = address_parse(address)
+    timeout = int(settings.WITHDRAWAL_NODE_CHECK_TIMEOUT_S)
+    try:
+        reply = (
+            node_client(timeout_s=timeout)
+            .with_timeout(timeout, attempts_max=1)
+            .call("validateaddress", parsed.address)
+        )
+    except (ServiceUnavailable, NodeError) as exc:
+        logger.info("validateaddress skipped (%s); the local check passed", type(exc).__name__)
+        return parsed.address
+    if not reply.get("isvalid"):
+        raise AddressInvalid(
+            "The node says this address is not valid",
+            fields={"address": [str(reply.get("error") or "Not a valid address.")]},
+        )
+    return parsed.address
+
+
+def _check_amount(amount_sats: int) -> None:
+    if isinstance(amount_sats, bool) or not isinstance(amount_sats, int):
+        raise AmountInvalid(
+            "Amount must be an integer of satoshis", fields={"amount": ["Not an integer."]}
+        )
+    low, high = int(settings.WITHDRAWAL_MIN_SATS), int(settings.WITHDRAWAL_MAX_SATS)
+    if amount_sats <= 0:
+        raise AmountInvalid("Amount must be positive", fields={"amount": ["Must be more than 0."]})
+    if amount_sats < low:
+        raise AmountInvalid(
+            "Amount below the dust limit", fields={"amount": [f"At least {low} satoshis."]}
+        )
+    if amount_sats > high:
+        raise AmountInvalid(
+            "Amount above the withdrawal limit", fields={"amount": [f"At most {high} satoshis."]}
+        )
+
+
+def _check_account(account: Account, requested_by: Any) -> None:
+    if account.owner_id != getattr(requested_by, "pk", None) or account.kind not in OWNED_KINDS:
+        raise NotFound("Account not found", fields={"account": ["Not one of your accounts."]})
+    if account.currency != "BTC":
+        raise ValidationFailed("Only BTC accounts can withdraw bitcoin")
+    if account.status == AccountStatus.FROZEN:
+        raise AccountFrozen(f"Account {account.number} is frozen")
+    if account.status == AccountStatus.CLOSED:
+        raise AccountClosed(f"Account {account.number} is closed")
+
+
+def _replay(requested_by: Any, key: str, fingerprint: str) -> Withdrawal | None:
+    found = Withdrawal.objects.filter(requested_by=requested_by, idempotency_key=key).first()
+    if found is None:
+        return None
+    if found.request_hash != fingerprint:
+        raise IdempotencyConflict(
+            "This idempotency key was already used for a different withdrawal.",
+            fields={"idempotency_key": ["Already used for a different request."]},
+        )
+    return found
+
+
+def withdrawal_request(
+    *,
+    account: Account,
+    address: str,
+    amount_sats: int,
+    requested_by: Any,
+    idempotency_key: str,
+    travel_rule: dict[str, Any] | None = None,
+    client_address: str | None = None,
+) -> Withdrawal:
+    """Request a withdrawal: validate, hold amount + fee, screen; once per key.
+
+    The same key with the same request returns the first withdrawal; with a different
+    request it raises ``IdempotencyConflict``. Nothing is written when anything fails.
+    """
+    if not idempotency_key:
+        raise ValidationFailed(
+            "An idempotency key is required", fields={"idempotency_key": ["Required."]}
+        )
+    check_key(idempotency_key)
+    fingerprint = request_hash({
+        "account": account.pk, "address": str(address).strip(), "amount": amount_sats,
+        "travel_rule": travel_rule,
+    })  # fmt: skip
+    if (found := _replay(requested_by, idempotency_key, fingerprint)) is not None:
+        return found
+    _check_account(account, requested_by)
+    _check_amount(amount_sats)
+    normalised = withdrawal_address_check(address)
+    try:
+        return _create(account, normalised, amount_sats, requested_by, idempotency_key,
+                       fingerprint, travel_rule, client_address)  # fmt: skip
+    except IntegrityError as exc:
+        if KEY_CONSTRAINT not in str(exc):
+            raise
+        found = _replay(requested_by, idempotency_key, fingerprint)
+        if found is None:
+            raise
+        return found
+
+
+def _create(account: Account, address: str, amount_sats: int, requested_by: Any, key: str,
+            fingerprint: str, travel_rule: dict[str, Any] | None,
+            client_address: str | None) -> Withdrawal:  # fmt: skip
+    fee_sats = int(settings.WITHDRAWAL_FEE_SATS)
+    with transaction.atomic():
+        withdrawal = Withdrawal.objects.create(
+            account=account, address=address, amount_sats=amount_sats, fee_sats=fee_sats,
+            requested_by=requested_by, idempotency_key=key, request_hash=fingerprint,
+            travel_rule=travel_rule,
+        )  # fmt: skip
+        hold = hold_create(
+            account_id=account.pk, amount_minor=amount_sats + fee_sats, code="withdrawal",
+            initiator=requested_by, memo=f"withdrawal W{withdrawal.pk} to {address}",
+            source=withdrawal, client_address=client_address,
+        )  # fmt: skip
+        withdrawal.hold = hold
+        result = withdrawal_screen(withdrawal)
+        withdrawal.screening = {"decision": result.decision, "findings": result.findings}
+        withdrawal.status = {
+            "allow": WithdrawalStatus.APPROVED,
+            "review": WithdrawalStatus.PENDING_REVIEW,
+            "block": WithdrawalStatus.REJECTED,
+        }[result.decision]
+        withdrawal.save(update_fields=["hold", "screening", "status", "updated_at"])
+        audit_record(
+            actor=requested_by, action="withdrawal.request", obj=withdrawal,
+            data={"account": account.pk, "address": address, "amount_sats": amount_sats,
+                  "fee_sats": fee_sats, "decision": result.decision},
+            client_address=client_address,
+        )  # fmt: skip
+        if result.decision != "allow":
+            case_open(
+                kind="withdrawal_review" if result.decision == "review" else "sanctions",
+                subject=withdrawal,
+                summary=f"Withdrawal W{withdrawal.pk} of {amount_sats} sats: {result.decision}",
+                findings=result.findings, customer=account.owner, amount_minor=amount_sats,
+                currency="BTC",
+            )  # fmt: skip
+        if result.decision == "block":
+            hold_void(hold_id=hold.pk, actor=None, reason="blocked by screening")
+    return withdrawal
+
+
+def _lock(withdrawal_id: int) -> Withdrawal:
+    withdrawal = Withdrawal.objects.select_for_update().filter(pk=withdrawal_id).first()
+    if withdrawal is None:
+        raise NotFound("Withdrawal not found")
+    return withdrawal
+
+
+def _check_reviewer(actor: Any, withdrawal: Withdrawal, reason: str) -> None:
+    allowed = actor is not None and getattr(actor, "is_staff", False)
+    if not allowed or not actor.has_perm(REVIEW_PERMISSION):
+        raise PermissionDenied("You may not review withdrawals")
+    if actor.pk == withdrawal.requested_by_id:
+        raise PermissionDenied("You may not review your own withdrawal")
+    if not reason.strip():
+        raise ValidationFailed("A reason is required", fields={"reason": ["Say why."]})
+
+
+def withdrawal_approve(*, withdrawal_id: int, actor: Any, reason: str,
+                       client_address: str | None = None) -> Withdrawal:  # fmt: skip
+    """Approve a withdrawal held for review, so the next batch sends it."""
+    with transaction.atomic():
+        withdrawal = _lock(withdrawal_id)
+        _check_reviewer(actor, withdrawal, reason)
+        if withdrawal.status != WithdrawalStatus.PENDING_REVIEW:
+            raise WithdrawalStateError(f"Withdrawal is {withdrawal.status}, not pending review")
+        _decide(withdrawal, WithdrawalStatus.APPROVED, actor, reason, client_address)
+    return withdrawal
+
+
+def withdrawal_reject(*, withdrawal_id: int, actor: Any, reason: str,
+                      client_address: str | None = None) -> Withdrawal:  # fmt: skip
+    """Reject a withdrawal not yet batched; the hold is released."""
+    with transaction.atomic():
+        withdrawal = _lock(withdrawal_id)
+        _check_reviewer(actor, withdrawal, reason)
+        if withdrawal.status not in (WithdrawalStatus.PENDING_REVIEW, WithdrawalStatus.APPROVED):
+            raise WithdrawalStateError(f"Withdrawal is {withdrawal.status}; it cannot be rejected")
+        _decide(withdrawal, WithdrawalStatus.REJECTED, actor, reason, client_address)
+    return withdrawal
+
+
+def withdrawal_cancel(*, withdrawal_id: int, actor: Any,
+                      client_address: str | None = None) -> Withdrawal:  # fmt: skip
+    """Cancel one's own withdrawal until it is batched; the hold is released."""
+    with transaction.atomic():
+        withdrawal = _lock(withdrawal_id)
+        if getattr(actor, "pk", None) != withdrawal.requested_by_id:
+            raise NotFound("Withdrawal not found")
+        if withdrawal.status not in CANCELLABLE:
+            raise WithdrawalStateError(f"Withdrawal is {withdrawal.status}; it cannot be cancelled")
+        _decide(withdrawal, WithdrawalStatus.CANCELLED, actor, "cancelled by customer",
+                client_address, review=False)  # fmt: skip
+    return withdrawal
+
+
+def _decide(withdrawal: Withdrawal, status: str, actor: Any, reason: str,
+            client_address: str | None, *, review: bool = True) -> None:  # fmt: skip
+    before = withdrawal.status
+    withdrawal.status = status
+    fields = ["status", "updated_at"]
+    if review:
+        withdrawal.reviewed_by = actor
+        withdrawal.decision_reason = reason[:500]
+        fields += ["reviewed_by", "decision_reason"]
+    withdrawal.save(update_fields=fields)
+    if status != WithdrawalStatus.APPROVED and withdrawal.hold_id is not None:
+        hold_void(hold_id=withdrawal.hold_id, actor=actor, reason=reason)
+    audit_record(
+        actor=actor, action=f"withdrawal.{status}", obj=withdrawal,
+        data={"before": before, "after": status, "reason": reason},
+        client_address=client_address,
+    )  # fmt: skip

@@ -1,0 +1,319 @@
+"""The merchant REST API (BTCPay Greenfield dialect): the base view and the invoice endpoints.
+
+One class per resource; each method parses input, calls one service, renders
+the result. Another merchant's objects answer 404, never 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bank.errors import ValidationFailed
+from bank.middleware import client_address
+from merchants import schema  # noqa: F401 - registers the auth scheme with drf-spectacular
+from merchants.auth import ApiKeyAuthentication, ApiKeyRateThrottle, DecimalJSONParser, HasScope
+from merchants.models import ApiKey, InvoiceStatus, Merchant
+from merchants.presenters import invoice_json, payment_methods_json
+from merchants.selectors import invoice_get, invoice_list, merchant_for_store
+from merchants.serializers import (
+    CreateInvoiceIn,
+    ErrorOut,
+    InvoiceOut,
+    MarkStatusIn,
+    PaymentMethodOut,
+)
+from merchants.services import invoices as invoice_services
+from merchants.services.idempotency import idempotency_begin, idempotency_finish
+from merchants.services.keys import (
+    SCOPE_CREATE_INVOICE,
+    SCOPE_MODIFY_INVOICES,
+    SCOPE_VIEW_INVOICES,
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="Optional. The same key with the same body returns the first response; "
+    "with a different body: 409 idempotency_conflict. Keys live per store.",
+)
+ERRORS = {
+    401: OpenApiResponse(ErrorOut, description="Missing or invalid API key."),
+    403: OpenApiResponse(ErrorOut, description="The key lacks the permission."),
+    404: OpenApiResponse(ErrorOut, description="Not found, or not this store's."),
+    429: OpenApiResponse(ErrorOut, description="Rate limited; see Retry-After."),
+}
+WRITE_ERRORS = {
+    **ERRORS,
+    409: OpenApiResponse(ErrorOut, description="Conflict (state or idempotency key)."),
+    422: OpenApiResponse(ErrorOut, description="Validation failed; see `fields`."),
+}
+INVOICE_EXAMPLE = {
+    "id": "HMprBnL9BTXWuPvpoKBS6e",
+    "storeId": "9CiNzKoANXxmk5ayZngSXrHTiVvvgCrwrpFQd4m2K776",
+    "amount": "0.00150000",
+    "paidAmount": "0.00000000",
+    "currency": "BTC",
+    "type": "Standard",
+    "checkoutLink": "https://bank.alatau.example/i/HMprBnL9BTXWuPvpoKBS6e",
+    "createdTime": 1764000000,
+    "expirationTime": 1764000900,
+    "monitoringExpiration": 1764087300,
+    "status": "New",
+    "additionalStatus": "None",
+    "availableStatusesForManualMarking": ["Settled", "Invalid"],
+    "archived": False,
+    "metadata": {"orderId": "A-1001", "itemDesc": "Tea"},
+    "checkout": {
+        "speedPolicy": "MediumSpeed", "paymentMethods": ["BTC-CHAIN", "BTC-ALATAU"],
+        "defaultPaymentMethod": "BTC-CHAIN", "expirationMinutes": 15, "monitoringMinutes": 1440,
+        "paymentTolerance": 0, "redirectURL": "https://shop.example/orders/A-1001",
+    },
+    "receipt": {"enabled": True, "showQR": None, "showPayments": None},
+}
+STORE_ID = OpenApiParameter("store_id", OpenApiTypes.STR, OpenApiParameter.PATH,
+                            description="The store id (Merchant.store_id).")
+INVOICE_ID = OpenApiParameter("invoice_id", OpenApiTypes.STR, OpenApiParameter.PATH)
+
+
+def request_fingerprint(request: Request) -> str:
+    text = json.dumps({"method": request.method, "path": request.path, "body": request.data},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class MerchantApiView(APIView):
+    """Base of every merchant endpoint: API key auth, scopes, per-key throttle, errors."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasScope]
+    throttle_classes = [ApiKeyRateThrottle]
+    parser_classes = [DecimalJSONParser]
+    required_scopes: dict[str, str] = {}
+
+    @property
+    def api_key(self) -> ApiKey:
+        key = self.request.auth
+        assert isinstance(key, ApiKey)
+        return key
+
+    def merchant(self, store_id: str | None) -> Merchant:
+        if store_id is None:
+            return self.api_key.merchant
+        return merchant_for_store(store_id=store_id, key=self.api_key)
+
+    def body(self, serializer_class: type[Any]) -> dict[str, Any]:
+        if not isinstance(self.request.data, dict):
+            raise ValidationFailed("The body must be a JSON object",
+                                   fields={"non_field_errors": ["Send a JSON object."]})
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def idempotent(self, merchant: Merchant, handler: Callable[[], Response]) -> Response:
+        """Run a POST handler once per ``Idempotency-Key`` (when the client sends one)."""
+        key = self.request.headers.get("Idempotency-Key")
+        if key is None:
+            return handler()
+        record, replay = idempotency_begin(merchant=merchant, key=key,
+                                           request_hash=request_fingerprint(self.request))
+        if replay:
+            response = Response(record.response_body, status=record.status_code)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        try:
+            response = handler()
+        except Exception as exc:
+            try:
+                response = self.handle_exception(exc)
+            except Exception:
+                idempotency_finish(record=record, status_code=500, body=None)
+                raise
+        body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+        idempotency_finish(record=record, status_code=response.status_code, body=body)
+        return response
+
+
+def _int_param(request: Request, name: str, default: int | None) -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationFailed(f"{name} must be an integer", fields={name: ["An integer."]}) from None
+
+
+class InvoicesApi(MerchantApiView):
+    required_scopes = {"GET": SCOPE_VIEW_INVOICES, "POST": SCOPE_CREATE_INVOICE}
+
+    @extend_schema(
+        operation_id="Invoices_GetInvoices", tags=["Invoices"], summary="List invoices",
+        parameters=[
+            STORE_ID,
+            OpenApiParameter("orderId", OpenApiTypes.STR, many=True,
+                             description="Repeat to match several order ids."),
+            OpenApiParameter("status", OpenApiTypes.STR, many=True, enum=InvoiceStatus.values),
+            OpenApiParameter("textSearch", OpenApiTypes.STR,
+                             description="An invoice id or an order id."),
+            OpenApiParameter("startDate", OpenApiTypes.INT, description="Unix seconds."),
+            OpenApiParameter("endDate", OpenApiTypes.INT, description="Unix seconds."),
+            OpenApiParameter("skip", OpenApiTypes.INT),
+            OpenApiParameter("take", OpenApiTypes.INT, description="At most 100 (default)."),
+            OpenApiParameter("includeArchived", OpenApiTypes.BOOL),
+        ],
+        responses={200: InvoiceOut(many=True), **ERRORS},
+        examples=[OpenApiExample("Invoices", value=[INVOICE_EXAMPLE], response_only=True)],
+    )
+    def get(self, request: Request, store_id: str) -> Response:
+        merchant = self.merchant(store_id)
+        statuses = request.query_params.getlist("status")
+        if any(s not in InvoiceStatus.values for s in statuses):
+            raise ValidationFailed("Unknown status", fields={"status": InvoiceStatus.values})
+        invoices = invoice_list(
+            merchant=merchant,
+            order_ids=request.query_params.getlist("orderId"),
+            statuses=statuses,
+            start=_int_param(request, "startDate", None),
+            end=_int_param(request, "endDate", None),
+            skip=max(0, _int_param(request, "skip", 0) or 0),
+            take=_int_param(request, "take", 100) or 0,
+            include_archived=request.query_params.get("includeArchived") == "true",
+            text=request.query_params.get("textSearch", "").strip(),
+        )
+        return Response([invoice_json(i) for i in invoices])
+
+    @extend_schema(
+        operation_id="Invoices_CreateInvoice", tags=["Invoices"], summary="Create an invoice",
+        parameters=[STORE_ID, IDEMPOTENCY_HEADER],
+        request=CreateInvoiceIn,
+        responses={200: InvoiceOut, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample("BTC invoice", request_only=True, value={
+                "amount": "0.00150000", "currency": "BTC",
+                "metadata": {"orderId": "A-1001", "itemDesc": "Tea"},
+                "checkout": {"speedPolicy": "MediumSpeed", "expirationMinutes": 15,
+                             "redirectURL": "https://shop.example/orders/A-1001"}}),
+            OpenApiExample("KZT invoice", request_only=True, value={
+                "amount": "25000.00", "currency": "KZT", "metadata": {"orderId": "A-1002"},
+                "checkout": {"speedPolicy": "HighSpeed", "paymentTolerance": 1}}),
+            OpenApiExample("Created", response_only=True, value=INVOICE_EXAMPLE),
+        ],
+    )
+    def post(self, request: Request, store_id: str) -> Response:
+        merchant = self.merchant(store_id)
+
+        def create() -> Response:
+            data = self.body(CreateInvoiceIn)
+            invoice = invoice_services.invoice_create(
+                merchant=merchant, amount=data.get("amount"), currency=data.get("currency"),
+                metadata=data.get("metadata"), checkout=data.get("checkout") or {},
+                actor=merchant.owner,
+            )
+            return Response(invoice_json(invoice))
+
+        return self.idempotent(merchant, create)
+
+
+class InvoiceApi(MerchantApiView):
+    required_scopes = {"GET": SCOPE_VIEW_INVOICES, "DELETE": SCOPE_MODIFY_INVOICES}
+
+    @extend_schema(
+        operation_id="Invoices_GetInvoice", tags=["Invoices"], summary="Get an invoice",
+        parameters=[STORE_ID, INVOICE_ID], responses={200: InvoiceOut, **ERRORS},
+        examples=[OpenApiExample("Invoice", value=INVOICE_EXAMPLE, response_only=True)],
+    )
+    def get(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
+        invoice = invoice_get(merchant=self.merchant(store_id), invoice_id=invoice_id)
+        return Response(invoice_json(invoice))
+
+    @extend_schema(
+        operation_id="Invoices_ArchiveInvoice", tags=["Invoices"], summary="Archive an invoice",
+        description="Hides the invoice from lists; it keeps working and can be unarchived.",
+        parameters=[STORE_ID, INVOICE_ID], responses={200: None, **ERRORS},
+    )
+    def delete(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
+        merchant = self.merchant(store_id)
+        invoice_services.invoice_set_archived(merchant=merchant, invoice_id=invoice_id,
+                                              archived=True, actor=merchant.owner)
+        return Response(status=200)
+
+
+class InvoiceUnarchiveApi(MerchantApiView):
+    required_scopes = {"POST": SCOPE_MODIFY_INVOICES}
+
+    @extend_schema(
+        operation_id="Invoices_UnarchiveInvoice", tags=["Invoices"], summary="Unarchive",
+        parameters=[STORE_ID, INVOICE_ID, IDEMPOTENCY_HEADER], request=None,
+        responses={200: InvoiceOut, **ERRORS},
+        examples=[OpenApiExample("Invoice", value=INVOICE_EXAMPLE, response_only=True)],
+    )
+    def post(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
+        merchant = self.merchant(store_id)
+
+        def run() -> Response:
+            invoice = invoice_services.invoice_set_archived(
+                merchant=merchant, invoice_id=invoice_id, archived=False, actor=merchant.owner)
+            return Response(invoice_json(invoice))
+
+        return self.idempotent(merchant, run)
+
+
+class InvoicePaymentMethodsApi(MerchantApiView):
+    required_scopes = {"GET": SCOPE_VIEW_INVOICES}
+
+    @extend_schema(
+        operation_id="Invoices_GetInvoicePaymentMethods", tags=["Invoices"],
+        summary="Payment methods of an invoice",
+        description="`BTC-CHAIN`: the invoice's own address and BIP21 link. `BTC-ALATAU`: "
+        "payment from an Alatau balance on the checkout page.",
+        parameters=[STORE_ID, INVOICE_ID],
+        responses={200: PaymentMethodOut(many=True), **ERRORS},
+        examples=[OpenApiExample("On-chain", response_only=True, value=[{
+            "paymentMethodId": "BTC-CHAIN", "currency": "BTC",
+            "destination": "bcrt1qexampleaddress0000000000000000000000",
+            "paymentLink": "bitcoin:bcrt1qexampleaddress0000000000000000000000?amount=0.0015",
+            "rate": "1", "paymentMethodPaid": "0.00000000", "totalPaid": "0.00000000",
+            "due": "0.00150000", "amount": "0.00150000", "paymentMethodFee": "0.00000000",
+            "payments": [], "activated": True, "additionalData": {}}])],
+    )
+    def get(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
+        invoice = invoice_get(merchant=self.merchant(store_id), invoice_id=invoice_id,
+                              payments=True)
+        return Response(payment_methods_json(invoice))
+
+
+class InvoiceStatusApi(MerchantApiView):
+    required_scopes = {"POST": SCOPE_MODIFY_INVOICES}
+
+    @extend_schema(
+        operation_id="Invoices_MarkInvoiceStatus", tags=["Invoices"],
+        summary="Mark an invoice Settled or Invalid",
+        description="Sets `additionalStatus` to `Marked`; moves no money.",
+        parameters=[STORE_ID, INVOICE_ID, IDEMPOTENCY_HEADER], request=MarkStatusIn,
+        responses={200: InvoiceOut, **WRITE_ERRORS},
+        examples=[OpenApiExample("Mark invalid", value={"status": "Invalid"}, request_only=True)],
+    )
+    def post(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
+        merchant = self.merchant(store_id)
+
+        def run() -> Response:
+            data = self.body(MarkStatusIn)
+            invoice = invoice_services.invoice_mark_status(
+                merchant=merchant, invoice_id=invoice_id, status=data["status"],
+                actor=merchant.owner)
+            return Response(invoice_json(invoice))
+
+        return self.idempotent(merchant, run)
+
+
+def client_ip(request: Request) -> str | None:
+    return client_address(request._request)

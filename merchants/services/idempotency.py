@@ -1,0 +1,52 @@
+"""``Idempotency-Key`` for API POSTs: the first response is stored and replayed.
+
+Same key and same request: the stored response again (no second effect).
+Same key, different request: ``409 idempotency_conflict``. A request still
+running under the key: ``409 idempotency_in_progress``. Server errors (5xx)
+are not stored, so the client can retry them with the same key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from bank.errors import IdempotencyConflict, ValidationFailed
+from merchants.errors import IdempotencyInProgress
+from merchants.models import IdempotencyRecord, Merchant
+
+KEY_LEN_MAX = 128
+
+
+def idempotency_begin(
+    *, merchant: Merchant, key: str, request_hash: str
+) -> tuple[IdempotencyRecord, bool]:
+    """Claim a key. Return (record, replay): ``replay`` means answer with the stored response."""
+    if not key or len(key) > KEY_LEN_MAX or not key.isprintable():
+        raise ValidationFailed("Invalid Idempotency-Key",
+                               fields={"Idempotency-Key": ["1 to 128 printable characters."]})
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(merchant=merchant, key=key,
+                                                      request_hash=request_hash)
+        return record, False
+    except IntegrityError:
+        record = IdempotencyRecord.objects.get(merchant=merchant, key=key)
+    if record.request_hash != request_hash:
+        raise IdempotencyConflict(
+            "This Idempotency-Key was already used for a different request.",
+            fields={"Idempotency-Key": ["Already used for a different request."]},
+        )
+    if record.status_code is None:
+        raise IdempotencyInProgress("A request with this Idempotency-Key is still running.")
+    return record, True
+
+
+def idempotency_finish(*, record: IdempotencyRecord, status_code: int, body: Any) -> None:
+    """Store the response, or release the key after a server error."""
+    if status_code >= 500:
+        record.delete()
+        return
+    record.status_code, record.response_body = status_code, body
+    record.save(update_fields=["status_code", "response_body"])

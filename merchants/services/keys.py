@@ -1,0 +1,122 @@
+"""API keys: created with scopes, shown once, stored as a sha256, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bank.errors import NotFound, ValidationFailed
+from compliance.audit import audit_record
+from merchants.models import ApiKey, Merchant
+
+SCOPE_VIEW_INVOICES = "btcpay.store.canviewinvoices"
+SCOPE_CREATE_INVOICE = "btcpay.store.cancreateinvoice"
+SCOPE_MODIFY_INVOICES = "btcpay.store.canmodifyinvoices"
+SCOPE_WEBHOOKS = "btcpay.store.webhooks.canmodifywebhooks"
+SCOPE_VIEW_STORE = "btcpay.store.canviewstoresettings"
+SCOPE_PAYOUT = "alatau.store.canpayout"
+SCOPE_REFUND = "alatau.store.canrefund"
+
+SCOPES: dict[str, str] = {
+    SCOPE_VIEW_INVOICES: "View invoices",
+    SCOPE_CREATE_INVOICE: "Create invoices",
+    SCOPE_MODIFY_INVOICES: "Modify invoices (mark, archive; implies view and create)",
+    SCOPE_WEBHOOKS: "Manage webhooks",
+    SCOPE_VIEW_STORE: "View the store, its balance and transactions",
+    SCOPE_REFUND: "Refund settled invoices",
+    SCOPE_PAYOUT: "Pay out and convert the store's bitcoin",
+}
+# As in BTCPay: a broader permission includes narrower ones.
+IMPLIED: dict[str, tuple[str, ...]] = {
+    SCOPE_MODIFY_INVOICES: (SCOPE_VIEW_INVOICES, SCOPE_CREATE_INVOICE),
+}
+# 20 random bytes = 160 bits, 40 hex characters like a BTCPay key. The first
+# PREFIX_LEN characters are stored in clear to find the row; the rest is secret.
+TOKEN_BYTES = 20
+PREFIX_LEN = 10
+KEYS_PER_MERCHANT_MAX = 50
+
+
+def token_hash(token: str) -> str:
+    """Return the sha256 hex of a token. A fast hash is right: the token has 160 random bits."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def scopes_effective(scopes: Iterable[str]) -> set[str]:
+    out = set(scopes)
+    for scope in list(out):
+        out.update(IMPLIED.get(scope, ()))
+    return out
+
+
+def api_key_create(
+    *, merchant: Merchant, label: str, scopes: list[str], actor: Any
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its token; the token is never stored or shown again."""
+    label = label.strip()
+    if not label or len(label) > 100:
+        raise ValidationFailed("A label is required", fields={"label": ["1 to 100 characters."]})
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise ValidationFailed(
+            "Choose at least one known scope", fields={"scopes": [f"Unknown: {', '.join(unknown)}"]
+                                                      if unknown else ["Choose at least one."]}
+        )
+    if merchant.api_keys.filter(revoked_at__isnull=True).count() >= KEYS_PER_MERCHANT_MAX:
+        raise ValidationFailed("Too many keys", fields={"label": ["Revoke an unused key first."]})
+    for _ in range(3):
+        token = secrets.token_hex(TOKEN_BYTES)
+        try:
+            with transaction.atomic():
+                key = ApiKey.objects.create(
+                    merchant=merchant, label=label, prefix=token[:PREFIX_LEN],
+                    key_hash=token_hash(token), scopes=sorted(set(scopes)), created_by=actor,
+                )
+                audit_record(actor=actor, action="merchant.api_key.create", obj=key,
+                             data={"merchant": merchant.pk, "prefix": key.prefix,
+                                   "scopes": key.scopes})
+            return key, token
+        except IntegrityError:
+            continue  # a prefix collision (one in 2^40): draw again
+    raise RuntimeError("could not draw a unique API key prefix")
+
+
+def api_key_revoke(*, merchant: Merchant, key_id: int, actor: Any) -> ApiKey:
+    """Revoke a key at once. Revoking twice keeps the first time."""
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().filter(pk=key_id, merchant=merchant).first()
+        if key is None:
+            raise NotFound("API key not found")
+        if key.revoked_at is None:
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])
+            audit_record(actor=actor, action="merchant.api_key.revoke", obj=key,
+                         data={"merchant": merchant.pk, "prefix": key.prefix})
+    return key
+
+
+def api_key_authenticate(token: str) -> ApiKey | None:
+    """Return the active key for a token (with its merchant), or ``None``.
+
+    Records the last use at most once a minute so a busy key does not write every request.
+    """
+    if len(token) != TOKEN_BYTES * 2 or not all(c in "0123456789abcdef" for c in token):
+        return None
+    key = (
+        ApiKey.objects.select_related("merchant", "merchant__owner")
+        .filter(prefix=token[:PREFIX_LEN], revoked_at__isnull=True)
+        .first()
+    )
+    if key is None or not hmac.compare_digest(key.key_hash, token_hash(token)):
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

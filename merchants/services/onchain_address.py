@@ -1,0 +1,36 @@
+"""An invoice's own on-chain address, from custody's hot wallet."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+from bank.errors import ServiceUnavailable
+from custody.models import AddressPurpose
+from custody.services.addresses import deposit_address_new
+from merchants.models import Invoice
+
+logger = logging.getLogger(__name__)
+
+
+def address_for_invoice(invoice: Invoice) -> tuple[int, str] | None:
+    """Return (deposit address id, address) for a new invoice, or ``None`` without a node.
+
+    The address credits the merchant's BTC account after the speed policy's
+    confirmations. When the node is unreachable the invoice is still created and
+    can be paid in-bank; ``MERCHANT_INVOICE_ONCHAIN`` off skips the node entirely.
+    """
+    if not getattr(settings, "MERCHANT_INVOICE_ONCHAIN", True):
+        return None
+    try:
+        row = deposit_address_new(
+            account=invoice.merchant.btc_account,
+            purpose=AddressPurpose.INVOICE,
+            required_confirmations=invoice.required_confirmations,
+            label=f"invoice {invoice.id}",
+        )
+    except ServiceUnavailable as exc:
+        logger.warning("no on-chain address for invoice %s: %s", invoice.id, exc)
+        return None
+    return row.pk, row.address

@@ -1,0 +1,158 @@
+"""Paying invoices: instantly from an Alatau balance, or on-chain to the invoice's address."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account, AccountKind, AccountStatus, Transfer, TransferCode
+from accounts.services import hold_create, hold_post
+from accounts.services.holds import Leg
+from bank.errors import NotFound
+from compliance.audit import audit_record
+from custody.models import AddressPurpose, Deposit, DepositStatus
+from merchants.errors import InvoiceAlreadyPaid, InvoiceNotPayable, MerchantSuspended
+from merchants.models import Invoice, InvoicePayment, InvoiceStatus, PaymentMethod, PaymentStatus
+from merchants.services.invoices import invoice_apply_payments, invoice_expire_if_due, invoice_lock
+
+logger = logging.getLogger(__name__)
+
+
+def invoice_pay_in_bank(
+    *, invoice_id: str, payer: Any, account_id: int, client_address: str | None = None
+) -> InvoicePayment:
+    """Pay what is due on an invoice from the payer's BTC account: a hold, then a transfer.
+
+    The invoice row is locked, so two concurrent payments serialise; a second
+    attempt by the same payer returns the first payment, by anyone else is a
+    conflict. A unique constraint (one in-bank payment per invoice) backs this.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        invoice = invoice_lock(merchant=None, invoice_id=invoice_id)
+        earlier = invoice.payments.filter(method=PaymentMethod.BANK).first()
+        if earlier is not None:
+            if earlier.payer_id == getattr(payer, "pk", None):
+                return earlier
+            raise InvoiceAlreadyPaid("This invoice was already paid.")
+        if not invoice_expire_if_due(invoice, now=now):
+            return _pay(invoice, payer, account_id, now, client_address)
+    # The invoice expired just now: that change (and its event) commits, the payment is refused.
+    raise InvoiceNotPayable("This invoice has expired and cannot be paid.")
+
+
+def _pay(
+    invoice: Invoice, payer: Any, account_id: int, now: Any, client_address: str | None
+) -> InvoicePayment:
+    """Pay a locked, unexpired invoice (inside ``invoice_pay_in_bank``'s transaction)."""
+    if invoice.status != InvoiceStatus.NEW:
+        raise InvoiceNotPayable(f"This invoice is {invoice.status.lower()} and cannot be paid.")
+    if not invoice.merchant.is_active:
+        raise MerchantSuspended("This merchant cannot take payments now.")
+    account = Account.objects.filter(
+        pk=account_id, owner=payer, kind=AccountKind.CUSTOMER, currency="BTC",
+        status=AccountStatus.ACTIVE,
+    ).first()
+    if account is None:
+        raise NotFound("Account not found", fields={"account": ["Choose one of your BTC accounts."]})
+    due = invoice.amount_sats - invoice.paid_sats
+    memo = f"Invoice {invoice.id} to {invoice.merchant.name}"[:255]
+    hold = hold_create(
+        account_id=account.pk, amount_minor=due, code=TransferCode.PAYMENT, initiator=payer,
+        idempotency_key=f"invoice-pay:{invoice.id}", memo=memo, source=invoice,
+        client_address=client_address,
+    )
+    hold = hold_post(
+        hold_id=hold.pk, actor=payer, client_address=client_address,
+        legs=[Leg(invoice.merchant.btc_account_id, due, TransferCode.PAYMENT, memo)],
+    )
+    transfer = Transfer.objects.get(group_id=hold.group_id)
+    payment = InvoicePayment.objects.create(
+        invoice=invoice, method=PaymentMethod.BANK, amount_sats=due,
+        status=PaymentStatus.SETTLED, transfer=transfer, payer=payer, payer_account=account,
+        settled_at=now,
+    )
+    audit_record(actor=payer, action="invoice.pay_in_bank", obj=invoice,
+                 data={"amount_sats": due, "account": account.pk, "transfer": transfer.pk},
+                 client_address=client_address)
+    invoice_apply_payments(invoice, now=now, new_payment=payment, newly_settled=[payment])
+    return payment
+
+
+def invoice_deposit_listener(deposit: Deposit) -> None:
+    """Custody's deposit listener (``CUSTODY_DEPOSIT_LISTENERS``): follow invoice payments.
+
+    Called after commit whenever the scanner records a deposit, sees its
+    confirmations change, credits it, or marks it reorged. Only deposits to
+    invoice addresses matter here; the rest are ignored.
+    """
+    address = deposit.deposit_address
+    if address is None or address.purpose != AddressPurpose.INVOICE:
+        return
+    invoice_onchain_observe(deposit_id=deposit.pk)
+
+
+def invoice_onchain_observe(*, deposit_id: int) -> InvoicePayment | None:
+    """Bring an invoice's on-chain payment in line with its custody deposit (idempotent).
+
+    A payment is Settled exactly when custody credited the deposit to the
+    merchant (after the speed policy's confirmations), Invalid when reorged or
+    dust, else Processing.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        deposit = Deposit.objects.select_related("deposit_address").filter(pk=deposit_id).first()
+        if deposit is None or deposit.deposit_address_id is None:
+            return None
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",)).select_related("merchant")
+            .filter(deposit_address_id=deposit.deposit_address_id).first()
+        )  # fmt: skip
+        if invoice is None:
+            return None
+        status = _payment_status(deposit)
+        payment = InvoicePayment.objects.select_for_update().filter(deposit_id=deposit.pk).first()
+        new_payment, newly_settled = None, []
+        if payment is None:
+            if status == PaymentStatus.INVALID:
+                return None  # never seen as valid: nothing to record on the invoice
+            invoice_expire_if_due(invoice, now=now)
+            payment = InvoicePayment.objects.create(
+                invoice=invoice, method=PaymentMethod.CHAIN, amount_sats=deposit.amount_sats,
+                status=status, confirmations=max(deposit.confirmations, 0), deposit_id=deposit.pk,
+                txid=deposit.txid, vout=deposit.vout,
+                after_expiration=deposit.seen_at > invoice.expires_at
+                or invoice.status == InvoiceStatus.EXPIRED,
+                settled_at=now if status == PaymentStatus.SETTLED else None,
+            )
+            new_payment = payment
+            if status == PaymentStatus.SETTLED:
+                newly_settled.append(payment)
+        else:
+            confirmations = max(deposit.confirmations, 0)
+            changed = payment.status != status or payment.confirmations != confirmations
+            if not changed:
+                return payment
+            if status == PaymentStatus.SETTLED and payment.status != PaymentStatus.SETTLED:
+                payment.settled_at = now
+                newly_settled.append(payment)
+            payment.status, payment.confirmations = status, confirmations
+            payment.save(update_fields=["status", "confirmations", "settled_at"])
+        audit_record(actor=None, action="invoice.onchain_payment", obj=invoice,
+                     data={"deposit": deposit.pk, "amount_sats": deposit.amount_sats,
+                           "payment_status": status, "confirmations": deposit.confirmations})
+        invoice_apply_payments(invoice, now=now, new_payment=new_payment,
+                               newly_settled=newly_settled)
+    return payment
+
+
+def _payment_status(deposit: Deposit) -> str:
+    if deposit.status in (DepositStatus.REORGED, DepositStatus.DUST) or deposit.confirmations < 0:
+        return PaymentStatus.INVALID
+    if deposit.status in (DepositStatus.CREDITED, DepositStatus.SUSPENSE):
+        # Suspense: the merchant account was frozen; the money is safe in suspense with a case.
+        return PaymentStatus.SETTLED
+    return PaymentStatus.PROCESSING

@@ -1,0 +1,79 @@
+"""Refunds of settled invoices: in-bank to the paying customer, or on-chain via custody."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+
+from accounts.models import TransferCode
+from accounts.services import transfer_create
+from bank.errors import ValidationFailed
+from compliance.audit import audit_record
+from custody.services.withdrawals import withdrawal_request
+from merchants.errors import RefundNotAllowed
+from merchants.models import InvoiceStatus, PaymentMethod, Refund, RefundMethod
+from merchants.services.invoices import invoice_lock
+
+REFUNDABLE = (InvoiceStatus.SETTLED, InvoiceStatus.INVALID, InvoiceStatus.EXPIRED)
+
+
+def invoice_refund(
+    *,
+    merchant: Any,
+    invoice_id: str,
+    method: str,
+    amount_sats: int | None,
+    address: str = "",
+    actor: Any,
+    client_address: str | None = None,
+) -> Refund:
+    """Refund up to what an invoice received, from the merchant's BTC account.
+
+    ``InBank`` credits the customer's account that paid in-bank, at once.
+    ``OnChain`` requests a withdrawal from the merchant's account to ``address``
+    (custody's screening and review rules apply; the merchant pays the bank's
+    withdrawal fee). Refunds never exceed what the invoice received in total.
+    """
+    if method not in RefundMethod.values:
+        raise ValidationFailed("Unknown refund method", fields={"method": ["InBank or OnChain."]})
+    with transaction.atomic():
+        invoice = invoice_lock(merchant=merchant, invoice_id=invoice_id)
+        if invoice.status not in REFUNDABLE or invoice.paid_sats == 0:
+            raise RefundNotAllowed("Only paid invoices that are settled, expired or invalid "
+                                   "can be refunded.")
+        refunded = invoice.refunds.aggregate(total=Sum("amount_sats"))["total"] or 0
+        left = invoice.paid_sats - refunded
+        amount = left if amount_sats is None else amount_sats
+        if amount <= 0 or amount > left:
+            raise ValidationFailed("Refund amount out of range",
+                                   fields={"amount": [f"At most {left} satoshis are left."]})
+        refund = Refund.objects.create(invoice=invoice, method=method, amount_sats=amount,
+                                       address=address.strip(), created_by=actor)
+        if method == RefundMethod.IN_BANK:
+            payment = invoice.payments.filter(method=PaymentMethod.BANK).first()
+            if payment is None or payment.payer_account_id is None:
+                raise RefundNotAllowed("This invoice was not paid in-bank; refund on-chain.")
+            refund.transfer = transfer_create(
+                debit_account_id=merchant.btc_account_id,
+                credit_account_id=payment.payer_account_id, amount_minor=amount,
+                code=TransferCode.REFUND, initiator=actor, idempotency_key=f"refund:{refund.pk}",
+                memo=f"Refund of invoice {invoice.id}", source=refund,
+                client_address=client_address,
+            )
+            refund.save(update_fields=["transfer"])
+        else:
+            if not refund.address:
+                raise ValidationFailed("An address is required", fields={"address": ["Required."]})
+            withdrawal = withdrawal_request(
+                account=merchant.btc_account, address=refund.address, amount_sats=amount,
+                requested_by=merchant.owner, idempotency_key=f"refund:{refund.pk}",
+                client_address=client_address,
+            )
+            refund.withdrawal_id = withdrawal.pk
+            refund.save(update_fields=["withdrawal_id"])
+        audit_record(actor=actor, action="invoice.refund", obj=refund,
+                     data={"invoice": invoice.id, "method": method, "amount_sats": amount},
+                     client_address=client_address)
+    return refund

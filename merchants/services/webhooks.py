@@ -1,0 +1,310 @@
+"""Webhooks: configuration, events, signed deliveries with retries, redelivery.
+
+An event becomes one ``WebhookDelivery`` per interested webhook inside the
+transaction that caused it; the Celery task is enqueued on commit, so a
+rolled-back change never sends anything. The body is fixed at creation and
+signed at send time: ``BTCPay-Sig: sha256=<hex HMAC-SHA256(secret, body)>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.db import transaction
+from django.utils import timezone
+
+from bank.errors import ValidationFailed
+from compliance.audit import audit_record
+from merchants.errors import DeliveryNotFound, WebhookNotFound, WebhookUrlInvalid
+from merchants.ids import delivery_id_new, webhook_id_new
+from merchants.models import (
+    DeliveryStatus,
+    Invoice,
+    Merchant,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+# Automatic redelivery as in BTCPay: after 10 s, 1 min, then 6 times every 10 min.
+RETRY_DELAYS_S: tuple[int, ...] = (10, 60, 600, 600, 600, 600, 600, 600)
+ATTEMPTS_MAX = len(RETRY_DELAYS_S) + 1
+CONNECT_TIMEOUT_S = 3.0
+READ_TIMEOUT_S = 10.0
+WEBHOOKS_PER_MERCHANT_MAX = 10
+USER_AGENT = "Alatau-Webhooks/1.0"
+
+
+def signature(secret: str, body: bytes) -> str:
+    """Return the ``BTCPay-Sig`` header value for a body."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def _check_url(url: Any) -> str:
+    if not isinstance(url, str) or len(url) > 2000:
+        raise WebhookUrlInvalid("The URL is not valid", fields={"url": ["An http(s) URL."]})
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookUrlInvalid(
+            "Only absolute http and https URLs are accepted",
+            fields={"url": ["Use an absolute http:// or https:// URL."]},
+        )
+    return url.strip()
+
+
+def _check_events(everything: bool, events: Any) -> list[str]:
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        raise ValidationFailed("Events must be a list of names",
+                               fields={"authorizedEvents.specificEvents": ["A list of names."]})
+    unknown = sorted(set(events) - set(WebhookEvent.values))
+    if unknown:
+        raise ValidationFailed(
+            "Unknown events",
+            fields={"authorizedEvents.specificEvents": [f"Unknown: {', '.join(unknown)}"]},
+        )
+    if not everything and not events:
+        raise ValidationFailed(
+            "Choose events or everything",
+            fields={"authorizedEvents.specificEvents": ["Name at least one event."]},
+        )
+    return sorted(set(events))
+
+
+def webhook_create(
+    *,
+    merchant: Merchant,
+    url: str,
+    secret: str | None,
+    enabled: bool = True,
+    automatic_redelivery: bool = True,
+    everything: bool = True,
+    specific_events: list[str] | None = None,
+    actor: Any,
+) -> Webhook:
+    """Register a webhook; a missing secret is generated (returned once by the API)."""
+    url = _check_url(url)
+    events = _check_events(everything, specific_events or [])
+    if secret is not None and len(secret) > 200:
+        raise ValidationFailed("Secret too long", fields={"secret": ["At most 200 characters."]})
+    with transaction.atomic():
+        Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
+        if Webhook.objects.filter(merchant=merchant).count() >= WEBHOOKS_PER_MERCHANT_MAX:
+            raise ValidationFailed("Too many webhooks", fields={"url": ["Delete one first."]})
+        webhook = Webhook.objects.create(
+            id=webhook_id_new(), merchant=merchant, url=url,
+            secret=secret or secrets.token_urlsafe(24), enabled=enabled,
+            automatic_redelivery=automatic_redelivery, everything=everything,
+            specific_events=events,
+        )
+        audit_record(actor=actor, action="merchant.webhook.create", obj=webhook,
+                     data={"merchant": merchant.pk, "url": url})
+    return webhook
+
+
+def webhook_update(
+    *,
+    merchant: Merchant,
+    webhook_id: str,
+    url: str,
+    secret: str | None,
+    enabled: bool,
+    automatic_redelivery: bool,
+    everything: bool,
+    specific_events: list[str],
+    actor: Any,
+) -> Webhook:
+    """Replace a webhook's settings; an empty secret keeps the old one (as in BTCPay)."""
+    url = _check_url(url)
+    events = _check_events(everything, specific_events)
+    with transaction.atomic():
+        webhook = Webhook.objects.select_for_update().filter(pk=webhook_id, merchant=merchant).first()
+        if webhook is None:
+            raise WebhookNotFound()
+        webhook.url, webhook.enabled = url, enabled
+        webhook.automatic_redelivery, webhook.everything = automatic_redelivery, everything
+        webhook.specific_events = events
+        fields = ["url", "enabled", "automatic_redelivery", "everything", "specific_events"]
+        if secret:
+            webhook.secret = secret
+            fields.append("secret")
+        webhook.save(update_fields=fields)
+        audit_record(actor=actor, action="merchant.webhook.update", obj=webhook,
+                     data={"url": url, "enabled": enabled, "secret_changed": bool(secret)})
+    return webhook
+
+
+def webhook_delete(*, merchant: Merchant, webhook_id: str, actor: Any) -> None:
+    with transaction.atomic():
+        webhook = Webhook.objects.select_for_update().filter(pk=webhook_id, merchant=merchant).first()
+        if webhook is None:
+            raise WebhookNotFound()
+        audit_record(actor=actor, action="merchant.webhook.delete", obj=webhook,
+                     data={"url": webhook.url})
+        webhook.delete()
+
+
+def _enqueue(delivery_id: str) -> None:
+    from merchants.tasks import webhook_deliver
+
+    webhook_deliver.delay(delivery_id)
+
+
+def _body_bytes(body: dict[str, Any]) -> str:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def webhook_event_emit(*, invoice: Invoice, event_type: str, extra: dict[str, Any]) -> int:
+    """Create a delivery for every webhook of the invoice's merchant that wants this event.
+
+    Call inside the transaction that changed the invoice; sending starts after commit.
+    """
+    now = int(time.time())
+    count = 0
+    for webhook in Webhook.objects.filter(merchant_id=invoice.merchant_id, enabled=True):
+        if not webhook.wants(event_type):
+            continue
+        delivery_id = delivery_id_new()
+        body = {
+            "deliveryId": delivery_id,
+            "webhookId": webhook.id,
+            "originalDeliveryId": delivery_id,
+            "isRedelivery": False,
+            "type": event_type,
+            "timestamp": now,
+            "storeId": invoice.merchant.store_id,
+            "invoiceId": invoice.id,
+            "metadata": invoice.metadata,
+            **extra,
+        }
+        WebhookDelivery.objects.create(
+            id=delivery_id, webhook=webhook, event_type=event_type, invoice=invoice,
+            body=_body_bytes(body), next_attempt_at=timezone.now(),
+        )
+        transaction.on_commit(lambda d=delivery_id: _enqueue(d))
+        count += 1
+    return count
+
+
+def webhook_redeliver(*, merchant: Merchant, webhook_id: str, delivery_id: str, actor: Any) -> str:
+    """Send a delivery's event again as a new delivery; return the new delivery id."""
+    with transaction.atomic():
+        original = (
+            WebhookDelivery.objects.select_related("webhook")
+            .filter(pk=delivery_id, webhook_id=webhook_id, webhook__merchant=merchant)
+            .first()
+        )
+        if original is None:
+            raise DeliveryNotFound()
+        new_id = delivery_id_new()
+        body = json.loads(original.body)
+        body.update(
+            deliveryId=new_id,
+            isRedelivery=True,
+            originalDeliveryId=body.get("originalDeliveryId") or original.id,
+            timestamp=int(time.time()),
+        )
+        WebhookDelivery.objects.create(
+            id=new_id, webhook=original.webhook, event_type=original.event_type,
+            invoice_id=original.invoice_id, body=_body_bytes(body),
+            original=original.original or original, next_attempt_at=timezone.now(),
+        )
+        audit_record(actor=actor, action="merchant.webhook.redeliver", obj=original,
+                     data={"new_delivery": new_id})
+        transaction.on_commit(lambda: _enqueue(new_id))
+    return new_id
+
+
+def _post(url: str, secret: str, body: str) -> tuple[int | None, str, int]:
+    """POST the body; return (status code or None, error text, elapsed ms). Never raises."""
+    data = body.encode()
+    headers = {
+        "Content-Type": "application/json",
+        "BTCPay-Sig": signature(secret, data),
+        "User-Agent": USER_AGENT,
+    }
+    started = time.perf_counter()
+    try:
+        response = requests.post(
+            url, data=data, headers=headers, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+            allow_redirects=False,
+        )
+        response.close()
+        return response.status_code, "", int((time.perf_counter() - started) * 1000)
+    except requests.RequestException as exc:
+        elapsed = int((time.perf_counter() - started) * 1000)
+        return None, f"{type(exc).__name__}: {exc}"[:500], elapsed
+
+
+def webhook_delivery_attempt(*, delivery_id: str) -> int | None:
+    """Make one attempt of a pending delivery and log it.
+
+    Return the seconds to wait before the next attempt, or ``None`` when the
+    delivery is finished (success, final failure, or handled by another worker).
+    The row stays locked (``SKIP LOCKED`` for others) during the short, bounded
+    HTTP call, so two workers never send the same attempt.
+    """
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("webhook")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.status != DeliveryStatus.PENDING:
+            return None
+        webhook = delivery.webhook
+        number = delivery.attempt_count + 1
+        started_at = timezone.now()
+        if not webhook.enabled:
+            code, error, elapsed = None, "The webhook is disabled.", 0
+        else:
+            code, error, elapsed = _post(webhook.url, webhook.secret, delivery.body)
+        WebhookAttempt.objects.create(
+            delivery=delivery, number=number, started_at=started_at, status_code=code,
+            response_ms=elapsed, error=error,
+        )
+        delivery.attempt_count = number
+        delivery.http_code = code
+        delivery.delivered_at = started_at
+        retry_in: int | None = None
+        if code is not None and 200 <= code < 300:
+            delivery.status, delivery.error_message = DeliveryStatus.HTTP_SUCCESS, ""
+        else:
+            delivery.error_message = error or f"The endpoint answered HTTP {code}."
+            may_retry = webhook.enabled and webhook.automatic_redelivery
+            if may_retry and number < ATTEMPTS_MAX:
+                retry_in = RETRY_DELAYS_S[number - 1]
+            else:
+                delivery.status = DeliveryStatus.FAILED if code is None else DeliveryStatus.HTTP_ERROR
+        delivery.next_attempt_at = (
+            started_at + timedelta(seconds=retry_in) if retry_in is not None else None
+        )
+        delivery.save(update_fields=["attempt_count", "http_code", "delivered_at", "status",
+                                     "error_message", "next_attempt_at"])
+    if retry_in is not None:
+        logger.info("webhook delivery failed, will retry",
+                    extra={"delivery": delivery_id, "attempt": number, "retry_in_s": retry_in})
+    return retry_in
+
+
+def webhook_deliveries_due(*, limit: int = 200, grace_s: int = 120) -> list[str]:
+    """Return pending deliveries whose next attempt is overdue (a lost task), oldest first."""
+    cutoff = timezone.now() - timedelta(seconds=grace_s)
+    return list(
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=cutoff)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )

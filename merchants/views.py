@@ -1,0 +1,113 @@
+"""Merchant web pages: the hosted checkout (``checkoutLink``) and API key management."""
+
+from __future__ import annotations
+
+import segno
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.views.common import verified_customer_required
+from bank.errors import ApplicationError
+from bank.middleware import client_address
+from bank.money import format_amount
+from merchants.errors import InvoiceNotFound
+from merchants.forms import ApiKeyForm, PayInvoiceForm
+from merchants.models import InvoiceStatus, Merchant
+from merchants.presenters import bip21, rate_text
+from merchants.selectors import invoice_get, merchants_for_user
+from merchants.services.keys import SCOPES, api_key_create, api_key_revoke
+from merchants.services.payments import invoice_pay_in_bank
+
+
+def _invoice_or_404(invoice_id: str):  # type: ignore[no-untyped-def]
+    try:
+        return invoice_get(merchant=None, invoice_id=invoice_id, payments=True)
+    except InvoiceNotFound:
+        raise Http404("No such invoice") from None
+
+
+def checkout(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    """Show an invoice to its payer: amount, countdown, QR + BIP21, pay from balance."""
+    invoice = _invoice_or_404(invoice_id)
+    link = bip21(invoice)
+    qr_svg = mark_safe(segno.make(link, error="m").svg_inline(scale=4)) if link else ""  # noqa: S308 - segno's own SVG
+    form = None
+    user = request.user
+    if user.is_authenticated and not user.is_staff and invoice.status == InvoiceStatus.NEW:
+        form = PayInvoiceForm(user=user)
+    seconds_left = max(0, int((invoice.expires_at - timezone.now()).total_seconds()))
+    return render(request, "merchants/checkout.html", {
+        "invoice": invoice, "bip21": link, "qr_svg": qr_svg, "form": form,
+        "seconds_left": seconds_left,
+        "amount_text": format_amount(invoice.amount_minor, invoice.currency, with_code=True),
+        "btc_text": format_amount(invoice.amount_sats, "BTC"),
+        "due_text": format_amount(max(invoice.amount_sats - invoice.paid_sats, 0), "BTC"),
+        "rate_text": rate_text(invoice),
+        "login_url": f"{reverse('login')}?next={request.path}",
+    })
+
+
+@require_POST
+@verified_customer_required
+def checkout_pay(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    """Pay an invoice from the signed-in customer's BTC account (once, whatever the clicks)."""
+    invoice = _invoice_or_404(invoice_id)
+    form = PayInvoiceForm(request.POST, user=request.user)
+    if form.is_valid():
+        try:
+            invoice_pay_in_bank(invoice_id=invoice.id, payer=request.user,
+                                account_id=form.cleaned_data["account"].pk,
+                                client_address=client_address(request))
+            messages.success(request, "Paid. The merchant has been notified.")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    else:
+        messages.error(request, "Choose an account to pay from.")
+    return redirect("merchants:checkout", invoice_id=invoice.id)
+
+
+def _merchant_of(request: HttpRequest) -> Merchant:
+    merchant = merchants_for_user(request.user).first()
+    if merchant is None:
+        raise Http404("You are not a merchant")
+    return merchant
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def keys(request: HttpRequest) -> HttpResponse:
+    """List the merchant's API keys and create one; a new token is shown exactly once."""
+    merchant = _merchant_of(request)
+    form = ApiKeyForm(request.POST or None)
+    new_token = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            _, new_token = api_key_create(merchant=merchant, label=form.cleaned_data["label"],
+                                          scopes=form.cleaned_data["scopes"], actor=request.user)
+            form = ApiKeyForm()
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+    response = render(request, "merchants/keys.html", {
+        "merchant": merchant, "keys": merchant.api_keys.all(), "form": form,
+        "new_token": new_token, "scope_names": SCOPES,
+    })
+    response["Cache-Control"] = "no-store"  # the token must not linger in caches
+    return response
+
+
+@login_required
+@require_POST
+def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+    merchant = _merchant_of(request)
+    try:
+        key = api_key_revoke(merchant=merchant, key_id=key_id, actor=request.user)
+        messages.success(request, f"Key {key.label} revoked.")
+    except ApplicationError:
+        raise Http404("No such key") from None
+    return redirect("merchants:keys")

@@ -1,0 +1,95 @@
+"""Custody fixtures: a funded ``funder`` wallet on the session's regtest node, helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+
+from accounts.models import Account
+from custody.models import ChainCursor
+from custody.node import NodeClient, node_client, sats
+from custody.services import internal_address_new, wallet_load_or_create
+from custody.services.deposits import CURSOR_NAME
+
+
+@dataclass
+class Chain:
+    """The regtest chain as tests drive it: a funder wallet, mining, the hot wallet.
+
+    Clients are built on each use: a restarted node has a new port and password.
+    """
+
+    mine_address: str = ""
+
+    @property
+    def client(self) -> NodeClient:
+        return node_client()
+
+    @property
+    def funder(self) -> NodeClient:
+        return node_client().wallet("funder")
+
+    @property
+    def hot(self) -> NodeClient:
+        return node_client().wallet(str(settings.CUSTODY_HOT_WALLET))
+
+    def mine(self, blocks: int = 1) -> list[str]:
+        return list(self.client.call("generatetoaddress", blocks, self.mine_address))
+
+    def tip(self) -> str:
+        return str(self.client.call("getbestblockhash"))
+
+    def new_funder_address(self) -> str:
+        return str(self.funder.call("getnewaddress", "", "bech32"))
+
+    def received_outputs(self, address: str) -> list[tuple[str, int, int]]:
+        """Every (txid, vout, sats) paying ``address`` in confirmed funder transactions."""
+        found: list[tuple[str, int, int]] = []
+        for txid in self.funder.call("listreceivedbyaddress", 1, True, True, address)[0]["txids"]:
+            raw = self.client.call("getrawtransaction", txid, True, self.block_of(txid))
+            for out in raw["vout"]:
+                if out["scriptPubKey"].get("address") == address:
+                    found.append((txid, int(out["n"]), sats(out["value"])))
+        return found
+
+    def block_of(self, txid: str) -> str:
+        return str(self.funder.call("gettransaction", txid)["blockhash"])
+
+
+@pytest.fixture(scope="session")
+def chain(bitcoind: str) -> Chain:
+    """The node with ``hot`` and ``funder`` wallets loaded and 101 blocks mined to funder."""
+    client = node_client()
+    wallet_load_or_create(client=client, name=str(settings.CUSTODY_HOT_WALLET))
+    wallet_load_or_create(client=client, name="funder")
+    chain = Chain()
+    chain.mine_address = chain.new_funder_address()
+    if client.call("getblockcount") < 101:
+        chain.mine(101)
+    return chain
+
+
+@pytest.fixture
+def scan_from_tip(chain: Chain, db: None) -> None:
+    """Start the deposit cursor at the tip, so earlier tests' outputs are not re-read."""
+    ChainCursor.objects.update_or_create(name=CURSOR_NAME, defaults={"block_hash": chain.tip()})
+
+
+@pytest.fixture
+def hot_funded(chain: Chain, db: None) -> Callable[[int], None]:
+    """Put ``amount_sats`` on-chain in the hot wallet (confirmed), to an internal address."""
+
+    def fund_hot(amount_sats: int) -> None:
+        address = internal_address_new(label="test funding").address
+        chain.funder.send_to_address(address, amount_sats)
+        chain.mine(1)
+
+    return fund_hot
+
+
+def refresh(account: Account) -> Account:
+    account.refresh_from_db()
+    return account

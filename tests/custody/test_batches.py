@@ -1,0 +1,165 @@
+"""Paying withdrawals on the real node: batching, ledger legs, crash safety, concurrency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from accounts.models import AccountKind, Transfer
+from accounts.selectors import ledger_check
+from accounts.services import system_account
+from compliance.models import Case
+from custody.errors import NodeUnavailable
+from custody.models import BatchStatus, Withdrawal, WithdrawalBatch, WithdrawalStatus
+from custody.services import (
+    withdrawal_batch_broadcast,
+    withdrawal_batch_confirm,
+    withdrawal_batch_create,
+    withdrawal_request,
+)
+from custody.services import batches as batches_module
+from tests.conftest import run_threads
+from tests.custody.conftest import Chain, refresh
+
+pytestmark = pytest.mark.node
+
+
+def _request(account: Any, address: str, amount_sats: int, key: str) -> Withdrawal:
+    return withdrawal_request(
+        account=account, address=address, amount_sats=amount_sats,
+        requested_by=account.owner, idempotency_key=key,
+    )  # fmt: skip
+
+
+def _run_all(chain: Chain) -> None:
+    """What beat does: batch, broadcast, mine a block, confirm."""
+    withdrawal_batch_create()
+    withdrawal_batch_broadcast()
+    chain.mine(1)
+    withdrawal_batch_confirm()
+
+
+def _paid(chain: Chain, address: str) -> list[int]:
+    return [amount for _, _, amount in chain.received_outputs(address)]
+
+
+def test_fifty_withdrawals_one_transaction_and_ledger(
+    chain: Chain, funded_account: Any, hot_funded: Any
+) -> None:
+    hot_funded(100_000_000)
+    account = funded_account(10_000_000)
+    addresses = [chain.new_funder_address() for _ in range(50)]
+    for i, address in enumerate(addresses):
+        _request(account, address, 10_000 + i, key=f"w{i}")
+    hot = system_account(AccountKind.CUSTODY_HOT, "BTC")
+    fees = system_account(AccountKind.FEES, "BTC")
+    hot_before, fees_before = hot.posted_minor, fees.posted_minor
+
+    batch = withdrawal_batch_create()
+    assert batch is not None
+    assert batch.withdrawals.count() == 50
+    decoded = chain.client.call("decoderawtransaction", batch.raw_tx)
+    assert len(decoded["vout"]) in (50, 51)  # 50 payments (+ change)
+    assert withdrawal_batch_create() is None  # nothing left, and one batch is unbroadcast
+    assert withdrawal_batch_broadcast() == 1
+    assert withdrawal_batch_broadcast() == 0
+    chain.mine(1)
+    assert withdrawal_batch_confirm() == 1
+    assert withdrawal_batch_confirm() == 0
+
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.CONFIRMED
+    total = sum(10_000 + i for i in range(50))
+    account = refresh(account)
+    assert (account.posted_minor, account.held_minor) == (10_000_000 - total - 50_000, 0)
+    assert refresh(hot).posted_minor == hot_before + total + batch.fee_sats
+    assert refresh(fees).posted_minor == fees_before + 50_000 - batch.fee_sats
+    assert Transfer.objects.filter(code="fee", memo__startswith="miner fee").count() == 1
+    for i, address in enumerate(addresses):
+        assert _paid(chain, address) == [10_000 + i]
+    assert ledger_check() == []
+
+
+@pytest.mark.parametrize("point", ["after_sign", "after_commit", "after_broadcast"])
+def test_crash_at_any_point_pays_once(
+    chain: Chain, funded_account: Any, hot_funded: Any, monkeypatch: Any, point: str
+) -> None:
+    hot_funded(20_000_000)
+    account = funded_account(5_000_000)
+    addresses = [chain.new_funder_address() for _ in range(3)]
+    for i, address in enumerate(addresses):
+        _request(account, address, 50_000, key=f"c{i}")
+
+    def crash(name: str) -> None:
+        if name == point:
+            raise SystemExit(f"crash {name}")
+
+    monkeypatch.setattr(batches_module, "_crash_point", crash)
+    with pytest.raises(SystemExit):
+        withdrawal_batch_create()
+        withdrawal_batch_broadcast()
+    monkeypatch.undo()
+    if point == "after_sign":
+        assert not WithdrawalBatch.objects.exists()
+        assert chain.hot.call("listlockunspent")  # the dead builder's inputs stay locked
+    for _ in range(2):  # the tasks run again (twice, as a broker may deliver twice)
+        _run_all(chain)
+    for address in addresses:
+        assert _paid(chain, address) == [50_000]
+    assert set(Withdrawal.objects.values_list("status", flat=True)) == {"confirmed"}
+    assert WithdrawalBatch.objects.count() == 1
+    assert ledger_check() == []
+
+
+@override_settings(WITHDRAWAL_MAX_SATS=100 * 100_000_000)
+def test_hot_wallet_short_keeps_withdrawals_approved(
+    chain: Chain, funded_account: Any
+) -> None:
+    account = funded_account(60 * 100_000_000)
+    address = chain.new_funder_address()
+    big = withdrawal_request(account=account, address=address, amount_sats=50 * 100_000_000,
+                             requested_by=account.owner, idempotency_key="big")  # fmt: skip
+    with override_settings(WITHDRAWAL_REVIEW_THRESHOLD_SATS=100 * 100_000_000):
+        assert withdrawal_batch_create() is None
+    big.refresh_from_db()
+    assert big.status in (WithdrawalStatus.APPROVED, WithdrawalStatus.PENDING_REVIEW)
+    assert not WithdrawalBatch.objects.exists()
+    if big.status == WithdrawalStatus.APPROVED:
+        assert Case.objects.filter(kind="other", summary__startswith="Hot wallet").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hundred_concurrent_requests_no_overdraft(
+    chain: Chain, funded_account: Any, hot_funded: Any
+) -> None:
+    hot_funded(50_000_000)
+    account = funded_account(40 * 21_000)  # room for exactly 40 of 20,000 + 1,000 fee
+    addresses = [chain.new_funder_address() for _ in range(100)]
+
+    def request(i: int) -> Withdrawal:
+        return _request(account, addresses[i], 20_000, key=f"t{i}")
+
+    results = run_threads(100, request)
+    accepted = [r for r in results if isinstance(r, Withdrawal)]
+    refused = [r for r in results if not isinstance(r, Withdrawal)]
+    assert len(accepted) == 40
+    assert all(type(r).__name__ == "InsufficientFunds" for r in refused), refused[:3]
+    account = refresh(account)
+    assert account.posted_minor - account.held_minor == 0
+
+    _run_all(chain)
+    _run_all(chain)
+    for withdrawal in accepted:
+        assert _paid(chain, withdrawal.address) == [20_000]
+    assert refresh(account).posted_minor == 0
+    assert ledger_check() == []
+
+
+def test_tasks_raise_node_unavailable_for_retry(bitcoind: str) -> None:
+    with override_settings(BITCOIND_RPC_URL="http://u:p@127.0.0.1:9/"):
+        from custody import tasks
+
+        with pytest.raises(NodeUnavailable):
+            tasks.deposit_scan.run()

@@ -1,0 +1,222 @@
+"""Deposits on the real regtest node: credit once, rescans, dust, suspense, reorgs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from accounts.models import Account, AccountKind, AccountStatus, Transfer
+from accounts.selectors import ledger_check
+from accounts.services import account_freeze, system_account
+from compliance.models import Case
+from custody.addresses import bip21_uri
+from custody.models import AddressPurpose, Deposit, DepositAddress, DepositStatus
+from custody.node import btc
+from custody.services import deposit_address_new, deposit_scan
+from custody.services.deposits import CURSOR_NAME
+from tests.custody.conftest import Chain, refresh
+
+pytestmark = [pytest.mark.node, pytest.mark.usefixtures("scan_from_tip")]
+
+
+def _credits(account: Account) -> list[Transfer]:
+    return list(Transfer.objects.filter(credit_account=account, code="deposit"))
+
+
+def test_deposit_credited_once_after_confirmations(chain: Chain, funded_account: Any) -> None:
+    account = funded_account()
+    address = deposit_address_new(account=account)
+    assert address.address.startswith("bcrt1q")
+    txid = chain.funder.send_to_address(address.address, 150_000)
+
+    deposit_scan()  # in the mempool: recorded, not credited
+    deposit = Deposit.objects.get(txid=txid)
+    assert (deposit.status, deposit.confirmations, deposit.amount_sats) == ("pending", 0, 150_000)
+    assert refresh(account).posted_minor == 0
+
+    chain.mine(2)
+    deposit_scan()
+    deposit.refresh_from_db()
+    assert deposit.confirmations == 2
+    assert refresh(account).posted_minor == 0
+
+    chain.mine(1)
+    report = deposit_scan()
+    assert report.credited == 1
+    deposit.refresh_from_db()
+    assert deposit.status == DepositStatus.CREDITED
+    assert refresh(account).posted_minor == 150_000
+
+    for _ in range(3):  # repeated runs, more blocks and a full rescan credit nothing more
+        chain.mine(1)
+        deposit_scan()
+    Deposit.objects.filter(pk=deposit.pk)  # the cursor reset below forces a full re-read
+    from custody.models import ChainCursor
+
+    ChainCursor.objects.filter(name=CURSOR_NAME).update(block_hash="")
+    deposit_scan()
+    call_command("deposits_scan", "--quiet")
+    assert refresh(account).posted_minor == 150_000
+    assert len(_credits(account)) == 1
+    assert Deposit.objects.filter(txid=txid).count() == 1
+    assert ledger_check() == []
+
+
+def test_old_addresses_stay_valid_and_bip21(chain: Chain, funded_account: Any) -> None:
+    account = funded_account()
+    first = deposit_address_new(account=account)
+    second = deposit_address_new(account=account)
+    assert first.address != second.address
+    chain.funder.send_many({first.address: 10_000, second.address: 20_000})
+    chain.mine(3)
+    deposit_scan()
+    assert refresh(account).posted_minor == 30_000
+    uri = bip21_uri(first.address, amount_sats=150_000, label="Alatau deposit")
+    assert uri == f"bitcoin:{first.address}?amount=0.0015&label=Alatau%20deposit"
+
+
+def test_dust_recorded_never_credited(chain: Chain, funded_account: Any) -> None:
+    account = funded_account()
+    address = deposit_address_new(account=account)
+    with override_settings(DEPOSIT_MIN_SATS=5_000):
+        chain.funder.send_to_address(address.address, 4_000)
+        chain.mine(3)
+        deposit_scan()
+    deposit = Deposit.objects.get(address=address.address)
+    assert deposit.status == DepositStatus.DUST
+    assert refresh(account).posted_minor == 0
+
+
+def test_unknown_and_frozen_go_to_suspense_with_a_case(
+    chain: Chain, funded_account: Any, admin_user: Any
+) -> None:
+    suspense = system_account(AccountKind.SUSPENSE, "BTC")
+    before = suspense.posted_minor
+    frozen = funded_account()
+    frozen_address = deposit_address_new(account=frozen)
+    account_freeze(account_id=frozen.pk, actor=admin_user, reason="test")
+    unknown = chain.hot.call("getnewaddress", "", "bech32")  # never recorded by the bank
+    chain.funder.send_many({frozen_address.address: 30_000, unknown: 40_000})
+    chain.mine(3)
+    report = deposit_scan()
+    assert report.suspense == 2
+    assert refresh(suspense).posted_minor == before + 70_000
+    assert refresh(frozen).posted_minor == 0
+    assert Deposit.objects.filter(status=DepositStatus.SUSPENSE).count() == 2
+    assert Case.objects.filter(kind="deposit_suspense").count() == 2
+    assert ledger_check() == []
+
+
+def test_invoice_address_threshold_and_listeners(
+    chain: Chain, funded_account: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    merchant = funded_account()
+    address = deposit_address_new(
+        account=merchant, purpose=AddressPurpose.INVOICE, required_confirmations=0
+    )
+    seen.clear()
+    with override_settings(CUSTODY_DEPOSIT_LISTENERS=["tests.custody.test_deposits.listener"]):
+        with django_capture_on_commit_callbacks(execute=True):
+            chain.funder.send_to_address(address.address, 25_000)
+            deposit_scan()
+    assert refresh(merchant).posted_minor == 25_000  # 0 confirmations suffice here
+    # Called once when recorded and once when credited (run after commit, so both
+    # callbacks read the row as it is by then).
+    assert seen == [("credited", 0), ("credited", 0)]
+
+
+seen: list[tuple[str, int]] = []
+
+
+def listener(deposit: Deposit) -> None:
+    seen.append((deposit.status, deposit.confirmations))
+
+
+def _conflicting_tx(chain: Chain, txid: str) -> str:
+    """A funder transaction spending the same inputs as ``txid`` back to the funder."""
+    raw = chain.funder.call("gettransaction", txid)
+    decoded = chain.client.call("decoderawtransaction", raw["hex"])
+    inputs = [{"txid": i["txid"], "vout": i["vout"]} for i in decoded["vin"]]
+    value = sum(_prev_value(chain, i["txid"], i["vout"]) for i in inputs)
+    out = {chain.new_funder_address(): btc(value - 10_000)}
+    unsigned = chain.client.call("createrawtransaction", inputs, out)
+    signed = chain.funder.call("signrawtransactionwithwallet", unsigned)
+    assert signed["complete"]
+    return str(signed["hex"])
+
+
+def _prev_value(chain: Chain, txid: str, vout: int) -> int:
+    from custody.node import sats
+
+    prev = chain.funder.call("gettransaction", txid)
+    decoded = chain.client.call("decoderawtransaction", prev["hex"])
+    return sats(decoded["vout"][vout]["value"])
+
+
+def test_reorg_reverses_credit_and_opens_case(chain: Chain, funded_account: Any) -> None:
+    account = funded_account()
+    address = deposit_address_new(account=account)
+    txid = chain.funder.send_to_address(address.address, 200_000)
+    conflict = _conflicting_tx(chain, txid)
+    blocks = chain.mine(3)
+    deposit_scan()
+    assert refresh(account).posted_minor == 200_000
+
+    chain.client.call("invalidateblock", blocks[0])
+    chain.client.call("generateblock", chain.mine_address, [conflict])
+    chain.mine(3)  # the competing chain is longer and never had the deposit
+
+    report = deposit_scan()
+    assert report.reorged == 1
+    deposit = Deposit.objects.get(txid=txid)
+    assert deposit.status == DepositStatus.REORGED
+    assert refresh(account).posted_minor == 0
+    assert Case.objects.filter(kind="deposit_reorg", subject_id=str(deposit.pk)).exists()
+    assert Transfer.objects.filter(code="reversal", credit_account__kind="custody_hot").exists()
+    assert ledger_check() == []
+    deposit_scan()  # nothing more happens
+    assert refresh(account).posted_minor == 0
+    chain.client.call("reconsiderblock", blocks[0])  # leave the node's chain valid
+
+
+def test_reorg_after_spending_freezes_and_books_shortfall(
+    chain: Chain, funded_account: Any
+) -> None:
+    account = funded_account()
+    other = funded_account()
+    address = deposit_address_new(account=account)
+    txid = chain.funder.send_to_address(address.address, 100_000)
+    conflict = _conflicting_tx(chain, txid)
+    blocks = chain.mine(3)
+    deposit_scan()
+    from accounts.services import transfer_create
+
+    transfer_create(debit_account_id=account.pk, credit_account_id=other.pk,
+                    amount_minor=60_000, code="internal", initiator=account.owner)
+    suspense = system_account(AccountKind.SUSPENSE, "BTC")
+    before = suspense.posted_minor
+
+    chain.client.call("invalidateblock", blocks[0])
+    chain.client.call("generateblock", chain.mine_address, [conflict])
+    chain.mine(3)
+    deposit_scan()
+
+    account = refresh(account)
+    assert account.status == AccountStatus.FROZEN
+    assert account.posted_minor == 0
+    assert refresh(suspense).posted_minor == before - 60_000  # receivable from the customer
+    assert ledger_check() == []
+    chain.client.call("reconsiderblock", blocks[0])
+
+
+def test_deposit_address_rules(funded_account: Any, chain: Chain) -> None:
+    from bank.errors import ValidationFailed
+
+    kzt = funded_account(currency="KZT")
+    with pytest.raises(ValidationFailed):
+        deposit_address_new(account=kzt)
+    assert DepositAddress.objects.count() == 0
+    assert Account.objects.filter(pk=kzt.pk).exists()
