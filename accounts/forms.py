@@ -120,7 +120,8 @@ class TwofactorDisableForm(PasswordConfirmForm):
 
 class IdentityForm(forms.Form):
     full_name = forms.CharField(
-        label="Full name (as in your document)", max_length=200,
+        label="Full name (as in your document)",
+        max_length=200,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     date_of_birth = forms.DateField(
@@ -128,13 +129,13 @@ class IdentityForm(forms.Form):
     )
     iin = forms.CharField(
         label="IIN",
-        min_length=12,
         max_length=12,
         help_text="Your 12-digit individual identification number.",
         widget=forms.TextInput(attrs={"inputmode": "numeric", "pattern": "[0-9]{12}"}),
     )
     address = forms.CharField(
-        label="Registered address", max_length=300,
+        label="Registered address",
+        max_length=300,
         widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
     )
     document = forms.FileField(
@@ -151,12 +152,14 @@ class IdentityForm(forms.Form):
 
 
 class AccountChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Account) -> str:  # type: ignore[override]
+    def label_from_instance(self, obj: Account) -> str:
         return f"{obj.currency} · {obj.number_formatted}"
 
 
 class TransferForm(forms.Form):
-    from_account = AccountChoiceField(queryset=Account.objects.none(), label="From", empty_label=None)
+    from_account = AccountChoiceField(
+        queryset=Account.objects.none(), label="From", empty_label=None
+    )
     recipient = forms.CharField(
         label="Recipient",
         max_length=254,
@@ -229,14 +232,20 @@ class StatementForm(forms.Form):
 class WithdrawalAddressForm(forms.Form):
     label = forms.CharField(max_length=60, help_text="A name for you, e.g. “My hardware wallet”.")
     address = forms.CharField(
-        label="Bitcoin address", max_length=100,
+        label="Bitcoin address",
+        max_length=100,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     otp_code = otp_field()
 
 
+class AddressChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: WithdrawalAddress) -> str:
+        return f"{obj.label} · {obj.address}"
+
+
 class WithdrawForm(forms.Form):
-    address = forms.ModelChoiceField(
+    address = AddressChoiceField(
         queryset=WithdrawalAddress.objects.none(), label="To address", empty_label=None
     )
     amount = forms.CharField(
@@ -250,7 +259,6 @@ class WithdrawForm(forms.Form):
         field = self.fields["address"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = WithdrawalAddress.objects.filter(user=user, removed_at__isnull=True)
-        field.label_from_instance = lambda a: f"{a.label} · {a.address}"  # type: ignore[method-assign]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -261,4 +269,17 @@ class WithdrawForm(forms.Form):
 
 class WithdrawConfirmForm(WithdrawForm):
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=128)
+    # Travel-rule data: asked for (and required by compliance) above its threshold.
+    beneficiary_name = forms.CharField(
+        label="Beneficiary's full name", max_length=200, required=False
+    )
+    wallet = forms.ChoiceField(
+        label="Who holds this address?",
+        choices=[("own", "My own wallet"), ("provider", "Another provider (exchange, bank)")],
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    provider_name = forms.CharField(label="Provider's name", max_length=200, required=False)
     otp_code = otp_field()
+
+    TRAVEL_FIELDS = ("beneficiary_name", "wallet", "provider_name")

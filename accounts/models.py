@@ -175,7 +175,9 @@ class Transfer(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(name="transfer_amount_positive", condition=Q(amount_minor__gt=0)),
+            models.CheckConstraint(
+                name="transfer_amount_positive", condition=Q(amount_minor__gt=0)
+            ),
             models.CheckConstraint(
                 name="transfer_two_accounts", condition=~Q(debit_account=F("credit_account"))
             ),
@@ -354,7 +356,9 @@ class ExchangeRate(models.Model):
             models.CheckConstraint(
                 name="exchange_rate_mid_positive", condition=Q(mid_tiyn_per_btc__gt=0)
             ),
-            models.CheckConstraint(name="exchange_rate_spread_bounded", condition=Q(spread_bp__lt=5000)),
+            models.CheckConstraint(
+                name="exchange_rate_spread_bounded", condition=Q(spread_bp__lt=5000)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -384,7 +388,9 @@ class Quote(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(name="quote_amount_in_positive", condition=Q(amount_in_minor__gt=0)),
+            models.CheckConstraint(
+                name="quote_amount_in_positive", condition=Q(amount_in_minor__gt=0)
+            ),
             models.CheckConstraint(
                 name="quote_amount_out_positive", condition=Q(amount_out_minor__gt=0)
             ),

@@ -5,6 +5,7 @@ from django.urls import URLPattern, URLResolver, path
 from accounts.views import (
     addresses,
     auth,
+    custody,
     dashboard,
     exchange,
     identity,
@@ -51,4 +52,15 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("statement/", statements.statement, name="statement"),
     path("addresses/", addresses.addresses, name="addresses"),
     path("addresses/<int:address_id>/remove/", addresses.address_remove, name="address_remove"),
+]
+
+urlpatterns += [
+    path("deposit/", custody.deposit, name="deposit"),
+    path("withdraw/", custody.withdraw, name="withdraw"),
+    path("withdrawals/<int:withdrawal_id>/", custody.withdrawal_detail, name="withdrawal_detail"),
+    path(
+        "withdrawals/<int:withdrawal_id>/cancel/",
+        custody.withdrawal_cancel_view,
+        name="withdrawal_cancel",
+    ),
 ]

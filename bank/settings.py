@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "accounts",
     "compliance",
     "custody",
+    "custody.treasury",
     "merchants",
 ]
 
@@ -268,9 +269,30 @@ CELERY_BEAT_SCHEDULE = {
 # Compliance (compliance/). Thresholds of the screening rules live in the database
 # (RuleConfig); this is only the BTC/KZT rate used before accounts.ExchangeRate has a row.
 KZT_PER_BTC_TIYN = env.int("KZT_PER_BTC_TIYN", default=45_000_000 * 100)
+CELERY_BEAT_SCHEDULE["accounts-holds-expire"] = {"task": "accounts.tasks.holds_expire", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["compliance-audit-verify-daily"] = {
     "task": "compliance.tasks.audit_verify_daily",
     "schedule": crontab(hour=3, minute=15),
+}
+
+# Treasury (custody/treasury/): cold wallet, rebalancing, reconciliation, proof of reserves.
+TREASURY_COLD_WALLET = env.str("TREASURY_COLD_WALLET", default="cold")
+# The stand-in offline signer (development and tests only; refused on mainnet).
+TREASURY_SIGNER_PREFIX = "cold-signer"
+TREASURY_SIGNER_WALLET = env.str("TREASURY_SIGNER_WALLET", default="cold-signer")
+COLD_FEE_MAX_SATS = env.int("COLD_FEE_MAX_SATS", default=50_000)
+HOT_WALLET_MAX_SATS = env.int("HOT_WALLET_MAX_SATS", default=10 * 100_000_000)
+HOT_WALLET_MIN_SATS = env.int("HOT_WALLET_MIN_SATS", default=1 * 100_000_000)
+# 0: off; else the maximum is also capped at this share of customer BTC liabilities.
+HOT_WALLET_MAX_SHARE_BP = env.int("HOT_WALLET_MAX_SHARE_BP", default=0)
+SWEEP_MIN_SATS = env.int("SWEEP_MIN_SATS", default=100_000)
+CELERY_BEAT_SCHEDULE |= {
+    "treasury-rebalance": {"task": "custody.treasury.tasks.treasury_rebalance", "schedule": 300.0},
+    "treasury-reconcile": {"task": "custody.treasury.tasks.treasury_reconcile", "schedule": 600.0},
+    "treasury-reserves-snapshot": {
+        "task": "custody.treasury.tasks.treasury_reserves_snapshot",
+        "schedule": crontab(hour=0, minute=30),
+    },
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -62,7 +62,8 @@ def audit_record(
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
     actor_id = getattr(actor, "pk", None)
-    fields = {
+    data = data or {}
+    fields: dict[str, Any] = {
         "created_at": timezone.now().isoformat(),
         "actor_id": actor_id,
         "actor_label": str(actor) if actor is not None else "system",
@@ -70,10 +71,10 @@ def audit_record(
         "object_type": object_type,
         "object_id": str(object_id),
         "client_address": client_address,
-        "data": data or {},
+        "data": data,
     }
     payload = _canonical(fields)
-    params = {**fields, "data": _canonical(fields["data"]), "payload": payload}
+    params: dict[str, Any] = {**fields, "data": _canonical(data), "payload": payload}
     with connection.cursor() as cursor:
         cursor.execute(_APPEND_SQL, params)
         row = cursor.fetchone()
@@ -110,7 +111,9 @@ def audit_verify(*, batch_size: int = 2000) -> list[AuditBreak]:
     queryset = AuditEvent.objects.order_by("seq")
     for event in queryset.iterator(chunk_size=batch_size):
         if event.seq != expected_seq:
-            breaks.append(AuditBreak(expected_seq, f"missing events {expected_seq}..{event.seq - 1}"))
+            breaks.append(
+                AuditBreak(expected_seq, f"missing events {expected_seq}..{event.seq - 1}")
+            )
         stored_prev = bytes(event.prev_hash)
         if stored_prev != prev_hash:
             breaks.append(AuditBreak(event.seq, "prev_hash does not match the event before"))
@@ -126,7 +129,9 @@ def audit_verify(*, batch_size: int = 2000) -> list[AuditBreak]:
         expected_seq = event.seq + 1
     head = _head()
     if head is not None and head[0] != expected_seq - 1:
-        breaks.append(AuditBreak(expected_seq, f"chain head says {head[0]}, last event is {expected_seq - 1}"))
+        breaks.append(
+            AuditBreak(expected_seq, f"chain head says {head[0]}, last event is {expected_seq - 1}")
+        )
     elif head is not None and head[1] != prev_hash:
         breaks.append(AuditBreak(expected_seq - 1, "chain head hash differs from the last event"))
     return breaks

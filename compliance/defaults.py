@@ -40,7 +40,11 @@ def defaults_setup(apps: Any = None) -> None:
     for tier, kinds in TIER_LIMIT_DEFAULTS.items():
         for kind, (per_tx, daily, monthly) in kinds.items():
             tier_limit.objects.get_or_create(
-                tier=tier, kind=kind,
-                defaults={"per_transaction_tiyn": per_tx, "daily_tiyn": daily,
-                          "monthly_tiyn": monthly},
+                tier=tier,
+                kind=kind,
+                defaults={
+                    "per_transaction_tiyn": per_tx,
+                    "daily_tiyn": daily,
+                    "monthly_tiyn": monthly,
+                },
             )

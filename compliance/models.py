@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -125,12 +124,6 @@ class Case(models.Model):
     def __str__(self) -> str:
         return f"Case {self.pk} {self.kind} {self.status}"
 
-    @property
-    def age(self) -> Any:
-        from django.utils import timezone
-
-        return timezone.now() - self.created_at
-
 
 def _case_attachment_path(instance: CaseAttachment, filename: str) -> str:
     return f"cases/{instance.case_id}/{uuid.uuid4().hex}-{filename[-80:]}"
@@ -188,6 +181,9 @@ class StaffPermission(models.Model):
             ("approve_cold_move", "Propose and approve cold-wallet moves (four eyes)"),
             ("view_reports", "Download compliance and finance reports"),
         ]
+
+    def __str__(self) -> str:
+        return "staff permission"
 
 
 class RuleConfig(models.Model):

@@ -31,8 +31,9 @@ def _day_start(day: date) -> datetime:
 def _kzt(transfer: Transfer) -> int:
     if transfer.kzt_value_tiyn is not None:
         return int(transfer.kzt_value_tiyn)
-    return kzt_value_tiyn(amount_minor=transfer.amount_minor, currency=transfer.currency,
-                          at=transfer.created_at)
+    return kzt_value_tiyn(
+        amount_minor=transfer.amount_minor, currency=transfer.currency, at=transfer.created_at
+    )
 
 
 def trial_balance_report() -> Iterator[Row]:
@@ -41,22 +42,41 @@ def trial_balance_report() -> Iterator[Row]:
     totals: dict[str, int] = {}
     for row in trial_balance():
         totals[row.currency] = totals.get(row.currency, 0) + row.posted_minor
-        yield [row.currency, row.kind, str(row.accounts), str(row.posted_minor),
-               str(row.held_minor), format_amount(row.posted_minor, row.currency)]
+        yield [
+            row.currency,
+            row.kind,
+            str(row.accounts),
+            str(row.posted_minor),
+            str(row.held_minor),
+            format_amount(row.posted_minor, row.currency),
+        ]
     for currency, total in sorted(totals.items()):
         yield [currency, "TOTAL", "", str(total), "", format_amount(total, currency)]
 
 
-def large_transactions_report(*, start: date, end: date,
-                              threshold_tiyn: int | None = None) -> Iterator[Row]:
+def large_transactions_report(
+    *, start: date, end: date, threshold_tiyn: int | None = None
+) -> Iterator[Row]:
     """Transfers in [start, end] worth at least the threshold in KZT (default: large_amount)."""
     if threshold_tiyn is None:
         threshold_tiyn = rule_config("large_amount")[1]["threshold_tiyn"]
-    yield ["transfer_id", "created_at", "code", "currency", "amount_minor", "amount",
-           "kzt_value_tiyn", "debit_account", "debit_owner", "credit_account", "credit_owner"]
+    yield [
+        "transfer_id",
+        "created_at",
+        "code",
+        "currency",
+        "amount_minor",
+        "amount",
+        "kzt_value_tiyn",
+        "debit_account",
+        "debit_owner",
+        "credit_account",
+        "credit_owner",
+    ]
     transfers = (
-        Transfer.objects.filter(created_at__gte=_day_start(start),
-                                created_at__lt=_day_start(end + timedelta(days=1)))
+        Transfer.objects.filter(
+            created_at__gte=_day_start(start), created_at__lt=_day_start(end + timedelta(days=1))
+        )
         .exclude(code__in=["fee", "sweep"])
         .select_related("debit_account__owner", "credit_account__owner")
         .order_by("pk")
@@ -65,46 +85,101 @@ def large_transactions_report(*, start: date, end: date,
         kzt = _kzt(t)
         if kzt < threshold_tiyn:
             continue
-        yield [str(t.pk), t.created_at.isoformat(), t.code, t.currency, str(t.amount_minor),
-               format_amount(t.amount_minor, t.currency), str(kzt), t.debit_account.number,
-               str(t.debit_account.owner or ""), t.credit_account.number,
-               str(t.credit_account.owner or "")]
+        yield [
+            str(t.pk),
+            t.created_at.isoformat(),
+            t.code,
+            t.currency,
+            str(t.amount_minor),
+            format_amount(t.amount_minor, t.currency),
+            str(kzt),
+            t.debit_account.number,
+            str(t.debit_account.owner or ""),
+            t.credit_account.number,
+            str(t.credit_account.owner or ""),
+        ]
 
 
 def suspicious_activity_report(*, start: date, end: date) -> Iterator[Row]:
     """Cases closed in [start, end] with decision "suspicious"."""
-    yield ["case_id", "kind", "subject", "customer", "amount_minor", "currency",
-           "kzt_value_tiyn", "rules", "opened_at", "closed_at", "decided_by", "reason"]
+    yield [
+        "case_id",
+        "kind",
+        "subject",
+        "customer",
+        "amount_minor",
+        "currency",
+        "kzt_value_tiyn",
+        "rules",
+        "opened_at",
+        "closed_at",
+        "decided_by",
+        "reason",
+    ]
     cases = (
-        Case.objects.filter(status=CaseStatus.CLOSED, decision=CaseDecision.SUSPICIOUS,
-                            closed_at__gte=_day_start(start),
-                            closed_at__lt=_day_start(end + timedelta(days=1)))
-        .select_related("customer", "decided_by").order_by("closed_at", "pk")
+        Case.objects.filter(
+            status=CaseStatus.CLOSED,
+            decision=CaseDecision.SUSPICIOUS,
+            closed_at__gte=_day_start(start),
+            closed_at__lt=_day_start(end + timedelta(days=1)),
+        )
+        .select_related("customer", "decided_by")
+        .order_by("closed_at", "pk")
     )
     for c in cases.iterator(chunk_size=CHUNK):
         rules = ";".join(str(f.get("rule", "")) for f in c.findings if isinstance(f, dict))
-        yield [str(c.pk), c.kind, f"{c.subject_type}:{c.subject_id}", str(c.customer or ""),
-               "" if c.amount_minor is None else str(c.amount_minor), c.currency,
-               "" if c.amount_kzt_tiyn is None else str(c.amount_kzt_tiyn), rules,
-               c.created_at.isoformat(), c.closed_at.isoformat() if c.closed_at else "",
-               str(c.decided_by or ""), c.decision_reason]
+        yield [
+            str(c.pk),
+            c.kind,
+            f"{c.subject_type}:{c.subject_id}",
+            str(c.customer or ""),
+            "" if c.amount_minor is None else str(c.amount_minor),
+            c.currency,
+            "" if c.amount_kzt_tiyn is None else str(c.amount_kzt_tiyn),
+            rules,
+            c.created_at.isoformat(),
+            c.closed_at.isoformat() if c.closed_at else "",
+            str(c.decided_by or ""),
+            c.decision_reason,
+        ]
 
 
 def annual_statement_report(*, user: Any, year: int) -> Iterator[Row]:
     """Every movement on the customer's accounts in ``year`` with its KZT value at the time."""
-    yield ["account", "currency", "transfer_id", "created_at", "code", "direction",
-           "amount_minor", "amount", "kzt_value_tiyn", "kzt_value", "memo"]
+    yield [
+        "account",
+        "currency",
+        "transfer_id",
+        "created_at",
+        "code",
+        "direction",
+        "amount_minor",
+        "amount",
+        "kzt_value_tiyn",
+        "kzt_value",
+        "memo",
+    ]
     start = _day_start(date(year, 1, 1))
     end = _day_start(date(year + 1, 1, 1))
     for account in Account.objects.filter(owner=user).order_by("currency", "pk"):
         transfers = Transfer.objects.filter(
             Q(debit_account=account) | Q(credit_account=account),
-            created_at__gte=start, created_at__lt=end,
+            created_at__gte=start,
+            created_at__lt=end,
         ).order_by("pk")
         for t in transfers.iterator(chunk_size=CHUNK):
             direction = "in" if t.credit_account_id == account.pk else "out"
             kzt = _kzt(t)
-            yield [account.number, account.currency, str(t.pk), t.created_at.isoformat(),
-                   t.code, direction, str(t.amount_minor),
-                   format_amount(t.amount_minor, t.currency), str(kzt),
-                   format_amount(kzt, "KZT"), t.memo]
+            yield [
+                account.number,
+                account.currency,
+                str(t.pk),
+                t.created_at.isoformat(),
+                t.code,
+                direction,
+                str(t.amount_minor),
+                format_amount(t.amount_minor, t.currency),
+                str(kzt),
+                format_amount(kzt, "KZT"),
+                t.memo,
+            ]

@@ -3,7 +3,8 @@
 The data migration creates the groups; a ``post_migrate`` hook keeps their
 permissions in step as other apps add models (custody, merchants), so the
 auditor's "read-only everywhere" stays true. Permissions are only ever added
-here: a permission an administrator grants by hand is left alone.
+here (a permission an administrator grants by hand is left alone), except those in
+``NEVER``, which are taken away.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ ROLES: dict[str, list[str]] = {
     COMPLIANCE_OFFICER: [
         *_CUSTOMER_DATA,
         "custody.view_*",
+        "treasury.view_*",
         "compliance.view_*",
         "compliance.review_kyc",
         "compliance.view_kyc_document",
@@ -54,6 +56,7 @@ ROLES: dict[str, list[str]] = {
         "accounts.view_transfer",
         "accounts.view_hold",
         "custody.view_*",
+        "treasury.view_*",
         "compliance.view_approvalrequest",
         "compliance.view_case",
         "compliance.approve_cold_move",
@@ -71,6 +74,11 @@ ROLES: dict[str, list[str]] = {
         "compliance.view_reports",
     ],
 }
+
+
+# Never granted to a role, whatever the patterns say: reading OTP devices would show
+# their secrets (anyone could then compute a colleague's codes), sessions their keys.
+NEVER = ["otp_totp.*", "otp_static.*", "otp_email.*", "sessions.*", "auth.*_permission"]
 
 
 def _matches(label: str, patterns: list[str]) -> bool:
@@ -92,5 +100,11 @@ def roles_sync(apps: Any = None) -> None:
     )
     for role, patterns in ROLES.items():
         group, _ = group_model.objects.get_or_create(name=role)
-        wanted = [pk for pk, app, code in permissions if _matches(f"{app}.{code}", patterns)]
+        wanted = [
+            pk
+            for pk, app, code in permissions
+            if _matches(f"{app}.{code}", patterns) and not _matches(f"{app}.{code}", NEVER)
+        ]
         group.permissions.add(*wanted)
+        forbidden = [pk for pk, app, code in permissions if _matches(f"{app}.{code}", NEVER)]
+        group.permissions.remove(*forbidden)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db.models import Q
+from django.utils import timezone
 
 from compliance.models import Case, CaseStatus, RuleConfig
 from compliance.rules import CONFIG_DEFAULTS, RULES
@@ -13,10 +14,7 @@ from compliance.rules import CONFIG_DEFAULTS, RULES
 
 def rule_config(name: str) -> tuple[bool, dict[str, int]]:
     """Return (enabled, params) of a rule: stored values over the code defaults."""
-    if name in RULES:
-        defaults = RULES[name].defaults
-    else:
-        defaults = CONFIG_DEFAULTS[name][1]
+    defaults = RULES[name].defaults if name in RULES else CONFIG_DEFAULTS[name][1]
     row = RuleConfig.objects.filter(name=name).first()
     if row is None:
         return True, dict(defaults)
@@ -59,15 +57,13 @@ def _pending_approvals() -> int:
 
 
 def _last_reconciliation() -> str:
-    for name in ("ReconciliationRun", "Reconciliation"):
-        try:
-            model = apps.get_model("custody", name)
-        except LookupError:
-            continue
-        run = model.objects.order_by("-pk").first()
-        if run is None:
-            return "none yet"
-        status = getattr(run, "status", "") or ("ok" if getattr(run, "ok", False) else "mismatch")
-        when = getattr(run, "created_at", None) or getattr(run, "finished_at", None)
-        return f"{status} ({when:%Y-%m-%d %H:%M})" if when else str(status)
-    return "none yet"
+    """Return the last reconciliation run's status and time (treasury's), or "none yet"."""
+    try:
+        model = apps.get_model("treasury", "ReconciliationRun")
+    except LookupError:
+        return "none yet"
+    run = model.objects.order_by("-pk").first()
+    if run is None:
+        return "none yet"
+    when = timezone.localtime(run.created_at)
+    return f"{run.status} ({when:%Y-%m-%d %H:%M})"

@@ -9,8 +9,16 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts.models import User
-from merchants.models import ApiKey, Invoice, InvoicePayment, Merchant, Webhook, WebhookDelivery
-from merchants.services.merchants import merchant_onboard
+from merchants.models import (
+    ApiKey,
+    Invoice,
+    InvoicePayment,
+    Merchant,
+    MerchantStatus,
+    Webhook,
+    WebhookDelivery,
+)
+from merchants.services.merchants import merchant_onboard, merchant_set_status
 
 
 class MerchantOnboardForm(forms.ModelForm):
@@ -37,9 +45,31 @@ class MerchantAdmin(admin.ModelAdmin):
     list_display = ["name", "store_id", "owner", "status", "created_at"]
     search_fields = ["name", "store_id", "owner__email"]
     list_filter = ["status"]
+    actions = ["suspend", "reactivate"]
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False,
-                 **kwargs: Any) -> Any:
+    @admin.action(description="Suspend: API keys and payments stop working")
+    def suspend(self, request: HttpRequest, queryset: Any) -> None:
+        for merchant in queryset:
+            merchant_set_status(
+                merchant_id=merchant.pk,
+                status=MerchantStatus.SUSPENDED,
+                actor=request.user,
+                reason="suspended from the admin",
+            )
+
+    @admin.action(description="Reactivate")
+    def reactivate(self, request: HttpRequest, queryset: Any) -> None:
+        for merchant in queryset:
+            merchant_set_status(
+                merchant_id=merchant.pk,
+                status=MerchantStatus.ACTIVE,
+                actor=request.user,
+                reason="reactivated from the admin",
+            )
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         if obj is None:
             kwargs["form"] = MerchantOnboardForm
         return super().get_form(request, obj, change=change, **kwargs)
@@ -54,8 +84,12 @@ class MerchantAdmin(admin.ModelAdmin):
             return  # merchants change only through services (suspension: merchant_set_status)
         owner = form.cleaned_data["owner"]
         assert isinstance(owner, User)
-        created = merchant_onboard(name=form.cleaned_data["name"], owner=owner,
-                                   actor=request.user, with_kzt=form.cleaned_data["with_kzt"])
+        created = merchant_onboard(
+            name=form.cleaned_data["name"],
+            owner=owner,
+            actor=request.user,
+            with_kzt=form.cleaned_data["with_kzt"],
+        )
         obj.pk = created.pk
         obj.store_id = created.store_id
 
@@ -70,9 +104,17 @@ class PaymentInline(admin.TabularInline):
     model = InvoicePayment
     extra = 0
     can_delete = False
-    readonly_fields = ["method", "amount_sats", "status", "confirmations", "txid", "vout",
-                       "after_expiration", "received_at", "settled_at"]
-    fields = readonly_fields
+    fields = readonly_fields = (
+        "method",
+        "amount_sats",
+        "status",
+        "confirmations",
+        "txid",
+        "vout",
+        "after_expiration",
+        "received_at",
+        "settled_at",
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -80,8 +122,16 @@ class PaymentInline(admin.TabularInline):
 
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
-    list_display = ["id", "merchant", "currency", "amount_minor", "amount_sats", "status",
-                    "additional_status", "created_at"]
+    list_display = [
+        "id",
+        "merchant",
+        "currency",
+        "amount_minor",
+        "amount_sats",
+        "status",
+        "additional_status",
+        "created_at",
+    ]
     list_filter = ["status", "additional_status", "currency"]
     search_fields = ["id", "order_id", "destination"]
     inlines = [PaymentInline]
@@ -95,6 +145,13 @@ class WebhookAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "webhook", "event_type", "status", "http_code", "attempt_count",
-                    "created_at"]
+    list_display = [
+        "id",
+        "webhook",
+        "event_type",
+        "status",
+        "http_code",
+        "attempt_count",
+        "created_at",
+    ]
     list_filter = ["status", "event_type"]

@@ -41,7 +41,10 @@ from merchants.services.keys import (
 )
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
     description="Optional. The same key with the same body returns the first response; "
     "with a different body: 409 idempotency_conflict. Keys live per store.",
 )
@@ -73,20 +76,31 @@ INVOICE_EXAMPLE = {
     "archived": False,
     "metadata": {"orderId": "A-1001", "itemDesc": "Tea"},
     "checkout": {
-        "speedPolicy": "MediumSpeed", "paymentMethods": ["BTC-CHAIN", "BTC-ALATAU"],
-        "defaultPaymentMethod": "BTC-CHAIN", "expirationMinutes": 15, "monitoringMinutes": 1440,
-        "paymentTolerance": 0, "redirectURL": "https://shop.example/orders/A-1001",
+        "speedPolicy": "MediumSpeed",
+        "paymentMethods": ["BTC-CHAIN", "BTC-ALATAU"],
+        "defaultPaymentMethod": "BTC-CHAIN",
+        "expirationMinutes": 15,
+        "monitoringMinutes": 1440,
+        "paymentTolerance": 0,
+        "redirectURL": "https://shop.example/orders/A-1001",
     },
     "receipt": {"enabled": True, "showQR": None, "showPayments": None},
 }
-STORE_ID = OpenApiParameter("store_id", OpenApiTypes.STR, OpenApiParameter.PATH,
-                            description="The store id (Merchant.store_id).")
+STORE_ID = OpenApiParameter(
+    "store_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The store id (Merchant.store_id).",
+)
 INVOICE_ID = OpenApiParameter("invoice_id", OpenApiTypes.STR, OpenApiParameter.PATH)
 
 
 def request_fingerprint(request: Request) -> str:
-    text = json.dumps({"method": request.method, "path": request.path, "body": request.data},
-                      sort_keys=True, default=str)
+    text = json.dumps(
+        {"method": request.method, "path": request.path, "body": request.data},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -112,8 +126,10 @@ class MerchantApiView(APIView):
 
     def body(self, serializer_class: type[Any]) -> dict[str, Any]:
         if not isinstance(self.request.data, dict):
-            raise ValidationFailed("The body must be a JSON object",
-                                   fields={"non_field_errors": ["Send a JSON object."]})
+            raise ValidationFailed(
+                "The body must be a JSON object",
+                fields={"non_field_errors": ["Send a JSON object."]},
+            )
         serializer = serializer_class(data=self.request.data)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
@@ -123,8 +139,9 @@ class MerchantApiView(APIView):
         key = self.request.headers.get("Idempotency-Key")
         if key is None:
             return handler()
-        record, replay = idempotency_begin(merchant=merchant, key=key,
-                                           request_hash=request_fingerprint(self.request))
+        record, replay = idempotency_begin(
+            merchant=merchant, key=key, request_hash=request_fingerprint(self.request)
+        )
         if replay:
             response = Response(record.response_body, status=record.status_code)
             response["Idempotent-Replayed"] = "true"
@@ -137,7 +154,9 @@ class MerchantApiView(APIView):
             except Exception:
                 idempotency_finish(record=record, status_code=500, body=None)
                 raise
-        body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+        body = (
+            json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+        )
         idempotency_finish(record=record, status_code=response.status_code, body=body)
         return response
 
@@ -149,21 +168,32 @@ def _int_param(request: Request, name: str, default: int | None) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise ValidationFailed(f"{name} must be an integer", fields={name: ["An integer."]}) from None
+        raise ValidationFailed(
+            f"{name} must be an integer", fields={name: ["An integer."]}
+        ) from None
 
 
 class InvoicesApi(MerchantApiView):
+    """List and create invoices of a store."""
+
     required_scopes = {"GET": SCOPE_VIEW_INVOICES, "POST": SCOPE_CREATE_INVOICE}
 
     @extend_schema(
-        operation_id="Invoices_GetInvoices", tags=["Invoices"], summary="List invoices",
+        operation_id="Invoices_GetInvoices",
+        tags=["Invoices"],
+        summary="List invoices",
         parameters=[
             STORE_ID,
-            OpenApiParameter("orderId", OpenApiTypes.STR, many=True,
-                             description="Repeat to match several order ids."),
+            OpenApiParameter(
+                "orderId",
+                OpenApiTypes.STR,
+                many=True,
+                description="Repeat to match several order ids.",
+            ),
             OpenApiParameter("status", OpenApiTypes.STR, many=True, enum=InvoiceStatus.values),
-            OpenApiParameter("textSearch", OpenApiTypes.STR,
-                             description="An invoice id or an order id."),
+            OpenApiParameter(
+                "textSearch", OpenApiTypes.STR, description="An invoice id or an order id."
+            ),
             OpenApiParameter("startDate", OpenApiTypes.INT, description="Unix seconds."),
             OpenApiParameter("endDate", OpenApiTypes.INT, description="Unix seconds."),
             OpenApiParameter("skip", OpenApiTypes.INT),
@@ -192,19 +222,37 @@ class InvoicesApi(MerchantApiView):
         return Response([invoice_json(i) for i in invoices])
 
     @extend_schema(
-        operation_id="Invoices_CreateInvoice", tags=["Invoices"], summary="Create an invoice",
+        operation_id="Invoices_CreateInvoice",
+        tags=["Invoices"],
+        summary="Create an invoice",
         parameters=[STORE_ID, IDEMPOTENCY_HEADER],
         request=CreateInvoiceIn,
         responses={200: InvoiceOut, **WRITE_ERRORS},
         examples=[
-            OpenApiExample("BTC invoice", request_only=True, value={
-                "amount": "0.00150000", "currency": "BTC",
-                "metadata": {"orderId": "A-1001", "itemDesc": "Tea"},
-                "checkout": {"speedPolicy": "MediumSpeed", "expirationMinutes": 15,
-                             "redirectURL": "https://shop.example/orders/A-1001"}}),
-            OpenApiExample("KZT invoice", request_only=True, value={
-                "amount": "25000.00", "currency": "KZT", "metadata": {"orderId": "A-1002"},
-                "checkout": {"speedPolicy": "HighSpeed", "paymentTolerance": 1}}),
+            OpenApiExample(
+                "BTC invoice",
+                request_only=True,
+                value={
+                    "amount": "0.00150000",
+                    "currency": "BTC",
+                    "metadata": {"orderId": "A-1001", "itemDesc": "Tea"},
+                    "checkout": {
+                        "speedPolicy": "MediumSpeed",
+                        "expirationMinutes": 15,
+                        "redirectURL": "https://shop.example/orders/A-1001",
+                    },
+                },
+            ),
+            OpenApiExample(
+                "KZT invoice",
+                request_only=True,
+                value={
+                    "amount": "25000.00",
+                    "currency": "KZT",
+                    "metadata": {"orderId": "A-1002"},
+                    "checkout": {"speedPolicy": "HighSpeed", "paymentTolerance": 1},
+                },
+            ),
             OpenApiExample("Created", response_only=True, value=INVOICE_EXAMPLE),
         ],
     )
@@ -214,8 +262,11 @@ class InvoicesApi(MerchantApiView):
         def create() -> Response:
             data = self.body(CreateInvoiceIn)
             invoice = invoice_services.invoice_create(
-                merchant=merchant, amount=data.get("amount"), currency=data.get("currency"),
-                metadata=data.get("metadata"), checkout=data.get("checkout") or {},
+                merchant=merchant,
+                amount=data.get("amount"),
+                currency=data.get("currency"),
+                metadata=data.get("metadata"),
+                checkout=data.get("checkout") or {},
                 actor=merchant.owner,
             )
             return Response(invoice_json(invoice))
@@ -224,11 +275,16 @@ class InvoicesApi(MerchantApiView):
 
 
 class InvoiceApi(MerchantApiView):
+    """Read or archive one invoice."""
+
     required_scopes = {"GET": SCOPE_VIEW_INVOICES, "DELETE": SCOPE_MODIFY_INVOICES}
 
     @extend_schema(
-        operation_id="Invoices_GetInvoice", tags=["Invoices"], summary="Get an invoice",
-        parameters=[STORE_ID, INVOICE_ID], responses={200: InvoiceOut, **ERRORS},
+        operation_id="Invoices_GetInvoice",
+        tags=["Invoices"],
+        summary="Get an invoice",
+        parameters=[STORE_ID, INVOICE_ID],
+        responses={200: InvoiceOut, **ERRORS},
         examples=[OpenApiExample("Invoice", value=INVOICE_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
@@ -236,23 +292,32 @@ class InvoiceApi(MerchantApiView):
         return Response(invoice_json(invoice))
 
     @extend_schema(
-        operation_id="Invoices_ArchiveInvoice", tags=["Invoices"], summary="Archive an invoice",
+        operation_id="Invoices_ArchiveInvoice",
+        tags=["Invoices"],
+        summary="Archive an invoice",
         description="Hides the invoice from lists; it keeps working and can be unarchived.",
-        parameters=[STORE_ID, INVOICE_ID], responses={200: None, **ERRORS},
+        parameters=[STORE_ID, INVOICE_ID],
+        responses={200: None, **ERRORS},
     )
     def delete(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
         merchant = self.merchant(store_id)
-        invoice_services.invoice_set_archived(merchant=merchant, invoice_id=invoice_id,
-                                              archived=True, actor=merchant.owner)
+        invoice_services.invoice_set_archived(
+            merchant=merchant, invoice_id=invoice_id, archived=True, actor=merchant.owner
+        )
         return Response(status=200)
 
 
 class InvoiceUnarchiveApi(MerchantApiView):
+    """Bring an archived invoice back into lists."""
+
     required_scopes = {"POST": SCOPE_MODIFY_INVOICES}
 
     @extend_schema(
-        operation_id="Invoices_UnarchiveInvoice", tags=["Invoices"], summary="Unarchive",
-        parameters=[STORE_ID, INVOICE_ID, IDEMPOTENCY_HEADER], request=None,
+        operation_id="Invoices_UnarchiveInvoice",
+        tags=["Invoices"],
+        summary="Unarchive",
+        parameters=[STORE_ID, INVOICE_ID, IDEMPOTENCY_HEADER],
+        request=None,
         responses={200: InvoiceOut, **ERRORS},
         examples=[OpenApiExample("Invoice", value=INVOICE_EXAMPLE, response_only=True)],
     )
@@ -261,46 +326,83 @@ class InvoiceUnarchiveApi(MerchantApiView):
 
         def run() -> Response:
             invoice = invoice_services.invoice_set_archived(
-                merchant=merchant, invoice_id=invoice_id, archived=False, actor=merchant.owner)
+                merchant=merchant, invoice_id=invoice_id, archived=False, actor=merchant.owner
+            )
             return Response(invoice_json(invoice))
 
         return self.idempotent(merchant, run)
 
 
 class InvoicePaymentMethodsApi(MerchantApiView):
+    """How an invoice can be paid, and what was paid."""
+
     required_scopes = {"GET": SCOPE_VIEW_INVOICES}
 
     @extend_schema(
-        operation_id="Invoices_GetInvoicePaymentMethods", tags=["Invoices"],
+        operation_id="Invoices_GetInvoicePaymentMethods",
+        tags=["Invoices"],
         summary="Payment methods of an invoice",
         description="`BTC-CHAIN`: the invoice's own address and BIP21 link. `BTC-ALATAU`: "
         "payment from an Alatau balance on the checkout page.",
         parameters=[STORE_ID, INVOICE_ID],
         responses={200: PaymentMethodOut(many=True), **ERRORS},
-        examples=[OpenApiExample("On-chain", response_only=True, value=[{
-            "paymentMethodId": "BTC-CHAIN", "currency": "BTC",
-            "destination": "bcrt1qexampleaddress0000000000000000000000",
-            "paymentLink": "bitcoin:bcrt1qexampleaddress0000000000000000000000?amount=0.0015",
-            "rate": "1", "paymentMethodPaid": "0.00000000", "totalPaid": "0.00000000",
-            "due": "0.00150000", "amount": "0.00150000", "paymentMethodFee": "0.00000000",
-            "payments": [], "activated": True, "additionalData": {}}])],
+        examples=[
+            OpenApiExample(
+                "On-chain",
+                response_only=True,
+                value=[
+                    {
+                        "paymentMethodId": "BTC-CHAIN",
+                        "currency": "BTC",
+                        "destination": "bcrt1qexampleaddress0000000000000000000000",
+                        "paymentLink": "bitcoin:bcrt1qexampleaddress0000000000000000000000?amount=0.0015",
+                        "rate": "1",
+                        "paymentMethodPaid": "0.00000000",
+                        "totalPaid": "0.00000000",
+                        "due": "0.00150000",
+                        "amount": "0.00150000",
+                        "paymentMethodFee": "0.00000000",
+                        "payments": [],
+                        "activated": True,
+                        "additionalData": {},
+                    }
+                ],
+            )
+        ],
     )
     def get(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
-        invoice = invoice_get(merchant=self.merchant(store_id), invoice_id=invoice_id,
-                              payments=True)
+        invoice = invoice_get(
+            merchant=self.merchant(store_id), invoice_id=invoice_id, payments=True
+        )
         return Response(payment_methods_json(invoice))
 
 
 class InvoiceStatusApi(MerchantApiView):
+    """Mark an invoice Settled or Invalid by hand."""
+
     required_scopes = {"POST": SCOPE_MODIFY_INVOICES}
 
     @extend_schema(
-        operation_id="Invoices_MarkInvoiceStatus", tags=["Invoices"],
+        operation_id="Invoices_MarkInvoiceStatus",
+        tags=["Invoices"],
         summary="Mark an invoice Settled or Invalid",
         description="Sets `additionalStatus` to `Marked`; moves no money.",
-        parameters=[STORE_ID, INVOICE_ID, IDEMPOTENCY_HEADER], request=MarkStatusIn,
+        parameters=[STORE_ID, INVOICE_ID, IDEMPOTENCY_HEADER],
+        request=MarkStatusIn,
         responses={200: InvoiceOut, **WRITE_ERRORS},
-        examples=[OpenApiExample("Mark invalid", value={"status": "Invalid"}, request_only=True)],
+        examples=[
+            OpenApiExample("Mark invalid", value={"status": "Invalid"}, request_only=True),
+            OpenApiExample(
+                "Marked",
+                response_only=True,
+                value={
+                    **INVOICE_EXAMPLE,
+                    "status": "Invalid",
+                    "additionalStatus": "Marked",
+                    "availableStatusesForManualMarking": ["Settled"],
+                },
+            ),
+        ],
     )
     def post(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
         merchant = self.merchant(store_id)
@@ -308,8 +410,11 @@ class InvoiceStatusApi(MerchantApiView):
         def run() -> Response:
             data = self.body(MarkStatusIn)
             invoice = invoice_services.invoice_mark_status(
-                merchant=merchant, invoice_id=invoice_id, status=data["status"],
-                actor=merchant.owner)
+                merchant=merchant,
+                invoice_id=invoice_id,
+                status=data["status"],
+                actor=merchant.owner,
+            )
             return Response(invoice_json(invoice))
 
         return self.idempotent(merchant, run)

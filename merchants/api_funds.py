@@ -36,46 +36,87 @@ from merchants.services import payouts as payout_services
 from merchants.services.keys import SCOPE_PAYOUT, SCOPE_REFUND, SCOPE_VIEW_STORE
 from merchants.services.refunds import invoice_refund
 
+PAYOUT_EXAMPLE = {
+    "id": 3,
+    "kind": "OnChain",
+    "amount": "0.01000000",
+    "destination": "bcrt1qexampleaddress0000000000000000000000",
+    "kztAmount": None,
+    "withdrawalId": 41,
+    "status": "approved",
+    "createdTime": 1764000200,
+}
+
 
 def refund_json(refund: Refund) -> dict[str, Any]:
     return {
-        "id": refund.pk, "invoiceId": refund.invoice_id, "method": refund.method,
-        "amount": format_amount(refund.amount_sats, "BTC"), "currency": "BTC",
-        "address": refund.address, "transferId": refund.transfer_id,
-        "withdrawalId": refund.withdrawal_id, "createdTime": unix(refund.created_at),
+        "id": refund.pk,
+        "invoiceId": refund.invoice_id,
+        "method": refund.method,
+        "amount": format_amount(refund.amount_sats, "BTC"),
+        "currency": "BTC",
+        "address": refund.address,
+        "transferId": refund.transfer_id,
+        "withdrawalId": refund.withdrawal_id,
+        "createdTime": unix(refund.created_at),
     }
 
 
 def payout_json(payout: Payout) -> dict[str, Any]:
     return {
-        "id": payout.pk, "kind": payout.kind, "amount": format_amount(payout.amount_sats, "BTC"),
+        "id": payout.pk,
+        "kind": payout.kind,
+        "amount": format_amount(payout.amount_sats, "BTC"),
         "destination": payout.address,
         "kztAmount": format_amount(payout.kzt_tiyn, "KZT") if payout.kzt_tiyn is not None else None,
-        "withdrawalId": payout.withdrawal_id, "status": payout.status,
+        "withdrawalId": payout.withdrawal_id,
+        "status": payout.status,
         "createdTime": unix(payout.created_at),
     }
 
 
 class InvoiceRefundsApi(MerchantApiView):
+    """Refund a paid invoice."""
+
     required_scopes = {"POST": SCOPE_REFUND}
 
     @extend_schema(
-        operation_id="Alatau_RefundInvoice", tags=["Refunds"], summary="Refund an invoice",
+        operation_id="Alatau_RefundInvoice",
+        tags=["Refunds"],
+        summary="Refund an invoice",
         description="`InBank`: back to the customer account that paid in-bank, at once. "
         "`OnChain`: a withdrawal from the store's BTC account to `address` (screened; may "
         "wait for review; the bank's withdrawal fee is charged to the store). The total "
         "refunded never exceeds what the invoice received.",
-        parameters=[STORE_ID, INVOICE_ID, IDEMPOTENCY_HEADER], request=RefundIn,
+        parameters=[STORE_ID, INVOICE_ID, IDEMPOTENCY_HEADER],
+        request=RefundIn,
         responses={200: RefundOut, **WRITE_ERRORS},
         examples=[
             OpenApiExample("In-bank, in full", value={"method": "InBank"}, request_only=True),
-            OpenApiExample("On-chain, part", request_only=True, value={
-                "method": "OnChain", "amount": "0.00050000",
-                "address": "bcrt1qexampleaddress0000000000000000000000"}),
-            OpenApiExample("Refund", response_only=True, value={
-                "id": 7, "invoiceId": "HMprBnL9BTXWuPvpoKBS6e", "method": "InBank",
-                "amount": "0.00150000", "currency": "BTC", "address": "", "transferId": 912,
-                "withdrawalId": None, "createdTime": 1764000100}),
+            OpenApiExample(
+                "On-chain, part",
+                request_only=True,
+                value={
+                    "method": "OnChain",
+                    "amount": "0.00050000",
+                    "address": "bcrt1qexampleaddress0000000000000000000000",
+                },
+            ),
+            OpenApiExample(
+                "Refund",
+                response_only=True,
+                value={
+                    "id": 7,
+                    "invoiceId": "HMprBnL9BTXWuPvpoKBS6e",
+                    "method": "InBank",
+                    "amount": "0.00150000",
+                    "currency": "BTC",
+                    "address": "",
+                    "transferId": 912,
+                    "withdrawalId": None,
+                    "createdTime": 1764000100,
+                },
+            ),
         ],
     )
     def post(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
@@ -85,9 +126,12 @@ class InvoiceRefundsApi(MerchantApiView):
             data = self.body(RefundIn)
             amount = data.get("amount")
             refund = invoice_refund(
-                merchant=merchant, invoice_id=invoice_id, method=data["method"],
+                merchant=merchant,
+                invoice_id=invoice_id,
+                method=data["method"],
                 amount_sats=parse_amount(amount, "BTC") if amount else None,
-                address=data.get("address", ""), actor=merchant.owner,
+                address=data.get("address", ""),
+                actor=merchant.owner,
                 client_address=client_ip(request),
             )
             return Response(refund_json(refund))
@@ -97,7 +141,8 @@ class InvoiceRefundsApi(MerchantApiView):
 
 def _balance_line(account: Account) -> dict[str, str]:
     return {
-        "currency": account.currency, "accountNumber": account.number,
+        "currency": account.currency,
+        "accountNumber": account.number,
         "posted": format_amount(account.posted_minor, account.currency),
         "held": format_amount(account.held_minor, account.currency),
         "available": format_amount(account.posted_minor - account.held_minor, account.currency),
@@ -105,31 +150,53 @@ def _balance_line(account: Account) -> dict[str, str]:
 
 
 class BalanceApi(MerchantApiView):
+    """The store's balances."""
+
     required_scopes = {"GET": SCOPE_VIEW_STORE}
 
     @extend_schema(
-        operation_id="Alatau_GetBalance", tags=["Store"], summary="The store's balances",
-        parameters=[STORE_ID], responses={200: BalanceOut, **ERRORS},
-        examples=[OpenApiExample("Balance", response_only=True, value={
-            "storeId": "9CiNzKoANXxmk5ayZngSXrHTiVvvgCrwrpFQd4m2K776",
-            "balances": [{"currency": "BTC", "accountNumber": "KZ12970000000000001",
-                          "posted": "0.01500000", "held": "0.00000000",
-                          "available": "0.01500000"}]})],
+        operation_id="Alatau_GetBalance",
+        tags=["Store"],
+        summary="The store's balances",
+        parameters=[STORE_ID],
+        responses={200: BalanceOut, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "Balance",
+                response_only=True,
+                value={
+                    "storeId": "9CiNzKoANXxmk5ayZngSXrHTiVvvgCrwrpFQd4m2K776",
+                    "balances": [
+                        {
+                            "currency": "BTC",
+                            "accountNumber": "KZ12970000000000001",
+                            "posted": "0.01500000",
+                            "held": "0.00000000",
+                            "available": "0.01500000",
+                        }
+                    ],
+                },
+            )
+        ],
     )
     def get(self, request: Request, store_id: str) -> Response:
         merchant = self.merchant(store_id)
         accounts = Account.objects.filter(
             pk__in=[a for a in (merchant.btc_account_id, merchant.kzt_account_id) if a]
         ).order_by("currency")
-        return Response({"storeId": merchant.store_id,
-                         "balances": [_balance_line(a) for a in accounts]})
+        return Response(
+            {"storeId": merchant.store_id, "balances": [_balance_line(a) for a in accounts]}
+        )
 
 
 class TransactionsApi(MerchantApiView):
+    """The store's ledger lines."""
+
     required_scopes = {"GET": SCOPE_VIEW_STORE}
 
     @extend_schema(
-        operation_id="Alatau_GetTransactions", tags=["Store"],
+        operation_id="Alatau_GetTransactions",
+        tags=["Store"],
         summary="The store's ledger transactions with a running balance",
         parameters=[
             STORE_ID,
@@ -138,12 +205,29 @@ class TransactionsApi(MerchantApiView):
             OpenApiParameter("limit", OpenApiTypes.INT, description="At most 500."),
         ],
         responses={200: TransactionPageOut, **ERRORS},
-        examples=[OpenApiExample("Page", response_only=True, value={
-            "currency": "BTC", "opening": "0.00000000", "closing": "0.00150000",
-            "hasMore": False, "nextAfterId": None,
-            "transactions": [{"id": 912, "createdTime": 1764000050, "code": "payment",
-                              "amount": "0.00150000", "balance": "0.00150000",
-                              "memo": "Invoice HMprBnL9BTXWuPvpoKBS6e"}]})],
+        examples=[
+            OpenApiExample(
+                "Page",
+                response_only=True,
+                value={
+                    "currency": "BTC",
+                    "opening": "0.00000000",
+                    "closing": "0.00150000",
+                    "hasMore": False,
+                    "nextAfterId": None,
+                    "transactions": [
+                        {
+                            "id": 912,
+                            "createdTime": 1764000050,
+                            "code": "payment",
+                            "amount": "0.00150000",
+                            "balance": "0.00150000",
+                            "memo": "Invoice HMprBnL9BTXWuPvpoKBS6e",
+                        }
+                    ],
+                },
+            )
+        ],
     )
     def get(self, request: Request, store_id: str) -> Response:
         merchant = self.merchant(store_id)
@@ -151,53 +235,70 @@ class TransactionsApi(MerchantApiView):
         after = request.query_params.get("afterId", "0")
         limit = request.query_params.get("limit", "100")
         statement = merchant_statement(
-            merchant=merchant, currency="KZT" if currency == "KZT" else "BTC",
+            merchant=merchant,
+            currency="KZT" if currency == "KZT" else "BTC",
             after_id=int(after) if after.isdigit() else 0,
             limit=int(limit) if limit.isdigit() else 100,
         )
         cur = statement.account.currency
-        return Response({
-            "currency": cur,
-            "opening": format_amount(statement.opening_minor, cur),
-            "closing": format_amount(statement.closing_minor, cur),
-            "hasMore": statement.has_more,
-            "nextAfterId": statement.lines[-1].transfer.pk if statement.has_more else None,
-            "transactions": [
-                {"id": line.transfer.pk, "createdTime": unix(line.transfer.created_at),
-                 "code": line.transfer.code, "amount": format_amount(line.amount_minor, cur),
-                 "balance": format_amount(line.balance_minor, cur), "memo": line.transfer.memo}
-                for line in statement.lines
-            ],
-        })
+        return Response(
+            {
+                "currency": cur,
+                "opening": format_amount(statement.opening_minor, cur),
+                "closing": format_amount(statement.closing_minor, cur),
+                "hasMore": statement.has_more,
+                "nextAfterId": statement.lines[-1].transfer.pk if statement.has_more else None,
+                "transactions": [
+                    {
+                        "id": line.transfer.pk,
+                        "createdTime": unix(line.transfer.created_at),
+                        "code": line.transfer.code,
+                        "amount": format_amount(line.amount_minor, cur),
+                        "balance": format_amount(line.balance_minor, cur),
+                        "memo": line.transfer.memo,
+                    }
+                    for line in statement.lines
+                ],
+            }
+        )
 
 
 class PayoutsApi(MerchantApiView):
+    """Send bitcoin out of the store."""
+
     required_scopes = {"GET": SCOPE_VIEW_STORE, "POST": SCOPE_PAYOUT}
 
     @extend_schema(
-        operation_id="Alatau_GetPayouts", tags=["Payouts"], summary="Latest payouts",
-        parameters=[STORE_ID], responses={200: PayoutOut(many=True), **ERRORS},
+        operation_id="Alatau_GetPayouts",
+        tags=["Payouts"],
+        summary="Latest payouts",
+        parameters=[STORE_ID],
+        responses={200: PayoutOut(many=True), **ERRORS},
+        examples=[OpenApiExample("Payouts", response_only=True, value=[PAYOUT_EXAMPLE])],
     )
     def get(self, request: Request, store_id: str) -> Response:
         merchant = self.merchant(store_id)
         return Response([payout_json(p) for p in merchant.payouts.order_by("-created_at")[:100]])
 
     @extend_schema(
-        operation_id="Alatau_CreatePayout", tags=["Payouts"],
+        operation_id="Alatau_CreatePayout",
+        tags=["Payouts"],
         summary="Send the store's bitcoin to an address",
         description="A withdrawal from the store's BTC account through custody: screened, "
         "possibly reviewed, batched and broadcast. The bank's withdrawal fee is added.",
-        parameters=[STORE_ID, IDEMPOTENCY_HEADER], request=PayoutIn,
+        parameters=[STORE_ID, IDEMPOTENCY_HEADER],
+        request=PayoutIn,
         responses={200: PayoutOut, **WRITE_ERRORS},
         examples=[
-            OpenApiExample("Payout", request_only=True, value={
-                "amount": "0.01000000",
-                "destination": "bcrt1qexampleaddress0000000000000000000000"}),
-            OpenApiExample("Requested", response_only=True, value={
-                "id": 3, "kind": "OnChain", "amount": "0.01000000",
-                "destination": "bcrt1qexampleaddress0000000000000000000000",
-                "kztAmount": None, "withdrawalId": 41, "status": "approved",
-                "createdTime": 1764000200}),
+            OpenApiExample(
+                "Payout",
+                request_only=True,
+                value={
+                    "amount": "0.01000000",
+                    "destination": "bcrt1qexampleaddress0000000000000000000000",
+                },
+            ),
+            OpenApiExample("Requested", response_only=True, value=PAYOUT_EXAMPLE),
         ],
     )
     def post(self, request: Request, store_id: str) -> Response:
@@ -206,28 +307,45 @@ class PayoutsApi(MerchantApiView):
         def run() -> Response:
             data = self.body(PayoutIn)
             payout = payout_services.merchant_payout_request(
-                merchant=merchant, amount_sats=parse_amount(data["amount"], "BTC"),
-                address=data["destination"], actor=merchant.owner,
-                client_address=client_ip(request))
+                merchant=merchant,
+                amount_sats=parse_amount(data["amount"], "BTC"),
+                address=data["destination"],
+                actor=merchant.owner,
+                client_address=client_ip(request),
+            )
             return Response(payout_json(payout))
 
         return self.idempotent(merchant, run)
 
 
 class ConversionsApi(MerchantApiView):
+    """Sell the store's BTC for KZT."""
+
     required_scopes = {"POST": SCOPE_PAYOUT}
 
     @extend_schema(
-        operation_id="Alatau_ConvertToKzt", tags=["Payouts"],
+        operation_id="Alatau_ConvertToKzt",
+        tags=["Payouts"],
         summary="Sell the store's BTC for KZT at the bank's bid rate",
-        parameters=[STORE_ID, IDEMPOTENCY_HEADER], request=ConversionIn,
+        parameters=[STORE_ID, IDEMPOTENCY_HEADER],
+        request=ConversionIn,
         responses={200: PayoutOut, **WRITE_ERRORS},
         examples=[
             OpenApiExample("Convert", value={"amount": "0.00500000"}, request_only=True),
-            OpenApiExample("Converted", response_only=True, value={
-                "id": 4, "kind": "Conversion", "amount": "0.00500000", "destination": "",
-                "kztAmount": "223875.00", "withdrawalId": None, "status": "completed",
-                "createdTime": 1764000300}),
+            OpenApiExample(
+                "Converted",
+                response_only=True,
+                value={
+                    "id": 4,
+                    "kind": "Conversion",
+                    "amount": "0.00500000",
+                    "destination": "",
+                    "kztAmount": "223875.00",
+                    "withdrawalId": None,
+                    "status": "completed",
+                    "createdTime": 1764000300,
+                },
+            ),
         ],
     )
     def post(self, request: Request, store_id: str) -> Response:
@@ -236,8 +354,11 @@ class ConversionsApi(MerchantApiView):
         def run() -> Response:
             data = self.body(ConversionIn)
             payout = payout_services.merchant_convert_to_kzt(
-                merchant=merchant, amount_sats=parse_amount(data["amount"], "BTC"),
-                actor=merchant.owner, client_address=client_ip(request))
+                merchant=merchant,
+                amount_sats=parse_amount(data["amount"], "BTC"),
+                actor=merchant.owner,
+                client_address=client_ip(request),
+            )
             return Response(payout_json(payout))
 
         return self.idempotent(merchant, run)

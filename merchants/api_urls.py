@@ -10,11 +10,11 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, path
 from drf_spectacular.utils import extend_schema
 
-from merchants import api, api_funds, api_webhooks
+from merchants import api, api_funds, api_store, api_webhooks
 
 
 def _alias(view: type[Any]) -> Any:
-    hidden = extend_schema(exclude=True)(type(f"{view.__name__}Alias", (view,), {}))
+    hidden: Any = extend_schema(exclude=True)(type(f"{view.__name__}Alias", (view,), {}))
     return hidden.as_view()
 
 
@@ -25,10 +25,16 @@ D = W + "/deliveries/<str:delivery_id>"
 
 app_name = "merchants_api"
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("api-keys/current", api_store.CurrentKeyApi.as_view(), name="api-key-current"),
+    path("stores", api_store.StoresApi.as_view(), name="stores"),
+    path("stores/<str:store_id>", api_store.StoreApi.as_view(), name="store"),
     path(S + "invoices", api.InvoicesApi.as_view(), name="invoices"),
     path(S + I, api.InvoiceApi.as_view(), name="invoice"),
-    path(S + I + "/payment-methods", api.InvoicePaymentMethodsApi.as_view(),
-         name="invoice-payment-methods"),
+    path(
+        S + I + "/payment-methods",
+        api.InvoicePaymentMethodsApi.as_view(),
+        name="invoice-payment-methods",
+    ),
     path(S + I + "/status", api.InvoiceStatusApi.as_view(), name="invoice-status"),
     path(S + I + "/unarchive", api.InvoiceUnarchiveApi.as_view(), name="invoice-unarchive"),
     path(S + I + "/refunds", api_funds.InvoiceRefundsApi.as_view(), name="invoice-refunds"),
@@ -37,8 +43,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(S + W + "/deliveries", api_webhooks.DeliveriesApi.as_view(), name="deliveries"),
     path(S + D, api_webhooks.DeliveryApi.as_view(), name="delivery"),
     path(S + D + "/request", api_webhooks.DeliveryRequestApi.as_view(), name="delivery-request"),
-    path(S + D + "/redeliver", api_webhooks.DeliveryRedeliverApi.as_view(),
-         name="delivery-redeliver"),
+    path(
+        S + D + "/redeliver", api_webhooks.DeliveryRedeliverApi.as_view(), name="delivery-redeliver"
+    ),
     path(S + "balance", api_funds.BalanceApi.as_view(), name="balance"),
     path(S + "transactions", api_funds.TransactionsApi.as_view(), name="transactions"),
     path(S + "payouts", api_funds.PayoutsApi.as_view(), name="payouts"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -54,6 +55,13 @@ class HasScope(BasePermission):
         return needed is not None and needed in scopes_effective(key.scopes)
 
 
+class IsApiKey(BasePermission):
+    """Allow any request made with a valid API key, whatever its scopes."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.auth, ApiKey)
+
+
 class ApiKeyRateThrottle(SimpleRateThrottle):
     """A token bucket per API key in the Redis cache (``MERCHANT_API_RATE``, e.g. ``600/min``)."""
 
@@ -69,14 +77,33 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return f"throttle:merchant_api:{key.pk}"
 
 
-class DecimalJSONParser(JSONParser):
-    """Parse JSON numbers with a fraction as ``Decimal``: no binary float ever holds money."""
+BODY_BYTES_MAX = 64 * 1024
 
-    def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: dict[str, Any] | None = None) -> Any:
+
+class BodyTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = f"The request body is larger than {BODY_BYTES_MAX} bytes."
+    default_code = "body_too_large"
+
+
+class DecimalJSONParser(JSONParser):
+    """Parse JSON numbers with a fraction as ``Decimal``: no binary float ever holds money.
+
+    Bodies are bounded (``BODY_BYTES_MAX``): an invoice with its metadata is far smaller.
+    """
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        data = stream.read(BODY_BYTES_MAX + 1) if stream is not None else b""
+        if len(data) > BODY_BYTES_MAX:
+            raise BodyTooLarge()
         try:
-            raw = stream.read().decode(encoding) if stream is not None else ""
+            raw = data.decode(encoding)
             return json.loads(raw, parse_float=Decimal) if raw.strip() else {}
         except ValueError as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from None

@@ -17,9 +17,15 @@ class ApiKeyForm(forms.Form):
     )
 
 
+class AccountChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.number} · available {obj.format(obj.posted_minor - obj.held_minor)}"
+
+
 class PayInvoiceForm(forms.Form):
-    account = forms.ModelChoiceField(queryset=Account.objects.none(), empty_label=None,
-                                     label="Pay from")
+    account = AccountChoiceField(
+        queryset=Account.objects.none(), empty_label=None, label="Pay from"
+    )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -28,6 +34,3 @@ class PayInvoiceForm(forms.Form):
         field.queryset = Account.objects.filter(
             owner=user, kind=AccountKind.CUSTOMER, currency="BTC", status=AccountStatus.ACTIVE
         ).order_by("pk")
-        field.label_from_instance = lambda a: (  # type: ignore[method-assign]
-            f"{a.number} · available {a.format(a.posted_minor - a.held_minor)}"
-        )

@@ -66,8 +66,12 @@ def payment_json(payment: InvoicePayment) -> dict[str, Any]:
         "value": btc(payment.amount_sats),
         "fee": btc(0),
         "status": payment.status,
-        "destination": destination or (payment.invoice.merchant.btc_account.number
-                                       if payment.method == PaymentMethod.BANK else ""),
+        "destination": destination
+        or (
+            payment.invoice.merchant.btc_account.number
+            if payment.method == PaymentMethod.BANK
+            else ""
+        ),
     }
 
 
@@ -115,28 +119,30 @@ def payment_methods_json(invoice: Invoice) -> list[dict[str, Any]]:
     """Return the invoice's payment methods as Greenfield ``InvoicePaymentMethodDataModel``."""
     payments = list(invoice.payments.all())
     due = invoice.amount_sats - invoice.paid_sats
-    out = []
+    out: list[dict[str, Any]] = []
     for method in PaymentMethod:
         mine = [p for p in payments if p.method == method]
         if method == PaymentMethod.CHAIN:
             destination, link = invoice.destination, bip21(invoice)
         else:
             destination, link = checkout_link(invoice), None
-        out.append({
-            "paymentMethodId": method.value,
-            "currency": "BTC",
-            "destination": destination,
-            "paymentLink": link,
-            "rate": rate_text(invoice),
-            "paymentMethodPaid": btc(sum(p.amount_sats for p in mine if p.status != "Invalid")),
-            "totalPaid": btc(invoice.paid_sats),
-            "due": btc(due),
-            "amount": btc(invoice.amount_sats),
-            "paymentMethodFee": btc(0),
-            "payments": [payment_json(p) for p in mine],
-            "activated": bool(destination),
-            "additionalData": {},
-        })
+        out.append(
+            {
+                "paymentMethodId": method.value,
+                "currency": "BTC",
+                "destination": destination,
+                "paymentLink": link,
+                "rate": rate_text(invoice),
+                "paymentMethodPaid": btc(sum(p.amount_sats for p in mine if p.status != "Invalid")),
+                "totalPaid": btc(invoice.paid_sats),
+                "due": btc(due),
+                "amount": btc(invoice.amount_sats),
+                "paymentMethodFee": btc(0),
+                "payments": [payment_json(p) for p in mine],
+                "activated": bool(destination),
+                "additionalData": {},
+            }
+        )
     return out
 
 

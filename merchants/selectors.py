@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
@@ -28,7 +29,7 @@ def merchant_for_store(*, store_id: str, key: ApiKey) -> Merchant:
     return key.merchant
 
 
-def merchants_for_user(user: object) -> QuerySet[Merchant]:
+def merchants_for_user(user: Any) -> QuerySet[Merchant]:
     return Merchant.objects.filter(owner=user).order_by("name")
 
 
@@ -107,7 +108,9 @@ def delivery_get(*, merchant: Merchant, webhook_id: str, delivery_id: str) -> We
     return delivery
 
 
-def merchant_statement(*, merchant: Merchant, currency: str, after_id: int, limit: int) -> Statement:
+def merchant_statement(
+    *, merchant: Merchant, currency: str, after_id: int, limit: int
+) -> Statement:
     account = merchant.btc_account if currency == "BTC" else merchant.kzt_account
     if account is None:
         raise MerchantNotFound("This store has no KZT account.")

@@ -22,7 +22,9 @@ STATUS_CHOICES = InvoiceStatus.values
 
 
 class CheckoutIn(serializers.Serializer):
-    speedPolicy = serializers.ChoiceField(choices=SpeedPolicy.values, required=False, allow_null=True)
+    speedPolicy = serializers.ChoiceField(
+        choices=SpeedPolicy.values, required=False, allow_null=True
+    )
     expirationMinutes = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=7 * 24 * 60
     )
@@ -33,7 +35,9 @@ class CheckoutIn(serializers.Serializer):
         required=False, allow_null=True, allow_blank=True, max_length=2000
     )
     paymentMethods = serializers.ListField(
-        child=serializers.CharField(), required=False, allow_null=True,
+        child=serializers.CharField(),
+        required=False,
+        allow_null=True,
         help_text="Accepted for compatibility; Alatau offers BTC-CHAIN and BTC-ALATAU.",
     )
     defaultPaymentMethod = serializers.CharField(required=False, allow_null=True)
@@ -45,15 +49,21 @@ class CheckoutIn(serializers.Serializer):
 
 class CreateInvoiceIn(serializers.Serializer):
     amount = serializers.CharField(
-        max_length=40, allow_null=True, required=False,
-        help_text="Decimal string in the invoice currency, e.g. \"0.00150000\" or \"25000.00\".",
+        max_length=40,
+        allow_null=True,
+        required=False,
+        help_text='Decimal string in the invoice currency, e.g. "0.00150000" or "25000.00".',
     )
     currency = serializers.CharField(
-        max_length=3, required=False, allow_null=True, allow_blank=True,
+        max_length=3,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
         help_text="BTC (default) or KZT.",
     )
-    metadata = serializers.DictField(required=False, allow_null=True,
-                                     help_text="Free JSON; `orderId` is indexed and filterable.")
+    metadata = serializers.DictField(
+        required=False, allow_null=True, help_text="Free JSON; `orderId` is indexed and filterable."
+    )
     checkout = CheckoutIn(required=False, allow_null=True)
     additionalSearchTerms = serializers.ListField(
         child=serializers.CharField(), required=False, allow_null=True
@@ -70,7 +80,9 @@ class CheckoutOut(serializers.Serializer):
     defaultPaymentMethod = serializers.CharField()
     expirationMinutes = serializers.IntegerField()
     monitoringMinutes = serializers.IntegerField()
-    paymentTolerance = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
+    paymentTolerance = serializers.DecimalField(
+        max_digits=5, decimal_places=2, coerce_to_string=False
+    )
     redirectURL = serializers.CharField(allow_null=True)
 
 
@@ -139,7 +151,9 @@ class WebhookIn(serializers.Serializer):
     enabled = serializers.BooleanField(default=True)
     automaticRedelivery = serializers.BooleanField(default=True)
     authorizedEvents = AuthorizedEvents(required=False)
-    secret = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=200)
+    secret = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=200
+    )
 
 
 class WebhookOut(serializers.Serializer):
@@ -175,8 +189,9 @@ class DeliveryOut(serializers.Serializer):
 
 class RefundIn(serializers.Serializer):
     method = serializers.ChoiceField(choices=RefundMethod.values)
-    amount = serializers.CharField(required=False, allow_null=True,
-                                   help_text="BTC decimal string; default: all that is left.")
+    amount = serializers.CharField(
+        required=False, allow_null=True, help_text="BTC decimal string; default: all that is left."
+    )
     address = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
 
@@ -244,6 +259,14 @@ class PayoutOut(serializers.Serializer):
 
 
 class ErrorOut(serializers.Serializer):
-    code = serializers.CharField()
+    """The one error shape: ``{"code", "message", "fields"}``."""
+
+    code = serializers.CharField(help_text="Stable machine code, e.g. invoice_not_found.")
     message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+# A field called "fields" would shadow Serializer.fields, so it is declared after the class.
+ErrorOut._declared_fields["fields"] = serializers.DictField(
+    child=serializers.ListField(child=serializers.CharField()),
+    help_text="Field errors by JSON path (e.g. checkout.speedPolicy); empty if none.",
+)

@@ -18,14 +18,14 @@ from bank.middleware import client_address
 from bank.money import format_amount
 from merchants.errors import InvoiceNotFound
 from merchants.forms import ApiKeyForm, PayInvoiceForm
-from merchants.models import InvoiceStatus, Merchant
+from merchants.models import Invoice, InvoiceStatus, Merchant
 from merchants.presenters import bip21, rate_text
 from merchants.selectors import invoice_get, merchants_for_user
 from merchants.services.keys import SCOPES, api_key_create, api_key_revoke
 from merchants.services.payments import invoice_pay_in_bank
 
 
-def _invoice_or_404(invoice_id: str):  # type: ignore[no-untyped-def]
+def _invoice_or_404(invoice_id: str) -> Invoice:
     try:
         return invoice_get(merchant=None, invoice_id=invoice_id, payments=True)
     except InvoiceNotFound:
@@ -42,15 +42,22 @@ def checkout(request: HttpRequest, invoice_id: str) -> HttpResponse:
     if user.is_authenticated and not user.is_staff and invoice.status == InvoiceStatus.NEW:
         form = PayInvoiceForm(user=user)
     seconds_left = max(0, int((invoice.expires_at - timezone.now()).total_seconds()))
-    return render(request, "merchants/checkout.html", {
-        "invoice": invoice, "bip21": link, "qr_svg": qr_svg, "form": form,
-        "seconds_left": seconds_left,
-        "amount_text": format_amount(invoice.amount_minor, invoice.currency, with_code=True),
-        "btc_text": format_amount(invoice.amount_sats, "BTC"),
-        "due_text": format_amount(max(invoice.amount_sats - invoice.paid_sats, 0), "BTC"),
-        "rate_text": rate_text(invoice),
-        "login_url": f"{reverse('login')}?next={request.path}",
-    })
+    return render(
+        request,
+        "merchants/checkout.html",
+        {
+            "invoice": invoice,
+            "bip21": link,
+            "qr_svg": qr_svg,
+            "form": form,
+            "seconds_left": seconds_left,
+            "amount_text": format_amount(invoice.amount_minor, invoice.currency, with_code=True),
+            "btc_text": format_amount(invoice.amount_sats, "BTC"),
+            "due_text": format_amount(max(invoice.amount_sats - invoice.paid_sats, 0), "BTC"),
+            "rate_text": rate_text(invoice),
+            "login_url": f"{reverse('login')}?next={request.path}",
+        },
+    )
 
 
 @require_POST
@@ -61,9 +68,12 @@ def checkout_pay(request: HttpRequest, invoice_id: str) -> HttpResponse:
     form = PayInvoiceForm(request.POST, user=request.user)
     if form.is_valid():
         try:
-            invoice_pay_in_bank(invoice_id=invoice.id, payer=request.user,
-                                account_id=form.cleaned_data["account"].pk,
-                                client_address=client_address(request))
+            invoice_pay_in_bank(
+                invoice_id=invoice.id,
+                payer=request.user,
+                account_id=form.cleaned_data["account"].pk,
+                client_address=client_address(request),
+            )
             messages.success(request, "Paid. The merchant has been notified.")
         except ApplicationError as exc:
             messages.error(request, exc.message)
@@ -88,15 +98,26 @@ def keys(request: HttpRequest) -> HttpResponse:
     new_token = None
     if request.method == "POST" and form.is_valid():
         try:
-            _, new_token = api_key_create(merchant=merchant, label=form.cleaned_data["label"],
-                                          scopes=form.cleaned_data["scopes"], actor=request.user)
+            _, new_token = api_key_create(
+                merchant=merchant,
+                label=form.cleaned_data["label"],
+                scopes=form.cleaned_data["scopes"],
+                actor=request.user,
+            )
             form = ApiKeyForm()
         except ApplicationError as exc:
             form.add_error(None, exc.message)
-    response = render(request, "merchants/keys.html", {
-        "merchant": merchant, "keys": merchant.api_keys.all(), "form": form,
-        "new_token": new_token, "scope_names": SCOPES,
-    })
+    response = render(
+        request,
+        "merchants/keys.html",
+        {
+            "merchant": merchant,
+            "keys": merchant.api_keys.all(),
+            "form": form,
+            "new_token": new_token,
+            "scope_names": SCOPES,
+        },
+    )
     response["Cache-Control"] = "no-store"  # the token must not linger in caches
     return response
 

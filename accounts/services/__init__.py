@@ -1,6 +1,11 @@
 """Every write to customers and the ledger. Split by concept, re-exported here."""
 
-from accounts.services.accounts import account_freeze, account_open, account_unfreeze, system_account
+from accounts.services.accounts import (
+    account_freeze,
+    account_open,
+    account_unfreeze,
+    system_account,
+)
 from accounts.services.exchange import btc_for_kzt, kzt_for_btc, quote_create, quote_execute
 from accounts.services.holds import hold_create, hold_expire_due, hold_post, hold_void
 from accounts.services.transfers import transfer_create, transfer_reverse

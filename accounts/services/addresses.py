@@ -40,7 +40,9 @@ def withdrawal_address_add(
     if active.filter(address=address).exists():
         raise ValidationFailed("Duplicate", fields={"address": ["You already saved this address."]})
     if active.count() >= ADDRESSES_PER_USER_MAX:
-        raise ValidationFailed("Too many addresses", fields={"address": ["Remove an address first."]})
+        raise ValidationFailed(
+            "Too many addresses", fields={"address": ["Remove an address first."]}
+        )
     twofactor_check(user=user, code=otp_code)
     usable_from = timezone.now() + dt.timedelta(seconds=settings.WITHDRAWAL_ADDRESS_COOLDOWN_S)
     try:
@@ -83,9 +85,13 @@ def withdrawal_address_remove(
 
 def withdrawal_address_usable(*, user: Any, address_id: int) -> WithdrawalAddress:
     """Return a saved address the user may withdraw to now, or raise a field error."""
-    saved = WithdrawalAddress.objects.filter(pk=address_id, user=user, removed_at__isnull=True).first()
+    saved = WithdrawalAddress.objects.filter(
+        pk=address_id, user=user, removed_at__isnull=True
+    ).first()
     if saved is None:
-        raise ValidationFailed("Unknown address", fields={"address": ["Choose one of your addresses."]})
+        raise ValidationFailed(
+            "Unknown address", fields={"address": ["Choose one of your addresses."]}
+        )
     if saved.usable_from > timezone.now():
         raise ValidationFailed(
             "Address cooling down",

@@ -10,8 +10,8 @@ from django.db.models import Q
 
 from accounts.errors import InsufficientFunds
 from accounts.models import Account, AccountKind, AccountStatus, Transfer, TransferCode, User
-from accounts.services.twofactor import twofactor_check, twofactor_enabled
 from accounts.services.transfers import transfer_create
+from accounts.services.twofactor import twofactor_check, twofactor_enabled
 from bank.errors import NotFound, ValidationFailed
 from bank.money import Currency, check_minor, format_amount
 from compliance.errors import LimitExceeded
@@ -36,7 +36,9 @@ def recipient_resolve(*, sender: Any, query: str, currency: str) -> Account:
     """Return the recipient's customer account in ``currency`` from an IBAN or an email."""
     text = "".join(query.split())
     if not text:
-        raise ValidationFailed("Recipient required", fields={"recipient": ["Enter an account number or email."]})
+        raise ValidationFailed(
+            "Recipient required", fields={"recipient": ["Enter an account number or email."]}
+        )
     if "@" in text:
         account = (
             Account.objects.select_related("owner")
@@ -100,7 +102,9 @@ def customer_transfer_create(
     earlier = Transfer.objects.filter(initiator=sender, idempotency_key=idempotency_key).exists()
     if not earlier and transfer_needs_2fa(currency=debit.currency, amount_minor=amount_minor):
         if not twofactor_enabled(sender):
-            limit = format_amount(transfer_2fa_threshold(debit.currency), debit.currency, with_code=True)
+            limit = format_amount(
+                transfer_2fa_threshold(debit.currency), debit.currency, with_code=True
+            )
             raise ValidationFailed(
                 "Two-factor required",
                 fields={"amount": [f"Turn on two-factor authentication to send {limit} or more."]},
@@ -142,7 +146,8 @@ def _post(
         )
     except InsufficientFunds:
         raise InsufficientFunds(
-            "Not enough money", fields={"amount": ["You don't have enough available money for this."]}
+            "Not enough money",
+            fields={"amount": ["You don't have enough available money for this."]},
         ) from None
 
 

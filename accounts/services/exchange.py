@@ -82,7 +82,9 @@ class Conversion:
     rate_tiyn_per_btc: int
 
 
-def convert(*, direction: str, amount_in_minor: int, mid_tiyn_per_btc: int, spread_bp: int) -> Conversion:
+def convert(
+    *, direction: str, amount_in_minor: int, mid_tiyn_per_btc: int, spread_bp: int
+) -> Conversion:
     """Return what the customer receives for ``amount_in_minor`` in ``direction``."""
     if direction == QuoteDirection.BTC_TO_KZT:
         rate = bid_rate(mid_tiyn_per_btc, spread_bp)
@@ -98,10 +100,8 @@ def exchange_rate_current() -> ExchangeRate | None:
     return ExchangeRate.objects.order_by("-created_at", "-id").first()
 
 
-def exchange_rate_set(
-    *, mid_tiyn_per_btc: int, spread_bp: int, actor: Any, client_address: str | None = None
-) -> ExchangeRate:
-    """Set a new mid rate and spread (a new row; the old ones stay as history)."""
+def exchange_rate_check(*, mid_tiyn_per_btc: int, spread_bp: int) -> None:
+    """Raise ``ValidationFailed`` unless the mid rate and spread are within bounds."""
     errors: dict[str, list[str]] = {}
     if not 0 < mid_tiyn_per_btc <= RATE_MAX_TIYN_PER_BTC:
         errors["mid_tiyn_per_btc"] = ["Must be a positive amount of tiyn per BTC."]
@@ -109,6 +109,13 @@ def exchange_rate_set(
         errors["spread_bp"] = [f"Must be between 0 and {SPREAD_BP_MAX} basis points."]
     if errors:
         raise ValidationFailed("Invalid rate", fields=errors)
+
+
+def exchange_rate_set(
+    *, mid_tiyn_per_btc: int, spread_bp: int, actor: Any, client_address: str | None = None
+) -> ExchangeRate:
+    """Set a new mid rate and spread (a new row; the old ones stay as history)."""
+    exchange_rate_check(mid_tiyn_per_btc=mid_tiyn_per_btc, spread_bp=spread_bp)
     with transaction.atomic():
         before = exchange_rate_current()
         rate = ExchangeRate.objects.create(
@@ -145,7 +152,9 @@ def quote_create(*, user: Any, direction: str, amount_in_minor: int) -> Quote:
         spread_bp=rate.spread_bp,
     )
     if conversion.amount_out_minor <= 0:
-        raise ValidationFailed("Amount too small", fields={"amount": ["This amount is too small to exchange."]})
+        raise ValidationFailed(
+            "Amount too small", fields={"amount": ["This amount is too small to exchange."]}
+        )
     return Quote.objects.create(
         user=user,
         direction=direction,
@@ -158,7 +167,9 @@ def quote_create(*, user: Any, direction: str, amount_in_minor: int) -> Quote:
 
 
 def _customer_account(user: Any, currency: str) -> Account:
-    account = Account.objects.filter(owner=user, kind=AccountKind.CUSTOMER, currency=currency).first()
+    account = Account.objects.filter(
+        owner=user, kind=AccountKind.CUSTOMER, currency=currency
+    ).first()
     if account is None:
         raise NotFound(f"You have no {currency} account.")
     return account
@@ -185,8 +196,18 @@ def quote_execute(*, user: Any, quote_id: int, client_address: str | None = None
         # The trade's KZT value is its KZT leg, exactly.
         kzt_value = quote.amount_out_minor if quote.currency_in == "BTC" else quote.amount_in_minor
         for debit, credit, amount, leg in (
-            (source, system_account(AccountKind.EXCHANGE, quote.currency_in), quote.amount_in_minor, "in"),
-            (system_account(AccountKind.EXCHANGE, quote.currency_out), target, quote.amount_out_minor, "out"),
+            (
+                source,
+                system_account(AccountKind.EXCHANGE, quote.currency_in),
+                quote.amount_in_minor,
+                "in",
+            ),
+            (
+                system_account(AccountKind.EXCHANGE, quote.currency_out),
+                target,
+                quote.amount_out_minor,
+                "out",
+            ),
         ):
             transfer_create(
                 debit_account_id=debit.pk,

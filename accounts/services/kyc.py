@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import Identity, KycStatus
 from bank.errors import InvalidState, ValidationFailed
 from compliance.audit import audit_record
+from compliance.models import TierLimit
 
 IIN_WEIGHTS_FIRST = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 IIN_WEIGHTS_SECOND = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
@@ -146,7 +147,7 @@ def identity_submit(
         identity.date_of_birth = date_of_birth
         identity.iin = iin
         identity.address = address
-        identity.document = document  # type: ignore[assignment]
+        identity.document = document
         identity.status = KycStatus.SUBMITTED
         identity.submitted_at = timezone.now()
         identity.decision_reason = ""
@@ -185,5 +186,22 @@ def masked_name(user: Any) -> str:
 
 
 def tier_table() -> list[dict[str, Any]]:
-    """Return each tier with what it allows, for the customer's identity page."""
-    return [{"tier": tier, "description": text} for tier, text in sorted(TIER_DESCRIPTIONS.items())]
+    """Return each tier with what it allows and its limits (compliance's ``TierLimit`` rows)."""
+    limits: dict[int, list[str]] = {}
+    for row in TierLimit.objects.order_by("tier", "kind"):
+        if row.per_transaction_tiyn == 0:
+            text = f"{row.get_kind_display()}: not allowed"
+        else:
+            text = (
+                f"{row.get_kind_display()}: up to {_tenge(row.per_transaction_tiyn)} each, "
+                f"{_tenge(row.daily_tiyn)} a day, {_tenge(row.monthly_tiyn)} a month"
+            )
+        limits.setdefault(row.tier, []).append(text)
+    return [
+        {"tier": tier, "description": text, "limits": "; ".join(limits.get(tier, []))}
+        for tier, text in sorted(TIER_DESCRIPTIONS.items())
+    ]
+
+
+def _tenge(tiyn: int) -> str:
+    return f"{tiyn // 100:,} KZT".replace(",", "\u202f")

@@ -16,7 +16,9 @@ from compliance.audit import audit_record
 USER_AGENT_MAX = 300
 
 
-def user_session_record(*, user: Any, session_key: str, ip: str | None, user_agent: str) -> UserSession:
+def user_session_record(
+    *, user: Any, session_key: str, ip: str | None, user_agent: str
+) -> UserSession:
     """Remember a new login's session so the user can see and end it later."""
     now = timezone.now()
     session, _ = UserSession.objects.update_or_create(
@@ -37,9 +39,7 @@ def user_sessions_active(*, user: Any) -> QuerySet[UserSession]:
     return UserSession.objects.filter(user=user, session_key__in=live).order_by("-last_seen_at")
 
 
-def user_session_end(
-    *, user: Any, user_session_id: int, client_address: str | None = None
-) -> None:
+def user_session_end(*, user: Any, user_session_id: int, client_address: str | None = None) -> None:
     """End one of the user's sessions: its browser is signed out at its next request."""
     with transaction.atomic():
         record = UserSession.objects.filter(pk=user_session_id, user=user).first()

@@ -14,6 +14,7 @@ from bank.errors import InvalidState, ValidationFailed
 from compliance.audit import audit_record
 
 BACKUP_CODE_COUNT = 10
+TOTP_DIGITS = 6
 TOTP_NAME = "Authenticator app"
 BACKUP_NAME = "Backup codes"
 
@@ -26,13 +27,16 @@ def twofactor_enabled(user: Any) -> bool:
 def twofactor_check(*, user: Any, code: str, field: str = "otp_code") -> Device:
     """Return the device that accepts ``code`` (app or backup code), or raise a field error.
 
-    Each device throttles repeated failures, so guessing is slow.
+    Each device throttles repeated failures, so guessing is slow. The code goes
+    only to the device of its shape (6 digits: the app; otherwise a backup code),
+    so a backup code never counts as a failed app code and vice versa.
     """
-    code = "".join(code.split())
+    code = "".join(code.split()).lower()
     if not code:
         raise ValidationFailed("Code required", fields={field: ["Enter the code from your app."]})
+    kind = TOTPDevice if len(code) == TOTP_DIGITS and code.isdigit() else StaticDevice
     for device in devices_for_user(user, confirmed=True):
-        if device.verify_token(code):
+        if isinstance(device, kind) and device.verify_token(code):
             return device
     raise ValidationFailed(
         "Wrong code", fields={field: ["This code is not valid. Check your app and try again."]}
@@ -59,9 +63,11 @@ def totp_device_confirm(
 ) -> list[str]:
     """Confirm the app with its first code; return fresh backup codes (shown once)."""
     with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().filter(
-            pk=device_id, user=user, confirmed=False
-        ).first()
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(pk=device_id, user=user, confirmed=False)
+            .first()
+        )
         if device is None:
             raise InvalidState("Start the set-up again.")
         if not device.verify_token("".join(code.split())):

@@ -9,6 +9,8 @@ from bank.money import format_amount
 register = template.Library()
 # A narrow no-break space groups thousands and never breaks an amount across lines.
 THIN_SPACE = "\u202f"
+# A true minus sign reads better than a hyphen in amounts.
+MINUS = "\u2212"
 
 
 @register.filter
@@ -17,9 +19,9 @@ def money(minor: int | None, currency: str) -> str:
     if minor is None:
         return ""
     text = format_amount(int(minor), currency)
-    sign = "−" if text.startswith("-") else ""
+    sign = MINUS if text.startswith("-") else ""
     whole, _, frac = text.lstrip("-").partition(".")
-    groups = []
+    groups: list[str] = []
     while len(whole) > 3:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]

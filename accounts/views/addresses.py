@@ -13,6 +13,7 @@ from accounts.models import WithdrawalAddress
 from accounts.services.addresses import withdrawal_address_add, withdrawal_address_remove
 from accounts.views.common import (
     address_of,
+    current_user,
     form_error,
     twofactor_required,
     verified_customer_required,
@@ -28,7 +29,7 @@ def addresses(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             saved = withdrawal_address_add(
-                user=request.user,
+                user=current_user(request),
                 label=data["label"],
                 address=data["address"],
                 otp_code=data["otp_code"],
@@ -39,10 +40,13 @@ def addresses(request: HttpRequest) -> HttpResponse:
         else:
             local = timezone.localtime(saved.usable_from)
             messages.success(
-                request, f"Address saved. For your safety you can use it from {local:%d.%m.%Y %H:%M}."
+                request,
+                f"Address saved. For your safety you can use it from {local:%d.%m.%Y %H:%M}.",
             )
             return redirect("addresses")
-    saved_list = WithdrawalAddress.objects.filter(user=request.user, removed_at__isnull=True)
+    saved_list = WithdrawalAddress.objects.filter(
+        user=current_user(request), removed_at__isnull=True
+    )
     return render(
         request,
         "accounts/addresses.html",
@@ -55,7 +59,7 @@ def addresses(request: HttpRequest) -> HttpResponse:
 def address_remove(request: HttpRequest, address_id: int) -> HttpResponse:
     try:
         withdrawal_address_remove(
-            user=request.user, address_id=address_id, client_address=address_of(request)
+            user=current_user(request), address_id=address_id, client_address=address_of(request)
         )
     except NotFound:
         raise Http404("No such address") from None

@@ -13,6 +13,7 @@ from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -41,7 +42,7 @@ def rate_limited(setting: str) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @ratelimit(key="ip", rate=rate, method="POST", block=False, group=setting)
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if getattr(request, "limited", False):
                 return render(request, "accounts/rate_limited.html", status=429)
             return view(request, *args, **kwargs)
@@ -115,7 +116,9 @@ def confirm_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse
         try:
             email_confirm(uidb64=uidb64, token=token)
         except ApplicationError as exc:
-            return render(request, "accounts/auth/confirm_email.html", {"error": exc.message}, status=400)
+            return render(
+                request, "accounts/auth/confirm_email.html", {"error": exc.message}, status=400
+            )
         messages.success(request, "Your email is confirmed. Welcome to Alatau Bank.")
         return redirect("dashboard" if request.user.is_authenticated else "login")
     return render(request, "accounts/auth/confirm_email.html")
@@ -189,7 +192,7 @@ _reset_view = auth_views.PasswordResetView.as_view(
 
 
 @rate_limited("RATELIMIT_PASSWORD_RESET")
-def password_reset(request: HttpRequest) -> HttpResponse:
+def password_reset(request: HttpRequest) -> HttpResponseBase:
     return _reset_view(request)
 
 

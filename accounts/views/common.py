@@ -9,17 +9,19 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from accounts.models import User
 from accounts.services.twofactor import twofactor_enabled
-
 from bank.errors import ApplicationError
 from bank.middleware import client_address
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def customer_required(view: View) -> View:
@@ -27,7 +29,7 @@ def customer_required(view: View) -> View:
 
     @login_required
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.user.is_staff:
             return render(request, "accounts/staff_refused.html", status=403)
         return view(request, *args, **kwargs)
@@ -40,8 +42,8 @@ def verified_customer_required(view: View) -> View:
 
     @customer_required
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.email_verified_at is None:  # type: ignore[union-attr]
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if current_user(request).email_verified_at is None:
             return render(request, "accounts/email_unconfirmed.html", status=403)
         return view(request, *args, **kwargs)
 
@@ -52,7 +54,7 @@ def twofactor_required(view: View) -> View:
     """Send a customer without an authenticator app to set one up first."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not twofactor_enabled(request.user):
             messages.info(request, "Set up two-factor authentication first: this page needs it.")
             return redirect(f"{reverse('twofactor_setup')}?{urlencode({'next': request.path})}")
@@ -61,13 +63,15 @@ def twofactor_required(view: View) -> View:
     return wrapped
 
 
-def form_error(form: forms.Form, exc: ApplicationError, field_map: dict[str, str] | None = None) -> None:
+def form_error(
+    form: forms.Form, exc: ApplicationError, field_map: dict[str, str] | None = None
+) -> None:
     """Put a service error's field messages next to the matching form fields."""
     field_map = field_map or {}
     placed = False
-    for name, messages in exc.fields.items():
+    for name, field_messages in exc.fields.items():
         target = field_map.get(name, name)
-        for message in messages:
+        for message in field_messages:
             if target in form.fields:
                 form.add_error(target, message)
                 placed = True
@@ -76,6 +80,14 @@ def form_error(form: forms.Form, exc: ApplicationError, field_map: dict[str, str
                 placed = True
     if not placed:
         form.add_error(None, exc.message)
+
+
+def current_user(request: HttpRequest) -> User:
+    """Return the signed-in customer (views behind ``customer_required`` only)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("Sign in first.")
+    return user
 
 
 def address_of(request: HttpRequest) -> str | None:

@@ -8,10 +8,26 @@ from django.shortcuts import render
 
 from accounts.models import Account, AccountKind, Identity, Transfer
 from accounts.services.twofactor import twofactor_enabled
-from accounts.views.common import customer_required
+from accounts.views.common import current_user, customer_required
 from accounts.views.custody_panels import dashboard_panels
 
 RECENT_MAX = 10
+# What a customer calls each kind of movement.
+CODE_LABELS = {
+    "deposit": "Bitcoin deposit",
+    "withdrawal": "Bitcoin withdrawal",
+    "internal": "Transfer",
+    "payment": "Payment",
+    "fee": "Fee",
+    "exchange": "Exchange",
+    "reversal": "Reversal",
+    "adjustment": "Adjustment",
+    "refund": "Refund",
+}
+
+
+def movement_label(transfer: Transfer) -> str:
+    return CODE_LABELS.get(transfer.code, transfer.get_code_display())
 
 
 def activity_rows(accounts: list[Account], limit: int) -> list[dict[str, object]]:
@@ -19,10 +35,9 @@ def activity_rows(accounts: list[Account], limit: int) -> list[dict[str, object]
     ids = {a.pk for a in accounts}
     if not ids:
         return []
-    transfers = (
-        Transfer.objects.filter(Q(debit_account_id__in=ids) | Q(credit_account_id__in=ids))
-        .order_by("-id")[:limit]
-    )
+    transfers = Transfer.objects.filter(
+        Q(debit_account_id__in=ids) | Q(credit_account_id__in=ids)
+    ).order_by("-id")[:limit]
     rows = []
     for t in transfers:
         incoming = t.credit_account_id in ids
@@ -31,7 +46,8 @@ def activity_rows(accounts: list[Account], limit: int) -> list[dict[str, object]
                 "transfer": t,
                 "signed_minor": t.amount_minor if incoming else -t.amount_minor,
                 "currency": t.currency,
-                "label": t.memo or t.get_code_display(),
+                "label": movement_label(t),
+                "detail": t.memo if t.code in ("internal", "payment", "refund") else "",
             }
         )
     return rows
@@ -39,8 +55,10 @@ def activity_rows(accounts: list[Account], limit: int) -> list[dict[str, object]
 
 @customer_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    accounts = list(Account.objects.filter(owner=user, kind=AccountKind.CUSTOMER).order_by("currency"))
+    user = current_user(request)
+    accounts = list(
+        Account.objects.filter(owner=user, kind=AccountKind.CUSTOMER).order_by("currency")
+    )
     identity = Identity.objects.filter(user=user).first()
     context = {
         "accounts": accounts,

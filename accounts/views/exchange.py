@@ -19,7 +19,12 @@ from accounts.services.exchange import (
     quote_create,
     quote_execute,
 )
-from accounts.views.common import address_of, form_error, verified_customer_required
+from accounts.views.common import (
+    address_of,
+    current_user,
+    form_error,
+    verified_customer_required,
+)
 from bank.errors import ApplicationError
 
 
@@ -30,7 +35,7 @@ def exchange(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid() and form.cleaned_data.get("amount_minor"):
         try:
             quote = quote_create(
-                user=request.user,
+                user=current_user(request),
                 direction=form.cleaned_data["direction"],
                 amount_in_minor=form.cleaned_data["amount_minor"],
             )
@@ -38,7 +43,9 @@ def exchange(request: HttpRequest) -> HttpResponse:
             form_error(form, exc)
         else:
             return redirect("quote_detail", quote_id=quote.pk)
-    accounts = Account.objects.filter(owner=request.user, kind=AccountKind.CUSTOMER).order_by("currency")
+    accounts = Account.objects.filter(
+        owner=current_user(request), kind=AccountKind.CUSTOMER
+    ).order_by("currency")
     context = {
         "form": form,
         "rate": rate,
@@ -50,7 +57,7 @@ def exchange(request: HttpRequest) -> HttpResponse:
 
 
 def _own_quote(request: HttpRequest, quote_id: int) -> Quote:
-    quote = Quote.objects.filter(pk=quote_id, user=request.user).first()
+    quote = Quote.objects.filter(pk=quote_id, user=current_user(request)).first()
     if quote is None:
         raise Http404("No such quote")
     return quote
@@ -72,7 +79,9 @@ def quote_detail(request: HttpRequest, quote_id: int) -> HttpResponse:
 def quote_accept(request: HttpRequest, quote_id: int) -> HttpResponse:
     quote = _own_quote(request, quote_id)
     try:
-        quote_execute(user=request.user, quote_id=quote.pk, client_address=address_of(request))
+        quote_execute(
+            user=current_user(request), quote_id=quote.pk, client_address=address_of(request)
+        )
     except QuoteUsed:
         messages.info(request, "This exchange was already done.")
     except QuoteExpired as exc:

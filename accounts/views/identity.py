@@ -9,20 +9,20 @@ from django.shortcuts import redirect, render
 from accounts.forms import IdentityForm
 from accounts.models import KycStatus
 from accounts.services.kyc import identity_for, identity_submit, tier_table
-from accounts.views.common import address_of, customer_required, form_error
+from accounts.views.common import address_of, current_user, customer_required, form_error
 from bank.errors import ApplicationError
 
 
 @customer_required
 def identity(request: HttpRequest) -> HttpResponse:
-    record = identity_for(user=request.user)
+    record = identity_for(user=current_user(request))
     can_submit = record.status in (KycStatus.NONE, KycStatus.REJECTED)
     form = IdentityForm(request.POST or None, request.FILES or None) if can_submit else None
     if request.method == "POST" and form is not None and form.is_valid():
         data = form.cleaned_data
         try:
             identity_submit(
-                user=request.user,
+                user=current_user(request),
                 full_name=data["full_name"],
                 date_of_birth=data["date_of_birth"],
                 iin=data["iin"],

@@ -29,7 +29,7 @@ from accounts.services.twofactor import (
     twofactor_enabled,
 )
 from accounts.views.auth import safe_next
-from accounts.views.common import address_of, customer_required, form_error
+from accounts.views.common import address_of, current_user, customer_required, form_error
 from bank.errors import ApplicationError, NotFound
 
 SETUP_DEVICE = "totp_setup_device"
@@ -42,7 +42,7 @@ def qr_svg(data: str, scale: int = 4) -> str:
 
 @customer_required
 def security(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = current_user(request)
     backup_left = StaticToken.objects.filter(device__user=user).count()
     return render(
         request,
@@ -59,7 +59,7 @@ def security(request: HttpRequest) -> HttpResponse:
 @customer_required
 def twofactor_setup(request: HttpRequest) -> HttpResponse:
     """Show a fresh secret as a QR code; confirm it with the first code from the app."""
-    user = request.user
+    user = current_user(request)
     if twofactor_enabled(user):
         messages.info(request, "Two-factor authentication is already on.")
         return redirect("security")
@@ -105,13 +105,15 @@ def twofactor_setup(request: HttpRequest) -> HttpResponse:
 @customer_required
 def backup_codes_new(request: HttpRequest) -> HttpResponse:
     """New backup codes after re-entering the password; shown once."""
-    if not twofactor_enabled(request.user):
+    if not twofactor_enabled(current_user(request)):
         return redirect("security")
     form = PasswordConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            password_check(user=request.user, password=form.cleaned_data["password"])
-            codes = backup_codes_regenerate(user=request.user, client_address=address_of(request))
+            password_check(user=current_user(request), password=form.cleaned_data["password"])
+            codes = backup_codes_regenerate(
+                user=current_user(request), client_address=address_of(request)
+            )
         except ApplicationError as exc:
             form_error(form, exc)
         else:
@@ -122,14 +124,14 @@ def backup_codes_new(request: HttpRequest) -> HttpResponse:
 @customer_required
 def twofactor_off(request: HttpRequest) -> HttpResponse:
     """Turn two-factor off: needs the password and a current code."""
-    if not twofactor_enabled(request.user):
+    if not twofactor_enabled(current_user(request)):
         return redirect("security")
     form = TwofactorDisableForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            password_check(user=request.user, password=form.cleaned_data["password"])
-            twofactor_check(user=request.user, code=form.cleaned_data["otp_code"])
-            twofactor_disable(user=request.user, client_address=address_of(request))
+            password_check(user=current_user(request), password=form.cleaned_data["password"])
+            twofactor_check(user=current_user(request), code=form.cleaned_data["otp_code"])
+            twofactor_disable(user=current_user(request), client_address=address_of(request))
         except ApplicationError as exc:
             form_error(form, exc)
         else:
@@ -143,7 +145,9 @@ def twofactor_off(request: HttpRequest) -> HttpResponse:
 def session_end(request: HttpRequest, session_id: int) -> HttpResponse:
     try:
         user_session_end(
-            user=request.user, user_session_id=session_id, client_address=address_of(request)
+            user=current_user(request),
+            user_session_id=session_id,
+            client_address=address_of(request),
         )
     except NotFound:
         raise Http404("No such session") from None
@@ -155,7 +159,7 @@ def session_end(request: HttpRequest, session_id: int) -> HttpResponse:
 @require_POST
 def sessions_end_others(request: HttpRequest) -> HttpResponse:
     count = user_sessions_end_others(
-        user=request.user,
+        user=current_user(request),
         keep_session_key=request.session.session_key or "",
         client_address=address_of(request),
     )

@@ -14,7 +14,8 @@ from django.utils import timezone
 from accounts.forms import StatementForm
 from accounts.models import Account
 from accounts.selectors import Statement, StatementLine, account_statement
-from accounts.views.common import customer_required
+from accounts.views.common import current_user, customer_required
+from accounts.views.dashboard import movement_label
 from bank.money import format_amount
 
 PAGE_LINES = 500
@@ -43,7 +44,7 @@ def _full_statement(account: Account, start: dt.datetime, end: dt.datetime) -> S
 
 
 def _label(line: StatementLine) -> str:
-    return line.transfer.memo or line.transfer.get_code_display()
+    return line.transfer.memo or movement_label(line.transfer)
 
 
 @customer_required
@@ -52,7 +53,7 @@ def statement(request: HttpRequest) -> HttpResponse:
     params = request.GET if "account" in request.GET else None
     form = StatementForm(
         params,
-        user=request.user,
+        user=current_user(request),
         initial={"start": today.replace(day=1), "end": today},
     )
     result = None
@@ -64,8 +65,10 @@ def statement(request: HttpRequest) -> HttpResponse:
         if fmt == "csv":
             return _csv(_full_statement(account, *window), start, end)
         if fmt == "pdf":
-            return _pdf(_full_statement(account, *window), start, end, request.user)
-        result = account_statement(account=account, start=window[0], end=window[1], limit=PAGE_LINES)
+            return _pdf(_full_statement(account, *window), start, end, current_user(request))
+        result = account_statement(
+            account=account, start=window[0], end=window[1], limit=PAGE_LINES
+        )
     elif params is not None and "account" in form.errors:
         # Another customer's account id (or none at all): nothing to show.
         raise Http404("No such account")
@@ -116,14 +119,16 @@ def _pdf(stmt: Statement, start: dt.date, end: dt.date, user: Any) -> HttpRespon
 
     cur = stmt.account.currency
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(buffer, pagesize=A4, title="Alatau Bank statement", author="Alatau Bank")
+    doc = SimpleDocTemplate(
+        buffer, pagesize=A4, title="Alatau Bank statement", author="Alatau Bank"
+    )
     styles = getSampleStyleSheet()
     story: list[Any] = [
         Paragraph("Alatau Bank — account statement", styles["Title"]),
         Paragraph(f"Customer: {user.email}", styles["Normal"]),
         Paragraph(f"Account: {stmt.account.number_formatted} ({cur})", styles["Normal"]),
         Paragraph(f"Amounts in {cur}.", styles["Normal"]),
-        Paragraph(f"Period: {start:%d.%m.%Y} – {end:%d.%m.%Y}", styles["Normal"]),
+        Paragraph(f"Period: {start:%d.%m.%Y} to {end:%d.%m.%Y}", styles["Normal"]),
         Spacer(1, 12),
     ]
     rows: list[list[str]] = [["Date", "Ref.", "Description", "Amount", "Balance"]]

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from accounts.forms import TransferConfirmForm, TransferForm
+from accounts.models import Account
 from accounts.services.customer_transfers import (
     customer_transfer_create,
     recipient_resolve,
@@ -18,7 +19,12 @@ from accounts.services.customer_transfers import (
 from accounts.services.kyc import masked_name
 from accounts.services.twofactor import twofactor_enabled
 from accounts.views.auth import rate_limited
-from accounts.views.common import address_of, form_error, verified_customer_required
+from accounts.views.common import (
+    address_of,
+    current_user,
+    form_error,
+    verified_customer_required,
+)
 from bank.errors import ApplicationError, NotFound
 
 
@@ -26,7 +32,7 @@ from bank.errors import ApplicationError, NotFound
 @verified_customer_required
 def transfer_new(request: HttpRequest) -> HttpResponse:
     """Step 1 (details) and step 2 (review and confirm) of a transfer."""
-    user = request.user
+    user = current_user(request)
     if request.method == "POST" and "confirm" in request.POST:
         return _confirm(request)
     form = TransferForm(request.POST or None, user=user, initial=request.GET.dict() or None)
@@ -34,7 +40,9 @@ def transfer_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         account = data["from_account"]
         try:
-            recipient = recipient_resolve(sender=user, query=data["recipient"], currency=account.currency)
+            recipient = recipient_resolve(
+                sender=user, query=data["recipient"], currency=account.currency
+            )
         except ApplicationError as exc:
             form_error(form, exc)
         else:
@@ -52,7 +60,13 @@ def transfer_new(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/transfers/new.html", {"form": form})
 
 
-def _review(request, form, account, recipient, amount_minor):  # type: ignore[no-untyped-def]
+def _review(
+    request: HttpRequest,
+    form: TransferConfirmForm,
+    account: Account,
+    recipient: Account,
+    amount_minor: int,
+) -> HttpResponse:
     needs_2fa = transfer_needs_2fa(currency=account.currency, amount_minor=amount_minor)
     return render(
         request,
@@ -64,13 +78,13 @@ def _review(request, form, account, recipient, amount_minor):  # type: ignore[no
             "recipient_number": recipient.number_formatted,
             "amount_minor": amount_minor,
             "needs_2fa": needs_2fa,
-            "twofactor_on": twofactor_enabled(request.user),
+            "twofactor_on": twofactor_enabled(current_user(request)),
         },
     )
 
 
 def _confirm(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = current_user(request)
     form = TransferConfirmForm(request.POST, user=user)
     if form.is_valid() and form.cleaned_data.get("amount_minor"):
         data = form.cleaned_data
@@ -86,6 +100,7 @@ def _confirm(request: HttpRequest) -> HttpResponse:
                 client_address=address_of(request),
             )
         except ApplicationError as exc:
+            data = dict(data)  # keep the values: form_error drops fields in error
             form_error(form, exc)
             if set(exc.fields) & {"recipient", "amount", "from_account", "idempotency_key"}:
                 step1 = TransferForm(request.POST, user=user)
@@ -110,10 +125,10 @@ def _confirm(request: HttpRequest) -> HttpResponse:
 @verified_customer_required
 def transfer_detail(request: HttpRequest, transfer_id: int) -> HttpResponse:
     try:
-        transfer = transfer_for_user(user=request.user, transfer_id=transfer_id)  # type: ignore[arg-type]
+        transfer = transfer_for_user(user=current_user(request), transfer_id=transfer_id)
     except NotFound:
         raise Http404("No such transfer") from None
-    outgoing = transfer.debit_account.owner_id == request.user.pk
+    outgoing = transfer.debit_account.owner_id == current_user(request).pk
     other = transfer.credit_account if outgoing else transfer.debit_account
     counterparty = masked_name(other.owner) if other.owner_id else "Alatau Bank"
     return render(

@@ -13,8 +13,18 @@ from compliance.services import approval_approve, approval_reject
 
 @admin.register(ApprovalRequest)
 class ApprovalRequestAdmin(ReadOnlyAdmin):
-    list_display = ["id", "action", "target_type", "target_id", "status", "proposed_by",
-                    "approved_by", "rejected_by", "reason", "created_at"]
+    list_display = [
+        "id",
+        "action",
+        "target_type",
+        "target_id",
+        "status",
+        "proposed_by",
+        "approved_by",
+        "rejected_by",
+        "reason",
+        "created_at",
+    ]
     list_filter = ["status", "action"]
     search_fields = ["target_id", "reason"]
     list_select_related = ["proposed_by", "approved_by", "rejected_by"]
@@ -24,15 +34,25 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
     @admin.action(description="Approve and execute (you must not be the proposer)")
     def approve(self, request: HttpRequest, queryset: QuerySet[ApprovalRequest]) -> None:
         for item in queryset:
-            ok, _ = call_service(request, approval_approve, f"Request {item.pk}",
-                                 request_id=item.pk, reason=reason_of(request))
+            ok, _ = call_service(
+                request,
+                approval_approve,
+                f"Request {item.pk}",
+                request_id=item.pk,
+                reason=reason_of(request),
+            )
             if ok:
                 messages.success(request, f"Request {item.pk} approved and executed.")
 
     @admin.action(description="Reject (reason required)")
     def reject(self, request: HttpRequest, queryset: QuerySet[ApprovalRequest]) -> None:
         for item in queryset:
-            ok, _ = call_service(request, approval_reject, f"Request {item.pk}",
-                                 request_id=item.pk, reason=reason_of(request))
+            ok, _ = call_service(
+                request,
+                approval_reject,
+                f"Request {item.pk}",
+                request_id=item.pk,
+                reason=reason_of(request),
+            )
             if ok:
                 messages.success(request, f"Request {item.pk} rejected.")

@@ -10,14 +10,32 @@ from compliance.models import AuditEvent
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["seq", "created_at", "actor_label", "action", "object_type", "object_id",
-                    "client_address"]
+    list_display = [
+        "seq",
+        "created_at",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "client_address",
+    ]
     list_filter = ["action", "object_type", "created_at"]
     search_fields = ["object_id", "actor_label", "action"]
     date_hierarchy = "created_at"
     exclude = ["prev_hash", "hash", "payload"]
-    readonly_fields = ["seq", "created_at", "actor", "actor_label", "action", "object_type",
-                       "object_id", "client_address", "data", "hash_hex", "prev_hash_hex"]
+    readonly_fields = [
+        "seq",
+        "created_at",
+        "actor",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "client_address",
+        "data",
+        "hash_hex",
+        "prev_hash_hex",
+    ]
     actions = None
     show_full_result_count = False
 

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -47,6 +48,23 @@ from compliance.services import (
 from compliance.services.cases import case_attachment_open
 
 
+class StateFilter(admin.SimpleListFilter):
+    """Open work at a glance: every case not yet closed, whatever its stage."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("active", "not closed"), ("mine", "assigned to me, not closed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "active":
+            return queryset.exclude(status=CaseStatus.CLOSED)
+        if self.value() == "mine":
+            return queryset.exclude(status=CaseStatus.CLOSED).filter(assignee=request.user.pk)
+        return queryset
+
+
 class AgeFilter(admin.SimpleListFilter):
     title = "age"
     parameter_name = "age"
@@ -60,8 +78,9 @@ class AgeFilter(admin.SimpleListFilter):
         value = self.value()
         if value in bands:
             low, high = bands[value]
-            return queryset.filter(created_at__lte=now - timedelta(days=low),
-                                   created_at__gt=now - timedelta(days=high))
+            return queryset.filter(
+                created_at__lte=now - timedelta(days=low), created_at__gt=now - timedelta(days=high)
+            )
         if value == "old":
             return queryset.filter(created_at__lte=now - timedelta(days=7))
         return queryset
@@ -78,8 +97,12 @@ class AmountFilter(admin.SimpleListFilter):
     }
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("s", "< 100k KZT"), ("m", "100k-1M KZT"), ("l", "1M-10M KZT"),
-                ("xl", ">= 10M KZT")]
+        return [
+            ("s", "< 100k KZT"),
+            ("m", "100k-1M KZT"),
+            ("l", "1M-10M KZT"),
+            ("xl", ">= 10M KZT"),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         band = self.BANDS.get(self.value() or "")
@@ -101,20 +124,60 @@ class AttachForm(forms.Form):
 
 @admin.register(Case)
 class CaseAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "status", "summary", "customer", "amount", "kzt",
-                    "assignee", "age_display", "created_at"]
-    list_filter = ["status", "kind", AgeFilter, AmountFilter,
-                   ("assignee", admin.RelatedOnlyFieldListFilter), "decision"]
+    list_display = [
+        "id",
+        "kind",
+        "status",
+        "summary",
+        "customer",
+        "amount",
+        "kzt",
+        "assignee",
+        "age_display",
+        "created_at",
+    ]
+    list_filter = [
+        StateFilter,
+        "status",
+        "kind",
+        AgeFilter,
+        AmountFilter,
+        ("assignee", admin.RelatedOnlyFieldListFilter),
+        "decision",
+    ]
     search_fields = ["summary", "subject_id", "customer__email"]
     list_select_related = ["customer", "assignee"]
     date_hierarchy = "created_at"
     action_form = ReasonActionForm
-    actions = ["take", "escalate", "close_cleared", "close_suspicious", "approve_withdrawal",
-               "reject_withdrawal", "freeze_customer", "unfreeze_customer"]
+    actions = [
+        "take",
+        "escalate",
+        "close_cleared",
+        "close_suspicious",
+        "approve_withdrawal",
+        "reject_withdrawal",
+        "freeze_customer",
+        "unfreeze_customer",
+    ]
     change_form_template = "admin/compliance/case/change_form.html"
-    readonly_fields = ["kind", "status", "subject_type", "subject_id", "customer", "summary",
-                       "findings", "amount_minor", "currency", "amount_kzt_tiyn", "assignee",
-                       "decision", "decision_reason", "decided_by", "created_at", "closed_at"]
+    readonly_fields = [
+        "kind",
+        "status",
+        "subject_type",
+        "subject_id",
+        "customer",
+        "summary",
+        "findings",
+        "amount_minor",
+        "currency",
+        "amount_kzt_tiyn",
+        "assignee",
+        "decision",
+        "decision_reason",
+        "decided_by",
+        "created_at",
+        "closed_at",
+    ]
 
     @admin.display(description="amount")
     def amount(self, case: Case) -> str:
@@ -135,8 +198,9 @@ class CaseAdmin(ReadOnlyAdmin):
 
     # --- actions: each one service call per case --------------------------------------
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[Case], label: str,
-              fn: Any, **kwargs: Any) -> HttpResponse | None:
+    def _each(
+        self, request: HttpRequest, queryset: QuerySet[Case], label: str, fn: Any, **kwargs: Any
+    ) -> HttpResponse | None:
         done = 0
         for case in queryset:
             ok, _ = call_service(request, fn, f"Case {case.pk}", case_id=case.pk, **kwargs)
@@ -159,14 +223,27 @@ class CaseAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Close: cleared, no concern (reason required)")
     def close_cleared(self, request: HttpRequest, queryset: QuerySet[Case]) -> HttpResponse | None:
-        return self._each(request, queryset, "Closed", case_close,
-                          decision=CaseDecision.CLEARED, reason=reason_of(request))
+        return self._each(
+            request,
+            queryset,
+            "Closed",
+            case_close,
+            decision=CaseDecision.CLEARED,
+            reason=reason_of(request),
+        )
 
     @admin.action(description="Close: suspicious, report it (reason required)")
-    def close_suspicious(self, request: HttpRequest,
-                         queryset: QuerySet[Case]) -> HttpResponse | None:
-        return self._each(request, queryset, "Closed as suspicious", case_close,
-                          decision=CaseDecision.SUSPICIOUS, reason=reason_of(request))
+    def close_suspicious(
+        self, request: HttpRequest, queryset: QuerySet[Case]
+    ) -> HttpResponse | None:
+        return self._each(
+            request,
+            queryset,
+            "Closed as suspicious",
+            case_close,
+            decision=CaseDecision.SUSPICIOUS,
+            reason=reason_of(request),
+        )
 
     def _withdrawals(self, request: HttpRequest, queryset: QuerySet[Case]) -> list[int]:
         ids = []
@@ -178,52 +255,85 @@ class CaseAdmin(ReadOnlyAdmin):
         return ids
 
     @admin.action(description="Approve the withdrawal (reason required)")
-    def approve_withdrawal(self, request: HttpRequest,
-                           queryset: QuerySet[Case]) -> HttpResponse | None:
+    def approve_withdrawal(
+        self, request: HttpRequest, queryset: QuerySet[Case]
+    ) -> HttpResponse | None:
         for withdrawal_id in self._withdrawals(request, queryset):
-            ok, proposal = call_service(request, withdrawal_review_approve, f"W{withdrawal_id}",
-                                        withdrawal_id=withdrawal_id, reason=reason_of(request))
+            ok, proposal = call_service(
+                request,
+                withdrawal_review_approve,
+                f"W{withdrawal_id}",
+                withdrawal_id=withdrawal_id,
+                reason=reason_of(request),
+            )
             if ok and proposal is not None:
-                messages.warning(request, f"W{withdrawal_id} is large: sent for a second "
-                                          f"approval (request {proposal.pk}).")
+                messages.warning(
+                    request,
+                    f"W{withdrawal_id} is large: sent for a second "
+                    f"approval (request {proposal.pk}).",
+                )
             elif ok:
                 messages.success(request, f"W{withdrawal_id} approved.")
         return self._back(request)
 
     @admin.action(description="Reject the withdrawal (reason required)")
-    def reject_withdrawal(self, request: HttpRequest,
-                          queryset: QuerySet[Case]) -> HttpResponse | None:
+    def reject_withdrawal(
+        self, request: HttpRequest, queryset: QuerySet[Case]
+    ) -> HttpResponse | None:
         for withdrawal_id in self._withdrawals(request, queryset):
-            ok, _ = call_service(request, withdrawal_review_reject, f"W{withdrawal_id}",
-                                 withdrawal_id=withdrawal_id, reason=reason_of(request))
+            ok, _ = call_service(
+                request,
+                withdrawal_review_reject,
+                f"W{withdrawal_id}",
+                withdrawal_id=withdrawal_id,
+                reason=reason_of(request),
+            )
             if ok:
                 messages.success(request, f"W{withdrawal_id} rejected; funds released.")
         return self._back(request)
 
     def _accounts(self, queryset: QuerySet[Case], status: str) -> list[Account]:
         owners = [c.customer_id for c in queryset if c.customer_id]
-        return list(Account.objects.filter(owner_id__in=owners, kind__in=["customer", "merchant"],
-                                           status=status))
+        return list(
+            Account.objects.filter(
+                owner_id__in=owners, kind__in=["customer", "merchant"], status=status
+            )
+        )
 
     @admin.action(description="Freeze the customer's accounts (reason required)")
-    def freeze_customer(self, request: HttpRequest,
-                        queryset: QuerySet[Case]) -> HttpResponse | None:
+    def freeze_customer(
+        self, request: HttpRequest, queryset: QuerySet[Case]
+    ) -> HttpResponse | None:
         for account in self._accounts(queryset, AccountStatus.ACTIVE):
-            ok, _ = call_service(request, staff_account_freeze, account.number,
-                                 account_id=account.pk, reason=reason_of(request))
+            ok, _ = call_service(
+                request,
+                staff_account_freeze,
+                account.number,
+                account_id=account.pk,
+                reason=reason_of(request),
+            )
             if ok:
                 messages.success(request, f"{account.number} frozen.")
         return self._back(request)
 
     @admin.action(description="Propose unfreezing the customer's accounts (four eyes)")
-    def unfreeze_customer(self, request: HttpRequest,
-                          queryset: QuerySet[Case]) -> HttpResponse | None:
+    def unfreeze_customer(
+        self, request: HttpRequest, queryset: QuerySet[Case]
+    ) -> HttpResponse | None:
         for account in self._accounts(queryset, AccountStatus.FROZEN):
-            ok, proposal = call_service(request, staff_account_unfreeze_propose, account.number,
-                                        account_id=account.pk, reason=reason_of(request))
+            ok, proposal = call_service(
+                request,
+                staff_account_unfreeze_propose,
+                account.number,
+                account_id=account.pk,
+                reason=reason_of(request),
+            )
             if ok:
-                messages.success(request, f"Unfreezing {account.number} proposed "
-                                          f"(request {proposal.pk}); a colleague must approve.")
+                messages.success(
+                    request,
+                    f"Unfreezing {account.number} proposed "
+                    f"(request {proposal.pk}); a colleague must approve.",
+                )
         return self._back(request)
 
     # --- the one-screen review -----------------------------------------------------------
@@ -233,16 +343,20 @@ class CaseAdmin(ReadOnlyAdmin):
         return [
             path("<int:case_id>/note/", wrap(self.note_view), name="compliance_case_note"),
             path("<int:case_id>/attach/", wrap(self.attach_view), name="compliance_case_attach"),
-            path("attachment/<int:attachment_id>/", wrap(self.attachment_view),
-                 name="compliance_case_attachment"),
+            path(
+                "attachment/<int:attachment_id>/",
+                wrap(self.attachment_view),
+                name="compliance_case_attachment",
+            ),
             *super().get_urls(),
         ]
 
     def note_view(self, request: HttpRequest, case_id: int) -> HttpResponse:
         form = NoteForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            ok, _ = call_service(request, case_note_add, "Note", case_id=case_id,
-                                 text=form.cleaned_data["text"])
+            ok, _ = call_service(
+                request, case_note_add, "Note", case_id=case_id, text=form.cleaned_data["text"]
+            )
             if ok:
                 messages.success(request, "Note added.")
         elif request.method == "POST":
@@ -252,24 +366,36 @@ class CaseAdmin(ReadOnlyAdmin):
     def attach_view(self, request: HttpRequest, case_id: int) -> HttpResponse:
         form = AttachForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            ok, _ = call_service(request, case_attach, "Attachment", case_id=case_id,
-                                 upload=form.cleaned_data["file"], name=form.cleaned_data["name"])
+            ok, _ = call_service(
+                request,
+                case_attach,
+                "Attachment",
+                case_id=case_id,
+                upload=form.cleaned_data["file"],
+                name=form.cleaned_data["name"],
+            )
             if ok:
                 messages.success(request, "File attached.")
         elif request.method == "POST":
             messages.error(request, "Choose a file.")
         return redirect("admin:compliance_case_change", case_id)
 
-    def attachment_view(self, request: HttpRequest, attachment_id: int) -> HttpResponse:
-        ok, opened = call_service(request, case_attachment_open, "Attachment",
-                                  attachment_id=attachment_id)
+    def attachment_view(self, request: HttpRequest, attachment_id: int) -> HttpResponseBase:
+        ok, opened = call_service(
+            request, case_attachment_open, "Attachment", attachment_id=attachment_id
+        )
         if not ok:
             return HttpResponse("Not allowed or not found", status=403, content_type="text/plain")
         handle, name = opened
         return FileResponse(handle, as_attachment=True, filename=name)
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         case = get_object_or_404(Case, pk=object_id) if object_id.isdigit() else None
         context = {**(extra_context or {}), **(self._facts(request, case) if case else {})}
         return super().change_view(request, object_id, form_url, context)
@@ -284,27 +410,32 @@ class CaseAdmin(ReadOnlyAdmin):
             "can_decide": has_perm(user, "compliance.decide_withdrawal"),
             "can_freeze": has_perm(user, "compliance.freeze_account"),
             "changelist_url": reverse("admin:compliance_case_changelist"),
-            "trail": AuditEvent.objects.filter(object_type="compliance.case",
-                                               object_id=str(case.pk)).order_by("seq")[:50],
+            "trail": AuditEvent.objects.filter(
+                object_type="compliance.case", object_id=str(case.pk)
+            ).order_by("seq")[:50],
             "decisions": CaseDecision.choices,
             "is_open": case.status != CaseStatus.CLOSED,
         }
         if case.customer_id:
             facts["identity"] = Identity.objects.filter(user_id=case.customer_id).first()
             facts["accounts"] = Account.objects.filter(owner_id=case.customer_id)
-            facts["history"] = ScreenedMovement.objects.filter(
-                user_id=case.customer_id).order_by("-created_at")[:10]
+            facts["history"] = ScreenedMovement.objects.filter(user_id=case.customer_id).order_by(
+                "-created_at"
+            )[:10]
         model = withdrawal_model()
         if model is not None and case.subject_type == "custody.withdrawal":
             withdrawal = model.objects.filter(pk=case.subject_id).first()
             facts["withdrawal"] = withdrawal
             if withdrawal is not None:
-                facts["withdrawal_amount"] = format_amount(withdrawal.amount_sats, "BTC",
-                                                           with_code=True)
+                facts["withdrawal_amount"] = format_amount(
+                    withdrawal.amount_sats, "BTC", with_code=True
+                )
                 facts["same_address"] = model.objects.filter(
-                    Q(address=withdrawal.address), ~Q(pk=withdrawal.pk)).count()
+                    Q(address=withdrawal.address), ~Q(pk=withdrawal.pk)
+                ).count()
                 facts["approvals"] = ApprovalRequest.objects.filter(
-                    target_type="custody.withdrawal", target_id=str(withdrawal.pk))
+                    target_type="custody.withdrawal", target_id=str(withdrawal.pk)
+                )
         return facts
 
 

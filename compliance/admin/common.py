@@ -20,8 +20,11 @@ class ReasonActionForm(helpers.ActionForm):
     """The changelist action bar with a reason field: decisions need one."""
 
     reason = forms.CharField(
-        required=False, max_length=500,
-        widget=forms.TextInput(attrs={"size": 50, "placeholder": "reason (required for decisions)"}),
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(
+            attrs={"size": 50, "placeholder": "reason (required for decisions)"}
+        ),
     )
 
 
@@ -38,8 +41,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-def call_service(request: HttpRequest, service: Callable[..., Any], label: str,
-                 **kwargs: Any) -> tuple[bool, Any]:
+def call_service(
+    request: HttpRequest, service: Callable[..., Any], label: str, **kwargs: Any
+) -> tuple[bool, Any]:
     """Call a service as the signed-in staff member; show its error as a message."""
     try:
         result = service(actor=request.user, client_address=client_address(request), **kwargs)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -28,8 +29,10 @@ from compliance.services import (
 
 
 class RuleConfigForm(forms.ModelForm):
-    params = forms.CharField(widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
-                             help_text="JSON object of whole-number thresholds")
+    params = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
+        help_text="JSON object of whole-number thresholds",
+    )
 
     class Meta:
         model = RuleConfig
@@ -66,12 +69,18 @@ class RuleConfigAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return has_perm(request.user, "compliance.manage_rules")
 
-    def save_model(self, request: HttpRequest, obj: RuleConfig, form: forms.ModelForm,
-                   change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: RuleConfig, form: forms.ModelForm, change: bool
+    ) -> None:
         # The service validates, saves and audits; its errors are shown, nothing is saved.
-        ok, _ = call_service(request, rule_config_update, "Rule", name=obj.name,
-                             enabled=form.cleaned_data["enabled"],
-                             params=form.cleaned_data["params"])
+        ok, _ = call_service(
+            request,
+            rule_config_update,
+            "Rule",
+            name=obj.name,
+            enabled=form.cleaned_data["enabled"],
+            params=form.cleaned_data["params"],
+        )
         request._rule_saved = ok  # type: ignore[attr-defined]
 
     def response_change(self, request: HttpRequest, obj: RuleConfig) -> HttpResponse:
@@ -110,18 +119,32 @@ class SanctionedAddressAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return has_perm(request.user, "compliance.manage_sanctions")
 
-    def save_model(self, request: HttpRequest, obj: SanctionedAddress, form: forms.ModelForm,
-                   change: bool) -> None:
-        ok, row = call_service(request, sanctioned_address_add, "Sanctions",
-                               address=obj.address, source=obj.source, note=obj.note)
+    def save_model(
+        self, request: HttpRequest, obj: SanctionedAddress, form: forms.ModelForm, change: bool
+    ) -> None:
+        ok, row = call_service(
+            request,
+            sanctioned_address_add,
+            "Sanctions",
+            address=obj.address,
+            source=obj.source,
+            note=obj.note,
+        )
         if ok:
             obj.pk = row.pk
 
-    def _set(self, request: HttpRequest, queryset: QuerySet[SanctionedAddress],
-             active: bool) -> None:
+    def _set(
+        self, request: HttpRequest, queryset: QuerySet[SanctionedAddress], active: bool
+    ) -> None:
         for row in queryset:
-            call_service(request, sanctioned_address_set_active, row.address,
-                         address_id=row.pk, active=active, reason=reason_of(request))
+            call_service(
+                request,
+                sanctioned_address_set_active,
+                row.address,
+                address_id=row.pk,
+                active=active,
+                reason=reason_of(request),
+            )
 
     @admin.action(description="Take off the list (reason required)")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[SanctionedAddress]) -> None:
@@ -133,32 +156,45 @@ class SanctionedAddressAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         return [
-            path("import/", self.admin_site.admin_view(self.import_view),
-                 name="compliance_sanctionedaddress_import"),
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="compliance_sanctionedaddress_import",
+            ),
             *super().get_urls(),
         ]
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not has_perm(request.user, "compliance.manage_sanctions"):
+            raise PermissionDenied  # the service checks again on import
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             try:
                 result = sanctions_import_csv(
-                    actor=request.user, content=upload.read(sanctions_max() + 1),
-                    source=form.cleaned_data["source"], client_address=client_address(request),
+                    actor=request.user,
+                    content=upload.read(sanctions_max() + 1),
+                    source=form.cleaned_data["source"],
+                    client_address=client_address(request),
                 )
             except ApplicationError as exc:
                 errors = [e for v in exc.fields.values() for e in v]
                 form.add_error(None, [exc.message, *errors[:20]])
             else:
-                messages.success(request, f"Imported: {result['added']} added, "
-                                          f"{result['reactivated']} reactivated, "
-                                          f"{result['already_listed']} already listed.")
+                messages.success(
+                    request,
+                    f"Imported: {result['added']} added, "
+                    f"{result['reactivated']} reactivated, "
+                    f"{result['already_listed']} already listed.",
+                )
                 return redirect("admin:compliance_sanctionedaddress_changelist")
-        context = {**self.admin_site.each_context(request), "form": form,
-                   "title": "Import sanctioned addresses", "opts": self.model._meta}
-        return TemplateResponse(request, "admin/compliance/sanctionedaddress/import.html",
-                                context)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Import sanctioned addresses",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/compliance/sanctionedaddress/import.html", context)
 
 
 def sanctions_max() -> int:
@@ -178,8 +214,14 @@ class TierLimitForm(forms.ModelForm):
 @admin.register(TierLimit)
 class TierLimitAdmin(admin.ModelAdmin):
     form = TierLimitForm
-    list_display = ["tier", "kind", "per_transaction_tiyn", "daily_tiyn", "monthly_tiyn",
-                    "updated_at"]
+    list_display = [
+        "tier",
+        "kind",
+        "per_transaction_tiyn",
+        "daily_tiyn",
+        "monthly_tiyn",
+        "updated_at",
+    ]
     list_filter = ["tier", "kind"]
     readonly_fields = ["tier", "kind", "updated_at"]
 
@@ -192,22 +234,32 @@ class TierLimitAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return has_perm(request.user, "compliance.change_limits")
 
-    def save_model(self, request: HttpRequest, obj: TierLimit, form: forms.ModelForm,
-                   change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: TierLimit, form: forms.ModelForm, change: bool
+    ) -> None:
         # Never saved here: the change becomes a four-eyes proposal.
         data = form.cleaned_data
         ok, proposal = call_service(
-            request, tier_limit_propose, "Limits", tier=obj.tier, kind=obj.kind,
-            per_transaction_tiyn=data["per_transaction_tiyn"], daily_tiyn=data["daily_tiyn"],
-            monthly_tiyn=data["monthly_tiyn"], reason=data["reason"],
+            request,
+            tier_limit_propose,
+            "Limits",
+            tier=obj.tier,
+            kind=obj.kind,
+            per_transaction_tiyn=data["per_transaction_tiyn"],
+            daily_tiyn=data["daily_tiyn"],
+            monthly_tiyn=data["monthly_tiyn"],
+            reason=data["reason"],
         )
         request._proposal = proposal if ok else None  # type: ignore[attr-defined]
 
     def response_change(self, request: HttpRequest, obj: TierLimit) -> HttpResponse:
         proposal = getattr(request, "_proposal", None)
         if proposal is not None:
-            messages.info(request, f"Change proposed (approval request {proposal.pk}); "
-                                   "a different staff member must approve it.")
+            messages.info(
+                request,
+                f"Change proposed (approval request {proposal.pk}); "
+                "a different staff member must approve it.",
+            )
         return redirect("admin:compliance_tierlimit_changelist")
 
     def message_user(self, request: HttpRequest, message: Any, *args: Any, **kwargs: Any) -> None:
@@ -218,8 +270,16 @@ class TierLimitAdmin(admin.ModelAdmin):
 
 @admin.register(ScreenedMovement)
 class ScreenedMovementAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "user", "kind", "subject_id", "amount_kzt_tiyn", "address",
-                    "decision", "case"]
+    list_display = [
+        "created_at",
+        "user",
+        "kind",
+        "subject_id",
+        "amount_kzt_tiyn",
+        "address",
+        "decision",
+        "case",
+    ]
     list_filter = ["decision", "kind"]
     search_fields = ["user__email", "address", "subject_id"]
     list_select_related = ["user"]

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import URLPattern, path
 
@@ -25,33 +26,55 @@ class ReviewForm(forms.Form):
 
 @admin.register(Identity)
 class IdentityAdmin(ReadOnlyAdmin):
-    list_display = ["user", "full_name", "status", "tier", "submitted_at", "reviewed_by",
-                    "reviewed_at"]
+    list_display = [
+        "user",
+        "full_name",
+        "status",
+        "tier",
+        "submitted_at",
+        "reviewed_by",
+        "reviewed_at",
+    ]
     list_filter = ["status", "tier"]
     search_fields = ["user__email", "full_name", "iin"]
     list_select_related = ["user", "reviewed_by"]
     ordering = ["status", "submitted_at"]
     exclude = ["document"]
-    readonly_fields = ["user", "full_name", "date_of_birth", "iin", "address", "status", "tier",
-                       "submitted_at", "reviewed_at", "reviewed_by", "decision_reason"]
+    readonly_fields = [
+        "user",
+        "full_name",
+        "date_of_birth",
+        "iin",
+        "address",
+        "status",
+        "tier",
+        "submitted_at",
+        "reviewed_at",
+        "reviewed_by",
+        "decision_reason",
+    ]
     change_form_template = "admin/compliance/identity/change_form.html"
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
-            path("<int:identity_id>/document/", wrap(self.document_view),
-                 name="accounts_identity_document"),
-            path("<int:identity_id>/review/", wrap(self.review_view),
-                 name="accounts_identity_review"),
+            path(
+                "<int:identity_id>/document/",
+                wrap(self.document_view),
+                name="accounts_identity_document",
+            ),
+            path(
+                "<int:identity_id>/review/", wrap(self.review_view), name="accounts_identity_review"
+            ),
             *super().get_urls(),
         ]
 
-    def document_view(self, request: HttpRequest, identity_id: int) -> HttpResponse:
-        ok, opened = call_service(request, identity_document_open, "Document",
-                                  identity_id=identity_id)
+    def document_view(self, request: HttpRequest, identity_id: int) -> HttpResponseBase:
+        ok, opened = call_service(
+            request, identity_document_open, "Document", identity_id=identity_id
+        )
         if not ok:
-            return HttpResponse("Not allowed or no document", status=403,
-                                content_type="text/plain")
+            return HttpResponse("Not allowed or no document", status=403, content_type="text/plain")
         handle, name = opened
         return FileResponse(handle, filename=name)
 
@@ -60,25 +83,41 @@ class IdentityAdmin(ReadOnlyAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             if data["decision"] == "approve":
-                ok, _ = call_service(request, identity_approve, "Approve",
-                                     identity_id=identity_id, tier=data["tier"] or 0,
-                                     reason=data["reason"])
+                ok, _ = call_service(
+                    request,
+                    identity_approve,
+                    "Approve",
+                    identity_id=identity_id,
+                    tier=data["tier"] or 0,
+                    reason=data["reason"],
+                )
             else:
-                ok, _ = call_service(request, identity_reject, "Reject",
-                                     identity_id=identity_id, reason=data["reason"])
+                ok, _ = call_service(
+                    request,
+                    identity_reject,
+                    "Reject",
+                    identity_id=identity_id,
+                    reason=data["reason"],
+                )
             if ok:
                 messages.success(request, f"Identity {data['decision']}d.")
         elif request.method == "POST":
             messages.error(request, "Choose approve or reject.")
         return redirect("admin:accounts_identity_change", identity_id)
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         context = {
             **(extra_context or {}),
             "can_review": has_perm(request.user, "compliance.review_kyc"),
             "can_see_document": has_perm(request.user, "compliance.view_kyc_document"),
-            "tiers": sorted(t for t in set(TierLimit.objects.values_list("tier", flat=True))
-                            if t >= 1),
+            "tiers": sorted(
+                t for t in set(TierLimit.objects.values_list("tier", flat=True)) if t >= 1
+            ),
         }
         return super().change_view(request, object_id, form_url, context)

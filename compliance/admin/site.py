@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
@@ -58,16 +59,23 @@ class AlatauAdminSite(OTPAdminSite):
 
     def reports_view(self, request: HttpRequest) -> HttpResponse:
         if not has_perm(request.user, VIEW_REPORTS):
-            return TemplateResponse(request, "admin/alatau_denied.html",
-                                    {**self.each_context(request), "title": "Reports"},
-                                    status=403)
+            return TemplateResponse(
+                request,
+                "admin/alatau_denied.html",
+                {**self.each_context(request), "title": "Reports"},
+                status=403,
+            )
         context = {**self.each_context(request), "title": "Reports", "reports": REPORT_NAMES}
         return TemplateResponse(request, "admin/alatau_reports.html", context)
 
-    def report_csv(self, request: HttpRequest, name: str) -> HttpResponse:
+    def report_csv(self, request: HttpRequest, name: str) -> HttpResponseBase:
         try:
-            rows = report_open(actor=request.user, name=name, params=request.GET.dict(),
-                               client_address=client_address(request))
+            rows = report_open(
+                actor=request.user,
+                name=name,
+                params=request.GET.dict(),
+                client_address=client_address(request),
+            )
         except PermissionDenied as exc:
             return HttpResponse(exc.message, status=403, content_type="text/plain")
         except ApplicationError as exc:

@@ -15,6 +15,8 @@ def large_amount(movement: Movement, params: dict[str, int]) -> Finding | None:
     if movement.amount_kzt_tiyn < threshold:
         return None
     return Finding(
-        "large_amount", REVIEW, "amount at or over the single-movement threshold",
+        "large_amount",
+        REVIEW,
+        "amount at or over the single-movement threshold",
         {"amount_kzt_tiyn": movement.amount_kzt_tiyn, "threshold_tiyn": threshold},
     )

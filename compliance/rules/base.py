@@ -57,9 +57,11 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(
-    name: str, *, description: str, defaults: dict[str, int], kinds: tuple[str, ...] = (
-        "withdrawal", "transfer"
-    )
+    name: str,
+    *,
+    description: str,
+    defaults: dict[str, int],
+    kinds: tuple[str, ...] = ("withdrawal", "transfer"),
 ) -> Callable[[Evaluate], Evaluate]:
     """Register a screening rule under ``name`` with its default integer thresholds."""
 

@@ -19,6 +19,8 @@ def dormant(movement: Movement, params: dict[str, int]) -> Finding | None:
     if idle_days < params["inactive_days"]:
         return None
     return Finding(
-        "dormant", REVIEW, "dormant account suddenly active",
+        "dormant",
+        REVIEW,
+        "dormant account suddenly active",
         {"idle_days": idle_days, "inactive_days": params["inactive_days"]},
     )

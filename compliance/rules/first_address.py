@@ -18,7 +18,12 @@ def first_address(movement: Movement, params: dict[str, int]) -> Finding | None:
     if address_used_before(movement):
         return None
     return Finding(
-        "first_address", REVIEW, "first withdrawal to this address",
-        {"address": movement.address, "amount_kzt_tiyn": movement.amount_kzt_tiyn,
-         "min_amount_tiyn": params["min_amount_tiyn"]},
+        "first_address",
+        REVIEW,
+        "first withdrawal to this address",
+        {
+            "address": movement.address,
+            "amount_kzt_tiyn": movement.amount_kzt_tiyn,
+            "min_amount_tiyn": params["min_amount_tiyn"],
+        },
     )

@@ -16,7 +16,9 @@ def earlier_movements(movement: Movement, *, window_minutes: int) -> QuerySet[Sc
     start = movement.at - timedelta(minutes=window_minutes)
     return (
         ScreenedMovement.objects.filter(
-            user=movement.user, kind=movement.kind, created_at__gte=start,
+            user=movement.user,
+            kind=movement.kind,
+            created_at__gte=start,
             created_at__lte=movement.at,
         )
         .exclude(decision=BLOCK)

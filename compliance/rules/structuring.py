@@ -29,7 +29,14 @@ def structuring(movement: Movement, params: dict[str, int]) -> Finding | None:
     if count < params["count_min"]:
         return None
     return Finding(
-        "structuring", REVIEW, "several movements just below the threshold",
-        {"count": count, "count_min": params["count_min"], "band_low_tiyn": low,
-         "band_high_tiyn": high, "window_minutes": params["window_minutes"]},
+        "structuring",
+        REVIEW,
+        "several movements just below the threshold",
+        {
+            "count": count,
+            "count_min": params["count_min"],
+            "band_low_tiyn": low,
+            "band_high_tiyn": high,
+            "window_minutes": params["window_minutes"],
+        },
     )

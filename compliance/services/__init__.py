@@ -8,7 +8,7 @@ What other apps call:
 """
 
 from compliance.rates import kzt_value_tiyn
-from compliance.rules import address_is_sanctioned
+from compliance.rules import address_is_sanctioned, sanctioned_among
 from compliance.services.actions import (
     staff_account_freeze,
     staff_account_unfreeze_propose,
@@ -42,6 +42,7 @@ from compliance.services.screening import (
     movement_screen,
     travel_rule_required,
     travel_rule_validate,
+    withdrawal_rules_screen,
 )
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "rule_config_update",
     "sanctioned_address_add",
     "sanctioned_address_set_active",
+    "sanctioned_among",
     "sanctions_import_csv",
     "staff_account_freeze",
     "staff_account_unfreeze_propose",
@@ -75,4 +77,5 @@ __all__ = [
     "user_tier",
     "withdrawal_review_approve",
     "withdrawal_review_reject",
+    "withdrawal_rules_screen",
 ]

@@ -41,8 +41,9 @@ class ApprovalAction:
 _ACTIONS: dict[str, ApprovalAction] = {}
 
 
-def approval_action_register(name: str, *, permission: str, executor: Executor,
-                             description: str = "") -> None:
+def approval_action_register(
+    name: str, *, permission: str, executor: Executor, description: str = ""
+) -> None:
     """Register (or replace) a four-eyes action and its executor."""
     _ACTIONS[name] = ApprovalAction(name, permission, executor, description)
 
@@ -65,10 +66,17 @@ def _ensure_builtin() -> None:
     from compliance.services import actions, limits  # noqa: F401
 
 
-def approval_propose(*, actor: Any, action: str, target: models.Model | None = None,
-                     target_type: str = "", target_id: str | int = "",
-                     params: dict[str, Any] | None = None, reason: str,
-                     client_address: str | None = None) -> ApprovalRequest:
+def approval_propose(
+    *,
+    actor: Any,
+    action: str,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str | int = "",
+    params: dict[str, Any] | None = None,
+    reason: str,
+    client_address: str | None = None,
+) -> ApprovalRequest:
     """Propose an action for a second staff member to approve."""
     spec = approval_action(action)
     require_perm(actor, spec.permission)
@@ -80,13 +88,25 @@ def approval_propose(*, actor: Any, action: str, target: models.Model | None = N
     try:
         with transaction.atomic():
             request = ApprovalRequest.objects.create(
-                action=action, target_type=target_type, target_id=str(target_id),
-                params=params or {}, reason=reason, proposed_by=actor,
+                action=action,
+                target_type=target_type,
+                target_id=str(target_id),
+                params=params or {},
+                reason=reason,
+                proposed_by=actor,
             )
-            audit_record(actor=actor, action="approval.propose", obj=request,
-                         data={"action": action, "target": f"{target_type}:{target_id}",
-                               "params": request.params, "reason": reason},
-                         client_address=client_address)
+            audit_record(
+                actor=actor,
+                action="approval.propose",
+                obj=request,
+                data={
+                    "action": action,
+                    "target": f"{target_type}:{target_id}",
+                    "params": request.params,
+                    "reason": reason,
+                },
+                client_address=client_address,
+            )
     except IntegrityError as exc:
         raise Conflict("This action is already waiting for approval") from exc
     return request
@@ -101,8 +121,9 @@ def _lock_pending(request_id: int) -> ApprovalRequest:
     return request
 
 
-def approval_approve(*, actor: Any, request_id: int, reason: str = "",
-                     client_address: str | None = None) -> ApprovalRequest:
+def approval_approve(
+    *, actor: Any, request_id: int, reason: str = "", client_address: str | None = None
+) -> ApprovalRequest:
     """Approve as the second person and execute the action in the same transaction."""
     with transaction.atomic():
         request = _lock_pending(request_id)
@@ -115,17 +136,27 @@ def approval_approve(*, actor: Any, request_id: int, reason: str = "",
         request.decided_at = timezone.now()
         request.decision_reason = (reason or "").strip()
         request.result = spec.executor(request, actor) or {}
-        request.save(update_fields=["approved_by", "status", "decided_at", "decision_reason",
-                                    "result"])
-        audit_record(actor=actor, action="approval.approve", obj=request,
-                     data={"action": request.action, "proposed_by": request.proposed_by_id,
-                           "target": f"{request.target_type}:{request.target_id}",
-                           "result": request.result}, client_address=client_address)
+        request.save(
+            update_fields=["approved_by", "status", "decided_at", "decision_reason", "result"]
+        )
+        audit_record(
+            actor=actor,
+            action="approval.approve",
+            obj=request,
+            data={
+                "action": request.action,
+                "proposed_by": request.proposed_by_id,
+                "target": f"{request.target_type}:{request.target_id}",
+                "result": request.result,
+            },
+            client_address=client_address,
+        )
     return request
 
 
-def approval_reject(*, actor: Any, request_id: int, reason: str,
-                    client_address: str | None = None) -> ApprovalRequest:
+def approval_reject(
+    *, actor: Any, request_id: int, reason: str, client_address: str | None = None
+) -> ApprovalRequest:
     """Reject a proposal (the proposer may withdraw their own) with a reason."""
     reason = (reason or "").strip()
     if not reason:
@@ -139,7 +170,11 @@ def approval_reject(*, actor: Any, request_id: int, reason: str,
         request.rejected_by = actor
         # approved_by stays empty, so a proposer may withdraw their own proposal.
         request.save(update_fields=["status", "decided_at", "decision_reason", "rejected_by"])
-        audit_record(actor=actor, action="approval.reject", obj=request,
-                     data={"action": request.action, "reason": reason},
-                     client_address=client_address)
+        audit_record(
+            actor=actor,
+            action="approval.reject",
+            obj=request,
+            data={"action": request.action, "reason": reason},
+            client_address=client_address,
+        )
     return request

@@ -29,11 +29,18 @@ def audit_check() -> int:
         head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
         if head is None:
             return len(breaks)
-        already = Case.objects.filter(
-            kind=CaseKind.OTHER, subject_type="compliance.auditchainhead", subject_id="1"
-        ).exclude(status=CaseStatus.CLOSED).exists()
+        already = (
+            Case.objects.filter(
+                kind=CaseKind.OTHER, subject_type="compliance.auditchainhead", subject_id="1"
+            )
+            .exclude(status=CaseStatus.CLOSED)
+            .exists()
+        )
         if not already:
-            case_open(kind=CaseKind.OTHER, subject=head,
-                      summary=f"Audit log tampering: {len(breaks)} break(s) in the hash chain",
-                      findings=described)
+            case_open(
+                kind=CaseKind.OTHER,
+                subject=head,
+                summary=f"Audit log tampering: {len(breaks)} break(s) in the hash chain",
+                findings=described,
+            )
     return len(breaks)

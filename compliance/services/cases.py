@@ -61,8 +61,11 @@ def case_open(
             actor=actor,
             action="case.open",
             obj=case,
-            data={"kind": kind, "subject": f"{case.subject_type}:{case.subject_id}",
-                  "summary": case.summary},
+            data={
+                "kind": kind,
+                "subject": f"{case.subject_type}:{case.subject_id}",
+                "summary": case.summary,
+            },
         )
         transaction.on_commit(
             lambda: logger.warning(
@@ -88,13 +91,15 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
-def case_assign(*, actor: Any, case_id: int, assignee: Any | None,
-                client_address: str | None = None) -> Case:
+def case_assign(
+    *, actor: Any, case_id: int, assignee: Any | None, client_address: str | None = None
+) -> Case:
     """Assign the case (``assignee=None`` unassigns); an open case moves to in review."""
     require_perm(actor, WORK_CASE)
     if assignee is not None and not (assignee.is_staff and assignee.is_active):
-        raise ValidationFailed("Assign cases to active staff only",
-                               fields={"assignee": ["Not staff."]})
+        raise ValidationFailed(
+            "Assign cases to active staff only", fields={"assignee": ["Not staff."]}
+        )
     with transaction.atomic():
         case = case_lock(case_id)
         if case.status == CaseStatus.CLOSED:
@@ -104,14 +109,19 @@ def case_assign(*, actor: Any, case_id: int, assignee: Any | None,
         if assignee is not None and case.status == CaseStatus.OPEN:
             case.status = CaseStatus.IN_REVIEW
         case.save(update_fields=["assignee", "status"])
-        audit_record(actor=actor, action="case.assign", obj=case,
-                     data={"before": before, "after": case.assignee_id},
-                     client_address=client_address)
+        audit_record(
+            actor=actor,
+            action="case.assign",
+            obj=case,
+            data={"before": before, "after": case.assignee_id},
+            client_address=client_address,
+        )
     return case
 
 
-def case_note_add(*, actor: Any, case_id: int, text: str,
-                  client_address: str | None = None) -> CaseNote:
+def case_note_add(
+    *, actor: Any, case_id: int, text: str, client_address: str | None = None
+) -> CaseNote:
     """Add a note to a case (closed cases too: auditors' findings may follow)."""
     require_perm(actor, WORK_CASE)
     text = (text or "").strip()
@@ -120,32 +130,48 @@ def case_note_add(*, actor: Any, case_id: int, text: str,
     with transaction.atomic():
         case = case_lock(case_id)
         note = CaseNote.objects.create(case=case, author=actor, text=text[:10_000])
-        audit_record(actor=actor, action="case.note", obj=case,
-                     data={"note_id": note.pk, "text": note.text[:500]},
-                     client_address=client_address)
+        audit_record(
+            actor=actor,
+            action="case.note",
+            obj=case,
+            data={"note_id": note.pk, "text": note.text[:500]},
+            client_address=client_address,
+        )
     return note
 
 
-def case_attach(*, actor: Any, case_id: int, upload: UploadedFile, name: str = "",
-                client_address: str | None = None) -> CaseAttachment:
+def case_attach(
+    *,
+    actor: Any,
+    case_id: int,
+    upload: UploadedFile,
+    name: str = "",
+    client_address: str | None = None,
+) -> CaseAttachment:
     """Attach a file (private storage, at most 10 MB) to a case."""
     require_perm(actor, WORK_CASE)
     if upload.size is None or upload.size > ATTACHMENT_MAX_BYTES:
         raise ValidationFailed("The file is too large", fields={"file": ["At most 10 MB."]})
     with transaction.atomic():
         case = case_lock(case_id)
-        attachment = CaseAttachment(case=case, uploaded_by=actor,
-                                    name=(name or upload.name or "file")[:120])
+        attachment = CaseAttachment(
+            case=case, uploaded_by=actor, name=(name or upload.name or "file")[:120]
+        )
         attachment.file.save(upload.name or "file", upload, save=False)
         attachment.save()
-        audit_record(actor=actor, action="case.attach", obj=case,
-                     data={"attachment_id": attachment.pk, "name": attachment.name,
-                           "bytes": upload.size}, client_address=client_address)
+        audit_record(
+            actor=actor,
+            action="case.attach",
+            obj=case,
+            data={"attachment_id": attachment.pk, "name": attachment.name, "bytes": upload.size},
+            client_address=client_address,
+        )
     return attachment
 
 
-def case_escalate(*, actor: Any, case_id: int, reason: str,
-                  client_address: str | None = None) -> Case:
+def case_escalate(
+    *, actor: Any, case_id: int, reason: str, client_address: str | None = None
+) -> Case:
     """Escalate a case to senior compliance with a reason."""
     require_perm(actor, WORK_CASE)
     reason = _require_reason(reason)
@@ -157,21 +183,33 @@ def case_escalate(*, actor: Any, case_id: int, reason: str,
         case.status = CaseStatus.ESCALATED
         case.save(update_fields=["status"])
         CaseNote.objects.create(case=case, author=actor, text=f"Escalated: {reason}")
-        audit_record(actor=actor, action="case.escalate", obj=case,
-                     data={"before": before, "reason": reason}, client_address=client_address)
+        audit_record(
+            actor=actor,
+            action="case.escalate",
+            obj=case,
+            data={"before": before, "reason": reason},
+            client_address=client_address,
+        )
     return case
 
 
-def case_close(*, actor: Any, case_id: int, decision: str, reason: str,
-               client_address: str | None = None) -> Case:
+def case_close(
+    *, actor: Any, case_id: int, decision: str, reason: str, client_address: str | None = None
+) -> Case:
     """Close a case with a decision and a mandatory reason."""
     require_perm(actor, WORK_CASE)
-    return close_checked(actor=actor, case_id=case_id, decision=decision, reason=reason,
-                         client_address=client_address)
+    return close_checked(
+        actor=actor,
+        case_id=case_id,
+        decision=decision,
+        reason=reason,
+        client_address=client_address,
+    )
 
 
-def close_checked(*, actor: Any, case_id: int, decision: str, reason: str,
-                  client_address: str | None) -> Case:
+def close_checked(
+    *, actor: Any, case_id: int, decision: str, reason: str, client_address: str | None
+) -> Case:
     """Close a case for a service that has already checked the actor's permission."""
     reason = _require_reason(reason)
     if decision not in CaseDecision.values:
@@ -186,24 +224,34 @@ def close_checked(*, actor: Any, case_id: int, decision: str, reason: str,
         case.decision_reason = reason
         case.decided_by = actor
         case.closed_at = timezone.now()
-        case.save(update_fields=["status", "decision", "decision_reason", "decided_by",
-                                 "closed_at"])
-        audit_record(actor=actor, action="case.close", obj=case,
-                     data={"before": before, "decision": decision, "reason": reason},
-                     client_address=client_address)
+        case.save(
+            update_fields=["status", "decision", "decision_reason", "decided_by", "closed_at"]
+        )
+        audit_record(
+            actor=actor,
+            action="case.close",
+            obj=case,
+            data={"before": before, "decision": decision, "reason": reason},
+            client_address=client_address,
+        )
     return case
 
 
-def case_attachment_open(*, actor: Any, attachment_id: int,
-                         client_address: str | None = None) -> tuple[IO[bytes], str]:
+def case_attachment_open(
+    *, actor: Any, attachment_id: int, client_address: str | None = None
+) -> tuple[IO[bytes], str]:
     """Open a case attachment for permitted staff; every opening is audited."""
     require_perm(actor, "compliance.view_caseattachment")
     attachment = CaseAttachment.objects.filter(pk=attachment_id).first()
     if attachment is None:
         raise NotFound("Attachment not found")
     with transaction.atomic():
-        audit_record(actor=actor, action="case.attachment_view", obj=attachment.case,
-                     data={"attachment_id": attachment.pk, "name": attachment.name},
-                     client_address=client_address)
-    handle = attachment.file.storage.open(attachment.file.name, "rb")
+        audit_record(
+            actor=actor,
+            action="case.attachment_view",
+            obj=attachment.case,
+            data={"attachment_id": attachment.pk, "name": attachment.name},
+            client_address=client_address,
+        )
+    handle = attachment.file.storage.open(str(attachment.file.name), "rb")
     return handle, attachment.name

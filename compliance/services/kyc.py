@@ -26,14 +26,17 @@ def _lock_submitted(identity_id: int) -> Identity:
     return identity
 
 
-def identity_approve(*, actor: Any, identity_id: int, tier: int, reason: str = "",
-                     client_address: str | None = None) -> Identity:
+def identity_approve(
+    *, actor: Any, identity_id: int, tier: int, reason: str = "", client_address: str | None = None
+) -> Identity:
     """Approve a submitted identity and give the customer ``tier`` (1 or higher)."""
     require_perm(actor, REVIEW_KYC)
     tiers = set(TierLimit.objects.values_list("tier", flat=True))
     if tier < 1 or tier not in tiers:
-        raise ValidationFailed("Choose a tier that has limits set",
-                               fields={"tier": [f"Tiers: {sorted(t for t in tiers if t >= 1)}"]})
+        raise ValidationFailed(
+            "Choose a tier that has limits set",
+            fields={"tier": [f"Tiers: {sorted(t for t in tiers if t >= 1)}"]},
+        )
     with transaction.atomic():
         identity = _lock_submitted(identity_id)
         if identity.user_id == actor.pk:
@@ -44,17 +47,26 @@ def identity_approve(*, actor: Any, identity_id: int, tier: int, reason: str = "
         identity.reviewed_by = actor
         identity.reviewed_at = timezone.now()
         identity.decision_reason = (reason or "").strip()[:500]
-        identity.save(update_fields=["status", "tier", "reviewed_by", "reviewed_at",
-                                     "decision_reason"])
-        audit_record(actor=actor, action="identity.approve", obj=identity,
-                     data={"before": before, "after": {"status": "approved", "tier": tier},
-                           "reason": identity.decision_reason},
-                     client_address=client_address)
+        identity.save(
+            update_fields=["status", "tier", "reviewed_by", "reviewed_at", "decision_reason"]
+        )
+        audit_record(
+            actor=actor,
+            action="identity.approve",
+            obj=identity,
+            data={
+                "before": before,
+                "after": {"status": "approved", "tier": tier},
+                "reason": identity.decision_reason,
+            },
+            client_address=client_address,
+        )
     return identity
 
 
-def identity_reject(*, actor: Any, identity_id: int, reason: str,
-                    client_address: str | None = None) -> Identity:
+def identity_reject(
+    *, actor: Any, identity_id: int, reason: str, client_address: str | None = None
+) -> Identity:
     """Reject a submitted identity; the customer sees ``reason`` and may submit again."""
     require_perm(actor, REVIEW_KYC)
     reason = (reason or "").strip()
@@ -69,13 +81,19 @@ def identity_reject(*, actor: Any, identity_id: int, reason: str,
         identity.reviewed_at = timezone.now()
         identity.decision_reason = reason[:500]
         identity.save(update_fields=["status", "reviewed_by", "reviewed_at", "decision_reason"])
-        audit_record(actor=actor, action="identity.reject", obj=identity,
-                     data={"reason": identity.decision_reason}, client_address=client_address)
+        audit_record(
+            actor=actor,
+            action="identity.reject",
+            obj=identity,
+            data={"reason": identity.decision_reason},
+            client_address=client_address,
+        )
     return identity
 
 
-def identity_document_open(*, actor: Any, identity_id: int,
-                           client_address: str | None = None) -> tuple[IO[bytes], str]:
+def identity_document_open(
+    *, actor: Any, identity_id: int, client_address: str | None = None
+) -> tuple[IO[bytes], str]:
     """Open an identity's document for a permitted staff member; every view is audited.
 
     Returns the open file and its file name; the caller streams and closes it.
@@ -85,7 +103,13 @@ def identity_document_open(*, actor: Any, identity_id: int,
     if identity is None or not identity.document:
         raise NotFound("No document")
     with transaction.atomic():
-        audit_record(actor=actor, action="identity.document_view", obj=identity,
-                     data={"file": identity.document.name}, client_address=client_address)
-    handle = identity.document.storage.open(identity.document.name, "rb")
-    return handle, identity.document.name.rsplit("/", 1)[-1]
+        audit_record(
+            actor=actor,
+            action="identity.document_view",
+            obj=identity,
+            data={"file": identity.document.name},
+            client_address=client_address,
+        )
+    name = str(identity.document.name)
+    handle = identity.document.storage.open(name, "rb")
+    return handle, name.rsplit("/", 1)[-1]

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Hold, HoldStatus, Identity, KycStatus, Transfer, User
-from bank.errors import NotFound, ValidationFailed
+from bank.errors import ValidationFailed
 from compliance.audit import audit_record
 from compliance.errors import LimitExceeded
 from compliance.models import ApprovalRequest, LimitKind, TierLimit
@@ -30,27 +30,45 @@ def user_tier(user: Any) -> int:
 
 
 def _used_tiyn(user: Any, kind: str, since: datetime, exclude_hold_id: int | None) -> int:
-    """KZT already sent since ``since``: posted transfers plus open withdrawal holds."""
+    """KZT already sent since ``since``: posted transfers plus open withdrawal holds.
+
+    Transfers carry their KZT value from the time they moved; the few without one
+    (and open holds) are valued at today's rate.
+    """
     posted = Transfer.objects.filter(
-        debit_account__owner=user, code__in=_CODES[LimitKind(kind)], created_at__gte=since,
+        debit_account__owner=user,
+        code__in=_CODES[LimitKind(kind)],
+        created_at__gte=since,
         reversed_by__isnull=True,
     )
-    total = 0
-    for currency, kzt, amount in posted.values_list("currency", "kzt_value_tiyn", "amount_minor"):
-        total += kzt if kzt is not None else kzt_value_tiyn(amount_minor=amount, currency=currency)
+    total = int(posted.aggregate(total=Sum("kzt_value_tiyn"))["total"] or 0)
+    unvalued = (
+        posted.filter(kzt_value_tiyn__isnull=True)
+        .values("currency")
+        .annotate(total=Sum("amount_minor"))
+    )
+    for row in unvalued:
+        total += kzt_value_tiyn(amount_minor=int(row["total"]), currency=row["currency"])
     if kind == LimitKind.WITHDRAWAL:
-        holds = Hold.objects.filter(
-            Q(account__owner=user), code="withdrawal", status=HoldStatus.OPEN,
-            created_at__gte=since,
-        ).exclude(pk=exclude_hold_id or 0).values("account__currency").annotate(total=Sum("amount_minor"))
-        for row in holds:
-            total += kzt_value_tiyn(amount_minor=int(row["total"]),
-                                    currency=row["account__currency"])
+        holds = (
+            Hold.objects.filter(
+                account__owner=user, code="withdrawal", status=HoldStatus.OPEN,
+                created_at__gte=since,
+            )
+            .exclude(pk=exclude_hold_id or 0)
+            .values("account__currency")
+            .annotate(total=Sum("amount_minor"))
+        )  # fmt: skip
+        for held in holds:
+            total += kzt_value_tiyn(
+                amount_minor=int(held["total"]), currency=held["account__currency"]
+            )
     return total
 
 
-def limits_check(*, user: Any, kind: str, amount_kzt_tiyn: int,
-                 exclude_hold_id: int | None = None) -> None:
+def limits_check(
+    *, user: Any, kind: str, amount_kzt_tiyn: int, exclude_hold_id: int | None = None
+) -> None:
     """Raise ``LimitExceeded`` if this movement would pass a limit of the user's tier.
 
     Call it inside the transaction that creates the hold or transfer, before
@@ -86,28 +104,45 @@ def _exceeded(period: str, limit_tiyn: int, would_be_tiyn: int, tier: int) -> No
     )
 
 
-def tier_limit_propose(*, actor: Any, tier: int, kind: str, per_transaction_tiyn: int,
-                       daily_tiyn: int, monthly_tiyn: int, reason: str,
-                       client_address: str | None = None) -> ApprovalRequest:
+def tier_limit_propose(
+    *,
+    actor: Any,
+    tier: int,
+    kind: str,
+    per_transaction_tiyn: int,
+    daily_tiyn: int,
+    monthly_tiyn: int,
+    reason: str,
+    client_address: str | None = None,
+) -> ApprovalRequest:
     """Propose new limits for one tier and kind; a second person approves (four eyes)."""
-    values = {"per_transaction_tiyn": per_transaction_tiyn, "daily_tiyn": daily_tiyn,
-              "monthly_tiyn": monthly_tiyn}
+    values = {
+        "per_transaction_tiyn": per_transaction_tiyn,
+        "daily_tiyn": daily_tiyn,
+        "monthly_tiyn": monthly_tiyn,
+    }
     for name, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10**15:
-            raise ValidationFailed("Limits are whole tiyn between 0 and 10^15",
-                                   fields={name: ["Out of range."]})
+            raise ValidationFailed(
+                "Limits are whole tiyn between 0 and 10^15", fields={name: ["Out of range."]}
+            )
     if not per_transaction_tiyn <= daily_tiyn <= monthly_tiyn:
-        raise ValidationFailed("Limits must satisfy per transaction <= daily <= monthly",
-                               fields={"daily_tiyn": ["Inconsistent."]})
+        raise ValidationFailed(
+            "Limits must satisfy per transaction <= daily <= monthly",
+            fields={"daily_tiyn": ["Inconsistent."]},
+        )
     limit = TierLimit.objects.filter(tier=tier, kind=kind).first()
     if kind not in LimitKind.values or tier < 0:
         raise ValidationFailed("Unknown tier or kind", fields={"kind": [str(kind)]})
     before = {f: getattr(limit, f) for f in LIMIT_FIELDS} if limit else {}
     return approval_propose(
-        actor=actor, action="limit_change", target_type="compliance.tierlimit",
-        target_id=f"{tier}:{kind}", params={"tier": tier, "kind": kind, "before": before,
-                                             "after": values},
-        reason=reason, client_address=client_address,
+        actor=actor,
+        action="limit_change",
+        target_type="compliance.tierlimit",
+        target_id=f"{tier}:{kind}",
+        params={"tier": tier, "kind": kind, "before": before, "after": values},
+        reason=reason,
+        client_address=client_address,
     )
 
 
@@ -121,19 +156,23 @@ def _limit_change_execute(request: ApprovalRequest, actor: Any) -> dict[str, Any
         for name in LIMIT_FIELDS:
             setattr(limit, name, int(after[name]))
         limit.save()
-        audit_record(actor=actor, action="tierlimit.change", obj=limit,
-                     data={"before": before, "after": after, "approval": request.pk,
-                           "proposed_by": request.proposed_by_id})
+        audit_record(
+            actor=actor,
+            action="tierlimit.change",
+            obj=limit,
+            data={
+                "before": before,
+                "after": after,
+                "approval": request.pk,
+                "proposed_by": request.proposed_by_id,
+            },
+        )
     return {"tier_limit_id": limit.pk}
 
 
-def tier_limit_get(*, tier: int, kind: str) -> TierLimit:
-    limit = TierLimit.objects.filter(tier=tier, kind=kind).first()
-    if limit is None:
-        raise NotFound("No such tier limit")
-    return limit
-
-
-approval_action_register("limit_change", permission=CHANGE_LIMITS,
-                         executor=_limit_change_execute,
-                         description="Change the limits of a KYC tier")
+approval_action_register(
+    "limit_change",
+    permission=CHANGE_LIMITS,
+    executor=_limit_change_execute,
+    description="Change the limits of a KYC tier",
+)

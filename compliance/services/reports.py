@@ -24,16 +24,19 @@ def _range(params: dict[str, Any]) -> tuple[date, date]:
         start = date.fromisoformat(str(params.get("start", "")))
         end = date.fromisoformat(str(params.get("end", "")))
     except ValueError as exc:
-        raise ValidationFailed("Give start and end as YYYY-MM-DD",
-                               fields={"start": ["Invalid date."]}) from exc
+        raise ValidationFailed(
+            "Give start and end as YYYY-MM-DD", fields={"start": ["Invalid date."]}
+        ) from exc
     if end < start or (end - start).days > MAX_RANGE_DAYS:
-        raise ValidationFailed("The range must run forward and span at most a year",
-                               fields={"end": ["Out of range."]})
+        raise ValidationFailed(
+            "The range must run forward and span at most a year", fields={"end": ["Out of range."]}
+        )
     return start, end
 
 
-def report_open(*, actor: Any, name: str, params: dict[str, Any],
-                client_address: str | None = None) -> Iterator[list[str]]:
+def report_open(
+    *, actor: Any, name: str, params: dict[str, Any], client_address: str | None = None
+) -> Iterator[list[str]]:
     """Check the actor may read reports, audit the download, and return its rows."""
     require_perm(actor, VIEW_REPORTS)
     rows: Iterator[list[str]]
@@ -43,7 +46,8 @@ def report_open(*, actor: Any, name: str, params: dict[str, Any],
         start, end = _range(params)
         threshold = params.get("threshold_tiyn")
         rows = reports.large_transactions_report(
-            start=start, end=end, threshold_tiyn=int(threshold) if threshold else None)
+            start=start, end=end, threshold_tiyn=int(threshold) if threshold else None
+        )
     elif name == "suspicious_activity":
         start, end = _range(params)
         rows = reports.suspicious_activity_report(start=start, end=end)
@@ -61,7 +65,12 @@ def report_open(*, actor: Any, name: str, params: dict[str, Any],
     else:
         raise NotFound("No such report")
     with transaction.atomic():
-        audit_record(actor=actor, action="report.download", object_type="report",
-                     object_id=name, data={k: str(v) for k, v in params.items()},
-                     client_address=client_address)
+        audit_record(
+            actor=actor,
+            action="report.download",
+            object_type="report",
+            object_id=name,
+            data={k: str(v) for k, v in params.items()},
+            client_address=client_address,
+        )
     return rows

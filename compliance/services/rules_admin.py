@@ -16,8 +16,14 @@ MANAGE_RULES = "compliance.manage_rules"
 PARAM_MAX = 10**15
 
 
-def rule_config_update(*, actor: Any, name: str, enabled: bool, params: dict[str, Any],
-                       client_address: str | None = None) -> RuleConfig:
+def rule_config_update(
+    *,
+    actor: Any,
+    name: str,
+    enabled: bool,
+    params: dict[str, Any],
+    client_address: str | None = None,
+) -> RuleConfig:
     """Change a rule's switch and thresholds; audited with before and after."""
     require_perm(actor, MANAGE_RULES)
     if name in RULES:
@@ -44,8 +50,11 @@ def rule_config_update(*, actor: Any, name: str, enabled: bool, params: dict[str
         row.enabled = bool(enabled)
         row.params = {**defaults, **params}
         row.save(update_fields=["enabled", "params", "updated_at"])
-        audit_record(actor=actor, action="rule.update", obj=row,
-                     data={"before": before, "after": {"enabled": row.enabled,
-                                                       "params": row.params}},
-                     client_address=client_address)
+        audit_record(
+            actor=actor,
+            action="rule.update",
+            obj=row,
+            data={"before": before, "after": {"enabled": row.enabled, "params": row.params}},
+            client_address=client_address,
+        )
     return row

@@ -18,8 +18,9 @@ MANAGE_SANCTIONS = "compliance.manage_sanctions"
 IMPORT_MAX_ROWS = 50_000
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 # Base58 (legacy, P2SH) and bech32/bech32m addresses of any network.
-_ADDRESS = re.compile(r"^(?:[13mn2][1-9A-HJ-NP-Za-km-z]{25,34}|(?:bc|tb|bcrt)1[02-9ac-hj-np-z]{6,87})$",
-                      re.IGNORECASE)
+_ADDRESS = re.compile(
+    r"^(?:[13mn2][1-9A-HJ-NP-Za-km-z]{25,34}|(?:bc|tb|bcrt)1[02-9ac-hj-np-z]{6,87})$", re.IGNORECASE
+)
 
 
 def _clean_address(address: str) -> str:
@@ -31,27 +32,33 @@ def _clean_address(address: str) -> str:
     return address
 
 
-def sanctioned_address_add(*, actor: Any, address: str, source: str = "", note: str = "",
-                           client_address: str | None = None) -> SanctionedAddress:
+def sanctioned_address_add(
+    *, actor: Any, address: str, source: str = "", note: str = "", client_address: str | None = None
+) -> SanctionedAddress:
     """Put an address on the list (or reactivate it)."""
     require_perm(actor, MANAGE_SANCTIONS)
     address = _clean_address(address)
     with transaction.atomic():
         row, created = SanctionedAddress.objects.get_or_create(
-            address=address, defaults={"source": source[:120], "note": note[:300],
-                                       "added_by": actor},
+            address=address,
+            defaults={"source": source[:120], "note": note[:300], "added_by": actor},
         )
         if not created and not row.active:
             row.active = True
             row.save(update_fields=["active"])
-        audit_record(actor=actor, action="sanctions.add", obj=row,
-                     data={"address": address, "source": source[:120], "created": created},
-                     client_address=client_address)
+        audit_record(
+            actor=actor,
+            action="sanctions.add",
+            obj=row,
+            data={"address": address, "source": source[:120], "created": created},
+            client_address=client_address,
+        )
     return row
 
 
-def sanctioned_address_set_active(*, actor: Any, address_id: int, active: bool, reason: str,
-                                  client_address: str | None = None) -> SanctionedAddress:
+def sanctioned_address_set_active(
+    *, actor: Any, address_id: int, active: bool, reason: str, client_address: str | None = None
+) -> SanctionedAddress:
     """Take an address off the list (or back on) with a reason; rows are never deleted."""
     require_perm(actor, MANAGE_SANCTIONS)
     if not (reason or "").strip():
@@ -60,14 +67,19 @@ def sanctioned_address_set_active(*, actor: Any, address_id: int, active: bool, 
         row = SanctionedAddress.objects.select_for_update().get(pk=address_id)
         row.active = active
         row.save(update_fields=["active"])
-        audit_record(actor=actor, action="sanctions.set_active", obj=row,
-                     data={"active": active, "reason": reason.strip()},
-                     client_address=client_address)
+        audit_record(
+            actor=actor,
+            action="sanctions.set_active",
+            obj=row,
+            data={"active": active, "reason": reason.strip()},
+            client_address=client_address,
+        )
     return row
 
 
-def sanctions_import_csv(*, actor: Any, content: bytes, source: str,
-                         client_address: str | None = None) -> dict[str, Any]:
+def sanctions_import_csv(
+    *, actor: Any, content: bytes, source: str, client_address: str | None = None
+) -> dict[str, Any]:
     """Import addresses from CSV (first column ``address``, optional ``note``; header optional).
 
     All or nothing: any invalid row rejects the whole file, listing the bad lines.
@@ -93,16 +105,29 @@ def sanctions_import_csv(*, actor: Any, content: bytes, source: str,
     if errors:
         raise ValidationFailed("The file has invalid rows", fields={"file": errors[:50]})
     with transaction.atomic():
-        existing = dict(SanctionedAddress.objects.filter(address__in=rows)
-                        .values_list("address", "active"))
-        new = [SanctionedAddress(address=a, note=n, source=source[:120], added_by=actor)
-               for a, n in rows.items() if a not in existing]
+        existing = dict(
+            SanctionedAddress.objects.filter(address__in=rows).values_list("address", "active")
+        )
+        new = [
+            SanctionedAddress(address=a, note=n, source=source[:120], added_by=actor)
+            for a, n in rows.items()
+            if a not in existing
+        ]
         SanctionedAddress.objects.bulk_create(new)
         reactivated = SanctionedAddress.objects.filter(
             address__in=[a for a, active in existing.items() if not active]
         ).update(active=True)
-        result = {"added": len(new), "reactivated": reactivated,
-                  "already_listed": len(existing) - reactivated, "source": source[:120]}
-        audit_record(actor=actor, action="sanctions.import", object_type="compliance.sanctionedaddress",
-                     data=result, client_address=client_address)
+        result = {
+            "added": len(new),
+            "reactivated": reactivated,
+            "already_listed": len(existing) - reactivated,
+            "source": source[:120],
+        }
+        audit_record(
+            actor=actor,
+            action="sanctions.import",
+            object_type="compliance.sanctionedaddress",
+            data=result,
+            client_address=client_address,
+        )
     return result

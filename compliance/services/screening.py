@@ -53,7 +53,10 @@ def _decision(findings: list[Finding]) -> str:
 
 
 def movement_screen(
-    *, movement: Movement, subject: Any, extra_findings: list[Finding] | None = None,
+    *,
+    movement: Movement,
+    subject: Any,
+    extra_findings: list[Finding] | None = None,
     open_case: bool = True,
 ) -> Screening:
     """Screen a movement, record it once, and (``open_case``) open a case when a rule fires.
@@ -130,8 +133,9 @@ def travel_rule_validate(data: Any) -> dict[str, str]:
     from compliance.errors import TravelRuleMissing
 
     if not isinstance(data, dict):
-        raise TravelRuleMissing("Beneficiary details are required",
-                                fields={"beneficiary_name": ["Required."]})
+        raise TravelRuleMissing(
+            "Beneficiary details are required", fields={"beneficiary_name": ["Required."]}
+        )
     errors: dict[str, list[str]] = {}
     name = str(data.get("beneficiary_name") or "").strip()
     wallet = str(data.get("wallet") or "").strip()
@@ -154,3 +158,50 @@ def travel_rule_validate(data: Any) -> dict[str, str]:
     if wallet == WALLET_PROVIDER:
         cleaned["provider_name"] = provider
     return cleaned
+
+
+def withdrawal_rules_screen(withdrawal: Any) -> Screening:
+    """Screen a custody withdrawal with the compliance rules (custody's hook calls this).
+
+    Values the amount in KZT at the rate of now (the time of the request) and
+    stores that with the screened movement. Above the travel-rule threshold,
+    missing or invalid beneficiary data sends the withdrawal to review. Custody
+    opens the case itself, so none is opened here.
+    """
+    from django.utils import timezone
+
+    from compliance.rates import kzt_value_tiyn
+
+    now = timezone.now()
+    amount_kzt = kzt_value_tiyn(amount_minor=withdrawal.amount_sats, currency="BTC", at=now)
+    extra: list[Finding] = []
+    if travel_rule_required(amount_kzt):
+        try:
+            travel_rule_validate(withdrawal.travel_rule)
+        except ValidationFailed as exc:
+            extra.append(
+                Finding(
+                    "travel_rule",
+                    REVIEW,
+                    "beneficiary data required above the travel-rule threshold",
+                    {
+                        "amount_kzt_tiyn": amount_kzt,
+                        "threshold_tiyn": travel_rule_threshold_tiyn(),
+                        "missing": ",".join(sorted(exc.fields)),
+                    },
+                )
+            )
+    movement = Movement(
+        user=withdrawal.requested_by,
+        kind="withdrawal",
+        subject_type=withdrawal._meta.label_lower,
+        subject_id=str(withdrawal.pk),
+        amount_minor=withdrawal.amount_sats,
+        currency="BTC",
+        amount_kzt_tiyn=amount_kzt,
+        at=now,
+        address=withdrawal.address,
+    )
+    return movement_screen(
+        movement=movement, subject=withdrawal, extra_findings=extra, open_case=False
+    )

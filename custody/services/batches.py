@@ -19,6 +19,7 @@ Why a crash can never pay twice:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,7 @@ from accounts.services.holds import Leg
 from compliance.audit import audit_record
 from compliance.models import Case, CaseStatus
 from compliance.services import case_open
-from custody.errors import NodeInsufficientFunds, TxAlreadyInChain, TxRejected
+from custody.errors import NodeError, NodeInsufficientFunds, TxAlreadyInChain, TxRejected
 from custody.models import (
     BatchStatus,
     Wallet,
@@ -92,7 +93,14 @@ def _unlock_orphans(client: NodeClient) -> None:
     orphans = [o for o in locked if (str(o["txid"]), int(o["vout"])) not in owned]
     if orphans:
         logger.warning("unlocking %d outpoints left by an unfinished batch", len(orphans))
-        client.call("lockunspent", True, [{"txid": o["txid"], "vout": o["vout"]} for o in orphans])
+        outpoints = [{"txid": o["txid"], "vout": o["vout"]} for o in orphans]
+        try:
+            client.call("lockunspent", True, outpoints)
+        except NodeError:
+            # One of them is already spent (the node refuses the whole call): go one by one.
+            for outpoint in outpoints:
+                with contextlib.suppress(NodeError):
+                    client.call("lockunspent", True, [outpoint])
 
 
 def _build(client: NodeClient, withdrawals: list[Withdrawal], fee_rate: int) -> BuiltTx:

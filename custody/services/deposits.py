@@ -6,6 +6,10 @@ not yet final is read again on the next run (its confirmations move on), and a r
 enough to undo a credit disconnects the cursor block itself, which makes the node report
 the credited output under ``removed``.
 
+A credited output is reversed only when it is really gone: reported ``removed`` and not
+mined again or back in the mempool, or conflicted (negative confirmations: a double
+spend won). One that the new chain mined again keeps its credit.
+
 Runs are serialised by a PostgreSQL advisory lock; each step is idempotent (UNIQUE
 txid+vout, transfer idempotency keys), so a crash anywhere just means the next run redoes
 the unfinished part. The cursor moves only after everything in the window is done.
@@ -46,6 +50,7 @@ CURSOR_NAME = "deposits"
 SCAN_LOCK_KEY = 0x616C6174_6470  # "alat" "dp": one scanner at a time, cluster-wide
 TARGET_CONFIRMATIONS_MAX = 1_000
 BULK_SIZE = 1_000
+RECHECK_MAX = 200
 
 
 @dataclass
@@ -131,12 +136,14 @@ def deposit_scan(*, client: NodeClient | None = None) -> ScanReport:
             return report
         hot = client or hot_wallet()
         cursor_row, _ = ChainCursor.objects.get_or_create(name=CURSOR_NAME)
-        reply = _since_block(hot, cursor_row.block_hash, _target_confirmations())
+        target = _target_confirmations()
+        reply = _since_block(hot, cursor_row.block_hash, target)
         current = _outputs(reply.get("transactions", []))
         removed = _outputs(reply.get("removed", []))
         report.seen = len(current)
         _handle_removed(removed, current, report)
         _record(current, report)
+        _recheck_unseen(hot, current, target, report)
         _credit_due(report)
         cursor_row.block_hash = str(reply["lastblock"])
         cursor_row.save(update_fields=["block_hash", "updated_at"])
@@ -176,7 +183,8 @@ def _record(current: dict[tuple[str, int], Output], report: ScanReport) -> None:
     existing: dict[tuple[str, int], Deposit] = {}
     txids = sorted({key[0] for key in current})
     for start in range(0, len(txids), BULK_SIZE):
-        for deposit in Deposit.objects.filter(txid__in=txids[start : start + BULK_SIZE]):
+        chunk = txids[start : start + BULK_SIZE]
+        for deposit in Deposit.objects.filter(txid__in=chunk).select_related("deposit_address"):
             existing[(deposit.txid, deposit.vout)] = deposit
     new = [_new_deposit(out, addresses.get(out.address)) for key, out in current.items()
            if key not in existing]  # fmt: skip
@@ -194,12 +202,49 @@ def _record(current: dict[tuple[str, int], Output], report: ScanReport) -> None:
         _notify(ids)
 
 
-def _new_deposit(out: Output, address: DepositAddress | None) -> Deposit:
-    status = DepositStatus.PENDING
+def _initial_status(amount_sats: int, address: DepositAddress | None) -> str:
     if address is not None and address.purpose == AddressPurpose.INTERNAL:
-        status = DepositStatus.INTERNAL
-    elif out.amount_sats < int(settings.DEPOSIT_MIN_SATS):
-        status = DepositStatus.DUST
+        return DepositStatus.INTERNAL
+    if amount_sats < int(settings.DEPOSIT_MIN_SATS):
+        return DepositStatus.DUST
+    return DepositStatus.PENDING
+
+
+def _recheck_unseen(
+    client: NodeClient, current: dict[tuple[str, int], Output], target: int, report: ScanReport
+) -> None:
+    """Ask the node about not-yet-final deposits that ``listsinceblock`` no longer lists.
+
+    The wallet drops a transaction from ``listsinceblock`` once a double spend of it is
+    mined (no block of ours was disconnected, so it is not in ``removed`` either). That
+    matters for 0-confirmation invoice credits: they must still be reversed.
+    """
+    unseen = [
+        d for d in Deposit.objects.filter(
+            status__in=[DepositStatus.PENDING, DepositStatus.CREDITED, DepositStatus.SUSPENSE],
+            confirmations__gte=0, confirmations__lt=target,
+        ).order_by("pk")[:RECHECK_MAX]
+        if (d.txid, d.vout) not in current
+    ]  # fmt: skip
+    for deposit in unseen:
+        try:
+            confirmations = int(client.call("gettransaction", deposit.txid, True)["confirmations"])
+        except NodeError as exc:
+            logger.warning("cannot re-check deposit %s: %s", deposit, exc)
+            continue
+        if confirmations >= 0:
+            continue  # still fine; listsinceblock will report it again
+        if deposit.status == DepositStatus.PENDING:
+            Deposit.objects.filter(pk=deposit.pk).update(
+                confirmations=confirmations, updated_at=timezone.now()
+            )
+        elif deposit_lose(deposit_id=deposit.pk, reason="double-spent (conflicted)"):
+            report.reorged += 1
+            report.changed_ids.add(deposit.pk)
+
+
+def _new_deposit(out: Output, address: DepositAddress | None) -> Deposit:
+    status = _initial_status(out.amount_sats, address)
     return Deposit(
         txid=out.txid, vout=out.vout, address=out.address, deposit_address=address,
         amount_sats=out.amount_sats, confirmations=out.confirmations,
@@ -217,6 +262,7 @@ def _refresh(
     updates: list[Deposit] = []
     for key, deposit in existing.items():
         out = current[key]
+        revived = deposit.status == DepositStatus.REORGED and out.confirmations >= 0
         if out.confirmations < 0 and deposit.status in (
             DepositStatus.CREDITED, DepositStatus.SUSPENSE,
         ):  # fmt: skip
@@ -224,14 +270,14 @@ def _refresh(
                 report.reorged += 1
                 changed.add(key)
             continue
-        revived = deposit.status == DepositStatus.REORGED and out.confirmations >= 0
         same = deposit.confirmations == out.confirmations and deposit.block_hash == out.block_hash
         if same and not revived:
             continue
         deposit.confirmations = out.confirmations
         deposit.block_hash = out.block_hash
-        if deposit.status == DepositStatus.REORGED and out.confirmations >= 0:
-            deposit.status = DepositStatus.PENDING  # mined again: credit again when final
+        deposit.updated_at = timezone.now()  # bulk_update does not apply auto_now
+        if revived:  # mined again (or back in the mempool): credit again when final
+            deposit.status = _initial_status(deposit.amount_sats, deposit.deposit_address)
         updates.append(deposit)
         changed.add(key)
     Deposit.objects.bulk_update(
@@ -300,6 +346,7 @@ def _credit_batch(due: list[Deposit], report: ScanReport) -> None:
     hot = system_account(AccountKind.CUSTODY_HOT, "BTC")
     suspense = system_account(AccountKind.SUSPENSE, "BTC")
     invoice_ids: list[int] = []
+    done: list[Deposit] = []
     with transaction.atomic():
         for deposit in (
             Deposit.objects.select_for_update(of=("self",))
@@ -311,15 +358,18 @@ def _credit_batch(due: list[Deposit], report: ScanReport) -> None:
                 report.credited += 1
             else:
                 report.suspense += 1
+            done.append(deposit)
             report.changed_ids.add(deposit.pk)
             address = deposit.deposit_address
             if address is not None and address.purpose == AddressPurpose.INVOICE:
                 invoice_ids.append(deposit.pk)
+        # One statement for the batch: the rows are locked and each has its transfer.
+        Deposit.objects.bulk_update(done, ["transfer", "status", "credited_at", "updated_at"])
         _notify(invoice_ids)
 
 
 def _credit_one(deposit: Deposit, hot_id: int, suspense_id: int) -> bool:
-    """Credit one locked pending deposit; return False when it went to suspense."""
+    """Credit one locked pending deposit (the caller saves it); False if it went to suspense."""
     address = deposit.deposit_address
     account = address.account if address is not None else None
     why = "unknown address" if account is None else f"account {account.status}"
@@ -334,8 +384,7 @@ def _credit_one(deposit: Deposit, hot_id: int, suspense_id: int) -> bool:
     to_suspense = transfer.credit_account_id == suspense_id
     deposit.transfer = transfer
     deposit.status = DepositStatus.SUSPENSE if to_suspense else DepositStatus.CREDITED
-    deposit.credited_at = timezone.now()
-    deposit.save(update_fields=["transfer", "status", "credited_at", "updated_at"])
+    deposit.credited_at = deposit.updated_at = timezone.now()
     if to_suspense:
         case_open(
             kind="deposit_suspense", subject=deposit,

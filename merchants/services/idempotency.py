@@ -24,12 +24,15 @@ def idempotency_begin(
 ) -> tuple[IdempotencyRecord, bool]:
     """Claim a key. Return (record, replay): ``replay`` means answer with the stored response."""
     if not key or len(key) > KEY_LEN_MAX or not key.isprintable():
-        raise ValidationFailed("Invalid Idempotency-Key",
-                               fields={"Idempotency-Key": ["1 to 128 printable characters."]})
+        raise ValidationFailed(
+            "Invalid Idempotency-Key",
+            fields={"Idempotency-Key": ["1 to 128 printable characters."]},
+        )
     try:
         with transaction.atomic():
-            record = IdempotencyRecord.objects.create(merchant=merchant, key=key,
-                                                      request_hash=request_hash)
+            record = IdempotencyRecord.objects.create(
+                merchant=merchant, key=key, request_hash=request_hash
+            )
         return record, False
     except IntegrityError:
         record = IdempotencyRecord.objects.get(merchant=merchant, key=key)

@@ -64,43 +64,72 @@ EXPIRE_BATCH_MAX = 500
 def _parse_checkout(checkout: dict[str, Any]) -> dict[str, Any]:
     speed = checkout.get("speedPolicy") or SpeedPolicy.MEDIUM
     if speed not in SpeedPolicy.values:
-        raise ValidationFailed("Unknown speed policy", fields={
-            "checkout.speedPolicy": [f"One of {', '.join(SpeedPolicy.values)}."]})
+        raise ValidationFailed(
+            "Unknown speed policy",
+            fields={"checkout.speedPolicy": [f"One of {', '.join(SpeedPolicy.values)}."]},
+        )
     minutes = checkout.get("expirationMinutes")
     minutes = EXPIRATION_MINUTES_DEFAULT if minutes is None else minutes
-    if (isinstance(minutes, bool) or not isinstance(minutes, int | Decimal)
-            or minutes != int(minutes) or not 1 <= minutes <= EXPIRATION_MINUTES_MAX):
-        raise ValidationFailed("Bad expiration", fields={
-            "checkout.expirationMinutes": [f"A whole number from 1 to {EXPIRATION_MINUTES_MAX}."]})
+    if (
+        isinstance(minutes, bool)
+        or not isinstance(minutes, int | Decimal)
+        or minutes != int(minutes)
+        or not 1 <= minutes <= EXPIRATION_MINUTES_MAX
+    ):
+        raise ValidationFailed(
+            "Bad expiration",
+            fields={
+                "checkout.expirationMinutes": [
+                    f"A whole number from 1 to {EXPIRATION_MINUTES_MAX}."
+                ]
+            },
+        )
     tolerance = checkout.get("paymentTolerance")
     try:
         tol = Decimal(0) if tolerance is None else Decimal(str(tolerance))
     except InvalidOperation:
         tol = Decimal(-1)
-    if (isinstance(tolerance, bool) or not tol.is_finite() or not 0 <= tol <= 100
-            or (tol * 100) != (tol * 100).to_integral_value()):
-        raise ValidationFailed("Bad tolerance", fields={
-            "checkout.paymentTolerance": ["A percentage from 0 to 100, at most 2 decimals."]})
+    if (
+        isinstance(tolerance, bool)
+        or not tol.is_finite()
+        or not 0 <= tol <= 100
+        or (tol * 100) != (tol * 100).to_integral_value()
+    ):
+        raise ValidationFailed(
+            "Bad tolerance",
+            fields={
+                "checkout.paymentTolerance": ["A percentage from 0 to 100, at most 2 decimals."]
+            },
+        )
     redirect = checkout.get("redirectURL") or ""
     if redirect:
         parts = urlsplit(str(redirect))
         if parts.scheme not in ("http", "https") or not parts.netloc or len(redirect) > 2000:
-            raise ValidationFailed("Bad redirect URL", fields={
-                "checkout.redirectURL": ["An absolute http(s) URL."]})
-    return {"speed": speed, "minutes": int(minutes), "tolerance_bp": int(tol * 100),
-            "redirect": str(redirect)}
+            raise ValidationFailed(
+                "Bad redirect URL", fields={"checkout.redirectURL": ["An absolute http(s) URL."]}
+            )
+    return {
+        "speed": speed,
+        "minutes": int(minutes),
+        "tolerance_bp": int(tol * 100),
+        "redirect": str(redirect),
+    }
 
 
 def _parse_metadata(metadata: Any) -> tuple[dict[str, Any], str]:
     metadata = metadata or {}
     if not isinstance(metadata, dict):
-        raise ValidationFailed("Metadata must be an object", fields={"metadata": ["A JSON object."]})
+        raise ValidationFailed(
+            "Metadata must be an object", fields={"metadata": ["A JSON object."]}
+        )
     if len(json.dumps(metadata, default=str)) > METADATA_BYTES_MAX:
         raise ValidationFailed("Metadata too large", fields={"metadata": ["At most 16 KiB."]})
     order_id = metadata.get("orderId")
     if order_id is not None and (not isinstance(order_id, str) or len(order_id) > ORDER_ID_MAX):
-        raise ValidationFailed("Bad orderId", fields={
-            "metadata.orderId": [f"A string of at most {ORDER_ID_MAX} characters."]})
+        raise ValidationFailed(
+            "Bad orderId",
+            fields={"metadata.orderId": [f"A string of at most {ORDER_ID_MAX} characters."]},
+        )
     return _plain_json(metadata), order_id or ""
 
 
@@ -135,8 +164,10 @@ def invoice_create(
     if cur not in Currency.__members__:
         raise ValidationFailed("Unsupported currency", fields={"currency": ["Use BTC or KZT."]})
     if amount is None:
-        raise ValidationFailed("Top-up invoices are not supported",
-                               fields={"amount": ["Send the amount as a decimal string."]})
+        raise ValidationFailed(
+            "Top-up invoices are not supported",
+            fields={"amount": ["Send the amount as a decimal string."]},
+        )
     amount_minor = parse_amount(str(amount) if isinstance(amount, Decimal) else amount, cur)
     options = _parse_checkout(checkout or {})
     meta, order_id = _parse_metadata(metadata)
@@ -147,20 +178,37 @@ def invoice_create(
     now = timezone.now()
     with transaction.atomic():
         invoice = Invoice.objects.create(
-            id=invoice_id_new(), merchant=merchant, currency=cur, amount_minor=amount_minor,
-            amount_sats=amount_sats, rate_tiyn_per_btc=rate, speed_policy=options["speed"],
+            id=invoice_id_new(),
+            merchant=merchant,
+            currency=cur,
+            amount_minor=amount_minor,
+            amount_sats=amount_sats,
+            rate_tiyn_per_btc=rate,
+            speed_policy=options["speed"],
             required_confirmations=CONFIRMATIONS_FOR_SPEED[options["speed"]],
-            tolerance_bp=options["tolerance_bp"], expiration_minutes=options["minutes"],
-            redirect_url=options["redirect"], metadata=meta, order_id=order_id,
+            tolerance_bp=options["tolerance_bp"],
+            expiration_minutes=options["minutes"],
+            redirect_url=options["redirect"],
+            metadata=meta,
+            order_id=order_id,
             expires_at=now + timedelta(minutes=options["minutes"]),
         )
         address = onchain_address.address_for_invoice(invoice)
         if address is not None:
             invoice.deposit_address_id, invoice.destination = address
             invoice.save(update_fields=["deposit_address_id", "destination"])
-        audit_record(actor=actor, action="invoice.create", obj=invoice,
-                     data={"merchant": merchant.pk, "amount_minor": amount_minor, "currency": cur,
-                           "amount_sats": amount_sats, "rate_tiyn_per_btc": rate})
+        audit_record(
+            actor=actor,
+            action="invoice.create",
+            obj=invoice,
+            data={
+                "merchant": merchant.pk,
+                "amount_minor": amount_minor,
+                "currency": cur,
+                "amount_sats": amount_sats,
+                "rate_tiyn_per_btc": rate,
+            },
+        )
         webhook_event_emit(invoice=invoice, event_type=WebhookEvent.INVOICE_CREATED, extra={})
     return invoice
 
@@ -185,8 +233,16 @@ def _set_status(invoice: Invoice, status: str, additional: str, now: datetime) -
 
 
 def _save(invoice: Invoice) -> None:
-    invoice.save(update_fields=["status", "additional_status", "paid_sats", "settled_sats",
-                                "status_changed_at", "settled_at"])
+    invoice.save(
+        update_fields=[
+            "status",
+            "additional_status",
+            "paid_sats",
+            "settled_sats",
+            "status_changed_at",
+            "settled_at",
+        ]
+    )
 
 
 def invoice_expire_if_due(invoice: Invoice, *, now: datetime) -> bool:
@@ -194,12 +250,19 @@ def invoice_expire_if_due(invoice: Invoice, *, now: datetime) -> bool:
     if invoice.status != InvoiceStatus.NEW or invoice.expires_at > now:
         return False
     partial = invoice.paid_sats > 0
-    _set_status(invoice, InvoiceStatus.EXPIRED,
-                AdditionalStatus.PAID_PARTIAL if partial else AdditionalStatus.NONE, now)
+    _set_status(
+        invoice,
+        InvoiceStatus.EXPIRED,
+        AdditionalStatus.PAID_PARTIAL if partial else AdditionalStatus.NONE,
+        now,
+    )
     _save(invoice)
-    audit_record(actor=None, action="invoice.expire", obj=invoice, data={"paid_sats": invoice.paid_sats})
-    webhook_event_emit(invoice=invoice, event_type=WebhookEvent.INVOICE_EXPIRED,
-                       extra={"partiallyPaid": partial})
+    audit_record(
+        actor=None, action="invoice.expire", obj=invoice, data={"paid_sats": invoice.paid_sats}
+    )
+    webhook_event_emit(
+        invoice=invoice, event_type=WebhookEvent.INVOICE_EXPIRED, extra={"partiallyPaid": partial}
+    )
     return True
 
 
@@ -220,7 +283,10 @@ def invoice_expire_due(*, now: datetime | None = None, limit: int = EXPIRE_BATCH
 
 
 def invoice_apply_payments(
-    invoice: Invoice, *, now: datetime, new_payment: InvoicePayment | None = None,
+    invoice: Invoice,
+    *,
+    now: datetime,
+    new_payment: InvoicePayment | None = None,
     newly_settled: list[InvoicePayment] | None = None,
 ) -> None:
     """Recompute a locked invoice from its payments and emit the events of what changed."""
@@ -228,36 +294,65 @@ def invoice_apply_payments(
     payments = list(invoice.payments.all())
     accounted = [p for p in payments if p.status != PaymentStatus.INVALID]
     invoice.paid_sats = sum(p.amount_sats for p in accounted)
-    invoice.settled_sats = sum(p.amount_sats for p in accounted if p.status == PaymentStatus.SETTLED)
+    invoice.settled_sats = sum(
+        p.amount_sats for p in accounted if p.status == PaymentStatus.SETTLED
+    )
     before = invoice.status
-    status, additional = _next_status(invoice, now=now, late=any(p.after_expiration for p in accounted))
+    status, additional = _next_status(
+        invoice, now=now, late=any(p.after_expiration for p in accounted)
+    )
     _set_status(invoice, status, additional, now)
     _save(invoice)
     if new_payment is not None:
-        webhook_event_emit(invoice=invoice, event_type=WebhookEvent.INVOICE_RECEIVED_PAYMENT,
-                           extra=_payment_extra(new_payment))
+        webhook_event_emit(
+            invoice=invoice,
+            event_type=WebhookEvent.INVOICE_RECEIVED_PAYMENT,
+            extra=_payment_extra(new_payment),
+        )
     for payment in newly_settled or []:
-        webhook_event_emit(invoice=invoice, event_type=WebhookEvent.INVOICE_PAYMENT_SETTLED,
-                           extra=_payment_extra(payment))
+        webhook_event_emit(
+            invoice=invoice,
+            event_type=WebhookEvent.INVOICE_PAYMENT_SETTLED,
+            extra=_payment_extra(payment),
+        )
     if status == before:
         return
-    audit_record(actor=None, action="invoice.status", obj=invoice,
-                 data={"before": before, "after": status, "additional": additional,
-                       "paid_sats": invoice.paid_sats})
+    audit_record(
+        actor=None,
+        action="invoice.status",
+        obj=invoice,
+        data={
+            "before": before,
+            "after": status,
+            "additional": additional,
+            "paid_sats": invoice.paid_sats,
+        },
+    )
     overpaid = {"overPaid": is_overpaid(invoice)}
     if status == InvoiceStatus.PROCESSING:
-        webhook_event_emit(invoice=invoice, event_type=WebhookEvent.INVOICE_PROCESSING, extra=overpaid)
+        webhook_event_emit(
+            invoice=invoice, event_type=WebhookEvent.INVOICE_PROCESSING, extra=overpaid
+        )
     elif status == InvoiceStatus.SETTLED:
-        webhook_event_emit(invoice=invoice, event_type=WebhookEvent.INVOICE_SETTLED,
-                           extra={"manuallyMarked": False, **overpaid})
+        webhook_event_emit(
+            invoice=invoice,
+            event_type=WebhookEvent.INVOICE_SETTLED,
+            extra={"manuallyMarked": False, **overpaid},
+        )
     elif status == InvoiceStatus.INVALID:
-        webhook_event_emit(invoice=invoice, event_type=WebhookEvent.INVOICE_INVALID,
-                           extra={"manuallyMarked": False})
+        webhook_event_emit(
+            invoice=invoice,
+            event_type=WebhookEvent.INVOICE_INVALID,
+            extra={"manuallyMarked": False},
+        )
 
 
 def _payment_extra(payment: InvoicePayment) -> dict[str, Any]:
-    return {"afterExpiration": payment.after_expiration, "paymentMethodId": payment.method,
-            "payment": payment_json(payment)}
+    return {
+        "afterExpiration": payment.after_expiration,
+        "paymentMethodId": payment.method,
+        "payment": payment_json(payment),
+    }
 
 
 def _next_status(invoice: Invoice, *, now: datetime, late: bool) -> tuple[str, str]:
@@ -291,35 +386,54 @@ def invoice_mark_status(*, merchant: Merchant, invoice_id: str, status: str, act
     way; Invalid means it will not deliver (refund with ``invoice_refund``).
     """
     if status not in (InvoiceStatus.SETTLED, InvoiceStatus.INVALID):
-        raise ValidationFailed("Mark Settled or Invalid", fields={"status": ["Settled or Invalid."]})
+        raise ValidationFailed(
+            "Mark Settled or Invalid", fields={"status": ["Settled or Invalid."]}
+        )
     now = timezone.now()
     with transaction.atomic():
         invoice = invoice_lock(merchant=merchant, invoice_id=invoice_id)
         invoice_expire_if_due(invoice, now=now)
         if status not in MANUAL_MARKS[invoice.status]:
-            raise InvoiceStatusInvalid(f"A {invoice.status} invoice cannot be marked {status}.",
-                                       fields={"status": [f"Not allowed from {invoice.status}."]})
+            raise InvoiceStatusInvalid(
+                f"A {invoice.status} invoice cannot be marked {status}.",
+                fields={"status": [f"Not allowed from {invoice.status}."]},
+            )
         before = invoice.status
         _set_status(invoice, status, AdditionalStatus.MARKED, now)
         _save(invoice)
-        audit_record(actor=actor, action="invoice.mark", obj=invoice,
-                     data={"before": before, "after": status})
+        audit_record(
+            actor=actor,
+            action="invoice.mark",
+            obj=invoice,
+            data={"before": before, "after": status},
+        )
         if status == InvoiceStatus.SETTLED:
-            webhook_event_emit(invoice=invoice, event_type=WebhookEvent.INVOICE_SETTLED,
-                               extra={"manuallyMarked": True, "overPaid": is_overpaid(invoice)})
+            webhook_event_emit(
+                invoice=invoice,
+                event_type=WebhookEvent.INVOICE_SETTLED,
+                extra={"manuallyMarked": True, "overPaid": is_overpaid(invoice)},
+            )
         else:
-            webhook_event_emit(invoice=invoice, event_type=WebhookEvent.INVOICE_INVALID,
-                               extra={"manuallyMarked": True})
+            webhook_event_emit(
+                invoice=invoice,
+                event_type=WebhookEvent.INVOICE_INVALID,
+                extra={"manuallyMarked": True},
+            )
     return invoice
 
 
-def invoice_set_archived(*, merchant: Merchant, invoice_id: str, archived: bool, actor: Any) -> Invoice:
+def invoice_set_archived(
+    *, merchant: Merchant, invoice_id: str, archived: bool, actor: Any
+) -> Invoice:
     """Archive (hide from lists) or unarchive an invoice; it keeps working either way."""
     with transaction.atomic():
         invoice = invoice_lock(merchant=merchant, invoice_id=invoice_id)
         if invoice.archived != archived:
             invoice.archived = archived
             invoice.save(update_fields=["archived"])
-            audit_record(actor=actor, action="invoice.archive" if archived else "invoice.unarchive",
-                         obj=invoice)
+            audit_record(
+                actor=actor,
+                action="invoice.archive" if archived else "invoice.unarchive",
+                obj=invoice,
+            )
     return invoice

@@ -65,8 +65,12 @@ def api_key_create(
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise ValidationFailed(
-            "Choose at least one known scope", fields={"scopes": [f"Unknown: {', '.join(unknown)}"]
-                                                      if unknown else ["Choose at least one."]}
+            "Choose at least one known scope",
+            fields={
+                "scopes": [f"Unknown: {', '.join(unknown)}"]
+                if unknown
+                else ["Choose at least one."]
+            },
         )
     if merchant.api_keys.filter(revoked_at__isnull=True).count() >= KEYS_PER_MERCHANT_MAX:
         raise ValidationFailed("Too many keys", fields={"label": ["Revoke an unused key first."]})
@@ -75,12 +79,19 @@ def api_key_create(
         try:
             with transaction.atomic():
                 key = ApiKey.objects.create(
-                    merchant=merchant, label=label, prefix=token[:PREFIX_LEN],
-                    key_hash=token_hash(token), scopes=sorted(set(scopes)), created_by=actor,
+                    merchant=merchant,
+                    label=label,
+                    prefix=token[:PREFIX_LEN],
+                    key_hash=token_hash(token),
+                    scopes=sorted(set(scopes)),
+                    created_by=actor,
                 )
-                audit_record(actor=actor, action="merchant.api_key.create", obj=key,
-                             data={"merchant": merchant.pk, "prefix": key.prefix,
-                                   "scopes": key.scopes})
+                audit_record(
+                    actor=actor,
+                    action="merchant.api_key.create",
+                    obj=key,
+                    data={"merchant": merchant.pk, "prefix": key.prefix, "scopes": key.scopes},
+                )
             return key, token
         except IntegrityError:
             continue  # a prefix collision (one in 2^40): draw again
@@ -96,8 +107,12 @@ def api_key_revoke(*, merchant: Merchant, key_id: int, actor: Any) -> ApiKey:
         if key.revoked_at is None:
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at"])
-            audit_record(actor=actor, action="merchant.api_key.revoke", obj=key,
-                         data={"merchant": merchant.pk, "prefix": key.prefix})
+            audit_record(
+                actor=actor,
+                action="merchant.api_key.revoke",
+                obj=key,
+                data={"merchant": merchant.pk, "prefix": key.prefix},
+            )
     return key
 
 

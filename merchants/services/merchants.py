@@ -14,27 +14,40 @@ from merchants.ids import store_id_new
 from merchants.models import Merchant, MerchantStatus
 
 
-def merchant_onboard(*, name: str, owner: Any, actor: Any | None, with_kzt: bool = False) -> Merchant:
+def merchant_onboard(
+    *, name: str, owner: Any, actor: Any | None, with_kzt: bool = False
+) -> Merchant:
     """Create a merchant with a BTC merchant account (and a KZT one when asked)."""
     name = (name or "").strip()
     if not name or len(name) > 200:
-        raise ValidationFailed("A business name is required", fields={"name": ["1 to 200 characters."]})
+        raise ValidationFailed(
+            "A business name is required", fields={"name": ["1 to 200 characters."]}
+        )
     if owner is None or not owner.is_active:
         raise ValidationFailed("The owner must be an active user", fields={"owner": ["Inactive."]})
     with transaction.atomic():
-        btc = account_open(owner=owner, currency="BTC", kind=AccountKind.MERCHANT, name=name,
-                           actor=actor)
+        btc = account_open(
+            owner=owner, currency="BTC", kind=AccountKind.MERCHANT, name=name, actor=actor
+        )
         kzt = None
         if with_kzt:
-            kzt = account_open(owner=owner, currency="KZT", kind=AccountKind.MERCHANT, name=name,
-                               actor=actor)
+            kzt = account_open(
+                owner=owner, currency="KZT", kind=AccountKind.MERCHANT, name=name, actor=actor
+            )
         merchant = Merchant.objects.create(
             name=name, owner=owner, store_id=store_id_new(), btc_account=btc, kzt_account=kzt
         )
         audit_record(
-            actor=actor, action="merchant.onboard", obj=merchant,
-            data={"name": name, "owner": owner.pk, "store_id": merchant.store_id,
-                  "btc_account": btc.number, "kzt_account": kzt.number if kzt else None},
+            actor=actor,
+            action="merchant.onboard",
+            obj=merchant,
+            data={
+                "name": name,
+                "owner": owner.pk,
+                "store_id": merchant.store_id,
+                "btc_account": btc.number,
+                "kzt_account": kzt.number if kzt else None,
+            },
         )
     return merchant
 
@@ -50,6 +63,10 @@ def merchant_set_status(*, merchant_id: int, status: str, actor: Any, reason: st
         before = merchant.status
         merchant.status = status
         merchant.save(update_fields=["status"])
-        audit_record(actor=actor, action="merchant.status", obj=merchant,
-                     data={"before": before, "after": status, "reason": reason})
+        audit_record(
+            actor=actor,
+            action="merchant.status",
+            obj=merchant,
+            data={"before": before, "after": status, "reason": reason},
+        )
     return merchant

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Account, AccountKind, AccountStatus, Transfer, TransferCode
 from accounts.services import hold_create, hold_post
 from accounts.services.holds import Leg
-from bank.errors import NotFound
+from bank.errors import NotFound, invariant
 from compliance.audit import audit_record
 from custody.models import AddressPurpose, Deposit, DepositStatus
 from merchants.errors import InvoiceAlreadyPaid, InvoiceNotPayable, MerchantSuspended
@@ -53,31 +53,53 @@ def _pay(
     if not invoice.merchant.is_active:
         raise MerchantSuspended("This merchant cannot take payments now.")
     account = Account.objects.filter(
-        pk=account_id, owner=payer, kind=AccountKind.CUSTOMER, currency="BTC",
+        pk=account_id,
+        owner=payer,
+        kind=AccountKind.CUSTOMER,
+        currency="BTC",
         status=AccountStatus.ACTIVE,
     ).first()
     if account is None:
-        raise NotFound("Account not found", fields={"account": ["Choose one of your BTC accounts."]})
+        raise NotFound(
+            "Account not found", fields={"account": ["Choose one of your BTC accounts."]}
+        )
     due = invoice.amount_sats - invoice.paid_sats
     memo = f"Invoice {invoice.id} to {invoice.merchant.name}"[:255]
     hold = hold_create(
-        account_id=account.pk, amount_minor=due, code=TransferCode.PAYMENT, initiator=payer,
-        idempotency_key=f"invoice-pay:{invoice.id}", memo=memo, source=invoice,
+        account_id=account.pk,
+        amount_minor=due,
+        code=TransferCode.PAYMENT,
+        initiator=payer,
+        idempotency_key=f"invoice-pay:{invoice.id}",
+        memo=memo,
+        source=invoice,
         client_address=client_address,
     )
     hold = hold_post(
-        hold_id=hold.pk, actor=payer, client_address=client_address,
+        hold_id=hold.pk,
+        actor=payer,
+        client_address=client_address,
         legs=[Leg(invoice.merchant.btc_account_id, due, TransferCode.PAYMENT, memo)],
     )
-    transfer = Transfer.objects.get(group_id=hold.group_id)
+    invariant(hold.group_id is not None, "a posted hold has a group id")
+    transfer = Transfer.objects.get(group_id=hold.group_id or "")
     payment = InvoicePayment.objects.create(
-        invoice=invoice, method=PaymentMethod.BANK, amount_sats=due,
-        status=PaymentStatus.SETTLED, transfer=transfer, payer=payer, payer_account=account,
+        invoice=invoice,
+        method=PaymentMethod.BANK,
+        amount_sats=due,
+        status=PaymentStatus.SETTLED,
+        transfer=transfer,
+        payer=payer,
+        payer_account=account,
         settled_at=now,
     )
-    audit_record(actor=payer, action="invoice.pay_in_bank", obj=invoice,
-                 data={"amount_sats": due, "account": account.pk, "transfer": transfer.pk},
-                 client_address=client_address)
+    audit_record(
+        actor=payer,
+        action="invoice.pay_in_bank",
+        obj=invoice,
+        data={"amount_sats": due, "account": account.pk, "transfer": transfer.pk},
+        client_address=client_address,
+    )
     invoice_apply_payments(invoice, now=now, new_payment=payment, newly_settled=[payment])
     return payment
 
@@ -121,9 +143,14 @@ def invoice_onchain_observe(*, deposit_id: int) -> InvoicePayment | None:
                 return None  # never seen as valid: nothing to record on the invoice
             invoice_expire_if_due(invoice, now=now)
             payment = InvoicePayment.objects.create(
-                invoice=invoice, method=PaymentMethod.CHAIN, amount_sats=deposit.amount_sats,
-                status=status, confirmations=max(deposit.confirmations, 0), deposit_id=deposit.pk,
-                txid=deposit.txid, vout=deposit.vout,
+                invoice=invoice,
+                method=PaymentMethod.CHAIN,
+                amount_sats=deposit.amount_sats,
+                status=status,
+                confirmations=max(deposit.confirmations, 0),
+                deposit_id=deposit.pk,
+                txid=deposit.txid,
+                vout=deposit.vout,
                 after_expiration=deposit.seen_at > invoice.expires_at
                 or invoice.status == InvoiceStatus.EXPIRED,
                 settled_at=now if status == PaymentStatus.SETTLED else None,
@@ -141,11 +168,20 @@ def invoice_onchain_observe(*, deposit_id: int) -> InvoicePayment | None:
                 newly_settled.append(payment)
             payment.status, payment.confirmations = status, confirmations
             payment.save(update_fields=["status", "confirmations", "settled_at"])
-        audit_record(actor=None, action="invoice.onchain_payment", obj=invoice,
-                     data={"deposit": deposit.pk, "amount_sats": deposit.amount_sats,
-                           "payment_status": status, "confirmations": deposit.confirmations})
-        invoice_apply_payments(invoice, now=now, new_payment=new_payment,
-                               newly_settled=newly_settled)
+        audit_record(
+            actor=None,
+            action="invoice.onchain_payment",
+            obj=invoice,
+            data={
+                "deposit": deposit.pk,
+                "amount_sats": deposit.amount_sats,
+                "payment_status": status,
+                "confirmations": deposit.confirmations,
+            },
+        )
+        invoice_apply_payments(
+            invoice, now=now, new_payment=new_payment, newly_settled=newly_settled
+        )
     return payment
 
 

@@ -9,9 +9,8 @@ from django.db import transaction
 
 from accounts.models import AccountKind, TransferCode
 from accounts.services import account_open, system_account, transfer_create
-from accounts.services.exchange import exchange_rate_current, kzt_for_btc
-from accounts.services.exchange import bid_rate
-from bank.errors import ValidationFailed
+from accounts.services.exchange import bid_rate, exchange_rate_current, kzt_for_btc
+from bank.errors import ValidationFailed, invariant
 from bank.money import check_minor
 from compliance.audit import audit_record
 from custody.services.withdrawals import withdrawal_request
@@ -20,7 +19,11 @@ from merchants.models import Merchant, Payout, PayoutKind
 
 
 def merchant_payout_request(
-    *, merchant: Merchant, amount_sats: int, address: str, actor: Any,
+    *,
+    merchant: Merchant,
+    amount_sats: int,
+    address: str,
+    actor: Any,
     client_address: str | None = None,
 ) -> Payout:
     """Send the merchant's bitcoin to an address through the withdrawal flow (screened)."""
@@ -28,19 +31,34 @@ def merchant_payout_request(
         raise MerchantSuspended()
     check_minor(amount_sats, "BTC")
     with transaction.atomic():
-        payout = Payout.objects.create(merchant=merchant, kind=PayoutKind.ON_CHAIN,
-                                       amount_sats=amount_sats, address=address.strip(),
-                                       created_by=actor)
+        payout = Payout.objects.create(
+            merchant=merchant,
+            kind=PayoutKind.ON_CHAIN,
+            amount_sats=amount_sats,
+            address=address.strip(),
+            created_by=actor,
+        )
         withdrawal = withdrawal_request(
-            account=merchant.btc_account, address=payout.address, amount_sats=amount_sats,
-            requested_by=merchant.owner, idempotency_key=f"payout:{payout.pk}",
+            account=merchant.btc_account,
+            address=payout.address,
+            amount_sats=amount_sats,
+            requested_by=merchant.owner,
+            idempotency_key=f"payout:{payout.pk}",
             client_address=client_address,
         )
         payout.withdrawal_id, payout.status = withdrawal.pk, withdrawal.status
         payout.save(update_fields=["withdrawal_id", "status"])
-        audit_record(actor=actor, action="merchant.payout", obj=payout,
-                     data={"amount_sats": amount_sats, "address": payout.address,
-                           "withdrawal": withdrawal.pk}, client_address=client_address)
+        audit_record(
+            actor=actor,
+            action="merchant.payout",
+            obj=payout,
+            data={
+                "amount_sats": amount_sats,
+                "address": payout.address,
+                "withdrawal": withdrawal.pk,
+            },
+            client_address=client_address,
+        )
     return payout
 
 
@@ -65,28 +83,50 @@ def merchant_convert_to_kzt(
     with transaction.atomic():
         locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
         if locked.kzt_account_id is None:
-            locked.kzt_account = account_open(owner=locked.owner, currency="KZT",
-                                              kind=AccountKind.MERCHANT, name=locked.name,
-                                              actor=actor)
+            locked.kzt_account = account_open(
+                owner=locked.owner,
+                currency="KZT",
+                kind=AccountKind.MERCHANT,
+                name=locked.name,
+                actor=actor,
+            )
             locked.save(update_fields=["kzt_account"])
-        payout = Payout.objects.create(merchant=locked, kind=PayoutKind.CONVERSION,
-                                       amount_sats=amount_sats, kzt_tiyn=tiyn, status="completed",
-                                       created_by=actor)
+        payout = Payout.objects.create(
+            merchant=locked,
+            kind=PayoutKind.CONVERSION,
+            amount_sats=amount_sats,
+            kzt_tiyn=tiyn,
+            status="completed",
+            created_by=actor,
+        )
         group = uuid.uuid4()
+        kzt_account_id = locked.kzt_account_id
+        invariant(kzt_account_id is not None, "the merchant has a KZT account by now")
+        assert kzt_account_id is not None  # for the type checker; invariant() holds under -O
         legs = (
             (locked.btc_account_id, system_account(AccountKind.EXCHANGE, "BTC").pk, amount_sats),
-            (system_account(AccountKind.EXCHANGE, "KZT").pk, locked.kzt_account_id, tiyn),
+            (system_account(AccountKind.EXCHANGE, "KZT").pk, kzt_account_id, tiyn),
         )
         for n, (debit, credit, amount) in enumerate(legs):
             transfer_create(
-                debit_account_id=debit, credit_account_id=credit, amount_minor=amount,
-                code=TransferCode.EXCHANGE, initiator=actor,
-                idempotency_key=f"merchant-convert:{payout.pk}:{n}", source=payout,
-                memo=f"Merchant conversion {payout.pk} at {bid} tiyn/BTC", group_id=group,
-                kzt_value_tiyn=tiyn, client_address=client_address,
+                debit_account_id=debit,
+                credit_account_id=credit,
+                amount_minor=amount,
+                code=TransferCode.EXCHANGE,
+                initiator=actor,
+                idempotency_key=f"merchant-convert:{payout.pk}:{n}",
+                source=payout,
+                memo=f"Merchant conversion {payout.pk} at {bid} tiyn/BTC",
+                group_id=group,
+                kzt_value_tiyn=tiyn,
+                client_address=client_address,
             )
-        audit_record(actor=actor, action="merchant.convert", obj=payout,
-                     data={"amount_sats": amount_sats, "kzt_tiyn": tiyn, "rate": bid},
-                     client_address=client_address)
+        audit_record(
+            actor=actor,
+            action="merchant.convert",
+            obj=payout,
+            data={"amount_sats": amount_sats, "kzt_tiyn": tiyn, "rate": bid},
+            client_address=client_address,
+        )
         merchant.kzt_account_id = locked.kzt_account_id
     return payout

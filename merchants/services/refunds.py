@@ -41,25 +41,37 @@ def invoice_refund(
     with transaction.atomic():
         invoice = invoice_lock(merchant=merchant, invoice_id=invoice_id)
         if invoice.status not in REFUNDABLE or invoice.paid_sats == 0:
-            raise RefundNotAllowed("Only paid invoices that are settled, expired or invalid "
-                                   "can be refunded.")
+            raise RefundNotAllowed(
+                "Only paid invoices that are settled, expired or invalid can be refunded."
+            )
         refunded = invoice.refunds.aggregate(total=Sum("amount_sats"))["total"] or 0
         left = invoice.paid_sats - refunded
         amount = left if amount_sats is None else amount_sats
         if amount <= 0 or amount > left:
-            raise ValidationFailed("Refund amount out of range",
-                                   fields={"amount": [f"At most {left} satoshis are left."]})
-        refund = Refund.objects.create(invoice=invoice, method=method, amount_sats=amount,
-                                       address=address.strip(), created_by=actor)
+            raise ValidationFailed(
+                "Refund amount out of range",
+                fields={"amount": [f"At most {left} satoshis are left."]},
+            )
+        refund = Refund.objects.create(
+            invoice=invoice,
+            method=method,
+            amount_sats=amount,
+            address=address.strip(),
+            created_by=actor,
+        )
         if method == RefundMethod.IN_BANK:
             payment = invoice.payments.filter(method=PaymentMethod.BANK).first()
             if payment is None or payment.payer_account_id is None:
                 raise RefundNotAllowed("This invoice was not paid in-bank; refund on-chain.")
             refund.transfer = transfer_create(
                 debit_account_id=merchant.btc_account_id,
-                credit_account_id=payment.payer_account_id, amount_minor=amount,
-                code=TransferCode.REFUND, initiator=actor, idempotency_key=f"refund:{refund.pk}",
-                memo=f"Refund of invoice {invoice.id}", source=refund,
+                credit_account_id=payment.payer_account_id,
+                amount_minor=amount,
+                code=TransferCode.REFUND,
+                initiator=actor,
+                idempotency_key=f"refund:{refund.pk}",
+                memo=f"Refund of invoice {invoice.id}",
+                source=refund,
                 client_address=client_address,
             )
             refund.save(update_fields=["transfer"])
@@ -67,13 +79,20 @@ def invoice_refund(
             if not refund.address:
                 raise ValidationFailed("An address is required", fields={"address": ["Required."]})
             withdrawal = withdrawal_request(
-                account=merchant.btc_account, address=refund.address, amount_sats=amount,
-                requested_by=merchant.owner, idempotency_key=f"refund:{refund.pk}",
+                account=merchant.btc_account,
+                address=refund.address,
+                amount_sats=amount,
+                requested_by=merchant.owner,
+                idempotency_key=f"refund:{refund.pk}",
                 client_address=client_address,
             )
             refund.withdrawal_id = withdrawal.pk
             refund.save(update_fields=["withdrawal_id"])
-        audit_record(actor=actor, action="invoice.refund", obj=refund,
-                     data={"invoice": invoice.id, "method": method, "amount_sats": amount},
-                     client_address=client_address)
+        audit_record(
+            actor=actor,
+            action="invoice.refund",
+            obj=refund,
+            data={"invoice": invoice.id, "method": method, "amount_sats": amount},
+            client_address=client_address,
+        )
     return refund

@@ -15,6 +15,7 @@ import logging
 import secrets
 import time
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -67,8 +68,10 @@ def _check_url(url: Any) -> str:
 
 def _check_events(everything: bool, events: Any) -> list[str]:
     if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
-        raise ValidationFailed("Events must be a list of names",
-                               fields={"authorizedEvents.specificEvents": ["A list of names."]})
+        raise ValidationFailed(
+            "Events must be a list of names",
+            fields={"authorizedEvents.specificEvents": ["A list of names."]},
+        )
     unknown = sorted(set(events) - set(WebhookEvent.values))
     if unknown:
         raise ValidationFailed(
@@ -104,13 +107,21 @@ def webhook_create(
         if Webhook.objects.filter(merchant=merchant).count() >= WEBHOOKS_PER_MERCHANT_MAX:
             raise ValidationFailed("Too many webhooks", fields={"url": ["Delete one first."]})
         webhook = Webhook.objects.create(
-            id=webhook_id_new(), merchant=merchant, url=url,
-            secret=secret or secrets.token_urlsafe(24), enabled=enabled,
-            automatic_redelivery=automatic_redelivery, everything=everything,
+            id=webhook_id_new(),
+            merchant=merchant,
+            url=url,
+            secret=secret or secrets.token_urlsafe(24),
+            enabled=enabled,
+            automatic_redelivery=automatic_redelivery,
+            everything=everything,
             specific_events=events,
         )
-        audit_record(actor=actor, action="merchant.webhook.create", obj=webhook,
-                     data={"merchant": merchant.pk, "url": url})
+        audit_record(
+            actor=actor,
+            action="merchant.webhook.create",
+            obj=webhook,
+            data={"merchant": merchant.pk, "url": url},
+        )
     return webhook
 
 
@@ -130,7 +141,9 @@ def webhook_update(
     url = _check_url(url)
     events = _check_events(everything, specific_events)
     with transaction.atomic():
-        webhook = Webhook.objects.select_for_update().filter(pk=webhook_id, merchant=merchant).first()
+        webhook = (
+            Webhook.objects.select_for_update().filter(pk=webhook_id, merchant=merchant).first()
+        )
         if webhook is None:
             raise WebhookNotFound()
         webhook.url, webhook.enabled = url, enabled
@@ -141,18 +154,25 @@ def webhook_update(
             webhook.secret = secret
             fields.append("secret")
         webhook.save(update_fields=fields)
-        audit_record(actor=actor, action="merchant.webhook.update", obj=webhook,
-                     data={"url": url, "enabled": enabled, "secret_changed": bool(secret)})
+        audit_record(
+            actor=actor,
+            action="merchant.webhook.update",
+            obj=webhook,
+            data={"url": url, "enabled": enabled, "secret_changed": bool(secret)},
+        )
     return webhook
 
 
 def webhook_delete(*, merchant: Merchant, webhook_id: str, actor: Any) -> None:
     with transaction.atomic():
-        webhook = Webhook.objects.select_for_update().filter(pk=webhook_id, merchant=merchant).first()
+        webhook = (
+            Webhook.objects.select_for_update().filter(pk=webhook_id, merchant=merchant).first()
+        )
         if webhook is None:
             raise WebhookNotFound()
-        audit_record(actor=actor, action="merchant.webhook.delete", obj=webhook,
-                     data={"url": webhook.url})
+        audit_record(
+            actor=actor, action="merchant.webhook.delete", obj=webhook, data={"url": webhook.url}
+        )
         webhook.delete()
 
 
@@ -190,10 +210,14 @@ def webhook_event_emit(*, invoice: Invoice, event_type: str, extra: dict[str, An
             **extra,
         }
         WebhookDelivery.objects.create(
-            id=delivery_id, webhook=webhook, event_type=event_type, invoice=invoice,
-            body=_body_bytes(body), next_attempt_at=timezone.now(),
+            id=delivery_id,
+            webhook=webhook,
+            event_type=event_type,
+            invoice=invoice,
+            body=_body_bytes(body),
+            next_attempt_at=timezone.now(),
         )
-        transaction.on_commit(lambda d=delivery_id: _enqueue(d))
+        transaction.on_commit(partial(_enqueue, delivery_id))
         count += 1
     return count
 
@@ -217,13 +241,21 @@ def webhook_redeliver(*, merchant: Merchant, webhook_id: str, delivery_id: str, 
             timestamp=int(time.time()),
         )
         WebhookDelivery.objects.create(
-            id=new_id, webhook=original.webhook, event_type=original.event_type,
-            invoice_id=original.invoice_id, body=_body_bytes(body),
-            original=original.original or original, next_attempt_at=timezone.now(),
+            id=new_id,
+            webhook=original.webhook,
+            event_type=original.event_type,
+            invoice_id=original.invoice_id,
+            body=_body_bytes(body),
+            original=original.original or original,
+            next_attempt_at=timezone.now(),
         )
-        audit_record(actor=actor, action="merchant.webhook.redeliver", obj=original,
-                     data={"new_delivery": new_id})
-        transaction.on_commit(lambda: _enqueue(new_id))
+        audit_record(
+            actor=actor,
+            action="merchant.webhook.redeliver",
+            obj=original,
+            data={"new_delivery": new_id},
+        )
+        transaction.on_commit(partial(_enqueue, new_id))
     return new_id
 
 
@@ -238,7 +270,10 @@ def _post(url: str, secret: str, body: str) -> tuple[int | None, str, int]:
     started = time.perf_counter()
     try:
         response = requests.post(
-            url, data=data, headers=headers, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+            url,
+            data=data,
+            headers=headers,
+            timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
             allow_redirects=False,
         )
         response.close()
@@ -273,8 +308,12 @@ def webhook_delivery_attempt(*, delivery_id: str) -> int | None:
         else:
             code, error, elapsed = _post(webhook.url, webhook.secret, delivery.body)
         WebhookAttempt.objects.create(
-            delivery=delivery, number=number, started_at=started_at, status_code=code,
-            response_ms=elapsed, error=error,
+            delivery=delivery,
+            number=number,
+            started_at=started_at,
+            status_code=code,
+            response_ms=elapsed,
+            error=error,
         )
         delivery.attempt_count = number
         delivery.http_code = code
@@ -288,15 +327,27 @@ def webhook_delivery_attempt(*, delivery_id: str) -> int | None:
             if may_retry and number < ATTEMPTS_MAX:
                 retry_in = RETRY_DELAYS_S[number - 1]
             else:
-                delivery.status = DeliveryStatus.FAILED if code is None else DeliveryStatus.HTTP_ERROR
+                delivery.status = (
+                    DeliveryStatus.FAILED if code is None else DeliveryStatus.HTTP_ERROR
+                )
         delivery.next_attempt_at = (
             started_at + timedelta(seconds=retry_in) if retry_in is not None else None
         )
-        delivery.save(update_fields=["attempt_count", "http_code", "delivered_at", "status",
-                                     "error_message", "next_attempt_at"])
+        delivery.save(
+            update_fields=[
+                "attempt_count",
+                "http_code",
+                "delivered_at",
+                "status",
+                "error_message",
+                "next_attempt_at",
+            ]
+        )
     if retry_in is not None:
-        logger.info("webhook delivery failed, will retry",
-                    extra={"delivery": delivery_id, "attempt": number, "retry_in_s": retry_in})
+        logger.info(
+            "webhook delivery failed, will retry",
+            extra={"delivery": delivery_id, "attempt": number, "retry_in_s": retry_in},
+        )
     return retry_in
 
 

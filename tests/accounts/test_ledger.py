@@ -273,3 +273,45 @@ def test_transfer_inside_outer_transaction_replays_after_key_race(
     assert again.pk == first.pk
     assert again.currency == "BTC"
     assert ledger_check() == []
+
+
+def test_account_numbers_are_valid_kazakh_ibans(funded_account: Callable[..., Account]) -> None:
+    from schwifty import IBAN
+
+    numbers = {funded_account().number for _ in range(5)}
+    assert len(numbers) == 5
+    for number in numbers:
+        iban = IBAN(number)  # raises on a bad checksum or length
+        assert (iban.country_code, iban.bank_code, len(number)) == ("KZ", "970", 20)
+        # ISO 13616 mod 97 by hand: move the first four characters to the end.
+        digits = "".join(str(int(ch, 36)) for ch in number[4:] + number[:4])
+        assert int(digits) % 97 == 1
+
+
+def test_hold_bad_inputs_write_nothing(funded_account: Callable[..., Account]) -> None:
+    a, kzt = funded_account(1000), funded_account(1000, "KZT")
+    before = _counts()
+    for kwargs, error in [
+        ({"account_id": a.pk, "amount_minor": 0}, ValidationFailed),
+        ({"account_id": a.pk, "amount_minor": -1}, ValidationFailed),
+        ({"account_id": a.pk, "amount_minor": 1001}, InsufficientFunds),
+        ({"account_id": 10**9, "amount_minor": 1}, AccountNotFound),
+    ]:
+        with pytest.raises(error):
+            hold_create(code="withdrawal", **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ValidationFailed):
+        hold_create(account_id=a.pk, amount_minor=1, code="bogus")
+    assert _counts() == before
+    hold = hold_create(account_id=a.pk, amount_minor=100, code="withdrawal")
+    for legs, error in [
+        ([], ValidationFailed),
+        ([Leg(kzt.pk, 10, "withdrawal")], CurrencyMismatch),
+        ([Leg(a.pk, 10, "withdrawal")], SameAccount),
+        ([Leg(system_account("fees", "BTC").pk, 0, "fee")], ValidationFailed),
+    ]:
+        with pytest.raises(error):
+            hold_post(hold_id=hold.pk, legs=legs)
+    hold.refresh_from_db()
+    a.refresh_from_db()
+    assert (hold.status, a.held_minor, a.posted_minor) == (HoldStatus.OPEN, 100, 1000)
+    assert ledger_check() == []

@@ -27,8 +27,8 @@ def test_production_refuses_default_secret_and_debug() -> None:
     assert "SECRET_KEY must be set" in _load_settings(ALATAU_ENV="").stderr
     assert "SECRET_KEY must be set" in _load_settings(ALATAU_ENV="staging").stderr
     strong = "x" * 50
-    prod = {"ALATAU_ENV": "production", "SECRET_KEY": strong}
-    assert "DEBUG must be off" in _load_settings(**prod, DEBUG="true").stderr
+    prod = {"ALATAU_ENV": "production", "SECRET_KEY": strong, "DEBUG": "false"}
+    assert "DEBUG must be off" in _load_settings(**{**prod, "DEBUG": "true"}).stderr
     assert _load_settings(**prod).returncode == 0
     assert _load_settings(ALATAU_ENV="development").returncode == 0
 

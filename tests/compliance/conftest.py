@@ -70,16 +70,24 @@ def customer_btc(funded_account: Callable[..., Account]) -> Callable[..., Accoun
         if tier:
             from accounts.models import Identity
 
-            Identity.objects.create(user=account.owner, full_name="Test Customer",
-                                    status="approved", tier=tier)
+            assert account.owner is not None
+            Identity.objects.create(
+                user=account.owner, full_name="Test Customer", status="approved", tier=tier
+            )
         return account
 
     return make
 
 
-def request_withdrawal(account: Account, amount_sats: int, address: str,
-                       travel_rule: dict[str, Any] | None = None) -> Withdrawal:
+def request_withdrawal(
+    account: Account, amount_sats: int, address: str, travel_rule: dict[str, Any] | None = None
+) -> Withdrawal:
     key = f"w-{account.pk}-{amount_sats}-{address[-8:]}"
-    return withdrawal_request(account=account, address=address, amount_sats=amount_sats,
-                              requested_by=account.owner, idempotency_key=key,
-                              travel_rule=travel_rule)
+    return withdrawal_request(
+        account=account,
+        address=address,
+        amount_sats=amount_sats,
+        requested_by=account.owner,
+        idempotency_key=key,
+        travel_rule=travel_rule,
+    )

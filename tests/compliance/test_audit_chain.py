@@ -18,13 +18,17 @@ from tests.conftest import run_threads
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _tamper(sql: str, params: list[object]) -> None:
+def _tamper(sql: str, params: list[int]) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER compliance_auditevent_append_only")
+        cursor.execute(
+            "ALTER TABLE compliance_auditevent DISABLE TRIGGER compliance_auditevent_append_only"
+        )
         try:
             cursor.execute(sql, params)
         finally:
-            cursor.execute("ALTER TABLE compliance_auditevent ENABLE TRIGGER compliance_auditevent_append_only")
+            cursor.execute(
+                "ALTER TABLE compliance_auditevent ENABLE TRIGGER compliance_auditevent_append_only"
+            )
 
 
 def _some_events() -> list[int]:
@@ -39,19 +43,26 @@ def test_intact_chain_verifies() -> None:
 
 def test_trigger_refuses_update_and_delete() -> None:
     seq = _some_events()[0]
-    for sql in ("UPDATE compliance_auditevent SET action = 'x' WHERE seq = %s",
-                "DELETE FROM compliance_auditevent WHERE seq = %s"):
-        with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [seq])
+    for sql in (
+        "UPDATE compliance_auditevent SET action = 'x' WHERE seq = %s",
+        "DELETE FROM compliance_auditevent WHERE seq = %s",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="immutable"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [seq])
 
 
 @pytest.mark.parametrize(
     ("sql", "problem"),
     [
         ("UPDATE compliance_auditevent SET data = '{\"n\": 99}' WHERE seq = %s", "columns differ"),
-        ("UPDATE compliance_auditevent SET payload = replace(payload, '\"n\":2', '\"n\":7') WHERE seq = %s",
-         "payload edited"),
+        (
+            "UPDATE compliance_auditevent SET payload = replace(payload, '\"n\":2', '\"n\":7') WHERE seq = %s",
+            "payload edited",
+        ),
         ("DELETE FROM compliance_auditevent WHERE seq = %s", "missing events"),
     ],
 )

@@ -21,12 +21,25 @@ pytestmark = pytest.mark.django_db
 _ids = count(1)
 
 
-def movement(user: User, amount_kzt_tiyn: int, *, address: str = "", kind: str = "withdrawal",
-             at_offset: timedelta = timedelta(0)) -> Movement:
-    return Movement(user=user, kind=kind, subject_type="test.movement",
-                    subject_id=str(next(_ids)), amount_minor=amount_kzt_tiyn, currency="KZT",
-                    amount_kzt_tiyn=amount_kzt_tiyn, at=timezone.now() + at_offset,
-                    address=address)
+def movement(
+    user: User,
+    amount_kzt_tiyn: int,
+    *,
+    address: str = "",
+    kind: str = "withdrawal",
+    at_offset: timedelta = timedelta(0),
+) -> Movement:
+    return Movement(
+        user=user,
+        kind=kind,
+        subject_type="test.movement",
+        subject_id=str(next(_ids)),
+        amount_minor=amount_kzt_tiyn,
+        currency="KZT",
+        amount_kzt_tiyn=amount_kzt_tiyn,
+        at=timezone.now() + at_offset,
+        address=address,
+    )
 
 
 def only(rule: str, **params: int) -> None:
@@ -120,7 +133,9 @@ def test_structuring_needs_count_min(user: User) -> None:
 
 def test_dormant_edge(user: User) -> None:
     only("dormant", inactive_days=30, min_amount_tiyn=0)
-    User.objects.filter(pk=user.pk).update(date_joined=timezone.now() - timedelta(days=29, hours=23))
+    User.objects.filter(pk=user.pk).update(
+        date_joined=timezone.now() - timedelta(days=29, hours=23)
+    )
     user.refresh_from_db()
     assert fired(movement(user, 1)) == []
     User.objects.filter(pk=user.pk).update(date_joined=timezone.now() - timedelta(days=30))

@@ -118,10 +118,10 @@ def test_invoice_address_threshold_and_listeners(
         account=merchant, purpose=AddressPurpose.INVOICE, required_confirmations=0
     )
     seen.clear()
-    with override_settings(CUSTODY_DEPOSIT_LISTENERS=["tests.custody.test_deposits.listener"]):
-        with django_capture_on_commit_callbacks(execute=True):
-            chain.funder.send_to_address(address.address, 25_000)
-            deposit_scan()
+    listeners = override_settings(CUSTODY_DEPOSIT_LISTENERS=[f"{__name__}.listener"])
+    with listeners, django_capture_on_commit_callbacks(execute=True):
+        chain.funder.send_to_address(address.address, 25_000)
+        deposit_scan()
     assert refresh(merchant).posted_minor == 25_000  # 0 confirmations suffice here
     # Called once when recorded and once when credited (run after commit, so both
     # callbacks read the row as it is by then).
@@ -194,8 +194,13 @@ def test_reorg_after_spending_freezes_and_books_shortfall(
     deposit_scan()
     from accounts.services import transfer_create
 
-    transfer_create(debit_account_id=account.pk, credit_account_id=other.pk,
-                    amount_minor=60_000, code="internal", initiator=account.owner)
+    transfer_create(
+        debit_account_id=account.pk,
+        credit_account_id=other.pk,
+        amount_minor=60_000,
+        code="internal",
+        initiator=account.owner,
+    )
     suspense = system_account(AccountKind.SUSPENSE, "BTC")
     before = suspense.posted_minor
 
@@ -220,3 +225,61 @@ def test_deposit_address_rules(funded_account: Any, chain: Chain) -> None:
         deposit_address_new(account=kzt)
     assert DepositAddress.objects.count() == 0
     assert Account.objects.filter(pk=kzt.pk).exists()
+
+
+def test_conflicted_deposit_is_never_credited(chain: Chain, funded_account: Any) -> None:
+    account = funded_account()
+    address = deposit_address_new(account=account)
+    txid = chain.funder.send_to_address(address.address, 80_000)
+    deposit_scan()
+    conflict = _conflicting_tx(chain, txid)
+    chain.client.call("generateblock", chain.mine_address, [conflict])  # the double spend wins
+    chain.mine(3)
+    deposit_scan()
+    deposit = Deposit.objects.get(txid=txid)
+    assert deposit.confirmations < 0
+    assert deposit.status == DepositStatus.PENDING
+    assert refresh(account).posted_minor == 0
+
+
+def test_reorg_that_mines_the_deposit_again_keeps_the_credit(
+    chain: Chain, funded_account: Any
+) -> None:
+    account = funded_account()
+    address = deposit_address_new(account=account)
+    txid = chain.funder.send_to_address(address.address, 90_000)
+    blocks = chain.mine(3)
+    deposit_scan()
+    assert refresh(account).posted_minor == 90_000
+    chain.client.call("invalidateblock", blocks[0])  # the tx goes back to the mempool
+    # ... and is mined again in a competing chain (another coinbase address, so the
+    # blocks differ from the invalidated ones).
+    chain.client.call("generatetoaddress", 4, chain.new_funder_address())
+    deposit_scan()
+    deposit = Deposit.objects.get(txid=txid)
+    assert deposit.status == DepositStatus.CREDITED
+    assert deposit.confirmations >= 3
+    assert refresh(account).posted_minor == 90_000
+    assert not Case.objects.filter(kind="deposit_reorg").exists()
+    assert len(_credits(account)) == 1
+    chain.client.call("reconsiderblock", blocks[0])
+
+
+def test_zero_conf_invoice_credit_reversed_when_double_spent(
+    chain: Chain, funded_account: Any
+) -> None:
+    merchant = funded_account()
+    address = deposit_address_new(
+        account=merchant, purpose=AddressPurpose.INVOICE, required_confirmations=0
+    )
+    txid = chain.funder.send_to_address(address.address, 70_000)
+    deposit_scan()
+    assert refresh(merchant).posted_minor == 70_000  # credited at 0 confirmations
+    conflict = _conflicting_tx(chain, txid)
+    chain.client.call("generateblock", chain.mine_address, [conflict])
+    report = deposit_scan()
+    assert report.reorged == 1
+    assert Deposit.objects.get(txid=txid).status == DepositStatus.REORGED
+    assert refresh(merchant).posted_minor == 0
+    assert Case.objects.filter(kind="deposit_reorg").count() == 1
+    assert ledger_check() == []

@@ -12,6 +12,7 @@ from custody.errors import NodeInvalidAddress, NodeUnavailable, WalletNotFound
 from custody.models import Wallet, WalletKind
 from custody.node import node_client, node_url
 from custody.services import wallets_setup
+from tests.custody.conftest import Chain
 
 pytestmark = pytest.mark.node
 
@@ -22,7 +23,7 @@ def test_client_reads_url_from_datadir_state_file(bitcoind: str) -> None:
     assert info["chain"] == "regtest"
 
 
-def test_rpc_errors_are_typed(chain) -> None:  # type: ignore[no-untyped-def]
+def test_rpc_errors_are_typed(chain: Chain) -> None:
     with pytest.raises(WalletNotFound) as missing:
         node_client().wallet("no-such-wallet").call("getbalance")
     assert missing.value.rpc_code == -18
@@ -30,24 +31,23 @@ def test_rpc_errors_are_typed(chain) -> None:  # type: ignore[no-untyped-def]
         chain.hot.call("getaddressinfo", "bc1qnotanaddress")
 
 
-def test_balance_is_integer_satoshis(chain) -> None:  # type: ignore[no-untyped-def]
+def test_balance_is_integer_satoshis(chain: Chain) -> None:
     balance = chain.funder.balance_sats()
     assert isinstance(balance, int)
     assert balance > 0
 
 
 def test_no_node_is_node_unavailable(tmp_path: Path, bitcoind: str) -> None:
-    with override_settings(BITCOIND_RPC_URL="", BITCOIND_DATADIR=str(tmp_path)):
-        with pytest.raises(NodeUnavailable):
-            node_client().call("getblockchaininfo")
+    empty = override_settings(BITCOIND_RPC_URL="", BITCOIND_DATADIR=str(tmp_path))
+    with empty, pytest.raises(NodeUnavailable):
+        node_client().call("getblockchaininfo")
     refused = "http://u:p@127.0.0.1:9/"
-    with override_settings(BITCOIND_RPC_URL=refused):
-        with pytest.raises(NodeUnavailable):
-            node_client().call("getblockchaininfo")
+    with override_settings(BITCOIND_RPC_URL=refused), pytest.raises(NodeUnavailable):
+        node_client().call("getblockchaininfo")
 
 
 @pytest.mark.django_db
-def test_wallets_setup_is_idempotent(chain) -> None:  # type: ignore[no-untyped-def]
+def test_wallets_setup_is_idempotent(chain: Chain) -> None:
     wallets_setup()
     wallets_setup()
     hot = Wallet.objects.get(name="hot")
@@ -56,7 +56,9 @@ def test_wallets_setup_is_idempotent(chain) -> None:  # type: ignore[no-untyped-
     call_command("wallets_setup")
 
 
-def test_bitcoind_command_status_and_start_are_idempotent(bitcoind: str, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_bitcoind_command_status_and_start_are_idempotent(
+    bitcoind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     call_command("bitcoind", "status", "--datadir", bitcoind)
     call_command("bitcoind", "start", "--datadir", bitcoind, "--no-blocknotify")
     out = capsys.readouterr().out

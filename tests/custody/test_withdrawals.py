@@ -106,9 +106,7 @@ def test_frozen_other_customer_and_key_reuse(
 
 
 @override_settings(WITHDRAWAL_REVIEW_THRESHOLD_SATS=100_000)
-def test_review_approve_reject_cancel(
-    chain: Chain, funded_account: Any, make_user: Any
-) -> None:
+def test_review_approve_reject_cancel(chain: Chain, funded_account: Any, make_user: Any) -> None:
     account = funded_account(5_000_000)
     address = chain.new_funder_address()
     big = _request(account, address, 200_000, key="big")
@@ -159,7 +157,7 @@ def test_node_down_requests_work_tasks_retry(
             withdrawal_batch_create()
         with pytest.raises(NodeUnavailable):
             withdrawal_batch_confirm()
-        assert NodeUnavailable in tasks.withdrawal_batch.autoretry_for
+        assert NodeUnavailable in tasks.RETRY_ON  # the tasks' autoretry policy
     finally:
         call_command("bitcoind", "start", "--datadir", bitcoind, "--no-blocknotify")
     assert withdrawal_batch_create() is not None
@@ -169,3 +167,39 @@ def test_node_down_requests_work_tasks_retry(
     withdrawal.refresh_from_db()
     assert withdrawal.status == WithdrawalStatus.CONFIRMED
     assert [amount for _, _, amount in chain.received_outputs(address)] == [70_000]
+
+
+@override_settings(WITHDRAWAL_REVIEW_THRESHOLD_SATS=100_000)
+def test_admin_actions_call_the_services(
+    chain: Chain, funded_account: Any, make_user: Any, rf: Any
+) -> None:
+    from django.contrib import admin
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    from custody.models import Deposit, DepositAddress, Wallet, WithdrawalBatch
+
+    for model in (Wallet, DepositAddress, Deposit, Withdrawal, WithdrawalBatch):
+        assert model in admin.site._registry
+    from custody.admin import WithdrawalAdmin
+
+    model_admin = admin.site._registry[Withdrawal]
+    assert isinstance(model_admin, WithdrawalAdmin)
+    account = funded_account(1_000_000)
+    first = _request(account, chain.new_funder_address(), 200_000, key="a1")
+    second = _request(account, chain.new_funder_address(), 200_000, key="a2")
+    officer = make_user(is_staff=True)
+    officer.user_permissions.add(Permission.objects.get(codename="review_withdrawal"))
+    officer = type(officer).objects.get(pk=officer.pk)
+    request = rf.post("/admin/custody/withdrawal/")
+    request.user = officer
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    assert not model_admin.has_change_permission(request, first)
+    assert "approve" in model_admin.get_actions(request)
+    model_admin.approve(request, Withdrawal.objects.filter(pk=first.pk))
+    model_admin.reject(request, Withdrawal.objects.filter(pk=second.pk))
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("approved", "rejected")
+    request.user = make_user(is_staff=True)  # no permission: no actions offered
+    assert "approve" not in model_admin.get_actions(request)

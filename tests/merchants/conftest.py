@@ -22,7 +22,9 @@ from merchants.models import Merchant
 from merchants.services.keys import SCOPES, api_key_create
 from merchants.services.merchants import merchant_onboard
 
-REFERENCE = Path("/work/shared/reference/btcpay-greenfield/greenfield-invoices-webhooks.openapi.json")
+REFERENCE = Path(
+    "/work/shared/reference/btcpay-greenfield/greenfield-invoices-webhooks.openapi.json"
+)
 ALL_SCOPES = sorted(SCOPES)
 
 
@@ -36,7 +38,6 @@ def _merchant_settings(settings: Any) -> None:
 @pytest.fixture
 def celery_eager() -> Iterator[None]:
     celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
     yield
     celery_app.conf.task_always_eager = False
 
@@ -57,8 +58,9 @@ def merchant(make_merchant: Callable[..., Merchant]) -> Merchant:
 @pytest.fixture
 def make_client() -> Callable[..., APIClient]:
     def make(merchant: Merchant, scopes: list[str] | None = None) -> APIClient:
-        _, token = api_key_create(merchant=merchant, label="test", scopes=scopes or ALL_SCOPES,
-                                  actor=merchant.owner)
+        _, token = api_key_create(
+            merchant=merchant, label="test", scopes=scopes or ALL_SCOPES, actor=merchant.owner
+        )
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"token {token}")
         return client
@@ -77,6 +79,7 @@ def store_url(merchant: Merchant, rest: str = "") -> str:
 
 # --- Greenfield reference schemas -------------------------------------------------------
 
+
 def _nullable(node: Any) -> Any:
     """OpenAPI 3.0 ``nullable`` -> JSON Schema ``null`` type; applied recursively."""
     if isinstance(node, list):
@@ -94,82 +97,77 @@ def _nullable(node: Any) -> Any:
     return out
 
 
-def _allof_targets(doc: dict[str, Any]) -> set[str]:
-    names: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for member in node.get("allOf", []):
-                ref = member.get("$ref", "") if isinstance(member, dict) else ""
-                if ref.startswith("#/components/schemas/"):
-                    names.add(ref.rsplit("/", 1)[1])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(doc)
-    return names
-
-
-def _open_allof(node: Any) -> Any:
-    """Drop ``additionalProperties: false`` in ``allOf`` members (checked by ``_keys`` instead)."""
+def _drop_closed(node: Any) -> Any:
+    """Remove every ``additionalProperties: false`` (``Greenfield._strict`` checks keys)."""
     if isinstance(node, list):
-        return [_open_allof(n) for n in node]
+        return [_drop_closed(n) for n in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _open_allof(v) for k, v in node.items()}
-    for member in out.get("allOf", []):
-        if isinstance(member, dict) and member.get("additionalProperties") is False:
-            del member["additionalProperties"]
-    return out
+    return {
+        k: _drop_closed(v)
+        for k, v in node.items()
+        if not (k == "additionalProperties" and v is False)
+    }
 
 
 class Greenfield:
     """Validate bodies against BTCPay's own component schemas (``$ref`` within the file).
 
-    JSON Schema's ``allOf`` with ``additionalProperties: false`` in a member
-    would reject the members' own fields, so those are opened and unknown keys
-    are checked separately against every property the schema's closure names.
+    Two passes. Types, enums and formats: JSON Schema with every
+    ``additionalProperties: false`` removed, because inside ``allOf`` (as
+    Greenfield uses it) it would reject the other members' fields. Unknown
+    keys: a walk that, at every object, allows exactly the properties named by
+    the whole ``allOf``/``$ref`` closure, and refuses others where any member
+    of the closure says ``additionalProperties: false``.
     """
 
     def __init__(self) -> None:
-        raw = json.loads(REFERENCE.read_text())
-        self.raw = raw
-        doc = _open_allof(_nullable(copy.deepcopy(raw)))
-        for name in _allof_targets(raw):
-            doc["components"]["schemas"][name].pop("additionalProperties", None)
-        self.doc = doc
+        self.raw = json.loads(REFERENCE.read_text())
+        doc = _drop_closed(_nullable(copy.deepcopy(self.raw)))
         self.registry: Registry = Registry().with_resource(
             "urn:greenfield", DRAFT202012.create_resource(doc)
         )
 
-    def _props(self, schema: dict[str, Any], seen: set[str] | None = None) -> set[str] | None:
-        seen = seen or set()
+    def _members(
+        self, schema: dict[str, Any], seen: frozenset[str] = frozenset()
+    ) -> list[dict[str, Any]]:
+        """The schema and every ``allOf`` member / ``$ref`` target it pulls in."""
         if "$ref" in schema:
             name = schema["$ref"].rsplit("/", 1)[1]
             if name in seen:
-                return set()
-            return self._props(self.raw["components"]["schemas"][name], seen | {name})
-        if schema.get("additionalProperties") is True:
-            return None
-        props = set(schema.get("properties", {}))
+                return []
+            target = self.raw["components"]["schemas"][name]
+            return self._members(target, seen | {name})
+        out = [schema]
         for member in schema.get("allOf", []):
-            sub = self._props(member, seen)
-            if sub is None:
-                return None
-            props |= sub
-        return props
+            out += self._members(member, seen)
+        return out
+
+    def _strict(self, instance: Any, schema: dict[str, Any], where: str) -> None:
+        members = self._members(schema)
+        if isinstance(instance, dict):
+            props: dict[str, list[dict[str, Any]]] = {}
+            for member in members:
+                for key, sub in member.get("properties", {}).items():
+                    props.setdefault(key, []).append(sub)
+            closed = any(m.get("additionalProperties") is False for m in members)
+            opened = any(m.get("additionalProperties") is True for m in members)
+            if closed and not opened:
+                unknown = sorted(set(instance) - set(props))
+                assert not unknown, f"{where}: fields not in Greenfield: {unknown}"
+            for key, value in instance.items():
+                for sub in props.get(key, []):
+                    self._strict(value, sub, f"{where}.{key}")
+        elif isinstance(instance, list):
+            for member in members:
+                if isinstance(member.get("items"), dict):
+                    for i, item in enumerate(instance):
+                        self._strict(item, member["items"], f"{where}[{i}]")
 
     def validate(self, instance: Any, component: str) -> None:
         schema = {"$ref": f"urn:greenfield#/components/schemas/{component}"}
-        validator = jsonschema.Draft202012Validator(schema, registry=self.registry)
-        validator.validate(instance)
-        known = self._props(self.raw["components"]["schemas"][component])
-        if known is not None and isinstance(instance, dict):
-            unknown = set(instance) - known
-            assert not unknown, f"fields not in Greenfield {component}: {sorted(unknown)}"
+        jsonschema.Draft202012Validator(schema, registry=self.registry).validate(instance)
+        self._strict(instance, {"$ref": f"#/components/schemas/{component}"}, component)
 
 
 @pytest.fixture(scope="session")
@@ -178,6 +176,7 @@ def greenfield() -> Greenfield:
 
 
 # --- A tiny local HTTP receiver for webhook deliveries -----------------------------------
+
 
 class Receiver:
     """Records every POST; answers with the next queued status (default 200)."""
@@ -189,7 +188,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 with receiver.lock:

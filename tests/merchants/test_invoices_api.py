@@ -22,18 +22,26 @@ BODY = {
     "amount": "0.00150000",
     "currency": "BTC",
     "metadata": {"orderId": "A-1001", "itemDesc": "Tea", "posData": {"tip": 0.48}},
-    "checkout": {"speedPolicy": "LowMediumSpeed", "expirationMinutes": 30,
-                 "redirectURL": "https://shop.example/done", "paymentTolerance": 1.5},
+    "checkout": {
+        "speedPolicy": "LowMediumSpeed",
+        "expirationMinutes": 30,
+        "redirectURL": "https://shop.example/done",
+        "paymentTolerance": 1.5,
+    },
 }
 
 
-def create(api: APIClient, merchant: Merchant, body: dict[str, Any] | None = None,
-           **headers: str) -> Any:
-    return api.post(store_url(merchant, "invoices"), body or BODY, format="json", **headers)
+def create(
+    api: APIClient, merchant: Merchant, body: dict[str, Any] | None = None, **headers: Any
+) -> Any:
+    return api.post(
+        store_url(merchant, "invoices"), BODY if body is None else body, format="json", **headers
+    )
 
 
-def test_create_returns_greenfield_invoice(api: APIClient, merchant: Merchant,
-                                           greenfield: Greenfield) -> None:
+def test_create_returns_greenfield_invoice(
+    api: APIClient, merchant: Merchant, greenfield: Greenfield
+) -> None:
     before = int(timezone.now().timestamp())
     response = create(api, merchant)
     assert response.status_code == 200, response.content
@@ -50,14 +58,20 @@ def test_create_returns_greenfield_invoice(api: APIClient, merchant: Merchant,
     assert body["checkout"]["paymentTolerance"] == 1.5
     invoice = Invoice.objects.get(pk=body["id"])
     assert (invoice.amount_sats, invoice.required_confirmations, invoice.tolerance_bp) == (
-        150_000, 2, 150)
+        150_000,
+        2,
+        150,
+    )
     assert invoice.order_id == "A-1001"
 
 
-@pytest.mark.parametrize(("speed", "confirmations"), [
-    ("HighSpeed", 0), ("MediumSpeed", 1), ("LowMediumSpeed", 2), ("LowSpeed", 6)])
-def test_speed_policy_sets_confirmations(api: APIClient, merchant: Merchant, speed: str,
-                                         confirmations: int) -> None:
+@pytest.mark.parametrize(
+    ("speed", "confirmations"),
+    [("HighSpeed", 0), ("MediumSpeed", 1), ("LowMediumSpeed", 2), ("LowSpeed", 6)],
+)
+def test_speed_policy_sets_confirmations(
+    api: APIClient, merchant: Merchant, speed: str, confirmations: int
+) -> None:
     response = create(api, merchant, {"amount": "0.001", "checkout": {"speedPolicy": speed}})
     assert Invoice.objects.get(pk=response.json()["id"]).required_confirmations == confirmations
 
@@ -70,8 +84,9 @@ def test_defaults(api: APIClient, merchant: Merchant) -> None:
     assert body["metadata"] == {}
 
 
-def test_kzt_invoice_carries_a_btc_quote(api: APIClient, merchant: Merchant,
-                                         greenfield: Greenfield) -> None:
+def test_kzt_invoice_carries_a_btc_quote(
+    api: APIClient, merchant: Merchant, greenfield: Greenfield
+) -> None:
     exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=None)
     body = create(api, merchant, {"amount": "25000.00", "currency": "KZT"}).json()
     assert body["amount"] == "25000.00" and body["currency"] == "KZT"
@@ -91,26 +106,32 @@ def test_kzt_invoice_without_a_rate_is_503(api: APIClient, merchant: Merchant) -
     assert response.json()["code"] == "quote_unavailable"
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"amount": "0"}, "amount"),
-    ({"amount": "-1"}, "amount"),
-    ({"amount": "1e3"}, "amount"),
-    ({"amount": "NaN"}, "amount"),
-    ({"amount": "0.000000001"}, "amount"),
-    ({"amount": "21000001"}, "amount"),
-    ({}, "amount"),
-    ({"amount": "1", "currency": "USD"}, "currency"),
-    ({"amount": "1.001", "currency": "KZT"}, "amount"),
-    ({"amount": "0.1", "checkout": {"speedPolicy": "Warp"}}, "checkout.speedPolicy"),
-    ({"amount": "0.1", "checkout": {"expirationMinutes": 0}}, "checkout.expirationMinutes"),
-    ({"amount": "0.1", "checkout": {"paymentTolerance": 101}}, "checkout.paymentTolerance"),
-    ({"amount": "0.1", "checkout": {"redirectURL": "javascript:alert(1)"}},
-     "checkout.redirectURL"),
-    ({"amount": "0.1", "metadata": {"orderId": 5}}, "metadata.orderId"),
-    ({"amount": "0.1", "metadata": "x"}, "metadata"),
-])
-def test_create_rejects_bad_input(api: APIClient, merchant: Merchant, body: dict[str, Any],
-                                  field: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"amount": "0"}, "amount"),
+        ({"amount": "-1"}, "amount"),
+        ({"amount": "1e3"}, "amount"),
+        ({"amount": "NaN"}, "amount"),
+        ({"amount": "0.000000001"}, "amount"),
+        ({"amount": "21000001"}, "amount"),
+        ({}, "amount"),
+        ({"amount": "1", "currency": "USD"}, "currency"),
+        ({"amount": "1.001", "currency": "KZT"}, "amount"),
+        ({"amount": "0.1", "checkout": {"speedPolicy": "Warp"}}, "checkout.speedPolicy"),
+        ({"amount": "0.1", "checkout": {"expirationMinutes": 0}}, "checkout.expirationMinutes"),
+        ({"amount": "0.1", "checkout": {"paymentTolerance": 101}}, "checkout.paymentTolerance"),
+        (
+            {"amount": "0.1", "checkout": {"redirectURL": "javascript:alert(1)"}},
+            "checkout.redirectURL",
+        ),
+        ({"amount": "0.1", "metadata": {"orderId": 5}}, "metadata.orderId"),
+        ({"amount": "0.1", "metadata": "x"}, "metadata"),
+    ],
+)
+def test_create_rejects_bad_input(
+    api: APIClient, merchant: Merchant, body: dict[str, Any], field: str
+) -> None:
     response = create(api, merchant, body)
     assert response.status_code == 422, response.content
     error = response.json()
@@ -121,8 +142,10 @@ def test_create_rejects_bad_input(api: APIClient, merchant: Merchant, body: dict
 
 
 def test_get_list_and_filters(api: APIClient, merchant: Merchant, greenfield: Greenfield) -> None:
-    ids = [create(api, merchant, {"amount": "0.001", "metadata": {"orderId": f"o{i}"}}).json()["id"]
-           for i in range(3)]
+    ids = [
+        create(api, merchant, {"amount": "0.001", "metadata": {"orderId": f"o{i}"}}).json()["id"]
+        for i in range(3)
+    ]
     one = api.get(store_url(merchant, f"invoices/{ids[0]}"))
     assert one.status_code == 200
     greenfield.validate(one.json(), "InvoiceData")
@@ -156,7 +179,9 @@ def test_payment_methods(api: APIClient, merchant: Merchant, greenfield: Greenfi
     assert api.get(f"/api/v1/invoices/{invoice_id}/payment-methods").json() == methods
 
 
-def test_mark_status_transitions(api: APIClient, merchant: Merchant, greenfield: Greenfield) -> None:
+def test_mark_status_transitions(
+    api: APIClient, merchant: Merchant, greenfield: Greenfield
+) -> None:
     invoice_id = create(api, merchant).json()["id"]
     url = store_url(merchant, f"invoices/{invoice_id}/status")
     response = api.post(url, {"status": "Invalid"}, format="json")
@@ -166,8 +191,9 @@ def test_mark_status_transitions(api: APIClient, merchant: Merchant, greenfield:
     assert response.json()["availableStatusesForManualMarking"] == ["Settled"]
     again = api.post(url, {"status": "Invalid"}, format="json")
     assert again.status_code == 409 and again.json()["code"] == "invoice_status_invalid"
-    settled = api.post(f"/api/v1/invoices/{invoice_id}/status", {"status": "Settled"},
-                       format="json").json()
+    settled = api.post(
+        f"/api/v1/invoices/{invoice_id}/status", {"status": "Settled"}, format="json"
+    ).json()
     assert (settled["status"], settled["additionalStatus"]) == ("Settled", "Marked")
     bad = api.post(url, {"status": "New"}, format="json")
     assert bad.status_code == 422 and "status" in bad.json()["fields"]
@@ -193,9 +219,12 @@ def test_expiry(api: APIClient, merchant: Merchant) -> None:
     assert invoice_expire_due(now=timezone.now() + timedelta(minutes=60)) == 0
 
 
-def test_other_merchants_objects_are_404(api: APIClient, merchant: Merchant,
-                                        make_merchant: Callable[..., Merchant],
-                                        make_client: Callable[..., APIClient]) -> None:
+def test_other_merchants_objects_are_404(
+    api: APIClient,
+    merchant: Merchant,
+    make_merchant: Callable[..., Merchant],
+    make_client: Callable[..., APIClient],
+) -> None:
     invoice_id = create(api, merchant).json()["id"]
     other = make_merchant("Rival")
     rival = make_client(other)
@@ -203,8 +232,9 @@ def test_other_merchants_objects_are_404(api: APIClient, merchant: Merchant,
         rival.get(store_url(other, f"invoices/{invoice_id}")),
         rival.get(f"/api/v1/invoices/{invoice_id}"),
         rival.get(store_url(other, f"invoices/{invoice_id}/payment-methods")),
-        rival.post(store_url(other, f"invoices/{invoice_id}/status"), {"status": "Invalid"},
-                   format="json"),
+        rival.post(
+            store_url(other, f"invoices/{invoice_id}/status"), {"status": "Invalid"}, format="json"
+        ),
         rival.delete(store_url(other, f"invoices/{invoice_id}")),
         rival.get(store_url(merchant, "invoices")),  # the other store itself
         rival.post(store_url(merchant, "invoices"), BODY, format="json"),
@@ -236,8 +266,9 @@ def test_auth_and_scopes(merchant: Merchant, make_client: Callable[..., APIClien
     assert creator.get(url).status_code == 403
 
 
-def test_revoked_key_and_suspended_merchant(merchant: Merchant,
-                                            make_client: Callable[..., APIClient]) -> None:
+def test_revoked_key_and_suspended_merchant(
+    merchant: Merchant, make_client: Callable[..., APIClient]
+) -> None:
     from merchants.models import ApiKey
     from merchants.services.keys import api_key_revoke
     from merchants.services.merchants import merchant_set_status
@@ -254,8 +285,9 @@ def test_revoked_key_and_suspended_merchant(merchant: Merchant,
     assert client2.get(url).status_code == 401
 
 
-def test_query_count_of_create_and_read(api: APIClient, merchant: Merchant,
-                                        django_assert_max_num_queries: Any) -> None:
+def test_query_count_of_create_and_read(
+    api: APIClient, merchant: Merchant, django_assert_max_num_queries: Any
+) -> None:
     invoice_id = create(api, merchant).json()["id"]
     with django_assert_max_num_queries(4):
         assert api.get(store_url(merchant, f"invoices/{invoice_id}")).status_code == 200

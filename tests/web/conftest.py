@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +21,13 @@ PASSWORD = "Sunny-Almaty-2031"
 
 
 @pytest.fixture(autouse=True)
-def _generous_rate_limits(settings: Any) -> None:
-    """Rate limits count per client address in Redis; tests that need them lower them."""
+def _web_settings(settings: Any, tmp_path: Path) -> None:
+    """Uploads go to a temporary private folder; rate limits are lifted.
+
+    Rate limits count per client address in Redis; tests that check them lower them.
+    """
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    settings.MEDIA_ROOT = settings.PRIVATE_MEDIA_ROOT
     settings.RATELIMIT_SIGNUP = "1000/m"
     settings.RATELIMIT_PASSWORD_RESET = "1000/m"
     settings.RATELIMIT_TRANSFER = "1000/m"

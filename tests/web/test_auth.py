@@ -44,7 +44,7 @@ def test_signup_opens_btc_and_kzt_accounts_and_mails_a_confirmation_link(
     assert AuditEvent.objects.filter(action="user.signup").count() == 1
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["dana@example.kz"]
-    link = _link(mail.outbox[0].body)
+    link = _link(str(mail.outbox[0].body))
 
     # The link page asks for a click (mail scanners may open links); POST confirms.
     assert client.get(link).status_code == 200
@@ -72,7 +72,7 @@ def test_confirmation_link_of_one_user_does_not_confirm_another(
         client.post(
             "/signup/", {"email": "a@example.kz", "password1": PASSWORD, "password2": PASSWORD}
         )
-    token = _link(mail.outbox[0].body).rstrip("/").rsplit("/", 1)[1]
+    token = _link(str(mail.outbox[0].body)).rstrip("/").rsplit("/", 1)[1]
     other = User.objects.create_user(email="b@example.kz", password=PASSWORD)
     uid = urlsafe_base64_encode(force_bytes(other.pk))
     response = Client().post(f"/confirm-email/{uid}/{token}/")
@@ -86,14 +86,36 @@ def test_confirmation_link_of_one_user_does_not_confirm_another(
 @pytest.mark.parametrize(
     ("data", "field", "text"),
     [
-        ({"email": "x@example.kz", "password1": "short", "password2": "short"}, "password1", "too short"),
-        ({"email": "x@example.kz", "password1": "1234567890123", "password2": "1234567890123"}, "password1", "entirely numeric"),
-        ({"email": "x@example.kz", "password1": "password123", "password2": "password123"}, "password1", "too common"),
-        ({"email": "x@example.kz", "password1": PASSWORD, "password2": PASSWORD + "x"}, "password2", "different"),
-        ({"email": "not-an-email", "password1": PASSWORD, "password2": PASSWORD}, "email", "valid email"),
+        (
+            {"email": "x@example.kz", "password1": "short", "password2": "short"},
+            "password1",
+            "too short",
+        ),
+        (
+            {"email": "x@example.kz", "password1": "1234567890123", "password2": "1234567890123"},
+            "password1",
+            "entirely numeric",
+        ),
+        (
+            {"email": "x@example.kz", "password1": "password123", "password2": "password123"},
+            "password1",
+            "too common",
+        ),
+        (
+            {"email": "x@example.kz", "password1": PASSWORD, "password2": PASSWORD + "x"},
+            "password2",
+            "different",
+        ),
+        (
+            {"email": "not-an-email", "password1": PASSWORD, "password2": PASSWORD},
+            "email",
+            "valid email",
+        ),
     ],
 )
-def test_signup_errors_are_shown_next_to_the_field(data: dict[str, str], field: str, text: str) -> None:
+def test_signup_errors_are_shown_next_to_the_field(
+    data: dict[str, str], field: str, text: str
+) -> None:
     response = Client().post("/signup/", data)
     assert response.status_code == 200
     errors = response.context["form"].errors
@@ -187,7 +209,7 @@ def test_password_reset_flow(customer: User) -> None:
     response = client.post("/password-reset/", {"email": customer.email})
     assert response.status_code == 302
     assert len(mail.outbox) == 1
-    link = _link(mail.outbox[0].body)
+    link = _link(str(mail.outbox[0].body))
     response = client.get(link)
     assert response.status_code == 302  # Django swaps the token into the session
     form_url = response["Location"]

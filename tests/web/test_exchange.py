@@ -6,11 +6,13 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accounts.models import AccountKind, Quote, Transfer, User
+from accounts.models import AccountKind, ExchangeRate, Quote, Transfer, User
 from accounts.selectors import ledger_check
 from accounts.services.accounts import system_account
 from accounts.services.exchange import (
@@ -157,7 +159,9 @@ def test_an_expired_quote_is_refused(customer: User, rate: Any) -> None:
     assert Transfer.objects.filter(code="exchange").count() == 0
 
 
-def test_another_customers_quote_is_not_found(customer: User, make_customer: Any, rate: Any) -> None:
+def test_another_customers_quote_is_not_found(
+    customer: User, make_customer: Any, rate: Any
+) -> None:
     other = make_customer()
     fund(account_of(customer, "BTC"), 20_000_000)
     quote = quote_create(user=customer, direction="btc_kzt", amount_in_minor=10_000_000)
@@ -178,3 +182,32 @@ def test_insufficient_funds_leaves_the_quote_unused(customer: User, rate: Any) -
 def test_dust_is_refused(customer: User, rate: Any) -> None:
     with pytest.raises(ValidationFailed):
         quote_create(user=customer, direction="kzt_btc", amount_in_minor=1)
+
+
+def test_staff_set_the_rate_in_the_admin(db: None) -> None:
+    staff = User.objects.create_superuser(email="treasury@alatau.kz", password="Long-Enough-Pass-1")
+    client = Client()
+    client.force_login(staff)
+    device = TOTPDevice.objects.create(user=staff, name="admin", confirmed=True)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
+    response = client.post(
+        "/admin/accounts/exchangerate/add/", {"mid_tiyn_per_btc": "4600000000", "spread_bp": "5000"}
+    )
+    assert response.status_code == 200  # spread out of bounds: shown on the form
+    assert ExchangeRate.objects.count() == 0
+    response = client.post(
+        "/admin/accounts/exchangerate/add/", {"mid_tiyn_per_btc": "4600000000", "spread_bp": "75"}
+    )
+    assert response.status_code == 302, response.content[:2000]
+    rate = exchange_rate_current()
+    assert rate is not None and rate.mid_tiyn_per_btc == 46_000_000_00 and rate.set_by == staff
+    assert AuditEvent.objects.filter(action="exchange_rate.set", actor_id=staff.pk).count() == 1
+    # Old rates cannot be edited or deleted.
+    page = client.get(f"/admin/accounts/exchangerate/{rate.pk}/change/")
+    assert b'name="mid_tiyn_per_btc"' not in page.content
+    assert (
+        client.post(f"/admin/accounts/exchangerate/{rate.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )

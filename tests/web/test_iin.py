@@ -17,6 +17,7 @@ VALID_FIRST_PASS = "900515401230"
 VALID_SECOND_PASS = "850103300709"
 # Both passes give 10 for these first 11 digits: no check digit makes it valid.
 NO_CHECK_DIGIT = "85010330076"
+FULL_WIDTH = "".join(chr(0xFF10 + int(c)) for c in VALID_FIRST_PASS)
 
 
 def test_valid_iin_returns_birth_date_and_sex() -> None:
@@ -46,7 +47,7 @@ def test_iin_without_any_check_digit_is_invalid(last: str) -> None:
         ("90051540123", "12 digits"),
         ("9005154012300", "12 digits"),
         ("90051540123a", "12 digits"),
-        ("９００５１５４０１２３０", "12 digits"),  # full-width digits are not ASCII
+        (FULL_WIDTH, "12 digits"),  # full-width digits are not ASCII
         ("900515001230", "7th digit"),
         ("900515701230", "7th digit"),
         ("901315401230", "date"),
@@ -62,7 +63,14 @@ def test_invalid_iins_are_refused(iin: str, why: str) -> None:
 
 @pytest.mark.parametrize(
     ("century_digit", "year", "sex"),
-    [("1", 1890, "M"), ("2", 1890, "F"), ("3", 1990, "M"), ("4", 1990, "F"), ("5", 2090, "M"), ("6", 2090, "F")],
+    [
+        ("1", 1890, "M"),
+        ("2", 1890, "F"),
+        ("3", 1990, "M"),
+        ("4", 1990, "F"),
+        ("5", 2090, "M"),
+        ("6", 2090, "F"),
+    ],
 )
 def test_century_and_sex_digit(century_digit: str, year: int, sex: str) -> None:
     first = f"900101{century_digit}0123"

@@ -6,6 +6,7 @@ admin (django-otp's OTPAdminSite) cannot be entered without a confirmed device.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import segno
@@ -22,8 +23,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("email")
-        parser.add_argument("--reset", action="store_true",
-                            help="delete the member's existing TOTP devices first")
+        parser.add_argument(
+            "--reset", action="store_true", help="delete the member's existing TOTP devices first"
+        )
         parser.add_argument("--name", default="admin", help="device name shown at login")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -39,10 +41,16 @@ class Command(BaseCommand):
             removed = existing.count()
             existing.delete()
             device = TOTPDevice.objects.create(user=user, name=options["name"], confirmed=True)
-            audit_record(actor=None, action="staff.otp_enrol", obj=user,
-                         data={"device_id": device.pk, "replaced": removed})
+            audit_record(
+                actor=None,
+                action="staff.otp_enrol",
+                obj=user,
+                data={"device_id": device.pk, "replaced": removed},
+            )
         uri = device.config_url
         self.stdout.write(f"otpauth URI for {user.email}:\n{uri}\n")
         qr = segno.make(uri, error="m")
-        qr.terminal(out=self.stdout, compact=True)
+        buffer = io.StringIO()
+        qr.terminal(out=buffer, compact=True)
+        self.stdout.write(buffer.getvalue())
         self.stdout.write("Scan it in an authenticator app, then sign in at /admin/.")

@@ -24,8 +24,9 @@ class Command(BaseCommand):
         if owner is None:
             raise CommandError(f"No user with email {options['owner']}")
         try:
-            merchant = merchant_onboard(name=options["name"], owner=owner, actor=None,
-                                        with_kzt=options["kzt"])
+            merchant = merchant_onboard(
+                name=options["name"], owner=owner, actor=None, with_kzt=options["kzt"]
+            )
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"store_id={merchant.store_id} btc_account={merchant.btc_account.number}")

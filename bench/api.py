@@ -1,0 +1,189 @@
+"""Merchant API throughput: invoice creation and invoice reads under 50 concurrent clients.
+
+    .venv/bin/python -m bench.api --workers 4 --threads 4 --clients 50 --requests 3000
+
+Runs gunicorn (several workers, 127.0.0.1 only) against its own database
+(``alatau_bench_api`` on DATABASE_URL's server, migrated each run), onboards a
+merchant with an API key, then drives ``POST /api/v1/stores/{id}/invoices``
+and ``GET /api/v1/stores/{id}/invoices/{invoiceId}`` from ``--clients``
+threads, each with its own keep-alive session. Each phase stops after
+``--requests`` requests or ``--seconds``, whichever comes first. Prints
+requests/s and p50/p99 latency per phase.
+
+Invoices are created without an on-chain address (``MERCHANT_INVOICE_ONCHAIN``
+off): this measures the API, ledger-side writes, audit and webhook fan-out,
+not bitcoind's ``getnewaddress``. The per-key rate limit is raised so it does
+not cap the run (its Redis round trip still happens on every request).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = "alatau_bench_api"
+
+
+def _env() -> dict[str, str]:
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/alatau")
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": base.rsplit("/", 1)[0] + "/" + DB_NAME,
+            "ALATAU_ENV": "development",
+            "DEBUG": "false",
+            "SECURE_COOKIES": "false",
+            "LOG_LEVEL": "WARNING",
+            "MERCHANT_INVOICE_ONCHAIN": "false",
+            "MERCHANT_API_RATE": "10000000/min",
+            "CACHE_KEY_PREFIX": "alatau-bench-api",
+            "DJANGO_SETTINGS_MODULE": "bank.settings",
+        }
+    )
+    return env
+
+
+def _setup(env: dict[str, str]) -> tuple[str, str]:
+    """Create and migrate the bench database; return (store id, API token)."""
+    os.environ.update(env)
+    from bank.localenv import create_database
+
+    create_database(env["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", "--noinput", verbosity=0)
+    from accounts.models import User
+    from accounts.services.accounts import ledger_bootstrap
+    from merchants.services.keys import SCOPES, api_key_create
+    from merchants.services.merchants import merchant_onboard
+
+    ledger_bootstrap()
+    owner = User.objects.create_user(email=f"bench-{time.time_ns()}@example.kz", password=None)
+    merchant = merchant_onboard(name="Bench Shop", owner=owner, actor=None)
+    _, token = api_key_create(merchant=merchant, label="bench", scopes=list(SCOPES), actor=owner)
+    return merchant.store_id, token
+
+
+def _start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> Any:
+    command = [
+        str(ROOT / ".venv" / "bin" / "gunicorn"), "bank.wsgi:application",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+        "--worker-class", "gthread" if threads > 1 else "sync", "--log-level", "warning",
+        "--backlog", "256",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):  # noqa: S310 - localhost
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def _run_phase(name: str, clients: int, total: int, seconds: float,
+               call: Any) -> dict[str, float]:  # fmt: skip
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    counter = iter(range(total))
+    deadline = time.perf_counter() + seconds
+
+    def client(seed: int) -> None:
+        session = requests.Session()
+        rng = random.Random(seed)
+        mine: list[float] = []
+        bad = 0
+        while time.perf_counter() < deadline:
+            with lock:
+                n = next(counter, None)
+            if n is None:
+                break
+            started = time.perf_counter()
+            ok = call(session, rng, n)
+            mine.append(time.perf_counter() - started)
+            bad += not ok
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    result = {
+        "requests": len(latencies),
+        "errors": errors[0],
+        "seconds": round(elapsed, 2),
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
+    }
+    print(f"{name:<15} {result}", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=3000, help="per phase, at most")
+    parser.add_argument("--seconds", type=float, default=60, help="per phase, at most")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    env = _env()
+    store_id, token = _setup(env)
+    server = _start_gunicorn(env, args.port, args.workers, args.threads)
+    base = f"http://127.0.0.1:{args.port}/api/v1/stores/{store_id}/invoices"
+    headers = {"Authorization": f"token {token}", "Content-Type": "application/json"}
+    created: list[str] = []
+    try:
+
+        def create(session: requests.Session, rng: random.Random, n: int) -> bool:
+            body = ('{"amount": "0.00%06d", "metadata": {"orderId": "bench-%d"}}'
+                    % (rng.randint(1000, 999_999), n))  # fmt: skip
+            response = session.post(base, data=body, headers=headers, timeout=30)
+            if response.status_code == 200:
+                created.append(response.json()["id"])
+            return response.status_code == 200
+
+        def read(session: requests.Session, rng: random.Random, n: int) -> bool:
+            response = session.get(f"{base}/{rng.choice(created)}", headers=headers, timeout=30)
+            return response.status_code == 200
+
+        print(
+            f"gunicorn {args.workers} workers x {args.threads} threads, "
+            f"{args.clients} clients, {sys.platform}, {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        _run_phase("create invoice", args.clients, args.requests, args.seconds, create)
+        _run_phase("read invoice", args.clients, args.requests, args.seconds, read)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Deposit scanner throughput: one block with 5,000 outputs to bank addresses.
+
+    .venv/bin/python -m bench.deposits [--outputs 5000] [--accounts 500]
+
+Runs on its own database (``alatau_bench_custody``, re-created each run) on the server of
+DATABASE_URL and on its own regtest node (a temporary datadir, stopped at the end). The
+funder pays every address in ONE transaction mined in one block. bitcoind's wallet refuses
+to build a transaction over the 100 kvB standardness limit (5,000 P2WPKH outputs are
+~155 kvB), so the transaction is made with ``createrawtransaction`` +
+``signrawtransactionwithwallet`` and mined directly with ``generateblock`` (blocks only
+need consensus validity). Measured: the time from that block to every deposit credited
+(one ``deposit_scan`` with DEPOSIT_CONFIRMATIONS=1: read, record, credit), then a
+repeated scan (nothing to do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import Any
+
+DB_NAME = "alatau_bench_custody"
+
+
+def _django(db_name: str) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bank.settings_test"
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/alatau")
+    os.environ["DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + db_name
+    import django
+
+    django.setup()
+
+
+def _fresh_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def environment(db_name: str = DB_NAME) -> Iterator[Any]:
+    """A fresh database and a fresh regtest node with ``hot`` and a funded ``funder``."""
+    _django(db_name)
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    _fresh_database(os.environ["DATABASE_URL"])
+    call_command("migrate", "--noinput", verbosity=0)
+    from accounts.services.accounts import ledger_bootstrap
+
+    ledger_bootstrap()
+    with tempfile.TemporaryDirectory(prefix="alatau-bench-node-") as datadir:
+        call_command("bitcoind", "start", "--datadir", datadir, "--no-blocknotify", verbosity=0)
+        try:
+            with override_settings(BITCOIND_RPC_URL="", BITCOIND_DATADIR=datadir):
+                from custody.node import node_client
+                from custody.services import wallet_load_or_create, wallets_setup
+
+                wallets_setup()
+                client = node_client()
+                wallet_load_or_create(client=client, name="funder")
+                funder = client.wallet("funder")
+                client.call("generatetoaddress", 110, funder.call("getnewaddress"))
+                yield client
+        finally:
+            call_command("bitcoind", "stop", "--datadir", datadir)
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    return f"{platform.processor() or platform.machine()}, {cpus} CPUs, Python {platform.python_version()}"
+
+
+def _addresses(count: int, accounts: int) -> list[str]:
+    from accounts.models import User
+    from accounts.services import account_open
+    from custody.services import deposit_address_new
+
+    owner = User.objects.create_user(email="bench-deposits@example.kz", password=None)
+    opened = [account_open(owner=owner, currency="BTC") for _ in range(accounts)]
+    return [deposit_address_new(account=opened[i % accounts]).address for i in range(count)]
+
+
+def _one_big_transaction(client: Any, addresses: list[str], amount_sats: int) -> str:
+    from custody.node import btc, sats
+
+    funder = client.wallet("funder")
+    coin = max(funder.call("listunspent", 100), key=lambda u: u["amount"])
+    fee_sats = 500_000
+    change = sats(coin["amount"]) - amount_sats * len(addresses) - fee_sats
+    outputs = [{address: btc(amount_sats)} for address in addresses]
+    outputs.append({funder.call("getnewaddress"): btc(change)})
+    raw = client.call("createrawtransaction", [{"txid": coin["txid"], "vout": coin["vout"]}],
+                      outputs)  # fmt: skip
+    signed = funder.call("signrawtransactionwithwallet", raw)
+    assert signed["complete"]
+    return str(signed["hex"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--outputs", type=int, default=5000)
+    parser.add_argument("--accounts", type=int, default=500)
+    args = parser.parse_args()
+    with environment() as client:
+        from django.test import override_settings
+
+        from accounts.selectors import ledger_check
+        from custody.models import Deposit
+        from custody.services import deposit_scan
+
+        started = time.perf_counter()
+        addresses = _addresses(args.outputs, args.accounts)
+        setup_s = time.perf_counter() - started
+        raw = _one_big_transaction(client, addresses, 10_000)
+        vsize = client.call("decoderawtransaction", raw)["vsize"]
+        with override_settings(DEPOSIT_CONFIRMATIONS=1):
+            client.call("generateblock", client.wallet("funder").call("getnewaddress"), [raw])
+            started = time.perf_counter()
+            report = deposit_scan()
+            credit_s = time.perf_counter() - started
+            started = time.perf_counter()
+            again = deposit_scan()
+            rescan_s = time.perf_counter() - started
+        credited = Deposit.objects.filter(status="credited").count()
+        assert credited == args.outputs, (credited, report)
+        assert again.credited == 0
+        assert ledger_check() == []
+    print(f"machine: {machine()}")
+    print(f"addresses: {args.outputs} over {args.accounts} accounts (setup {setup_s:.1f} s)")
+    print(f"one transaction, {args.outputs} outputs, {vsize} vB, mined in one block")
+    print(f"block -> all credited: {credit_s:.2f} s ({args.outputs / credit_s:.0f} deposits/s)")
+    print(f"repeated scan (nothing new): {rescan_s:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

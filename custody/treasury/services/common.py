@@ -1,0 +1,53 @@
+"""What every treasury service shares: wallet clients, system accounts, fee rate."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from accounts.models import Account, AccountKind
+from accounts.services import system_account
+from custody.models import Wallet, WalletKind
+from custody.node import NodeClient, hot_wallet, node_client
+
+COLD_MOVE_PERMISSION = "compliance.approve_cold_move"
+
+
+def cold_wallet_name() -> str:
+    return str(settings.TREASURY_COLD_WALLET)
+
+
+def cold_wallet() -> NodeClient:
+    """Return a client scoped to the watch-only cold wallet."""
+    return node_client().wallet(cold_wallet_name())
+
+
+def hot_client() -> NodeClient:
+    return hot_wallet()
+
+
+def ledger(kind: str) -> Account:
+    """Return the bank's BTC system account of ``kind``."""
+    return system_account(kind, "BTC")
+
+
+def custody_accounts() -> tuple[Account, Account, Account, Account]:
+    """Return (custody_hot, custody_cold, in_transit, fees), BTC."""
+    return (
+        ledger(AccountKind.CUSTODY_HOT), ledger(AccountKind.CUSTODY_COLD),
+        ledger(AccountKind.IN_TRANSIT), ledger(AccountKind.FEES),
+    )  # fmt: skip
+
+
+def fee_rate_sat_vb(client: NodeClient) -> int:
+    """Return the miner fee rate: the node's estimate within the configured floor and cap."""
+    floor = int(settings.FEE_RATE_FLOOR_SAT_VB)
+    cap = int(settings.FEE_RATE_CAP_SAT_VB)
+    estimate = client.estimate_fee_rate_sat_vb(conf_target=6)
+    return min(max(estimate or floor, floor), cap)
+
+
+def hot_wallet_row_locked() -> Wallet:
+    """Lock the hot wallet row: custody's batch builder takes the same lock."""
+    name = str(settings.CUSTODY_HOT_WALLET)
+    wallet, _ = Wallet.objects.get_or_create(name=name, defaults={"kind": WalletKind.HOT})
+    return Wallet.objects.select_for_update().get(pk=wallet.pk)

@@ -1,0 +1,186 @@
+"""Refunds, balance and transactions, payouts and conversion to KZT."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.utils import timezone
+from embit import bech32
+from rest_framework.test import APIClient
+
+from accounts.models import Account, User
+from accounts.selectors import ledger_check
+from accounts.services.exchange import exchange_rate_set
+from custody.models import Withdrawal
+from merchants.models import Merchant
+from merchants.services.invoices import invoice_create
+from merchants.services.keys import SCOPE_VIEW_INVOICES
+from merchants.services.payments import invoice_pay_in_bank
+from tests.conftest import fund
+from tests.merchants.conftest import Greenfield, store_url
+
+pytestmark = pytest.mark.django_db
+
+ADDRESS = bech32.encode("bcrt", 0, bytes(range(20)))
+
+
+@pytest.fixture
+def paid(
+    merchant: Merchant, make_user: Callable[..., User], funded_account: Callable[..., Account]
+) -> tuple[str, Account]:
+    customer = make_user(email_verified_at=timezone.now())
+    wallet = funded_account(1_000_000, owner=customer)
+    invoice = invoice_create(merchant=merchant, amount="0.00100000", currency="BTC")
+    invoice_pay_in_bank(invoice_id=invoice.id, payer=customer, account_id=wallet.pk)
+    return invoice.id, wallet
+
+
+def test_refund_in_bank_in_parts(
+    api: APIClient, merchant: Merchant, paid: tuple[str, Account]
+) -> None:
+    invoice_id, wallet = paid
+    url = store_url(merchant, f"invoices/{invoice_id}/refunds")
+    part = api.post(url, {"method": "InBank", "amount": "0.00040000"}, format="json")
+    assert part.status_code == 200, part.content
+    assert part.json()["amount"] == "0.00040000" and part.json()["transferId"]
+    rest = api.post(url, {"method": "InBank"}, format="json").json()
+    assert rest["amount"] == "0.00060000"
+    too_much = api.post(url, {"method": "InBank", "amount": "0.00000001"}, format="json")
+    assert too_much.status_code == 422
+    wallet.refresh_from_db()
+    merchant.btc_account.refresh_from_db()
+    assert wallet.posted_minor == 1_000_000 and merchant.btc_account.posted_minor == 0
+    assert ledger_check() == []
+
+
+def test_refund_on_chain_goes_through_the_withdrawal_flow(
+    api: APIClient, merchant: Merchant, paid: tuple[str, Account]
+) -> None:
+    invoice_id, _ = paid
+    url = store_url(merchant, f"invoices/{invoice_id}/refunds")
+    response = api.post(
+        url, {"method": "OnChain", "amount": "0.00050000", "address": ADDRESS}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    withdrawal = Withdrawal.objects.get(pk=response.json()["withdrawalId"])
+    assert withdrawal.account_id == merchant.btc_account_id
+    assert (withdrawal.amount_sats, withdrawal.address) == (50_000, ADDRESS)
+    merchant.btc_account.refresh_from_db()
+    assert merchant.btc_account.held_minor == 50_000 + withdrawal.fee_sats
+    bad = api.post(
+        url, {"method": "OnChain", "amount": "0.0001", "address": "nonsense"}, format="json"
+    )
+    assert bad.status_code == 422 and "address" in bad.json()["fields"]
+
+
+def test_refund_refused_for_unpaid_and_needs_scope(
+    api: APIClient, merchant: Merchant, make_client: Callable[..., APIClient]
+) -> None:
+    invoice = invoice_create(merchant=merchant, amount="0.001", currency="BTC")
+    url = store_url(merchant, f"invoices/{invoice.id}/refunds")
+    response = api.post(url, {"method": "InBank"}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "refund_not_allowed"
+    viewer = make_client(merchant, [SCOPE_VIEW_INVOICES])
+    assert viewer.post(url, {"method": "InBank"}, format="json").status_code == 403
+
+
+def test_balance_and_transactions(
+    api: APIClient, merchant: Merchant, paid: tuple[str, Account]
+) -> None:
+    balance = api.get(store_url(merchant, "balance")).json()
+    assert balance["storeId"] == merchant.store_id
+    assert balance["balances"] == [
+        {
+            "currency": "BTC",
+            "accountNumber": merchant.btc_account.number,
+            "posted": "0.00100000",
+            "held": "0.00000000",
+            "available": "0.00100000",
+        }
+    ]
+    page = api.get(store_url(merchant, "transactions")).json()
+    assert (page["opening"], page["closing"], page["hasMore"]) == (
+        "0.00000000",
+        "0.00100000",
+        False,
+    )
+    assert page["transactions"][0]["code"] == "payment"
+    assert page["transactions"][0]["amount"] == "0.00100000"
+
+
+def test_payout_on_chain(api: APIClient, merchant: Merchant) -> None:
+    fund(merchant.btc_account, 500_000)
+    response = api.post(
+        store_url(merchant, "payouts"),
+        {"amount": "0.00200000", "destination": ADDRESS},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["kind"] == "OnChain" and body["withdrawalId"]
+    assert Withdrawal.objects.get(pk=body["withdrawalId"]).amount_sats == 200_000
+    assert api.get(store_url(merchant, "payouts")).json()[0]["id"] == body["id"]
+    broke = api.post(
+        store_url(merchant, "payouts"),
+        {"amount": "1.00000000", "destination": ADDRESS},
+        format="json",
+    )
+    assert broke.status_code == 422 and broke.json()["code"] == "insufficient_funds"
+
+
+def test_convert_to_kzt(api: APIClient, merchant: Merchant) -> None:
+    fund(merchant.btc_account, 1_000_000)
+    exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=None)
+    response = api.post(store_url(merchant, "conversions"), {"amount": "0.01000000"}, format="json")
+    assert response.status_code == 200, response.content
+    # Bid = 45 000 000 * 0.99 = 44 550 000 KZT/BTC; 0.01 BTC -> 445 500.00 KZT.
+    assert response.json()["kztAmount"] == "445500.00"
+    merchant.refresh_from_db()
+    assert merchant.kzt_account is not None
+    assert merchant.kzt_account.posted_minor == 445_500_00
+    merchant.btc_account.refresh_from_db()
+    assert merchant.btc_account.posted_minor == 0
+    assert ledger_check() == []
+
+
+def test_cross_merchant_funds_are_404(
+    paid: tuple[str, Account],
+    merchant: Merchant,
+    make_merchant: Callable[..., Merchant],
+    make_client: Callable[..., APIClient],
+) -> None:
+    invoice_id, _ = paid
+    other = make_merchant("Rival")
+    rival = make_client(other)
+    assert rival.get(store_url(merchant, "balance")).status_code == 404
+    assert rival.get(store_url(merchant, "transactions")).status_code == 404
+    assert (
+        rival.post(
+            store_url(other, f"invoices/{invoice_id}/refunds"), {"method": "InBank"}, format="json"
+        ).status_code
+        == 404
+    )
+
+
+def test_schema_documents_greenfield_fields(greenfield: Greenfield) -> None:
+    """Our invoice example (used in the docs) is itself a valid Greenfield invoice."""
+    from merchants.api import INVOICE_EXAMPLE
+
+    greenfield.validate(INVOICE_EXAMPLE, "InvoiceData")
+
+
+def test_greenfield_validator_has_teeth(greenfield: Greenfield) -> None:
+    import jsonschema
+
+    from merchants.api import INVOICE_EXAMPLE
+
+    with pytest.raises(AssertionError, match="bogus"):
+        greenfield.validate({**INVOICE_EXAMPLE, "bogus": 1}, "InvoiceData")
+    checkout = {**INVOICE_EXAMPLE["checkout"], "bogus": 1}  # type: ignore[dict-item]
+    with pytest.raises(AssertionError, match="checkout"):
+        greenfield.validate({**INVOICE_EXAMPLE, "checkout": checkout}, "InvoiceData")
+    with pytest.raises(jsonschema.ValidationError):
+        greenfield.validate({**INVOICE_EXAMPLE, "status": "Paid"}, "InvoiceData")
+    with pytest.raises(jsonschema.ValidationError):
+        greenfield.validate({**INVOICE_EXAMPLE, "createdTime": "now"}, "InvoiceData")
