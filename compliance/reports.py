@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -36,22 +37,52 @@ def _kzt(transfer: Transfer) -> int:
     )
 
 
-def trial_balance_report() -> Iterator[Row]:
-    """Balances per currency and account kind now; each currency's total is zero."""
-    yield ["currency", "kind", "accounts", "posted_minor", "held_minor", "posted"]
+def trial_balance_report(*, day: date | None = None) -> Iterator[Row]:
+    """Balances per currency and account kind; each currency's total is zero.
+
+    ``day`` gives the balances at the end of that day (from the transfers, which
+    are immutable); without it, the current balances and holds.
+    """
+    yield ["as_of", "currency", "kind", "accounts", "posted_minor", "held_minor", "posted"]
+    as_of = "now" if day is None else day.isoformat()
+    rows = _balances_now() if day is None else _balances_at(_day_start(day + timedelta(days=1)))
     totals: dict[str, int] = {}
-    for row in trial_balance():
-        totals[row.currency] = totals.get(row.currency, 0) + row.posted_minor
-        yield [
-            row.currency,
-            row.kind,
-            str(row.accounts),
-            str(row.posted_minor),
-            str(row.held_minor),
-            format_amount(row.posted_minor, row.currency),
-        ]
+    for currency, kind, accounts, posted, held in rows:
+        totals[currency] = totals.get(currency, 0) + posted
+        yield [as_of, currency, kind, str(accounts), str(posted), held,
+               format_amount(posted, currency)]  # fmt: skip
     for currency, total in sorted(totals.items()):
-        yield [currency, "TOTAL", "", str(total), "", format_amount(total, currency)]
+        yield [as_of, currency, "TOTAL", "", str(total), "", format_amount(total, currency)]
+
+
+def _balances_now() -> list[tuple[str, str, int, int, str]]:
+    return [
+        (r.currency, r.kind, r.accounts, r.posted_minor, str(r.held_minor)) for r in trial_balance()
+    ]
+
+
+_BALANCES_AT_SQL = """
+WITH moves AS (
+    SELECT credit_account_id AS account_id, amount_minor AS signed
+      FROM accounts_transfer WHERE created_at < %(end)s
+    UNION ALL
+    SELECT debit_account_id, -amount_minor
+      FROM accounts_transfer WHERE created_at < %(end)s
+), per_account AS (
+    SELECT account_id, SUM(signed) AS posted FROM moves GROUP BY account_id
+)
+SELECT a.currency, a.kind, COUNT(*), COALESCE(SUM(p.posted), 0)
+  FROM accounts_account a LEFT JOIN per_account p ON p.account_id = a.id
+ WHERE a.created_at < %(end)s
+ GROUP BY a.currency, a.kind
+ ORDER BY a.currency, a.kind
+"""
+
+
+def _balances_at(end: datetime) -> list[tuple[str, str, int, int, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(_BALANCES_AT_SQL, {"end": end})
+        return [(r[0], r[1], int(r[2]), int(r[3]), "") for r in cursor.fetchall()]
 
 
 def large_transactions_report(

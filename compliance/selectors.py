@@ -12,15 +12,24 @@ from compliance.models import Case, CaseStatus, RuleConfig
 from compliance.rules import CONFIG_DEFAULTS, RULES
 
 
-def rule_config(name: str) -> tuple[bool, dict[str, int]]:
-    """Return (enabled, params) of a rule: stored values over the code defaults."""
+def _merged(name: str, row: RuleConfig | None) -> tuple[bool, dict[str, int]]:
     defaults = RULES[name].defaults if name in RULES else CONFIG_DEFAULTS[name][1]
-    row = RuleConfig.objects.filter(name=name).first()
     if row is None:
         return True, dict(defaults)
     params = dict(defaults)
     params.update({k: int(v) for k, v in (row.params or {}).items() if k in defaults})
     return row.enabled, params
+
+
+def rule_config(name: str) -> tuple[bool, dict[str, int]]:
+    """Return (enabled, params) of a rule: stored values over the code defaults."""
+    return _merged(name, RuleConfig.objects.filter(name=name).first())
+
+
+def rule_configs() -> dict[str, tuple[bool, dict[str, int]]]:
+    """Return (enabled, params) of every screening rule, in one query."""
+    rows = {row.name: row for row in RuleConfig.objects.filter(name__in=list(RULES))}
+    return {name: _merged(name, rows.get(name)) for name in RULES}
 
 
 def withdrawal_model() -> Any | None:
@@ -31,13 +40,16 @@ def withdrawal_model() -> Any | None:
         return None
 
 
-def admin_counters() -> dict[str, Any]:
-    """Return the figures shown on the admin index."""
+def admin_counters(*, user: Any = None) -> dict[str, Any]:
+    """Return the figures shown on the admin index (``mine``: open cases assigned to user)."""
     from accounts.models import Identity
 
     counters: dict[str, Any] = {
         "open_cases": Case.objects.filter(~Q(status=CaseStatus.CLOSED)).count(),
         "escalated_cases": Case.objects.filter(status=CaseStatus.ESCALATED).count(),
+        "mine": Case.objects.filter(
+            ~Q(status=CaseStatus.CLOSED), assignee=getattr(user, "pk", None)
+        ).count(),
         "kyc_awaiting": Identity.objects.filter(status="submitted").count(),
         "withdrawals_awaiting": None,
         "pending_approvals": _pending_approvals(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from accounts.models import Account
@@ -48,3 +49,13 @@ def withdrawals_for_account(*, account: Account, limit: int = 50) -> QuerySet[Wi
 def withdrawal_get(*, withdrawal_id: int, user: Any) -> Withdrawal | None:
     """Return one of the user's own withdrawals, or None."""
     return Withdrawal.objects.filter(pk=withdrawal_id, requested_by=user).first()
+
+
+def withdrawal_fee_sats() -> int:
+    """Return the bank's published withdrawal fee (what a request holds on top)."""
+    return int(settings.WITHDRAWAL_FEE_SATS)
+
+
+def withdrawal_limits_sats() -> tuple[int, int]:
+    """Return the smallest and largest amount a withdrawal may have."""
+    return int(settings.WITHDRAWAL_MIN_SATS), int(settings.WITHDRAWAL_MAX_SATS)

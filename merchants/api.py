@@ -31,6 +31,7 @@ from merchants.serializers import (
     InvoiceOut,
     MarkStatusIn,
     PaymentMethodOut,
+    UpdateInvoiceIn,
 )
 from merchants.services import invoices as invoice_services
 from merchants.services.idempotency import idempotency_begin, idempotency_finish
@@ -275,9 +276,13 @@ class InvoicesApi(MerchantApiView):
 
 
 class InvoiceApi(MerchantApiView):
-    """Read or archive one invoice."""
+    """Read, update or archive one invoice."""
 
-    required_scopes = {"GET": SCOPE_VIEW_INVOICES, "DELETE": SCOPE_MODIFY_INVOICES}
+    required_scopes = {
+        "GET": SCOPE_VIEW_INVOICES,
+        "PUT": SCOPE_MODIFY_INVOICES,
+        "DELETE": SCOPE_MODIFY_INVOICES,
+    }
 
     @extend_schema(
         operation_id="Invoices_GetInvoice",
@@ -289,6 +294,33 @@ class InvoiceApi(MerchantApiView):
     )
     def get(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
         invoice = invoice_get(merchant=self.merchant(store_id), invoice_id=invoice_id)
+        return Response(invoice_json(invoice))
+
+    @extend_schema(
+        operation_id="Invoices_UpdateInvoice",
+        tags=["Invoices"],
+        summary="Update an invoice's metadata",
+        parameters=[STORE_ID, INVOICE_ID],
+        request=UpdateInvoiceIn,
+        responses={200: InvoiceOut, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample(
+                "New metadata",
+                request_only=True,
+                value={"metadata": {"orderId": "A-1001", "itemDesc": "Green tea"}},
+            ),
+            OpenApiExample("Updated", value=INVOICE_EXAMPLE, response_only=True),
+        ],
+    )
+    def put(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
+        merchant = self.merchant(store_id)
+        data = self.body(UpdateInvoiceIn)
+        invoice = invoice_services.invoice_update_metadata(
+            merchant=merchant,
+            invoice_id=invoice_id,
+            metadata=data["metadata"],
+            actor=merchant.owner,
+        )
         return Response(invoice_json(invoice))
 
     @extend_schema(

@@ -35,7 +35,8 @@ class StoreOut(serializers.Serializer):
 
 class ApiKeyOut(serializers.Serializer):
     apiKey = serializers.CharField()
-    label = serializers.CharField()
+    # DRF's metaclass takes declared fields out of the class, so this does not shadow Field.label.
+    label = serializers.CharField()  # type: ignore[assignment]
     permissions = serializers.ListField(child=serializers.CharField())
 
 

@@ -23,12 +23,22 @@ class AccountChoiceField(forms.ModelChoiceField):
 
 
 class PayInvoiceForm(forms.Form):
+    otp_code = forms.CharField(
+        required=False,
+        max_length=20,
+        label="Code from your authenticator app",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
     account = AccountChoiceField(
         queryset=Account.objects.none(), empty_label=None, label="Pay from"
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    field_order = ["account", "otp_code"]
+
+    def __init__(self, *args: Any, user: Any, needs_code: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not needs_code:
+            del self.fields["otp_code"]
         field = self.fields["account"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = Account.objects.filter(

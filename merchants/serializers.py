@@ -70,6 +70,10 @@ class CreateInvoiceIn(serializers.Serializer):
     )
 
 
+class UpdateInvoiceIn(serializers.Serializer):
+    metadata = serializers.DictField(help_text="Replaces the metadata; `orderId` is re-indexed.")
+
+
 class MarkStatusIn(serializers.Serializer):
     status = serializers.ChoiceField(choices=[InvoiceStatus.INVALID, InvoiceStatus.SETTLED])
 

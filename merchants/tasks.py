@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
+from merchants.services.idempotency import idempotency_purge
 from merchants.services.invoices import invoice_expire_due
 from merchants.services.webhooks import (
     ATTEMPTS_MAX,
@@ -35,3 +36,9 @@ def webhook_deliver_due() -> int:
 def invoice_expire() -> int:
     """Expire invoices whose time ran out (periodic, every few seconds)."""
     return invoice_expire_due()
+
+
+@shared_task(ignore_result=True)
+def idempotency_purge_old() -> int:
+    """Forget idempotency keys older than a day (periodic, hourly)."""
+    return idempotency_purge()

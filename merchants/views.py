@@ -5,13 +5,14 @@ from __future__ import annotations
 import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.services.customer_transfers import transfer_needs_2fa
 from accounts.views.common import verified_customer_required
 from bank.errors import ApplicationError
 from bank.middleware import client_address
@@ -40,7 +41,7 @@ def checkout(request: HttpRequest, invoice_id: str) -> HttpResponse:
     form = None
     user = request.user
     if user.is_authenticated and not user.is_staff and invoice.status == InvoiceStatus.NEW:
-        form = PayInvoiceForm(user=user)
+        form = PayInvoiceForm(user=user, needs_code=_needs_code(invoice))
     seconds_left = max(0, int((invoice.expires_at - timezone.now()).total_seconds()))
     return render(
         request,
@@ -60,23 +61,40 @@ def checkout(request: HttpRequest, invoice_id: str) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET"])
+def checkout_status(request: HttpRequest, invoice_id: str) -> JsonResponse:
+    """The invoice's status for the checkout page to poll (public, like the page)."""
+    invoice = _invoice_or_404(invoice_id)
+    response = JsonResponse(
+        {"status": invoice.status, "additionalStatus": invoice.additional_status}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _needs_code(invoice: Invoice) -> bool:
+    return transfer_needs_2fa(currency="BTC", amount_minor=invoice.amount_sats - invoice.paid_sats)
+
+
 @require_POST
 @verified_customer_required
 def checkout_pay(request: HttpRequest, invoice_id: str) -> HttpResponse:
     """Pay an invoice from the signed-in customer's BTC account (once, whatever the clicks)."""
     invoice = _invoice_or_404(invoice_id)
-    form = PayInvoiceForm(request.POST, user=request.user)
+    form = PayInvoiceForm(request.POST, user=request.user, needs_code=_needs_code(invoice))
     if form.is_valid():
         try:
             invoice_pay_in_bank(
                 invoice_id=invoice.id,
                 payer=request.user,
                 account_id=form.cleaned_data["account"].pk,
+                otp_code=form.cleaned_data.get("otp_code") or "",
                 client_address=client_address(request),
             )
             messages.success(request, "Paid. The merchant has been notified.")
         except ApplicationError as exc:
-            messages.error(request, exc.message)
+            detail = [m for msgs in exc.fields.values() for m in msgs]
+            messages.error(request, " ".join([exc.message, *detail]))
     else:
         messages.error(request, "Choose an account to pay from.")
     return redirect("merchants:checkout", invoice_id=invoice.id)

@@ -105,7 +105,7 @@ def transfer_create(
     if status == "replay":
         if detail != fingerprint:
             check_replay(_find_by_key(initiator, idempotency_key or ""), fingerprint)
-        return Transfer.objects.get(pk=transfer_id)
+        return Transfer.objects.get(pk=int(transfer_id or 0))
     if status != "ok":
         raise _status_error(status, detail)
     invariant(transfer_id is not None, "ledger_transfer returned no id")

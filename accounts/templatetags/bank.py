@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
 from bank.money import format_amount
@@ -33,3 +35,31 @@ def money(minor: int | None, currency: str) -> str:
 def signed_money(minor: int, currency: str) -> str:
     """Like ``money`` with an explicit "+" for credits."""
     return ("+" if minor > 0 else "") + money(minor, currency)
+
+
+# What a customer calls each kind of movement.
+MOVEMENT_LABELS = {
+    "deposit": "Bitcoin deposit",
+    "withdrawal": "Bitcoin withdrawal",
+    "internal": "Transfer",
+    "payment": "Payment",
+    "fee": "Fee",
+    "exchange": "Exchange",
+    "reversal": "Reversal",
+    "adjustment": "Adjustment",
+    "refund": "Refund",
+}
+# Movements whose memo was written by a person (shown); others carry technical memos.
+PERSONAL_MEMO_CODES = ("internal", "payment", "refund")
+
+
+@register.filter
+def movement_label(transfer: Any) -> str:
+    """Return the customer's name for a transfer's kind ("Bitcoin deposit", "Fee", ...)."""
+    return MOVEMENT_LABELS.get(transfer.code, str(transfer.code).capitalize())
+
+
+@register.filter
+def movement_detail(transfer: Any) -> str:
+    """Return the memo worth showing a customer: a person's message, else nothing."""
+    return str(transfer.memo) if transfer.code in PERSONAL_MEMO_CODES else ""

@@ -26,6 +26,7 @@ from accounts.views.common import (
 )
 from accounts.views.security import qr_svg
 from bank.errors import ApplicationError, NotFound
+from compliance.services import user_tier
 from custody.selectors import (
     OPEN_STATUSES,
     deposit_address_bip21,
@@ -112,6 +113,7 @@ def withdraw(request: HttpRequest) -> HttpResponse:
             "account": account,
             "fee_sats": withdrawal_fee_sats(),
             "has_addresses": has_addresses,
+            "tier": user_tier(user),
             "withdrawals": withdrawals_for_account(account=account, limit=20),
         },
     )

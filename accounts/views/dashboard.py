@@ -8,26 +8,11 @@ from django.shortcuts import render
 
 from accounts.models import Account, AccountKind, Identity, Transfer
 from accounts.services.twofactor import twofactor_enabled
+from accounts.templatetags.bank import movement_detail, movement_label
 from accounts.views.common import current_user, customer_required
 from accounts.views.custody_panels import dashboard_panels
 
 RECENT_MAX = 10
-# What a customer calls each kind of movement.
-CODE_LABELS = {
-    "deposit": "Bitcoin deposit",
-    "withdrawal": "Bitcoin withdrawal",
-    "internal": "Transfer",
-    "payment": "Payment",
-    "fee": "Fee",
-    "exchange": "Exchange",
-    "reversal": "Reversal",
-    "adjustment": "Adjustment",
-    "refund": "Refund",
-}
-
-
-def movement_label(transfer: Transfer) -> str:
-    return CODE_LABELS.get(transfer.code, transfer.get_code_display())
 
 
 def activity_rows(accounts: list[Account], limit: int) -> list[dict[str, object]]:
@@ -47,7 +32,7 @@ def activity_rows(accounts: list[Account], limit: int) -> list[dict[str, object]
                 "signed_minor": t.amount_minor if incoming else -t.amount_minor,
                 "currency": t.currency,
                 "label": movement_label(t),
-                "detail": t.memo if t.code in ("internal", "payment", "refund") else "",
+                "detail": movement_detail(t),
             }
         )
     return rows

@@ -13,7 +13,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.forms import OtpForm, PasswordConfirmForm, TwofactorDisableForm
+from accounts.forms import OtpSetupForm, PasswordConfirmForm, TwofactorDisableForm
 from accounts.services.sessions import (
     user_session_end,
     user_sessions_active,
@@ -63,7 +63,7 @@ def twofactor_setup(request: HttpRequest) -> HttpResponse:
     if twofactor_enabled(user):
         messages.info(request, "Two-factor authentication is already on.")
         return redirect("security")
-    form = OtpForm(request.POST or None)
+    form = OtpSetupForm(request.POST or None)
     device = None
     device_id = request.session.get(SETUP_DEVICE)
     if device_id:

@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts.forms import StatementForm
 from accounts.models import Account
 from accounts.selectors import Statement, StatementLine, account_statement
+from accounts.templatetags.bank import movement_label
 from accounts.views.common import current_user, customer_required
-from accounts.views.dashboard import movement_label
 from bank.money import format_amount
 
 PAGE_LINES = 500
@@ -44,7 +44,8 @@ def _full_statement(account: Account, start: dt.datetime, end: dt.datetime) -> S
 
 
 def _label(line: StatementLine) -> str:
-    return line.transfer.memo or movement_label(line.transfer)
+    label = movement_label(line.transfer)
+    return f"{label}: {line.transfer.memo}" if line.transfer.memo else label
 
 
 @customer_required

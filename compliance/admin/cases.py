@@ -387,7 +387,9 @@ class CaseAdmin(ReadOnlyAdmin):
         if not ok:
             return HttpResponse("Not allowed or not found", status=403, content_type="text/plain")
         handle, name = opened
-        return FileResponse(handle, as_attachment=True, filename=name)
+        response = FileResponse(handle, as_attachment=True, filename=name)
+        response["Cache-Control"] = "private, no-store"
+        return response
 
     def change_view(
         self,
@@ -415,10 +417,22 @@ class CaseAdmin(ReadOnlyAdmin):
             ).order_by("seq")[:50],
             "decisions": CaseDecision.choices,
             "is_open": case.status != CaseStatus.CLOSED,
+            "kzt_display": "-"
+            if case.amount_kzt_tiyn is None
+            else format_amount(case.amount_kzt_tiyn, "KZT", with_code=True),
         }
         if case.customer_id:
             facts["identity"] = Identity.objects.filter(user_id=case.customer_id).first()
-            facts["accounts"] = Account.objects.filter(owner_id=case.customer_id)
+            facts["accounts"] = [
+                {
+                    "number": a.number,
+                    "currency": a.currency,
+                    "status": a.status,
+                    "posted": format_amount(a.posted_minor, a.currency, with_code=True),
+                    "held": format_amount(a.held_minor, a.currency, with_code=True),
+                }
+                for a in Account.objects.filter(owner_id=case.customer_id)
+            ]
             facts["history"] = ScreenedMovement.objects.filter(user_id=case.customer_id).order_by(
                 "-created_at"
             )[:10]

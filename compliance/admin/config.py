@@ -26,6 +26,7 @@ from compliance.services import (
     sanctions_import_csv,
     tier_limit_propose,
 )
+from compliance.services.sanctions import IMPORT_MAX_BYTES
 
 
 class RuleConfigForm(forms.ModelForm):
@@ -173,7 +174,7 @@ class SanctionedAddressAdmin(admin.ModelAdmin):
             try:
                 result = sanctions_import_csv(
                     actor=request.user,
-                    content=upload.read(sanctions_max() + 1),
+                    content=upload.read(IMPORT_MAX_BYTES + 1),
                     source=form.cleaned_data["source"],
                     client_address=client_address(request),
                 )
@@ -195,12 +196,6 @@ class SanctionedAddressAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/compliance/sanctionedaddress/import.html", context)
-
-
-def sanctions_max() -> int:
-    from compliance.services.sanctions import IMPORT_MAX_BYTES
-
-    return IMPORT_MAX_BYTES
 
 
 class TierLimitForm(forms.ModelForm):

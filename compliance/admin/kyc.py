@@ -76,7 +76,9 @@ class IdentityAdmin(ReadOnlyAdmin):
         if not ok:
             return HttpResponse("Not allowed or no document", status=403, content_type="text/plain")
         handle, name = opened
-        return FileResponse(handle, filename=name)
+        response = FileResponse(handle, filename=name)
+        response["Cache-Control"] = "private, no-store"  # identity documents stay off disks
+        return response
 
     def review_view(self, request: HttpRequest, identity_id: int) -> HttpResponse:
         form = ReviewForm(request.POST or None)

@@ -45,7 +45,7 @@ class AlatauAdminSite(OTPAdminSite):
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         context = {
             **(extra_context or {}),
-            "counters": admin_counters(),
+            "counters": admin_counters(user=request.user),
             "can_reports": has_perm(request.user, VIEW_REPORTS),
         }
         return super().index(request, context)

@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.utils import timezone
 
-from bank.errors import InvalidState, NotFound, ValidationFailed
+from bank.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
 from compliance.audit import audit_record
 from compliance.models import Case, CaseAttachment, CaseDecision, CaseNote, CaseStatus
 from compliance.permissions import require_perm
@@ -218,6 +218,8 @@ def close_checked(
         case = case_lock(case_id)
         if case.status == CaseStatus.CLOSED:
             raise InvalidState("The case is already closed")
+        if case.customer_id is not None and case.customer_id == getattr(actor, "pk", None):
+            raise PermissionDenied("You may not decide a case about yourself")
         before = case.status
         case.status = CaseStatus.CLOSED
         case.decision = decision

@@ -74,26 +74,28 @@ def limits_check(
     Call it inside the transaction that creates the hold or transfer, before
     creating it: it locks the user's row so two concurrent requests of one
     customer are checked one after the other. Open withdrawal holds count as used;
-    pass ``exclude_hold_id`` when the movement's own hold already exists.
+    pass ``exclude_hold_id`` when the movement's own hold already exists. "Daily"
+    and "monthly" are the rolling last 24 hours and 30 days.
     """
     if kind not in LimitKind.values:
         raise ValidationFailed("Unknown limit kind", fields={"kind": [str(kind)]})
     if amount_kzt_tiyn < 0:
         raise ValidationFailed("Amount must not be negative")
-    User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
-    tier = user_tier(user)
-    limit = TierLimit.objects.filter(tier=tier, kind=kind).first()
-    if limit is None:
-        raise LimitExceeded(f"No {kind} limits are set for tier {tier}")
-    if amount_kzt_tiyn > limit.per_transaction_tiyn:
-        _exceeded("per_transaction", limit.per_transaction_tiyn, amount_kzt_tiyn, tier)
-    now = timezone.now()
-    day_used = _used_tiyn(user, kind, now - timedelta(days=1), exclude_hold_id)
-    if day_used + amount_kzt_tiyn > limit.daily_tiyn:
-        _exceeded("daily", limit.daily_tiyn, day_used + amount_kzt_tiyn, tier)
-    month_used = _used_tiyn(user, kind, now - timedelta(days=30), exclude_hold_id)
-    if month_used + amount_kzt_tiyn > limit.monthly_tiyn:
-        _exceeded("monthly", limit.monthly_tiyn, month_used + amount_kzt_tiyn, tier)
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+        tier = user_tier(user)
+        limit = TierLimit.objects.filter(tier=tier, kind=kind).first()
+        if limit is None:
+            raise LimitExceeded(f"No {kind} limits are set for tier {tier}")
+        if amount_kzt_tiyn > limit.per_transaction_tiyn:
+            _exceeded("per_transaction", limit.per_transaction_tiyn, amount_kzt_tiyn, tier)
+        now = timezone.now()
+        day_used = _used_tiyn(user, kind, now - timedelta(days=1), exclude_hold_id)
+        if day_used + amount_kzt_tiyn > limit.daily_tiyn:
+            _exceeded("daily", limit.daily_tiyn, day_used + amount_kzt_tiyn, tier)
+        month_used = _used_tiyn(user, kind, now - timedelta(days=30), exclude_hold_id)
+        if month_used + amount_kzt_tiyn > limit.monthly_tiyn:
+            _exceeded("monthly", limit.monthly_tiyn, month_used + amount_kzt_tiyn, tier)
 
 
 def _exceeded(period: str, limit_tiyn: int, would_be_tiyn: int, tier: int) -> None:

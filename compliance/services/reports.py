@@ -41,7 +41,15 @@ def report_open(
     require_perm(actor, VIEW_REPORTS)
     rows: Iterator[list[str]]
     if name == "trial_balance":
-        rows = reports.trial_balance_report()
+        day = None
+        if params.get("day"):
+            try:
+                day = date.fromisoformat(str(params["day"]))
+            except ValueError as exc:
+                raise ValidationFailed(
+                    "Give the day as YYYY-MM-DD", fields={"day": ["Invalid date."]}
+                ) from exc
+        rows = reports.trial_balance_report(day=day)
     elif name == "large_transactions":
         start, end = _range(params)
         threshold = params.get("threshold_tiyn")

@@ -16,7 +16,7 @@ from django.db import transaction
 from bank.errors import ValidationFailed
 from compliance.models import CaseKind, ScreenedMovement
 from compliance.rules import ALLOW, BLOCK, REVIEW, RULES, TRAVEL_RULE, Finding, Movement
-from compliance.selectors import rule_config
+from compliance.selectors import rule_config, rule_configs
 from compliance.services.cases import case_open
 
 logger = logging.getLogger("alatau.compliance")
@@ -34,10 +34,11 @@ class Screening:
 def rules_evaluate(movement: Movement) -> list[Finding]:
     """Run every enabled rule that applies to the movement's kind; return what fired."""
     findings: list[Finding] = []
+    configs = rule_configs()
     for name, rule in RULES.items():
         if movement.kind not in rule.kinds:
             continue
-        enabled, params = rule_config(name)
+        enabled, params = configs[name]
         if not enabled:
             continue
         finding = rule.evaluate(movement, params)

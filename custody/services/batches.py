@@ -34,7 +34,13 @@ from accounts.services.holds import Leg
 from compliance.audit import audit_record
 from compliance.models import Case, CaseStatus
 from compliance.services import case_open
-from custody.errors import NodeError, NodeInsufficientFunds, TxAlreadyInChain, TxRejected
+from custody.errors import (
+    NodeError,
+    NodeInsufficientFunds,
+    NodeInvalidAddress,
+    TxAlreadyInChain,
+    TxRejected,
+)
 from custody.models import (
     BatchStatus,
     Wallet,
@@ -106,7 +112,10 @@ def _unlock_orphans(client: NodeClient) -> None:
 def _build(client: NodeClient, withdrawals: list[Withdrawal], fee_rate: int) -> BuiltTx:
     """Fund, sign and finalise one transaction paying every withdrawal (bank pays the fee)."""
     outputs = [{w.address: btc(w.amount_sats)} for w in withdrawals]
-    options = {"fee_rate": fee_rate, "lockUnspents": True, "replaceable": True}
+    # Not replaceable: a fee bump by RBF would change the txid, the stored one would look
+    # conflicted and its holds would be released although the replacement pays them.
+    # A stuck batch is sped up by CPFP on its change output, which keeps the txid.
+    options = {"fee_rate": fee_rate, "lockUnspents": True, "replaceable": False}
     funded = client.call("walletcreatefundedpsbt", [], outputs, 0, options)
     processed = client.call("walletprocesspsbt", funded["psbt"], True, "ALL", True)
     final = client.call("finalizepsbt", processed["psbt"], True)
@@ -150,12 +159,17 @@ def withdrawal_batch_create(*, client: NodeClient | None = None) -> WithdrawalBa
         except NodeInsufficientFunds as exc:
             _alert_insufficient(wallet, withdrawals, str(exc))
             return None
+        except NodeInvalidAddress:
+            _fail_invalid_addresses(hot, withdrawals)  # so one bad address cannot block all
+            return None
         _crash_point("after_sign")
         batch = WithdrawalBatch.objects.create(
             txid=built.txid, raw_tx=built.raw_tx, fee_sats=built.fee_sats,
             fee_rate_sat_vb=fee_rate, vsize=built.vsize, inputs=built.inputs,
         )  # fmt: skip
+        now = timezone.now()
         for withdrawal, vout in zip(withdrawals, built.vouts, strict=True):
+            withdrawal.updated_at = now  # bulk_update does not apply auto_now
             withdrawal.status = WithdrawalStatus.BATCHED
             withdrawal.batch = batch
             withdrawal.vout = vout
@@ -167,6 +181,20 @@ def withdrawal_batch_create(*, client: NodeClient | None = None) -> WithdrawalBa
         )  # fmt: skip
     _crash_point("after_commit")
     return batch
+
+
+def _fail_invalid_addresses(client: NodeClient, withdrawals: list[Withdrawal]) -> None:
+    """Fail (and release) the withdrawals whose address the node refuses."""
+    for withdrawal in withdrawals:
+        if client.call("validateaddress", withdrawal.address).get("isvalid"):
+            continue
+        if withdrawal.hold_id is not None:
+            hold_void(hold_id=withdrawal.hold_id, reason="address refused by the node")
+        withdrawal.status = WithdrawalStatus.FAILED
+        withdrawal.decision_reason = "The node refused the destination address."
+        withdrawal.save(update_fields=["status", "decision_reason", "updated_at"])
+        audit_record(actor=None, action="withdrawal.failed", obj=withdrawal,
+                     data={"reason": "invalid address", "address": withdrawal.address})  # fmt: skip
 
 
 def _one_per_address(withdrawals: list[Withdrawal]) -> list[Withdrawal]:
@@ -217,8 +245,13 @@ def _broadcast_one(hot: NodeClient, batch_id: int) -> bool:
     except TxAlreadyInChain:
         pass  # an earlier attempt got through: that is success
     except TxRejected as exc:
-        _record_failure(batch, str(exc))
-        return False
+        verdict = _rejected_verdict(hot, batch)
+        if verdict == "lost":
+            withdrawal_batch_fail(batch_id=batch.pk, reason=f"inputs spent elsewhere: {exc}")
+            return False
+        if verdict == "retry":
+            _record_failure(batch, str(exc))
+            return False
     _crash_point("after_broadcast")
     with transaction.atomic():
         batch = WithdrawalBatch.objects.select_for_update().get(pk=batch_id)
@@ -236,6 +269,23 @@ def _broadcast_one(hot: NodeClient, batch_id: int) -> bool:
     return True
 
 
+def _rejected_verdict(hot: NodeClient, batch: WithdrawalBatch) -> str:
+    """Why did the node refuse our exact bytes? "known" (it is ours, in a block or the
+    mempool), "lost" (an input was spent by another transaction: it can never confirm),
+    or "retry" (e.g. fee too low for now: keep the batch and alert).
+    """
+    try:
+        confirmations = int(hot.call("gettransaction", batch.txid)["confirmations"])
+    except NodeError:
+        confirmations = None  # the wallet never saw it: it was never accepted anywhere
+    if confirmations is not None:
+        return "known" if confirmations >= 0 else "lost"
+    for txid, vout in batch.inputs:
+        if hot.call("gettxout", txid, vout, True) is None:
+            return "lost"
+    return "retry"
+
+
 def _record_failure(batch: WithdrawalBatch, error: str) -> None:
     """Keep a rejected batch for retry; it is failed only when it can never confirm."""
     WithdrawalBatch.objects.filter(pk=batch.pk).update(
@@ -251,7 +301,10 @@ def withdrawal_batch_confirm(*, client: NodeClient | None = None) -> int:
     done = 0
     batches = WithdrawalBatch.objects.filter(status=BatchStatus.BROADCAST).order_by("pk")
     for batch in list(batches[:CONFIRM_BATCHES_MAX]):
-        confirmations = int(hot.call("gettransaction", batch.txid).get("confirmations", 0))
+        reply = hot.call("gettransaction", batch.txid)
+        confirmations = int(reply.get("confirmations", 0))
+        if confirmations == 0 and reply.get("in_mempool") is False:
+            _rebroadcast(hot, batch)  # dropped from the mempool (e.g. a node restart)
         if confirmations < 0:
             withdrawal_batch_fail(batch_id=batch.pk, reason="transaction conflicted")
         elif confirmations >= needed:
@@ -260,6 +313,14 @@ def withdrawal_batch_confirm(*, client: NodeClient | None = None) -> int:
         elif confirmations != batch.confirmations:
             WithdrawalBatch.objects.filter(pk=batch.pk).update(confirmations=confirmations)
     return done
+
+
+def _rebroadcast(hot: NodeClient, batch: WithdrawalBatch) -> None:
+    """Send the same bytes again; refusals are logged, the next run tries again."""
+    try:
+        hot.call("sendrawtransaction", batch.raw_tx)
+    except (TxAlreadyInChain, TxRejected) as exc:
+        logger.warning("re-broadcast of %s: %s", batch.txid, exc)
 
 
 def _confirm_one(batch_id: int, confirmations: int) -> None:

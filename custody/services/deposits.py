@@ -65,6 +65,7 @@ class ScanReport:
     reorged: int = 0
     cursor: str = ""
     changed_ids: set[int] = field(default_factory=set)
+    reorged_ids: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def deposit_scan(*, client: NodeClient | None = None) -> ScanReport:
         _record(current, report)
         _recheck_unseen(hot, current, target, report)
         _credit_due(report)
+        _notify_reorged(report.reorged_ids)
         cursor_row.block_hash = str(reply["lastblock"])
         cursor_row.save(update_fields=["block_hash", "updated_at"])
         report.cursor = cursor_row.block_hash
@@ -170,6 +172,7 @@ def _handle_removed(
         if deposit is not None and deposit_lose(deposit_id=deposit.pk, reason="removed by a reorg"):
             report.reorged += 1
             report.changed_ids.add(deposit.pk)
+            report.reorged_ids.add(deposit.pk)
 
 
 def _record(current: dict[tuple[str, int], Output], report: ScanReport) -> None:
@@ -241,6 +244,7 @@ def _recheck_unseen(
         elif deposit_lose(deposit_id=deposit.pk, reason="double-spent (conflicted)"):
             report.reorged += 1
             report.changed_ids.add(deposit.pk)
+            report.reorged_ids.add(deposit.pk)
 
 
 def _new_deposit(out: Output, address: DepositAddress | None) -> Deposit:
@@ -268,6 +272,7 @@ def _refresh(
         ):  # fmt: skip
             if deposit_lose(deposit_id=deposit.pk, reason="double-spent (conflicted)"):
                 report.reorged += 1
+                report.reorged_ids.add(deposit.pk)
                 changed.add(key)
             continue
         same = deposit.confirmations == out.confirmations and deposit.block_hash == out.block_hash
@@ -297,6 +302,16 @@ def _ids_for(keys: list[tuple[str, int]]) -> list[int]:
             .values_list("pk", "txid", "vout") if (txid, vout) in wanted
         ]  # fmt: skip
     return ids
+
+
+def _notify_reorged(deposit_ids: set[int]) -> None:
+    """Tell the listeners about invoice deposits a reorg or a double spend took back."""
+    invoice_ids = list(
+        Deposit.objects.filter(
+            pk__in=deposit_ids, deposit_address__purpose=AddressPurpose.INVOICE
+        ).values_list("pk", flat=True)
+    )
+    _notify(invoice_ids)
 
 
 def _notify(deposit_ids: list[int]) -> None:

@@ -3,14 +3,17 @@
 Same key and same request: the stored response again (no second effect).
 Same key, different request: ``409 idempotency_conflict``. A request still
 running under the key: ``409 idempotency_in_progress``. Server errors (5xx)
-are not stored, so the client can retry them with the same key.
+are not stored, so the client can retry them with the same key. Keys are
+kept for 24 hours (``idempotency_purge``, daily).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from bank.errors import IdempotencyConflict, ValidationFailed
 from merchants.errors import IdempotencyInProgress
@@ -53,3 +56,15 @@ def idempotency_finish(*, record: IdempotencyRecord, status_code: int, body: Any
         return
     record.status_code, record.response_body = status_code, body
     record.save(update_fields=["status_code", "response_body"])
+
+
+def idempotency_purge(*, max_age_h: int = 24, limit: int = 10_000) -> int:
+    """Forget keys older than ``max_age_h`` hours (Stripe keeps them a day); bounded per run."""
+    cutoff = timezone.now() - timedelta(hours=max_age_h)
+    ids = list(
+        IdempotencyRecord.objects.filter(created_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    IdempotencyRecord.objects.filter(pk__in=ids).delete()
+    return len(ids)

@@ -10,9 +10,16 @@ from django.utils import timezone
 
 from accounts.models import Account, AccountKind, AccountStatus, Transfer, TransferCode
 from accounts.services import hold_create, hold_post
+from accounts.services.customer_transfers import transfer_2fa_threshold, transfer_needs_2fa
 from accounts.services.holds import Leg
-from bank.errors import NotFound, invariant
+from accounts.services.twofactor import twofactor_check, twofactor_enabled
+from bank.errors import NotFound, ValidationFailed, invariant
+from bank.money import format_amount
 from compliance.audit import audit_record
+from compliance.errors import LimitExceeded
+from compliance.models import LimitKind
+from compliance.rates import kzt_value_tiyn
+from compliance.services import limits_check
 from custody.models import AddressPurpose, Deposit, DepositStatus
 from merchants.errors import InvoiceAlreadyPaid, InvoiceNotPayable, MerchantSuspended
 from merchants.models import Invoice, InvoicePayment, InvoiceStatus, PaymentMethod, PaymentStatus
@@ -22,15 +29,23 @@ logger = logging.getLogger(__name__)
 
 
 def invoice_pay_in_bank(
-    *, invoice_id: str, payer: Any, account_id: int, client_address: str | None = None
+    *,
+    invoice_id: str,
+    payer: Any,
+    account_id: int,
+    otp_code: str = "",
+    client_address: str | None = None,
 ) -> InvoicePayment:
     """Pay what is due on an invoice from the payer's BTC account: a hold, then a transfer.
 
     The invoice row is locked, so two concurrent payments serialise; a second
     attempt by the same payer returns the first payment, by anyone else is a
     conflict. A unique constraint (one in-bank payment per invoice) backs this.
+    The rules of a customer transfer apply: the KYC tier's transfer limits and,
+    from ``TRANSFER_2FA_THRESHOLD_SATS``, a code from the payer's authenticator.
     """
     now = timezone.now()
+    _second_factor(invoice_id, payer, otp_code)
     with transaction.atomic():
         invoice = invoice_lock(merchant=None, invoice_id=invoice_id)
         earlier = invoice.payments.filter(method=PaymentMethod.BANK).first()
@@ -42,6 +57,22 @@ def invoice_pay_in_bank(
             return _pay(invoice, payer, account_id, now, client_address)
     # The invoice expired just now: that change (and its event) commits, the payment is refused.
     raise InvoiceNotPayable("This invoice has expired and cannot be paid.")
+
+
+def _second_factor(invoice_id: str, payer: Any, otp_code: str) -> None:
+    invoice = Invoice.objects.filter(pk=invoice_id).first()
+    if invoice is None or invoice.payments.filter(method=PaymentMethod.BANK).exists():
+        return  # unknown (404 below) or already paid (replayed or refused below)
+    due = invoice.amount_sats - invoice.paid_sats
+    if not transfer_needs_2fa(currency="BTC", amount_minor=due):
+        return
+    if not twofactor_enabled(payer):
+        limit = format_amount(transfer_2fa_threshold("BTC"), "BTC", with_code=True)
+        raise ValidationFailed(
+            "Two-factor required",
+            fields={"otp_code": [f"Turn on two-factor authentication to pay {limit} or more."]},
+        )
+    twofactor_check(user=payer, code=otp_code)
 
 
 def _pay(
@@ -64,6 +95,14 @@ def _pay(
             "Account not found", fields={"account": ["Choose one of your BTC accounts."]}
         )
     due = invoice.amount_sats - invoice.paid_sats
+    try:
+        limits_check(
+            user=payer,
+            kind=LimitKind.TRANSFER,
+            amount_kzt_tiyn=kzt_value_tiyn(amount_minor=due, currency="BTC"),
+        )
+    except LimitExceeded as exc:
+        raise LimitExceeded(exc.message, fields={"amount": [exc.message]}) from None
     memo = f"Invoice {invoice.id} to {invoice.merchant.name}"[:255]
     hold = hold_create(
         account_id=account.pk,
@@ -141,7 +180,6 @@ def invoice_onchain_observe(*, deposit_id: int) -> InvoicePayment | None:
         if payment is None:
             if status == PaymentStatus.INVALID:
                 return None  # never seen as valid: nothing to record on the invoice
-            invoice_expire_if_due(invoice, now=now)
             payment = InvoicePayment.objects.create(
                 invoice=invoice,
                 method=PaymentMethod.CHAIN,

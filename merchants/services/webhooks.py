@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 from datetime import timedelta
 from functools import partial
@@ -20,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -259,8 +262,32 @@ def webhook_redeliver(*, merchant: Merchant, webhook_id: str, delivery_id: str, 
     return new_id
 
 
+def _private_target(url: str) -> str:
+    """Return why ``url`` must not be called from inside the bank, or "" if it may.
+
+    Unless ``MERCHANT_WEBHOOK_ALLOW_PRIVATE`` (development and tests), a webhook
+    may not reach loopback, private, link-local or reserved addresses: a merchant
+    must not use the bank's servers to probe its internal network.
+    """
+    if settings.MERCHANT_WEBHOOK_ALLOW_PRIVATE:
+        return ""
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname or "", parts.port or 443, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"DNS: {exc}"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            return f"Refused: {parts.hostname} resolves to a non-public address ({address})."
+    return ""
+
+
 def _post(url: str, secret: str, body: str) -> tuple[int | None, str, int]:
     """POST the body; return (status code or None, error text, elapsed ms). Never raises."""
+    refused = _private_target(url)
+    if refused:
+        return None, refused, 0
     data = body.encode()
     headers = {
         "Content-Type": "application/json",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -262,8 +263,19 @@ def test_reports_download(
     client = otp_client(auditor)
     today = timezone.localdate().isoformat()
     rows = _csv(client.get(reverse("admin:report_csv", args=["trial_balance"])))
-    totals = {r[0]: int(r[3]) for r in rows[1:] if r[1] == "TOTAL"}
+    totals = {r[1]: int(r[4]) for r in rows[1:] if r[2] == "TOTAL"}
     assert totals == {"BTC": 0, "KZT": 0}
+    customers_now = next(int(r[4]) for r in rows if r[1:3] == ["BTC", "customer"])
+    assert customers_now >= 50_000
+    today_rows = _csv(
+        client.get(reverse("admin:report_csv", args=["trial_balance"]), {"day": today})
+    )
+    assert [r[1:5] for r in today_rows[1:]] == [r[1:5] for r in rows[1:]]
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    before = _csv(
+        client.get(reverse("admin:report_csv", args=["trial_balance"]), {"day": yesterday})
+    )
+    assert all(int(r[4]) == 0 for r in before[1:])  # nothing had moved yet
     rows = _csv(
         client.get(
             reverse("admin:report_csv", args=["large_transactions"]),
@@ -290,7 +302,7 @@ def test_reports_download(
         )
     )
     assert rows[1][5] == "in" and int(rows[1][8]) > 0  # the deposit, valued in KZT
-    assert AuditEvent.objects.filter(action="report.download", actor=auditor).count() == 4
+    assert AuditEvent.objects.filter(action="report.download", actor=auditor).count() == 6
     support = otp_client(staff(SUPPORT))
     assert support.get(reverse("admin:report_csv", args=["trial_balance"])).status_code == 403
     bad = client.get(reverse("admin:report_csv", args=["large_transactions"]), {"start": "x"})
@@ -399,3 +411,29 @@ def test_index_shows_the_last_reconciliation(staff: Callable[..., User]) -> None
     ReconciliationRun.objects.create(status="mismatch")
     response = otp_client(staff(AUDITOR)).get(reverse("admin:index"))
     assert response.context["counters"]["reconciliation"].startswith("mismatch (")
+
+
+def test_freeze_and_four_eyes_unfreeze_in_the_admin(
+    staff: Callable[..., User], world: dict[str, Any]
+) -> None:
+    account: Account = world["account"]
+    first, second = staff(COMPLIANCE_OFFICER), staff(COMPLIANCE_OFFICER)
+    one, two = otp_client(first), otp_client(second)
+    controls = reverse("admin:compliance_accountcontrol_changelist")
+    one.post(controls, {"action": "freeze", "_selected_action": [account.pk], "index": 0,
+                        "reason": "court order"})  # fmt: skip
+    account.refresh_from_db()
+    assert account.status == "frozen"
+    one.post(controls, {"action": "propose_unfreeze", "_selected_action": [account.pk],
+                        "index": 0, "reason": "order lifted"})  # fmt: skip
+    proposal = ApprovalRequest.objects.get(action="account_unfreeze")
+    approvals = reverse("admin:compliance_approvalrequest_changelist")
+    form = {"action": "approve", "_selected_action": [proposal.pk], "index": 0, "reason": "ok"}
+    response = one.post(approvals, form, follow=True)
+    assert any("different staff member" in str(m) for m in response.context["messages"])
+    account.refresh_from_db()
+    assert account.status == "frozen"
+    two.post(approvals, form)
+    account.refresh_from_db()
+    proposal.refresh_from_db()
+    assert account.status == "active" and proposal.approved_by == second

@@ -101,6 +101,12 @@ def test_officer_reviews_a_flagged_withdrawal(
     assert "Aigerim Sadykova" in page.inner_text("#travel-rule")
     assert "amount" in page.inner_text("#rules-fired")
 
+    # A note, from the same page.
+    page.fill("#note-text", "Called the customer: paying their own hardware wallet.")
+    page.click("#add-note")
+    page.wait_for_selector(".messagelist")
+    assert "paying their own hardware wallet" in page.inner_text("#case-notes")
+
     # A decision without a reason is refused, and nothing changes.
     page.click("#approve-withdrawal")
     page.wait_for_selector(".messagelist")

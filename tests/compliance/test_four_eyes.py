@@ -237,3 +237,14 @@ def test_support_posting_to_the_admin_action_changes_nothing(
     assert Account.objects.get(pk=flagged.account_id).status == "active"
     messages = [str(m) for m in response.context["messages"]]
     assert any("permission" in m.lower() for m in messages)
+
+
+def test_staff_cannot_decide_a_case_about_themselves(staff: Callable[..., User]) -> None:
+    from compliance.services import case_close, case_open
+
+    officer = staff(COMPLIANCE_OFFICER)
+    case = case_open(kind="other", subject=officer, summary="staff's own account",
+                     customer=officer)  # fmt: skip
+    with pytest.raises(PermissionDenied):
+        case_close(actor=officer, case_id=case.pk, decision="cleared", reason="fine")
+    case_close(actor=staff(COMPLIANCE_OFFICER), case_id=case.pk, decision="cleared", reason="ok")

@@ -84,3 +84,16 @@ def test_screening_twice_returns_the_first_outcome(
     first = withdrawal_rules_screen(withdrawal)
     SanctionedAddress.objects.create(address=address)
     assert withdrawal_rules_screen(withdrawal) == first
+
+
+def test_screening_query_count_is_bounded(
+    funded_account: Callable[..., Account], django_assert_max_num_queries: Any
+) -> None:
+    """Screening runs inside every withdrawal request: a fixed number of queries."""
+    RuleConfig.objects.update(enabled=True)
+    account = funded_account(10**8)
+    for n in range(3):
+        withdrawal_rules_screen(unscreened(account, 10_000, regtest_address(100 + n)))
+    withdrawal = unscreened(account, 10_000, regtest_address(200))
+    with django_assert_max_num_queries(15):
+        withdrawal_rules_screen(withdrawal)

@@ -164,3 +164,54 @@ def test_tasks_raise_node_unavailable_for_retry(bitcoind: str, db: None) -> None
 
         with pytest.raises(NodeUnavailable):
             tasks.deposit_scan.run()
+
+
+def test_address_the_node_refuses_fails_alone(
+    chain: Chain, funded_account: Any, hot_funded: Any
+) -> None:
+    hot_funded(10_000_000)
+    account = funded_account(1_000_000)
+    good = _request(account, chain.new_funder_address(), 30_000, key="good")
+    bad = _request(account, chain.new_funder_address(), 40_000, key="bad")
+    # Stands in for an address the local check let through but the node refuses.
+    Withdrawal.objects.filter(pk=bad.pk).update(address="bcrt1qnotvalid")
+    assert withdrawal_batch_create() is None
+    bad.refresh_from_db()
+    assert bad.status == WithdrawalStatus.FAILED
+    assert refresh(account).held_minor == 31_000  # the bad one's hold is released
+    _run_all(chain)
+    good.refresh_from_db()
+    assert good.status == WithdrawalStatus.CONFIRMED
+    assert ledger_check() == []
+
+
+def test_batch_double_spent_on_chain_fails_and_releases_holds(
+    chain: Chain, funded_account: Any, hot_funded: Any
+) -> None:
+    from custody.node import btc, sats
+
+    hot_funded(10_000_000)
+    account = funded_account(1_000_000)
+    withdrawal = _request(account, chain.new_funder_address(), 60_000, key="ds")
+    batch = withdrawal_batch_create()
+    assert batch is not None and withdrawal_batch_broadcast() == 1
+    value = 0
+    for txid, vout in batch.inputs:  # the hot wallet spends the same coins elsewhere
+        prev = chain.client.call(
+            "decoderawtransaction", chain.hot.call("gettransaction", txid)["hex"]
+        )
+        value += sats(prev["vout"][vout]["value"])
+    inputs = [{"txid": txid, "vout": vout} for txid, vout in batch.inputs]
+    outputs = {chain.hot.call("getnewaddress"): btc(value - 20_000)}
+    chain.hot.call("lockunspent", True)
+    raw = chain.client.call("createrawtransaction", inputs, outputs)
+    signed = chain.hot.call("signrawtransactionwithwallet", raw)
+    chain.client.call("generateblock", chain.mine_address, [signed["hex"]])
+
+    assert withdrawal_batch_confirm() == 0
+    batch.refresh_from_db()
+    withdrawal.refresh_from_db()
+    assert (batch.status, withdrawal.status) == ("failed", "failed")
+    assert refresh(account).held_minor == 0
+    assert refresh(account).posted_minor == 1_000_000
+    assert ledger_check() == []

@@ -266,7 +266,7 @@ def test_reorg_that_mines_the_deposit_again_keeps_the_credit(
 
 
 def test_zero_conf_invoice_credit_reversed_when_double_spent(
-    chain: Chain, funded_account: Any
+    chain: Chain, funded_account: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     merchant = funded_account()
     address = deposit_address_new(
@@ -277,9 +277,24 @@ def test_zero_conf_invoice_credit_reversed_when_double_spent(
     assert refresh(merchant).posted_minor == 70_000  # credited at 0 confirmations
     conflict = _conflicting_tx(chain, txid)
     chain.client.call("generateblock", chain.mine_address, [conflict])
-    report = deposit_scan()
+    seen.clear()
+    listeners = override_settings(CUSTODY_DEPOSIT_LISTENERS=[f"{__name__}.listener"])
+    with listeners, django_capture_on_commit_callbacks(execute=True):
+        report = deposit_scan()
+    assert [status for status, _ in seen] == ["reorged"]  # the merchant hears of it
     assert report.reorged == 1
     assert Deposit.objects.get(txid=txid).status == DepositStatus.REORGED
     assert refresh(merchant).posted_minor == 0
     assert Case.objects.filter(kind="deposit_reorg").count() == 1
     assert ledger_check() == []
+
+
+def test_recording_many_outputs_takes_a_bounded_number_of_queries(
+    chain: Chain, funded_account: Any, django_assert_max_num_queries: Any
+) -> None:
+    accounts = [funded_account() for _ in range(5)]
+    addresses = [deposit_address_new(account=accounts[i % 5]).address for i in range(60)]
+    chain.funder.send_many(dict.fromkeys(addresses, 5_000))
+    with django_assert_max_num_queries(15):  # not one per output
+        report = deposit_scan()
+    assert report.recorded == 60

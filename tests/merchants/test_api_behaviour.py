@@ -197,3 +197,51 @@ def test_store_and_current_key(
     other = make_merchant("Other")
     assert client.get(f"/api/v1/stores/{other.store_id}").status_code == 404
     assert APIClient().get("/api/v1/api-keys/current").status_code == 401
+
+
+def test_old_idempotency_keys_are_purged(api: APIClient, merchant: Merchant) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from merchants.services.idempotency import idempotency_purge
+
+    api.post(store_url(merchant, "invoices"), BODY, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    api.post(store_url(merchant, "invoices"), BODY, format="json", HTTP_IDEMPOTENCY_KEY="new")
+    IdempotencyRecord.objects.filter(key="old").update(
+        created_at=timezone.now() - timedelta(hours=25)
+    )
+    assert idempotency_purge() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
+
+
+def test_periodic_tasks_run(api: APIClient, merchant: Merchant) -> None:
+    from merchants.tasks import idempotency_purge_old, invoice_expire, webhook_deliver_due
+
+    assert invoice_expire.apply().get() == 0
+    assert webhook_deliver_due.apply().get() == 0
+    assert idempotency_purge_old.apply().get() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_key_create_one_invoice(
+    make_merchant: Callable[..., Merchant], make_client: Callable[..., APIClient]
+) -> None:
+    from tests.conftest import run_threads
+
+    merchant = make_merchant()
+    client = make_client(merchant)
+    url = store_url(merchant, "invoices")
+
+    def post(i: int) -> Any:
+        return client.post(url, BODY, format="json", HTTP_IDEMPOTENCY_KEY="race")
+
+    results = run_threads(6, post)
+    codes = sorted(r.status_code for r in results)
+    assert set(codes) <= {200, 409}, codes
+    assert Invoice.objects.filter(merchant=merchant).count() == 1
+    ids = {r.json()["id"] for r in results if r.status_code == 200}
+    assert len(ids) == 1
+    assert all(
+        r.json()["code"] == "idempotency_in_progress" for r in results if r.status_code == 409
+    )

@@ -293,3 +293,19 @@ def test_query_count_of_create_and_read(
         assert api.get(store_url(merchant, f"invoices/{invoice_id}")).status_code == 200
     with django_assert_max_num_queries(12):
         assert create(api, merchant).status_code == 200
+
+
+def test_update_metadata(api: APIClient, merchant: Merchant, greenfield: Greenfield) -> None:
+    invoice_id = create(api, merchant).json()["id"]
+    greenfield.validate({"metadata": {"orderId": "B-2"}}, "UpdateInvoiceRequest")
+    response = api.put(
+        f"/api/v1/invoices/{invoice_id}", {"metadata": {"orderId": "B-2"}}, format="json"
+    )
+    assert response.status_code == 200
+    greenfield.validate(response.json(), "InvoiceData")
+    assert response.json()["metadata"] == {"orderId": "B-2"}
+    assert api.get(store_url(merchant, "invoices") + "?orderId=B-2").json()[0]["id"] == invoice_id
+    bad = api.put(
+        store_url(merchant, f"invoices/{invoice_id}"), {"metadata": {"orderId": 1}}, format="json"
+    )
+    assert bad.status_code == 422

@@ -164,6 +164,10 @@ def test_checkout_page_and_pay_button(merchant: Merchant, customer: User, wallet
     assert invoice.status == "Settled" and invoice.payments.count() == 1
     assert "payment received" in browser.get(f"/i/{invoice.id}").content.decode()
     assert Client().get("/i/doesnotexist").status_code == 404
+    assert Client().get(f"/i/{invoice.id}/status").json() == {
+        "status": "Settled",
+        "additionalStatus": "None",
+    }
 
 
 def test_checkout_page_shows_qr_and_bip21(merchant: Merchant) -> None:
@@ -361,3 +365,68 @@ def test_listener_ignores_customer_addresses_and_repeats(
     invoice_deposit_listener(deposit)
     invoice_deposit_listener(deposit)
     assert invoice.payments.count() == 1
+
+
+def test_payment_seen_in_time_but_processed_after_expiry_settles(merchant: Merchant) -> None:
+    invoice = new_invoice(merchant, speedPolicy="HighSpeed")
+    address = attach_address(invoice)
+    deposit = Deposit.objects.create(
+        txid=f"{next(_outpoints):064x}", vout=0, address=address.address,
+        deposit_address=address, amount_sats=100_000, status=DepositStatus.CREDITED,
+    )  # fmt: skip
+    Invoice.objects.filter(pk=invoice.pk).update(expires_at=timezone.now() - timedelta(seconds=5))
+    Deposit.objects.filter(pk=deposit.pk).update(seen_at=timezone.now() - timedelta(seconds=10))
+    deposit.refresh_from_db()
+    invoice_deposit_listener(deposit)
+    assert state(invoice) == ("Settled", "None")
+
+
+def test_partial_in_time_then_expiry_on_processing(merchant: Merchant) -> None:
+    invoice = new_invoice(merchant, speedPolicy="HighSpeed")
+    address = attach_address(invoice)
+    Invoice.objects.filter(pk=invoice.pk).update(expires_at=timezone.now() - timedelta(seconds=5))
+    observe(address, 30_000, status=DepositStatus.CREDITED)  # seen now: after the deadline
+    assert state(invoice) == ("Expired", "PaidLate")
+
+
+def test_large_payment_needs_the_second_factor(
+    merchant: Merchant, customer: User, funded_account: Callable[..., Account]
+) -> None:
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from bank.errors import ValidationFailed
+
+    wallet = funded_account(5_000_000, owner=customer)
+    invoice = new_invoice(merchant, amount="0.02000000")  # over the 0.01 BTC threshold
+    with pytest.raises(ValidationFailed) as refused:
+        invoice_pay_in_bank(invoice_id=invoice.id, payer=customer, account_id=wallet.pk)
+    assert "otp_code" in refused.value.fields
+    device = TOTPDevice.objects.create(user=customer, name="app", confirmed=True)
+    with pytest.raises(ValidationFailed):
+        invoice_pay_in_bank(
+            invoice_id=invoice.id, payer=customer, account_id=wallet.pk, otp_code="000000"
+        )
+    device.refresh_from_db()
+    device.throttle_reset()  # a failure throttles the device for a moment
+    code = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+    page = Client()
+    page.force_login(customer)
+    assert "authenticator" in page.get(f"/i/{invoice.id}").content.decode()
+    with pytest.raises(Exception, match="limit"):  # tier 0 may not send 0.02 BTC (~900 000 KZT)
+        invoice_pay_in_bank(
+            invoice_id=invoice.id, payer=customer, account_id=wallet.pk, otp_code=code
+        )
+    assert not invoice.payments.exists()
+
+
+def test_tier_limits_apply(merchant: Merchant, customer: User, wallet: Account) -> None:
+    from compliance.errors import LimitExceeded
+
+    first = new_invoice(merchant, amount="0.00100000")  # ~45 000 KZT: within tier 0
+    invoice_pay_in_bank(invoice_id=first.id, payer=customer, account_id=wallet.pk)
+    second = new_invoice(merchant, amount="0.00100000")
+    invoice_pay_in_bank(invoice_id=second.id, payer=customer, account_id=wallet.pk)
+    third = new_invoice(merchant, amount="0.00100000")  # the day's 100 000 KZT is used up
+    with pytest.raises(LimitExceeded):
+        invoice_pay_in_bank(invoice_id=third.id, payer=customer, account_id=wallet.pk)

@@ -128,6 +128,13 @@ def test_responses_match_the_published_schema(
         ).json(),
     )
     contract.check(
+        "put",
+        s + "invoices/{invoice_id}",
+        api.put(
+            store_url(merchant, f"invoices/{iid}"), {"metadata": {"a": 1}}, format="json"
+        ).json(),
+    )
+    contract.check(
         "post",
         s + "invoices/{invoice_id}/unarchive",
         api.post(store_url(merchant, f"invoices/{iid}/unarchive")).json(),

@@ -264,3 +264,50 @@ def test_rolled_back_change_sends_nothing(
         bad = api.post(store_url(merchant, "invoices"), {"amount": "-1"}, format="json")
     assert bad.status_code == 422
     assert receiver.requests == [] and not WebhookDelivery.objects.exists()
+
+
+def test_private_targets_refused_in_production(
+    api: APIClient, merchant: Merchant, receiver: Receiver, settings: Any
+) -> None:
+    settings.MERCHANT_WEBHOOK_ALLOW_PRIVATE = False
+    add_webhook(api, merchant, receiver.url, automaticRedelivery=False)
+    api.post(store_url(merchant, "invoices"), {"amount": "0.001"}, format="json")
+    delivery = WebhookDelivery.objects.get()
+    assert webhook_delivery_attempt(delivery_id=delivery.pk) is None
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert "non-public address (127.0.0.1)" in delivery.error_message
+    assert receiver.requests == []  # nothing was sent
+
+
+def test_in_bank_payment_events(
+    api: APIClient,
+    merchant: Merchant,
+    receiver: Receiver,
+    greenfield: Greenfield,
+    celery_eager: None,
+    django_capture_on_commit_callbacks: Any,
+    make_user: Callable[..., Any],
+    funded_account: Callable[..., Any],
+) -> None:
+    from django.utils import timezone
+
+    from merchants.services.payments import invoice_pay_in_bank
+
+    hook = add_webhook(api, merchant, receiver.url)
+    invoice = api.post(store_url(merchant, "invoices"), {"amount": "0.001"}, format="json").json()
+    customer = make_user(email_verified_at=timezone.now())
+    wallet = funded_account(1_000_000, owner=customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_pay_in_bank(invoice_id=invoice["id"], payer=customer, account_id=wallet.pk)
+    bodies = [verify(hook["secret"], r) for r in receiver.requests]
+    assert [b["type"] for b in bodies] == [
+        "InvoiceReceivedPayment",
+        "InvoicePaymentSettled",
+        "InvoiceSettled",
+    ]
+    for body in bodies:
+        greenfield.validate(body, EVENT_SCHEMAS[body["type"]])
+    assert bodies[0]["paymentMethodId"] == "BTC-ALATAU" and bodies[0]["afterExpiration"] is False
+    assert bodies[0]["payment"]["value"] == "0.00100000"
+    assert bodies[2]["manuallyMarked"] is False and bodies[2]["overPaid"] is False

@@ -13,8 +13,9 @@ from accounts.models import AccountKind
 from accounts.selectors import ledger_check
 from accounts.services import system_account, transfer_create
 from compliance.models import AuditEvent
+from custody.models import Withdrawal, WithdrawalStatus
 from custody.node import btc, sats
-from custody.services import deposit_scan
+from custody.services import deposit_scan, withdrawal_request
 from custody.treasury.errors import PsbtRefused
 from custody.treasury.models import (
     ColdMove,
@@ -32,6 +33,8 @@ from custody.treasury.services import (
     cold_moves_confirm,
     cold_signer_sign,
     reconcile,
+    sweep_create,
+    sweeps_broadcast,
     sweeps_confirm,
     treasury_rebalance,
 )
@@ -56,6 +59,13 @@ def _assert_agree(t: Treasury) -> None:
     assert (run.status, run.differences) == ("ok", [])
 
 
+def _earn_fees(customer: Any) -> None:
+    """Fee income the bank earned: it pays the miner fees of its own moves from it."""
+    fees = system_account(AccountKind.FEES, "BTC")
+    transfer_create(debit_account_id=customer.pk, credit_account_id=fees.pk,
+                    amount_minor=1_000_000, code="fee", memo="fees earned")  # fmt: skip
+
+
 def _signed_move(t: Treasury, move: ColdMove, staff: Any) -> str:
     """The offline step: staff download the PSBT, the signer device signs it."""
     psbt = cold_move_psbt_download(move_id=move.pk, actor=staff)
@@ -70,10 +80,7 @@ def test_sweep_then_refill_end_to_end(
     t = treasury
     customer = funded_account()
     t.deposit(customer, 2 * BTC)
-    # Fee income the bank earned (it pays the miner fees of its own moves from it).
-    fees = system_account(AccountKind.FEES, "BTC")
-    transfer_create(debit_account_id=customer.pk, credit_account_id=fees.pk,
-                    amount_minor=1_000_000, code="fee", memo="fees earned")  # fmt: skip
+    _earn_fees(customer)
     _assert_agree(t)
 
     # Above the maximum: the excess goes to a fresh cold address, booked via in_transit.
@@ -171,3 +178,61 @@ def test_psbt_paying_other_than_approved_is_refused(
     decoded = t.client.call("decoderawtransaction", move.raw_tx)
     paid = {o["scriptPubKey"]["address"]: sats(Decimal(o["value"])) for o in decoded["vout"]}
     assert paid[move.hot_address] == amount
+
+
+@override_settings(HOT_WALLET_MAX_SATS=BTC // 10, HOT_WALLET_MIN_SATS=0, SWEEP_MIN_SATS=1)
+def test_sweep_is_committed_before_broadcast_and_never_booked_twice(
+    treasury: Treasury, funded_account: Callable[..., Any]
+) -> None:
+    t = treasury
+    customer = funded_account()
+    t.deposit(customer, BTC)
+    _earn_fees(customer)
+    sweep = sweep_create(amount_sats=BTC // 2)
+    assert sweep is not None and sweep.status == SweepStatus.SIGNED
+    assert _ledger(AccountKind.IN_TRANSIT) == 0  # nothing booked before the broadcast
+    assert sweep_create(amount_sats=1_000) is None  # one unbroadcast sweep at a time
+    assert sweeps_broadcast() == 1
+    t.client.call("sendrawtransaction", sweep.raw_tx)  # a retry re-sends the same bytes
+    assert sweeps_broadcast() == 0
+    assert _ledger(AccountKind.IN_TRANSIT) == BTC // 2
+    t.mine(1)
+    assert sweeps_confirm() == 1 and sweeps_confirm() == 0
+    _assert_agree(t)
+
+
+def test_sweep_whose_coins_were_spent_elsewhere_fails_unbooked(
+    treasury: Treasury, funded_account: Callable[..., Any]
+) -> None:
+    t = treasury
+    t.deposit(funded_account(), BTC)
+    sweep = sweep_create(amount_sats=BTC // 2)
+    assert sweep is not None
+    # Before the broadcast, the same coins go elsewhere (an outside spend of the hot wallet).
+    t.hot.call("sendtoaddress", t.outside_address(), btc(BTC), "", "", True)
+    t.sync()
+    assert sweeps_broadcast() == 0
+    sweep.refresh_from_db()
+    assert sweep.status == SweepStatus.FAILED
+    assert "spent elsewhere" in sweep.last_error
+    assert _ledger(AccountKind.IN_TRANSIT) == 0
+    assert _ledger(AccountKind.CUSTODY_HOT) == BTC
+
+
+@override_settings(HOT_WALLET_MAX_SATS=BTC // 10, HOT_WALLET_MIN_SATS=0, SWEEP_MIN_SATS=1)
+def test_rebalancer_never_sweeps_what_approved_withdrawals_need(
+    treasury: Treasury, funded_account: Callable[..., Any]
+) -> None:
+    t = treasury
+    customer = funded_account()
+    t.deposit(customer, BTC)
+    withdrawal = withdrawal_request(
+        account=customer, address=t.outside_address(), amount_sats=BTC // 2,
+        requested_by=customer.owner, idempotency_key="w1",
+    )  # fmt: skip
+    if withdrawal.status != WithdrawalStatus.APPROVED:  # whatever screening decided: approve
+        Withdrawal.objects.filter(pk=withdrawal.pk).update(status=WithdrawalStatus.APPROVED)
+    report = treasury_rebalance()
+    assert report.reserved_sats == BTC // 2
+    assert report.sweep is not None
+    assert report.sweep.amount_sats == BTC - BTC // 2 - BTC // 10

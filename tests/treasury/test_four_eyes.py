@@ -33,12 +33,14 @@ def test_requester_cannot_approve_and_nobody_approves_twice(
         cold_move_approve(move_id=move.pk, actor=requester)
     move = cold_move_approve(move_id=move.pk, actor=first)
     assert move.status == ColdMoveStatus.APPROVING
+    assert move.approval_id is not None
+    request_id = move.approval_id
     with pytest.raises(ColdFourEyes):
         cold_move_approve(move_id=move.pk, actor=first)
     with pytest.raises(FourEyesViolation):  # the engine's own check, whichever door
-        approval_approve(actor=first, request_id=move.approval_id)
+        approval_approve(actor=first, request_id=request_id)
     with pytest.raises(ColdFourEyes):  # the requester through the compliance screen
-        approval_approve(actor=requester, request_id=move.approval_id)
+        approval_approve(actor=requester, request_id=request_id)
     move.refresh_from_db()
     assert (move.status, move.approved_by_2_id) == (ColdMoveStatus.APPROVING, None)
 
@@ -47,7 +49,7 @@ def test_requester_cannot_approve_and_nobody_approves_twice(
     assert (move.requested_by_id, move.approved_by_1_id, move.approved_by_2_id) == (
         requester.pk, first.pk, second.pk,
     )  # fmt: skip
-    assert ApprovalRequest.objects.get(pk=move.approval_id).status == "executed"
+    assert ApprovalRequest.objects.get(pk=request_id).status == "executed"
     with pytest.raises(ColdMoveState):
         cold_move_approve(move_id=move.pk, actor=custody_staff())
     actions = list(AuditEvent.objects.filter(object_id=str(move.pk), action__startswith="cold_move")
@@ -59,11 +61,11 @@ def test_database_refuses_same_person_twice(custody_staff: Callable[..., Any]) -
     requester, first = custody_staff(), custody_staff()
     move = _request(requester)
     with transaction.atomic(), pytest.raises(IntegrityError):
-        ColdMove.objects.filter(pk=move.pk).update(approved_by_1=first, approved_by_2=first)
+        ColdMove.objects.filter(id=move.pk).update(approved_by_1=first, approved_by_2=first)
     with transaction.atomic(), pytest.raises(IntegrityError):
-        ColdMove.objects.filter(pk=move.pk).update(approved_by_1=requester)
+        ColdMove.objects.filter(id=move.pk).update(approved_by_1=requester)
     with transaction.atomic(), pytest.raises(IntegrityError):
-        ColdMove.objects.filter(pk=move.pk).update(status=ColdMoveStatus.APPROVED)
+        ColdMove.objects.filter(id=move.pk).update(status=ColdMoveStatus.APPROVED)
 
 
 def test_staff_without_custody_permission_is_refused(

@@ -11,7 +11,6 @@ from django.core.management.base import CommandError
 
 from accounts.models import AccountKind
 from accounts.services import system_account, transfer_create
-from compliance.models import Case
 from custody.treasury.models import ReconciliationRun
 from custody.treasury.selectors import reconciliation_latest
 from custody.treasury.services import reconcile
@@ -26,9 +25,7 @@ def _figures(run: ReconciliationRun) -> dict[str, dict[str, Any]]:
     return {str(d["figure"]): d for d in run.differences}
 
 
-def test_ok_when_everything_matches(
-    treasury: Treasury, funded_account: Callable[..., Any]
-) -> None:
+def test_ok_when_everything_matches(treasury: Treasury, funded_account: Callable[..., Any]) -> None:
     customer = funded_account()
     treasury.deposit(customer, AMOUNT)
     run = reconcile(trigger="test")
@@ -60,11 +57,13 @@ def test_detects_coins_sent_from_the_hot_wallet_outside_the_bank(
         (txid, "send", treasury.hot_name)
     ]
     assert diffs["unknown_transactions"]["txids"] == [txid]
-    case = Case.objects.get(pk=run.case_id)
+    assert run.case is not None
+    case = run.case
     assert case.kind == "reconciliation" and "hot" in case.summary
     with pytest.raises(CommandError):
         call_command("reconcile")
-    assert ReconciliationRun.objects.order_by("-pk").first().case_id == case.pk  # not a new case
+    latest = reconciliation_latest()
+    assert latest is not None and latest.case_id == case.pk  # the same case, not a new one
 
 
 def test_detects_a_ledger_transfer_without_chain_counterpart(

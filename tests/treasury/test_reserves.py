@@ -108,7 +108,7 @@ def test_tree_shapes_and_sums() -> None:
         root = tree[-1][0]
         assert root.sum == sum(i * 10 for i in range(count))
         for i in range(count):
-            proof = {"leaf": {"account": f"KZ{i}", "salt": salts[i], "balance_sats": i * 10},
+            proof: dict[str, Any] = {"leaf": {"account": f"KZ{i}", "salt": salts[i], "balance_sats": i * 10},
                      "path": merkle.proof_path(tree, i),
                      "root": {"hash": root.hash.hex(), "sum": root.sum},
                      "total_sats": root.sum}  # fmt: skip

@@ -23,12 +23,14 @@ from django.db import connections
 from django_otp.oath import TOTP
 
 from accounts.models import Identity, User
+from accounts.services.exchange import exchange_rate_set
 from compliance.services import identity_approve
 from custody.models import Withdrawal
 from custody.node import node_client
 from custody.services import (
     deposit_scan,
     wallet_load_or_create,
+    withdrawal_approve,
     withdrawal_batch_broadcast,
     withdrawal_batch_confirm,
     withdrawal_batch_create,
@@ -182,6 +184,19 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     identity = Identity.objects.get(user__email=EMAIL)
     identity_approve(actor=officer, identity_id=identity.pk, tier=1)
 
+    # Exchange some bitcoin for tenge at the bank's quote.
+    exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=officer)
+    page.goto(f"{base}/exchange/")
+    page.check("input[name=direction][value=btc_kzt]")
+    page.fill("#id_amount", "0.001")
+    page.click("text=Get quote")
+    page.wait_for_url(re.compile(r".*/exchange/quotes/\d+/$"))
+    assert "44\u202f550.00 KZT" in page.content()  # 0.001 BTC at 44 550 000.00 (mid - 1%)
+    shot(page, "07-exchange-quote")
+    page.click("text=Exchange now")
+    page.wait_for_url(f"{base}/")
+    assert "44\u202f550.00 KZT" in page.content()
+
     # Save a withdrawal address (needs a code; backup code here), then withdraw.
     destination = str(wallet.call("getnewaddress", "", "bech32"))
     page.goto(f"{base}/addresses/")
@@ -195,10 +210,16 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     page.click("text=Continue")
     fee = int(django_settings.WITHDRAWAL_FEE_SATS)
     assert page.inner_text("[data-testid=withdraw-total]").startswith(f"0.{200_000 + fee:08d}")
-    shot(page, "07-withdraw-confirm")
+    shot(page, "08-withdraw-confirm")
     page.fill("#id_otp_code", codes.next())
     page.click("main button.btn-primary")
     page.wait_for_url(re.compile(r".*/withdrawals/\d+/$"))
+    withdrawal = Withdrawal.objects.get()
+    if withdrawal.status == "pending_review":
+        # Compliance rules may hold a first withdrawal for review: staff approve it.
+        assert page.inner_text("[data-testid=withdrawal-status]") == "Pending review"
+        withdrawal_approve(withdrawal_id=withdrawal.pk, actor=officer, reason="e2e: known customer")
+        page.reload()
     assert page.inner_text("[data-testid=withdrawal-status]") == "Approved"
 
     # The custody jobs send it; one confirmation later the page says so.
@@ -209,20 +230,20 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     page.reload()
     assert page.inner_text("[data-testid=withdrawal-status]") == "Confirmed"
     assert Withdrawal.objects.get().status == "confirmed"
-    shot(page, "08-withdrawal")
+    shot(page, "09-withdrawal")
 
     # Statement: show it, download CSV and PDF.
     page.goto(f"{base}/statement/")
     btc_option = page.locator("#id_account option", has_text="BTC").get_attribute("value")
     page.select_option("#id_account", btc_option)
     page.click("text=Show")
-    shot(page, "09-statement")
+    shot(page, "10-statement")
     with page.expect_download() as csv_download:
         page.click("text=Download CSV")
     csv_path = ARTIFACTS / "statement.csv"
     csv_download.value.save_as(str(csv_path))
     text = csv_path.read_text()
-    assert "0.01000000" in text and "Closing balance" in text
+    assert "0.01000000" in text and "-0.00100000" in text and "Closing balance" in text
     with page.expect_download() as pdf_download:
         page.click("text=Download PDF")
     pdf_path = ARTIFACTS / "statement.pdf"
@@ -232,16 +253,16 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     # A phone-sized screen.
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{base}/")
-    shot(page, "10-dashboard-phone")
+    shot(page, "11-dashboard-phone")
     page.goto(f"{base}/transfers/new/")
-    shot(page, "11-transfer-phone")
+    shot(page, "12-transfer-phone")
 
     # Log out; the login page sends a customer back to where they were going.
     page.set_viewport_size({"width": 1200, "height": 900})
     page.click("text=Log out")
     page.goto(f"{base}/statement/")
     page.wait_for_url(re.compile(r".*/login/\?next=/statement/$"))
-    shot(page, "12-login")
+    shot(page, "13-login")
     page.fill("#id_email", EMAIL)
     page.fill("#id_password", PASSWORD)
     page.click("main button[type=submit]")

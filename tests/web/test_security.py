@@ -155,3 +155,15 @@ def test_password_change_keeps_this_session_and_ends_others(customer: User) -> N
     assert there.get("/").status_code == 302
     assert here.get("/security/").status_code == 200
     assert UserSession.objects.filter(user=customer).count() >= 1
+
+
+def test_login_with_2fa_returns_to_the_checkout_page(customer: User) -> None:
+    enable_2fa(customer)
+    client = Client()
+    response = client.post(
+        "/login/?next=/i/inv_42",
+        {"email": customer.email, "password": PASSWORD, "next": "/i/inv_42"},
+    )
+    assert response["Location"] == "/login/verify/"
+    response = client.post("/login/verify/", {"otp_code": otp_code(customer)})
+    assert response["Location"] == "/i/inv_42"

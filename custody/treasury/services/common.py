@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 from django.conf import settings
 
 from accounts.models import Account, AccountKind
 from accounts.services import system_account
+from custody.errors import NodeError
 from custody.models import Wallet, WalletKind
 from custody.node import NodeClient, hot_wallet, node_client
 
@@ -51,3 +55,24 @@ def hot_wallet_row_locked() -> Wallet:
     name = str(settings.CUSTODY_HOT_WALLET)
     wallet, _ = Wallet.objects.get_or_create(name=name, defaults={"kind": WalletKind.HOT})
     return Wallet.objects.select_for_update().get(pk=wallet.pk)
+
+
+def inputs_spent_elsewhere(raw_tx: str) -> bool:
+    """Return whether another transaction already spent an input of ``raw_tx``.
+
+    Asked after the node rejected ``raw_tx``: then it can never confirm, and what it
+    would have moved was never booked (booking happens at broadcast).
+    """
+    node = node_client()
+    decoded = node.call("decoderawtransaction", raw_tx)
+    return any(
+        node.call("gettxout", vin["txid"], vin["vout"], True) is None for vin in decoded["vin"]
+    )
+
+
+def outpoints_unlock(client: NodeClient, inputs: list[list[Any]]) -> None:
+    """Release outpoints a built but abandoned PSBT had locked (best effort)."""
+    outpoints = [{"txid": str(i[0]), "vout": int(i[1])} for i in inputs]
+    if outpoints:
+        with contextlib.suppress(NodeError):
+            client.call("lockunspent", True, outpoints)

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.services import transfer_create, transfer_reverse
+from bank.errors import ValidationFailed
 from compliance.audit import audit_record
 from compliance.models import ApprovalRequest, ApprovalStatus
 from compliance.permissions import require_perm
@@ -36,6 +37,8 @@ from custody.treasury.services.common import (
     custody_accounts,
     fee_rate_sat_vb,
     hot_client,
+    inputs_spent_elsewhere,
+    outpoints_unlock,
 )
 
 logger = logging.getLogger("alatau.treasury.moves")
@@ -66,9 +69,9 @@ def cold_move_request(
         require_perm(actor, COLD_MOVE_PERMISSION)
     reason = (reason or "").strip()[:500]
     if not reason:
-        raise PsbtRefused("A reason is required", fields={"reason": ["Say why."]})
+        raise ValidationFailed("A reason is required", fields={"reason": ["Say why."]})
     if not 0 < amount_sats <= int(settings.MONEY_CAP_SATS):
-        raise PsbtRefused("Amount out of range", fields={"amount_sats": ["Must be positive."]})
+        raise ValidationFailed("Amount out of range", fields={"amount_sats": ["1 sat to 21M BTC."]})
     with transaction.atomic():
         move = ColdMove.objects.create(amount_sats=amount_sats, reason=reason, requested_by=actor)
         audit_record(actor=actor, action="cold_move.request", obj=move,
@@ -97,6 +100,8 @@ def cold_move_approve(*, move_id: int, actor: Any, client_address: str | None = 
             audit_record(actor=actor, action="cold_move.approve", obj=move,
                          data={"approval": 1}, client_address=client_address)  # fmt: skip
             return move
+        if move.approval is not None and move.approval.status == ApprovalStatus.REJECTED:
+            raise ColdMoveState("The approval request was rejected; reject this move")
         if move.approved_by_1_id == actor.pk:
             raise ColdFourEyes("You already approved this move; a second staff member must")
         request_id = move.approval_id
@@ -129,11 +134,13 @@ def register_approval_action() -> None:
 def cold_move_reject(
     *, move_id: int, actor: Any, reason: str, client_address: str | None = None
 ) -> ColdMove:
-    """Reject (or withdraw) a move that is not yet built."""
+    """Reject (or withdraw) a move not yet signed; a built PSBT's coins are released."""
     require_perm(actor, COLD_MOVE_PERMISSION)
     with transaction.atomic():
         move = _locked(move_id, ColdMoveStatus.REQUESTED, ColdMoveStatus.APPROVING,
-                       ColdMoveStatus.APPROVED)  # fmt: skip
+                       ColdMoveStatus.APPROVED, ColdMoveStatus.PSBT_READY)  # fmt: skip
+        if move.status == ColdMoveStatus.PSBT_READY:
+            outpoints_unlock(cold_wallet(), move.inputs)
         if move.approval_id and move.approval and move.approval.status == ApprovalStatus.PENDING:
             approval_reject(actor=actor, request_id=move.approval_id, reason=reason,
                             client_address=client_address)  # fmt: skip
@@ -158,6 +165,7 @@ def cold_move_psbt_build(*, move_id: int, actor: Any | None = None) -> ColdMove:
         decoded = node_client().call("decodepsbt", funded["psbt"])
         fee = sats(funded["fee"])
         if fee > int(settings.COLD_FEE_MAX_SATS):
+            outpoints_unlock(cold, [[v["txid"], v["vout"]] for v in decoded["tx"]["vin"]])
             raise PsbtRefused(f"The fee {fee} sats is over the cap {settings.COLD_FEE_MAX_SATS}")
         change = int(funded.get("changepos", -1))
         vouts = decoded["tx"]["vout"]
@@ -290,6 +298,8 @@ def cold_move_broadcast(*, move_id: int) -> bool:
     except TxRejected as exc:
         ColdMove.objects.filter(pk=move.pk).update(last_error=str(exc)[:300])
         logger.error("cold move %s rejected by the node: %s", move.pk, exc)
+        if inputs_spent_elsewhere(move.raw_tx):
+            _abandon(move.pk, f"inputs spent elsewhere: {exc}")
         return False
     _, cold_account, transit, fees = custody_accounts()
     with transaction.atomic():
@@ -313,6 +323,18 @@ def cold_move_broadcast(*, move_id: int) -> bool:
                                  "updated_at"])  # fmt: skip
         audit_record(actor=None, action="cold_move.broadcast", obj=move, data={"txid": move.txid})
     return True
+
+
+def _abandon(move_id: int, reason: str) -> None:
+    """A committed move that can never confirm (nothing was booked yet): mark it failed."""
+    with transaction.atomic():
+        move = _locked(move_id)
+        if move.status != ColdMoveStatus.SIGNED:
+            return
+        move.status = ColdMoveStatus.FAILED
+        move.last_error = reason[:300]
+        move.save(update_fields=["status", "last_error", "updated_at"])
+        audit_record(actor=None, action="cold_move.fail", obj=move, data={"reason": reason})
 
 
 def cold_moves_broadcast() -> int:

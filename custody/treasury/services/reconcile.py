@@ -148,7 +148,9 @@ def _unknown_transactions(hot: _Wallet, cold: _Wallet) -> list[dict[str, Any]]:
     outpoints = set(Deposit.objects.filter(txid__in=txids).values_list("txid", "vout"))
     known = set(WithdrawalBatch.objects.filter(txid__in=txids).values_list("txid", flat=True))
     known |= set(Sweep.objects.filter(txid__in=txids).values_list("txid", flat=True))
-    known |= set(ColdMove.objects.filter(txid__in=txids).values_list("txid", flat=True))
+    known |= {
+        str(t) for t in ColdMove.objects.filter(txid__in=txids).values_list("txid", flat=True)
+    }
     unknown: dict[tuple[str, str, str, int], dict[str, Any]] = {}
     for wallet in (hot, cold):
         for entry in wallet.entries:

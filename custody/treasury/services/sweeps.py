@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -23,7 +24,7 @@ from django.utils import timezone
 from accounts.models import Account, AccountKind
 from accounts.services import transfer_create, transfer_reverse
 from compliance.audit import audit_record
-from custody.errors import TxAlreadyInChain, TxRejected
+from custody.errors import TxAlreadyInChain, TxRejected, WalletNotFound
 from custody.models import BatchStatus, Withdrawal, WithdrawalBatch, WithdrawalStatus
 from custody.node import btc, sats
 from custody.treasury.models import ColdMove, RebalanceAlert, Sweep, SweepStatus
@@ -33,12 +34,14 @@ from custody.treasury.services.common import (
     fee_rate_sat_vb,
     hot_client,
     hot_wallet_row_locked,
+    inputs_spent_elsewhere,
 )
 from custody.treasury.services.moves import OPEN_STATUSES, cold_move_request
 
 logger = logging.getLogger("alatau.treasury.sweeps")
 
 SWEEPS_MAX = 20
+ALERT_REPEAT_S = 3600
 
 
 @dataclass(frozen=True)
@@ -104,18 +107,25 @@ def _refill(spendable: int, bounds: HotBounds) -> ColdMove | None:
     if ColdMove.objects.filter(status__in=OPEN_STATUSES).exists():
         return None
     target = (bounds.min_sats + bounds.max_sats) // 2
-    amount = target - spendable
-    if amount <= 0:
-        return None
+    try:
+        cold_sats = sats(cold_wallet().call("getbalances")["mine"]["trusted"])
+    except WalletNotFound:
+        cold_sats = 0
+    amount = min(target - spendable, cold_sats)  # never ask the cold wallet for more than it has
+    recent = timezone.now() - timedelta(seconds=ALERT_REPEAT_S)
+    if amount <= 0 and RebalanceAlert.objects.filter(created_at__gte=recent).exists():
+        return None  # staff were told recently and there is nothing to request
     logger.warning(
-        "hot wallet low: %d sats spendable, minimum %d; cold-to-hot request for %d sats raised",
-        spendable, bounds.min_sats, amount,
+        "hot wallet low: %d sats spendable, minimum %d; cold holds %d; requesting %d sats",
+        spendable, bounds.min_sats, cold_sats, max(amount, 0),
     )  # fmt: skip
     with transaction.atomic():
-        move = cold_move_request(
-            amount_sats=amount, actor=None,
-            reason=f"Hot wallet below its minimum ({spendable} < {bounds.min_sats} sats)",
-        )  # fmt: skip
+        move = None
+        if amount > 0:
+            move = cold_move_request(
+                amount_sats=amount, actor=None,
+                reason=f"Hot wallet below its minimum ({spendable} < {bounds.min_sats} sats)",
+            )  # fmt: skip
         RebalanceAlert.objects.create(
             hot_balance_sats=spendable, minimum_sats=bounds.min_sats, cold_move=move
         )
@@ -176,6 +186,8 @@ def _broadcast_one(sweep_id: int) -> bool:
             last_error=str(exc)[:300], broadcast_attempts=sweep.broadcast_attempts + 1
         )
         logger.error("sweep %s rejected by the node: %s", sweep.txid, exc)
+        if inputs_spent_elsewhere(sweep.raw_tx):
+            _abandon(sweep_id, f"inputs spent elsewhere: {exc}")
         return False
     hot_account, _, transit, fees = custody_accounts()
     with transaction.atomic():
@@ -200,6 +212,18 @@ def _broadcast_one(sweep_id: int) -> bool:
                                   "broadcast_attempts"])  # fmt: skip
         audit_record(actor=None, action="sweep.broadcast", obj=sweep, data={"txid": sweep.txid})
     return True
+
+
+def _abandon(sweep_id: int, reason: str) -> None:
+    """A committed sweep that can never confirm (nothing was booked yet): mark it failed."""
+    with transaction.atomic():
+        sweep = Sweep.objects.select_for_update().get(pk=sweep_id)
+        if sweep.status != SweepStatus.SIGNED:
+            return
+        sweep.status = SweepStatus.FAILED
+        sweep.last_error = reason[:300]
+        sweep.save(update_fields=["status", "last_error"])
+        audit_record(actor=None, action="sweep.fail", obj=sweep, data={"reason": reason})
 
 
 def sweeps_confirm() -> int:

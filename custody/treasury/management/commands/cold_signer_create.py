@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bank.errors import ApplicationError
 from custody.treasury.services import cold_signer_create
 
 WARNING = """
-!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
-!! DEVELOPMENT ONLY. Wallet {name!r} holds COLD PRIVATE KEYS on this node.     !!
-!! It stands in for the offline signing device. Never do this with real money. !!
-!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! DEVELOPMENT ONLY. Wallet {name!r} holds COLD PRIVATE KEYS on this node.
+!! It stands in for the offline signing device. Never do this with real money.
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 """
 
 
@@ -28,7 +29,8 @@ class Command(BaseCommand):
             descriptors = cold_signer_create(name=options["name"])
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
-        self.stderr.write(WARNING.format(name=options["name"] or "cold-signer"))
+        name = options["name"] or settings.TREASURY_SIGNER_WALLET
+        self.stderr.write(WARNING.format(name=name))
         self.stdout.write("Import these public descriptors into the cold wallet:")
         for descriptor in descriptors:
             self.stdout.write(descriptor)
