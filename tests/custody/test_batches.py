@@ -185,18 +185,12 @@ def test_address_the_node_refuses_fails_alone(
     assert ledger_check() == []
 
 
-def test_batch_double_spent_on_chain_fails_and_releases_holds(
-    chain: Chain, funded_account: Any, hot_funded: Any
-) -> None:
+def _spend_batch_inputs_elsewhere(chain: Chain, batch: WithdrawalBatch) -> None:
+    """The hot wallet spends the batch's coins to itself, mined at once."""
     from custody.node import btc, sats
 
-    hot_funded(10_000_000)
-    account = funded_account(1_000_000)
-    withdrawal = _request(account, chain.new_funder_address(), 60_000, key="ds")
-    batch = withdrawal_batch_create()
-    assert batch is not None and withdrawal_batch_broadcast() == 1
     value = 0
-    for txid, vout in batch.inputs:  # the hot wallet spends the same coins elsewhere
+    for txid, vout in batch.inputs:
         prev = chain.client.call(
             "decoderawtransaction", chain.hot.call("gettransaction", txid)["hex"]
         )
@@ -208,10 +202,27 @@ def test_batch_double_spent_on_chain_fails_and_releases_holds(
     signed = chain.hot.call("signrawtransactionwithwallet", raw)
     chain.client.call("generateblock", chain.mine_address, [signed["hex"]])
 
-    assert withdrawal_batch_confirm() == 0
+
+@pytest.mark.parametrize("when", ["after_broadcast", "before_broadcast"])
+def test_batch_whose_coins_are_spent_elsewhere_fails_and_releases_holds(
+    chain: Chain, funded_account: Any, hot_funded: Any, monkeypatch: Any, when: str
+) -> None:
+    hot_funded(10_000_000)
+    account = funded_account(1_000_000)
+    withdrawal = _request(account, chain.new_funder_address(), 60_000, key="ds")
+    batch = withdrawal_batch_create()
+    assert batch is not None
+    if when == "after_broadcast":
+        assert withdrawal_batch_broadcast() == 1
+        _spend_batch_inputs_elsewhere(chain, batch)
+        assert withdrawal_batch_confirm() == 0
+    else:  # committed, never broadcast, and the coins went elsewhere meanwhile
+        _spend_batch_inputs_elsewhere(chain, batch)
+        assert withdrawal_batch_broadcast() == 0
     batch.refresh_from_db()
     withdrawal.refresh_from_db()
     assert (batch.status, withdrawal.status) == ("failed", "failed")
-    assert refresh(account).held_minor == 0
-    assert refresh(account).posted_minor == 1_000_000
+    account = refresh(account)
+    assert (account.posted_minor, account.held_minor) == (1_000_000, 0)
     assert ledger_check() == []
+    assert withdrawal_batch_create() is None  # a failed batch does not block new ones
