@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -59,11 +60,21 @@ class Chain:
         return str(self.funder.call("gettransaction", txid)["blockhash"])
 
 
+# Custody tests run on a hot wallet of their own, so the coins they leave behind never
+# change what other apps' tests on the same session node see in theirs.
+HOT_WALLET = "hot-custody-tests"
+
+
+@pytest.fixture(autouse=True)
+def _own_hot_wallet(settings: Any) -> None:
+    settings.CUSTODY_HOT_WALLET = HOT_WALLET
+
+
 @pytest.fixture(scope="session")
 def chain(bitcoind: str) -> Chain:
-    """The node with ``hot`` and ``funder`` wallets loaded and 101 blocks mined to funder."""
+    """The node with the hot and ``funder`` wallets loaded and 101 blocks mined to funder."""
     client = node_client()
-    wallet_load_or_create(client=client, name=str(settings.CUSTODY_HOT_WALLET))
+    wallet_load_or_create(client=client, name=HOT_WALLET)
     wallet_load_or_create(client=client, name="funder")
     chain = Chain()
     chain.mine_address = chain.new_funder_address()

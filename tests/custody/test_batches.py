@@ -205,7 +205,7 @@ def _spend_batch_inputs_elsewhere(chain: Chain, batch: WithdrawalBatch) -> None:
 
 @pytest.mark.parametrize("when", ["after_broadcast", "before_broadcast"])
 def test_batch_whose_coins_are_spent_elsewhere_fails_and_releases_holds(
-    chain: Chain, funded_account: Any, hot_funded: Any, monkeypatch: Any, when: str
+    chain: Chain, funded_account: Any, hot_funded: Any, when: str
 ) -> None:
     hot_funded(10_000_000)
     account = funded_account(1_000_000)

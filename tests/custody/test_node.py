@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
@@ -50,7 +51,7 @@ def test_no_node_is_node_unavailable(tmp_path: Path, bitcoind: str) -> None:
 def test_wallets_setup_is_idempotent(chain: Chain) -> None:
     wallets_setup()
     wallets_setup()
-    hot = Wallet.objects.get(name="hot")
+    hot = Wallet.objects.get(name=settings.CUSTODY_HOT_WALLET)
     assert hot.kind == WalletKind.HOT
     assert Wallet.objects.count() == 1
     call_command("wallets_setup")
