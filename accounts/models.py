@@ -50,7 +50,7 @@ class User(AbstractUser):
     objects = EmailUserManager()  # type: ignore[misc]
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS = []  # noqa: RUF012 - Django's own declaration
+    REQUIRED_FIELDS = []
 
     def __str__(self) -> str:
         return self.email

@@ -30,7 +30,9 @@ class Balance:
 def account_balance(*, account: Account) -> Balance:
     """Return posted, held and available balance of one account (fresh from the database)."""
     row = Account.objects.values("posted_minor", "held_minor").get(pk=account.pk)
-    return Balance(account.pk, account.number, account.currency, row["posted_minor"], row["held_minor"])
+    return Balance(
+        account.pk, account.number, account.currency, row["posted_minor"], row["held_minor"]
+    )
 
 
 def accounts_for_owner(*, owner: Any) -> QuerySet[Account]:
@@ -82,7 +84,11 @@ def account_statement(
     balance = opening
     lines: list[StatementLine] = []
     for transfer in rows[:limit]:
-        signed = transfer.amount_minor if transfer.credit_account_id == account.pk else -transfer.amount_minor
+        signed = (
+            transfer.amount_minor
+            if transfer.credit_account_id == account.pk
+            else -transfer.amount_minor
+        )
         balance += signed
         lines.append(StatementLine(transfer, signed, balance))
     return Statement(account, opening, balance, lines, has_more)
@@ -121,7 +127,9 @@ def trial_balance() -> list[TrialBalanceRow]:
               FROM accounts_account GROUP BY currency, kind ORDER BY currency, kind
             """
         )
-        return [TrialBalanceRow(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in cursor.fetchall()]
+        return [
+            TrialBalanceRow(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in cursor.fetchall()
+        ]
 
 
 @dataclass(frozen=True)

@@ -45,14 +45,43 @@ def main() -> None:
     manage("collectstatic", "--noinput", "-v0")
     manage("demo_seed")
     processes = [
-        start("web", [PY, "-m", "gunicorn", "bank.wsgi", "-b", f"{HOST}:{PORT}", "-w", "3",
-                      "--access-logfile", "-"]),
-        start("worker", [PY, "-m", "celery", "-A", "bank", "worker", "-Q", QUEUES, "-c", "2",
-                         "--loglevel", "INFO"]),
+        start(
+            "web",
+            [
+                PY,
+                "-m",
+                "gunicorn",
+                "bank.wsgi",
+                "-b",
+                f"{HOST}:{PORT}",
+                "-w",
+                "3",
+                "--access-logfile",
+                "-",
+            ],
+        ),
+        start(
+            "worker",
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "bank",
+                "worker",
+                "-Q",
+                QUEUES,
+                "-c",
+                "2",
+                "--loglevel",
+                "INFO",
+            ],
+        ),
         start("beat", [PY, "-m", "celery", "-A", "bank", "beat", "--loglevel", "INFO"]),
     ]
     demo = Path(VAR / "demo-logins.txt")
-    print(f"""
+    print(
+        f"""
 Alatau is up.
   Web banking     http://{HOST}:{PORT}/
   Staff admin     http://{HOST}:{PORT}/admin/   (2FA: see demo logins)
@@ -62,7 +91,9 @@ Alatau is up.
 Demo logins:
 {demo.read_text() if demo.exists() else "  (none)"}
 Ctrl-C stops everything.
-""", flush=True)
+""",
+        flush=True,
+    )
     stopping = False
 
     def stop(*_: object) -> None:

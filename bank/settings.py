@@ -96,9 +96,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/alatau"
-    ),
+    "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/alatau"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
@@ -176,9 +174,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else 
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "var" / "private")))
 MEDIA_ROOT = PRIVATE_MEDIA_ROOT
 
-EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend"
-)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Alatau Bank <no-reply@alatau.example>")
 
@@ -271,7 +267,10 @@ CELERY_BEAT_SCHEDULE = {
 # Compliance (compliance/). Thresholds of the screening rules live in the database
 # (RuleConfig); this is only the BTC/KZT rate used before accounts.ExchangeRate has a row.
 KZT_PER_BTC_TIYN = env.int("KZT_PER_BTC_TIYN", default=45_000_000 * 100)
-CELERY_BEAT_SCHEDULE["accounts-holds-expire"] = {"task": "accounts.tasks.holds_expire", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["accounts-holds-expire"] = {
+    "task": "accounts.tasks.holds_expire",
+    "schedule": 60.0,
+}
 CELERY_BEAT_SCHEDULE["compliance-audit-verify-daily"] = {
     "task": "compliance.tasks.audit_verify_daily",
     "schedule": crontab(hour=3, minute=15),

@@ -8,8 +8,8 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("LOG_FORMAT", "plain")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"alatau-test-{os.getpid()}")
 
-from bank.settings import *  # noqa: E402,F403
+from bank.settings import *  # noqa: F403
 
 # Argon2 at full cost makes each test login ~100 ms; tests check behaviour, not cost.
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # noqa: S303
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

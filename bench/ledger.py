@@ -51,15 +51,20 @@ def _setup(db_name: str) -> tuple[list[int], int]:
     ids = []
     for _ in range(ACCOUNTS):
         account = account_open(owner=owner, currency="BTC")
-        transfer_create(debit_account_id=hot.pk, credit_account_id=account.pk,
-                        amount_minor=START_BALANCE, code="deposit")
+        transfer_create(
+            debit_account_id=hot.pk,
+            credit_account_id=account.pk,
+            amount_minor=START_BALANCE,
+            code="deposit",
+        )
         ids.append(account.pk)
     merchant = account_open(owner=owner, currency="BTC", kind="merchant")
     return ids, merchant.pk
 
 
-def _worker(db_name: str, workload: str, ids: list[int], hot_id: int, seconds: float,
-            seed: int, out: Any) -> None:
+def _worker(
+    db_name: str, workload: str, ids: list[int], hot_id: int, seconds: float, seed: int, out: Any
+) -> None:
     _django(db_name)
     from accounts.services import transfer_create
 
@@ -74,17 +79,26 @@ def _worker(db_name: str, workload: str, ids: list[int], hot_id: int, seconds: f
             continue
         n += 1
         started = time.perf_counter()
-        transfer_create(debit_account_id=debit, credit_account_id=credit, amount_minor=1,
-                        code="internal", idempotency_key=f"b{seed}-{n}")
+        transfer_create(
+            debit_account_id=debit,
+            credit_account_id=credit,
+            amount_minor=1,
+            code="internal",
+            idempotency_key=f"b{seed}-{n}",
+        )
         latencies.append(time.perf_counter() - started)
     out.put(latencies)
 
 
-def run(workload: str, workers: int, seconds: float, ids: list[int], hot_id: int,
-        db_name: str) -> dict[str, float]:
+def run(
+    workload: str, workers: int, seconds: float, ids: list[int], hot_id: int, db_name: str
+) -> dict[str, float]:
     queue: Any = mp.Queue()
     procs = [
-        mp.Process(target=_worker, args=(db_name, workload, ids, hot_id, seconds, i * 7919 + len(workload), queue))
+        mp.Process(
+            target=_worker,
+            args=(db_name, workload, ids, hot_id, seconds, i * 7919 + len(workload), queue),
+        )
         for i in range(workers)
     ]
     for p in procs:
@@ -120,10 +134,13 @@ def main() -> None:
 
     for workload in ("uniform", "hot"):
         r = run(workload, args.workers, args.seconds, ids, hot_id, args.db)
-        print(f"{workload:8} workers={args.workers} transfers={r['transfers']:.0f} "
-              f"rate={r['per_s']:.0f}/s p50={r['p50_ms']:.2f}ms p99={r['p99_ms']:.2f}ms", flush=True)
+        print(
+            f"{workload:8} workers={args.workers} transfers={r['transfers']:.0f} "
+            f"rate={r['per_s']:.0f}/s p50={r['p50_ms']:.2f}ms p99={r['p99_ms']:.2f}ms",
+            flush=True,
+        )
     breaches = ledger_check()
-    print("ledger_check:", "OK" if not breaches else breaches)
+    print("ledger_check:", breaches if breaches else "OK")
 
 
 if __name__ == "__main__":

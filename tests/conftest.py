@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,7 +27,9 @@ def _ledger_base(request: pytest.FixtureRequest) -> None:
         name in request.fixturenames for name in ("db", "transactional_db", "live_server")
     )
     if uses_db:
-        request.getfixturevalue("transactional_db" if marker and marker.kwargs.get("transaction") else "db")
+        request.getfixturevalue(
+            "transactional_db" if marker and marker.kwargs.get("transaction") else "db"
+        )
         ledger_bootstrap()
 
 
@@ -34,7 +37,9 @@ def _ledger_base(request: pytest.FixtureRequest) -> None:
 def make_user(db: None) -> Callable[..., User]:
     counter = {"n": 0}
 
-    def make(email: str | None = None, password: str = "correct-horse-battery", **extra: Any) -> User:
+    def make(
+        email: str | None = None, password: str = "correct-horse-battery", **extra: Any
+    ) -> User:
         counter["n"] += 1
         return User.objects.create_user(
             email=email or f"user{counter['n']}-{threading.get_ident()}@example.kz",
@@ -85,12 +90,10 @@ def run_threads(count: int, target: Callable[[int], Any], *, max_open: int = 80)
     def work(i: int) -> None:
         with gate:
             try:
-                try:
+                with contextlib.suppress(threading.BrokenBarrierError):
                     start.wait(timeout=10)
-                except threading.BrokenBarrierError:
-                    pass
                 results[i] = target(i)
-            except Exception as exc:  # noqa: BLE001 - the caller inspects each outcome
+            except Exception as exc:
                 results[i] = exc
             finally:
                 connections.close_all()

@@ -41,7 +41,9 @@ def _next_account_number() -> str:
         cursor.execute("SELECT nextval('accounts_account_number_seq')")
         row = cursor.fetchone()
     assert row is not None
-    return str(IBAN.generate("KZ", bank_code=settings.BANK_IBAN_CODE, account_code=f"{row[0]:013d}"))
+    return str(
+        IBAN.generate("KZ", bank_code=settings.BANK_IBAN_CODE, account_code=f"{row[0]:013d}")
+    )
 
 
 def account_open(
@@ -86,8 +88,12 @@ def system_account(kind: str, currency: str) -> Account:
             account = Account.objects.create(
                 number=_next_account_number(), currency=cur, kind=kind, name=f"{kind} {cur}"
             )
-            audit_record(actor=None, action="account.open", obj=account,
-                         data={"currency": cur, "kind": kind, "number": account.number})
+            audit_record(
+                actor=None,
+                action="account.open",
+                obj=account,
+                data={"currency": cur, "kind": kind, "number": account.number},
+            )
     return account
 
 
@@ -106,8 +112,9 @@ def ledger_bootstrap() -> None:
         system_accounts_setup()
 
 
-def _set_status(account_id: int, status: str, actor: Any, reason: str,
-                client_address: str | None) -> Account:
+def _set_status(
+    account_id: int, status: str, actor: Any, reason: str, client_address: str | None
+) -> Account:
     if not reason.strip():
         raise ValidationFailed("A reason is required", fields={"reason": ["Say why."]})
     with transaction.atomic():
@@ -121,19 +128,25 @@ def _set_status(account_id: int, status: str, actor: Any, reason: str,
             return account
         account.status = status
         account.save(update_fields=["status"])
-        audit_record(actor=actor, action=f"account.{status}", obj=account,
-                     data={"before": before, "after": status, "reason": reason},
-                     client_address=client_address)
+        audit_record(
+            actor=actor,
+            action=f"account.{status}",
+            obj=account,
+            data={"before": before, "after": status, "reason": reason},
+            client_address=client_address,
+        )
     return account
 
 
-def account_freeze(*, account_id: int, actor: Any, reason: str,
-                   client_address: str | None = None) -> Account:
+def account_freeze(
+    *, account_id: int, actor: Any, reason: str, client_address: str | None = None
+) -> Account:
     """Freeze an account: customers can no longer debit it. Permission checks are the caller's."""
     return _set_status(account_id, AccountStatus.FROZEN, actor, reason, client_address)
 
 
-def account_unfreeze(*, account_id: int, actor: Any, reason: str,
-                     client_address: str | None = None) -> Account:
+def account_unfreeze(
+    *, account_id: int, actor: Any, reason: str, client_address: str | None = None
+) -> Account:
     """Unfreeze an account. Compliance wraps this in four eyes."""
     return _set_status(account_id, AccountStatus.ACTIVE, actor, reason, client_address)

@@ -41,7 +41,9 @@ class Leg:
 
 
 def _find_by_key(initiator: Any | None, key: str) -> Hold | None:
-    return Hold.objects.filter(initiator_id=getattr(initiator, "pk", None), idempotency_key=key).first()
+    return Hold.objects.filter(
+        initiator_id=getattr(initiator, "pk", None), idempotency_key=key
+    ).first()
 
 
 def hold_create(
@@ -62,8 +64,12 @@ def hold_create(
     if code not in TransferCode.values:
         raise ValidationFailed("Unknown hold code", fields={"code": ["Unknown code."]})
     fingerprint = request_hash(
-        {"account": account_id, "amount": amount_minor, "code": code,
-         "source": None if source is None else f"{source._meta.label_lower}:{source.pk}"}
+        {
+            "account": account_id,
+            "amount": amount_minor,
+            "code": code,
+            "source": None if source is None else f"{source._meta.label_lower}:{source.pk}",
+        }
     )
     if idempotency_key is not None and (found := _find_by_key(initiator, idempotency_key)):
         return check_replay(found, fingerprint)
@@ -157,19 +163,32 @@ def hold_post(
             # The hold already reserved these funds, so a frozen account may still pay it.
             check_debit(debit, leg.amount_minor, allow_frozen=True)
             post_locked(
-                debit=debit, credit=credit, amount_minor=leg.amount_minor, code=leg.code,
-                group_id=group_id, initiator=actor, memo=leg.memo or hold.memo,
+                debit=debit,
+                credit=credit,
+                amount_minor=leg.amount_minor,
+                code=leg.code,
+                group_id=group_id,
+                initiator=actor,
+                memo=leg.memo or hold.memo,
                 source=hold,
             )
         Hold.objects.filter(pk=hold.pk).update(
-            status=HoldStatus.POSTED, posted_minor=total, group_id=group_id, closed_at=timezone.now()
+            status=HoldStatus.POSTED,
+            posted_minor=total,
+            group_id=group_id,
+            closed_at=timezone.now(),
         )
         hold.refresh_from_db()
         invariant(hold.posted_minor == total, "hold posted amount mismatch")
         audit_record(
-            actor=actor, action="hold.post", obj=hold,
-            data={"posted_minor": total, "released_minor": hold.amount_minor - total,
-                  "group_id": str(group_id)},
+            actor=actor,
+            action="hold.post",
+            obj=hold,
+            data={
+                "posted_minor": total,
+                "released_minor": hold.amount_minor - total,
+                "group_id": str(group_id),
+            },
             client_address=client_address,
         )
         return hold
@@ -196,7 +215,9 @@ def hold_void(
         Hold.objects.filter(pk=hold.pk).update(status=status, closed_at=timezone.now())
         hold.status = status
         audit_record(
-            actor=actor, action=f"hold.{status}", obj=hold,
+            actor=actor,
+            action=f"hold.{status}",
+            obj=hold,
             data={"amount_minor": hold.amount_minor, "reason": reason},
             client_address=client_address,
         )

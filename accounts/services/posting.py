@@ -48,14 +48,17 @@ def check_replay(existing: Any, fingerprint: str) -> Any:
 def check_key(key: str | None) -> None:
     if key is not None and not (1 <= len(key) <= 128 and key.isprintable()):
         raise ValidationFailed(
-            "Invalid idempotency key", fields={"idempotency_key": ["1 to 128 printable characters."]}
+            "Invalid idempotency key",
+            fields={"idempotency_key": ["1 to 128 printable characters."]},
         )
 
 
 def lock_accounts(account_ids: Iterable[int]) -> dict[int, Account]:
     """Lock the accounts ``FOR UPDATE`` in ascending id order (deadlock-free) and return them."""
     ids = sorted(set(account_ids))
-    locked = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    locked = {
+        a.pk: a for a in Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    }
     missing = [i for i in ids if i not in locked]
     if missing:
         raise AccountNotFound(f"Account {missing[0]} does not exist")

@@ -40,13 +40,17 @@ IDEMPOTENCY_CONSTRAINT = "transfer_idempotency_key_per_initiator"
 def _find_by_key(initiator: Any | None, key: str) -> Transfer | None:
     initiator_id = getattr(initiator, "pk", None)
     # No ORDER BY: the key is unique, and .first()'s ordering can mislead the planner.
-    found = list(Transfer.objects.filter(initiator_id=initiator_id, idempotency_key=key).order_by()[:1])
+    found = list(
+        Transfer.objects.filter(initiator_id=initiator_id, idempotency_key=key).order_by()[:1]
+    )
     return found[0] if found else None
 
 
 def _check_code(code: str) -> None:
     if code not in TransferCode.values:
-        raise ValidationFailed(f"Unknown transfer code {code!r}", fields={"code": ["Unknown code."]})
+        raise ValidationFailed(
+            f"Unknown transfer code {code!r}", fields={"code": ["Unknown code."]}
+        )
 
 
 def transfer_create(
@@ -75,7 +79,9 @@ def transfer_create(
     _check_code(code)
     check_key(idempotency_key)
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
-        raise ValidationFailed("Amount must be positive", fields={"amount": ["Must be more than 0."]})
+        raise ValidationFailed(
+            "Amount must be positive", fields={"amount": ["Must be more than 0."]}
+        )
     source_type, source_id = source_ref(source)
     fingerprint = request_hash(
         {
@@ -87,10 +93,22 @@ def transfer_create(
         }
     )
     call = _TransferCall(
-        debit_account_id, credit_account_id, amount_minor, code, getattr(initiator, "pk", None),
-        idempotency_key, fingerprint, memo[:255], group_id or uuid.uuid4(),
-        source_type.pk if source_type else None, source_id, allow_frozen_debit, kzt_value_tiyn,
-        client_address, str(initiator) if initiator is not None else "system", timezone.now(),
+        debit_account_id,
+        credit_account_id,
+        amount_minor,
+        code,
+        getattr(initiator, "pk", None),
+        idempotency_key,
+        fingerprint,
+        memo[:255],
+        group_id or uuid.uuid4(),
+        source_type.pk if source_type else None,
+        source_id,
+        allow_frozen_debit,
+        kzt_value_tiyn,
+        client_address,
+        str(initiator) if initiator is not None else "system",
+        timezone.now(),
     )
     try:
         status, transfer_id, detail = _call_ledger_transfer(call)
@@ -133,11 +151,20 @@ class _TransferCall(NamedTuple):
     def as_transfer(self, transfer_id: int, *, currency: str) -> Transfer:
         """Build the saved row from what was sent, sparing a read-back round trip."""
         transfer = Transfer(
-            id=transfer_id, group_id=self.group_id, debit_account_id=self.debit,
-            credit_account_id=self.credit, amount_minor=self.amount, currency=currency,
-            code=self.code, source_type_id=self.source_type_id, source_id=self.source_id,
-            initiator_id=self.initiator_id, idempotency_key=self.key,
-            request_hash=self.request_hash, memo=self.memo, kzt_value_tiyn=self.kzt_value_tiyn,
+            id=transfer_id,
+            group_id=self.group_id,
+            debit_account_id=self.debit,
+            credit_account_id=self.credit,
+            amount_minor=self.amount,
+            currency=currency,
+            code=self.code,
+            source_type_id=self.source_type_id,
+            source_id=self.source_id,
+            initiator_id=self.initiator_id,
+            idempotency_key=self.key,
+            request_hash=self.request_hash,
+            memo=self.memo,
+            kzt_value_tiyn=self.kzt_value_tiyn,
             created_at=self.now,
         )
         transfer._state.adding = False

@@ -17,12 +17,17 @@ from tests.conftest import run_threads
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_200_threads_drain_an_account_of_100_exactly(funded_account: Callable[..., Account]) -> None:
+def test_200_threads_drain_an_account_of_100_exactly(
+    funded_account: Callable[..., Account],
+) -> None:
     source, sink = funded_account(100), funded_account()
 
     def spend(i: int) -> object:
         return transfer_create(
-            debit_account_id=source.pk, credit_account_id=sink.pk, amount_minor=1, code="internal",
+            debit_account_id=source.pk,
+            credit_account_id=sink.pk,
+            amount_minor=1,
+            code="internal",
             idempotency_key=f"spend-{i}",
         )
 
@@ -39,19 +44,23 @@ def test_200_threads_drain_an_account_of_100_exactly(funded_account: Callable[..
 
 def test_same_key_from_20_threads_moves_money_once(
     funded_account: Callable[..., Account], make_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     source, sink = funded_account(1000), funded_account()
     user = make_user()
 
     def pay(_: int) -> object:
         return transfer_create(
-            debit_account_id=source.pk, credit_account_id=sink.pk, amount_minor=25, code="internal",
-            initiator=user, idempotency_key="one-payment",
+            debit_account_id=source.pk,
+            credit_account_id=sink.pk,
+            amount_minor=25,
+            code="internal",
+            initiator=user,
+            idempotency_key="one-payment",
         )
 
     results = run_threads(20, pay)
     assert all(isinstance(r, Transfer) for r in results), results
-    assert len({r.pk for r in results}) == 1  # type: ignore[union-attr]
+    assert len({r.pk for r in results}) == 1
     assert Transfer.objects.filter(idempotency_key="one-payment").count() == 1
     sink.refresh_from_db()
     assert sink.posted_minor == 25
@@ -63,7 +72,9 @@ def test_opposite_directions_never_deadlock(funded_account: Callable[..., Accoun
     def shuffle(i: int) -> object:
         debit, credit = (a, b) if i % 2 else (b, a)
         return transfer_create(
-            debit_account_id=debit.pk, credit_account_id=credit.pk, amount_minor=random.randint(1, 5),
+            debit_account_id=debit.pk,
+            credit_account_id=credit.pk,
+            amount_minor=random.randint(1, 5),
             code="internal",
         )
 

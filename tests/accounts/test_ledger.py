@@ -55,19 +55,28 @@ def test_transfer_moves_money_and_audits(funded_account: Callable[..., Account])
     assert ledger_check() == []
 
 
-def test_transfer_query_count(funded_account: Callable[..., Account], django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_transfer_query_count(
+    funded_account: Callable[..., Account], django_assert_max_num_queries
+) -> None:
     a, b = funded_account(1000), funded_account()
     with django_assert_max_num_queries(8):
         transfer_create(
-            debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=1, code="internal",
+            debit_account_id=a.pk,
+            credit_account_id=b.pk,
+            amount_minor=1,
+            code="internal",
             idempotency_key="q-1",
         )
 
 
 @pytest.mark.parametrize(
     ("amount", "error"),
-    [(0, ValidationFailed), (-5, ValidationFailed), (21_000_000 * 10**8 + 1, ValidationFailed),
-     (1001, InsufficientFunds)],
+    [
+        (0, ValidationFailed),
+        (-5, ValidationFailed),
+        (21_000_000 * 10**8 + 1, ValidationFailed),
+        (1001, InsufficientFunds),
+    ],
 )
 def test_bad_amounts_write_nothing(
     funded_account: Callable[..., Account], amount: int, error: type[Exception]
@@ -75,7 +84,9 @@ def test_bad_amounts_write_nothing(
     a, b = funded_account(1000), funded_account()
     before = _counts()
     with pytest.raises(error):
-        transfer_create(debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=amount, code="internal")
+        transfer_create(
+            debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=amount, code="internal"
+        )
     assert _counts() == before
     a.refresh_from_db()
     assert a.posted_minor == 1000
@@ -94,10 +105,15 @@ def test_bad_pairs_write_nothing(funded_account: Callable[..., Account]) -> None
         with pytest.raises(error):
             transfer_create(amount_minor=1, code="internal", **kwargs)  # type: ignore[arg-type]
     with pytest.raises(ValidationFailed):
-        transfer_create(debit_account_id=btc.pk, credit_account_id=other.pk, amount_minor=1, code="gift")
+        transfer_create(
+            debit_account_id=btc.pk, credit_account_id=other.pk, amount_minor=1, code="gift"
+        )
     with pytest.raises(ValidationFailed):
         transfer_create(
-            debit_account_id=btc.pk, credit_account_id=other.pk, amount_minor=1, code="internal",
+            debit_account_id=btc.pk,
+            credit_account_id=other.pk,
+            amount_minor=1,
+            code="internal",
             idempotency_key="",
         )
     assert _counts() == before
@@ -105,43 +121,68 @@ def test_bad_pairs_write_nothing(funded_account: Callable[..., Account]) -> None
 
 def test_frozen_account_cannot_be_debited_by_customer(
     funded_account: Callable[..., Account], make_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     a, b = funded_account(1000), funded_account()
     account_freeze(account_id=a.pk, actor=make_user(is_staff=True), reason="court order")
     with pytest.raises(AccountFrozen):
-        transfer_create(debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=1, code="internal")
+        transfer_create(
+            debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=1, code="internal"
+        )
     with pytest.raises(AccountFrozen):
         hold_create(account_id=a.pk, amount_minor=1, code="withdrawal")
     # Credits still arrive, and the bank itself may still debit (e.g. a reversal).
     payer = funded_account(10)
-    transfer_create(debit_account_id=payer.pk, credit_account_id=a.pk, amount_minor=10, code="internal")
     transfer_create(
-        debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=1, code="adjustment",
+        debit_account_id=payer.pk, credit_account_id=a.pk, amount_minor=10, code="internal"
+    )
+    transfer_create(
+        debit_account_id=a.pk,
+        credit_account_id=b.pk,
+        amount_minor=1,
+        code="adjustment",
         allow_frozen_debit=True,
     )
 
 
-def test_idempotency_replays_and_conflicts(funded_account: Callable[..., Account], make_user) -> None:  # type: ignore[no-untyped-def]
+def test_idempotency_replays_and_conflicts(
+    funded_account: Callable[..., Account], make_user
+) -> None:
     a, b = funded_account(1000), funded_account()
     user = make_user()
     first = transfer_create(
-        debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=10, code="internal",
-        initiator=user, idempotency_key="pay-1",
+        debit_account_id=a.pk,
+        credit_account_id=b.pk,
+        amount_minor=10,
+        code="internal",
+        initiator=user,
+        idempotency_key="pay-1",
     )
     again = transfer_create(
-        debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=10, code="internal",
-        initiator=user, idempotency_key="pay-1",
+        debit_account_id=a.pk,
+        credit_account_id=b.pk,
+        amount_minor=10,
+        code="internal",
+        initiator=user,
+        idempotency_key="pay-1",
     )
     assert again.pk == first.pk
     with pytest.raises(IdempotencyConflict):
         transfer_create(
-            debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=11, code="internal",
-            initiator=user, idempotency_key="pay-1",
+            debit_account_id=a.pk,
+            credit_account_id=b.pk,
+            amount_minor=11,
+            code="internal",
+            initiator=user,
+            idempotency_key="pay-1",
         )
     # The key is scoped per initiator: another initiator may use the same text.
     other = transfer_create(
-        debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=10, code="internal",
-        initiator=make_user(), idempotency_key="pay-1",
+        debit_account_id=a.pk,
+        credit_account_id=b.pk,
+        amount_minor=10,
+        code="internal",
+        initiator=make_user(),
+        idempotency_key="pay-1",
     )
     assert other.pk != first.pk
     a.refresh_from_db()
@@ -166,7 +207,7 @@ def test_hold_post_partial_void_and_repeat(funded_account: Callable[..., Account
         hold_void(hold_id=hold.pk)
     a.refresh_from_db()
     assert (a.posted_minor, a.held_minor) == (450, 0)
-    assert Transfer.objects.filter(group_id=posted.group_id).count() == 2
+    assert Transfer.objects.filter(group_id=str(posted.group_id)).count() == 2
 
     second = hold_create(account_id=a.pk, amount_minor=100, code="withdrawal")
     with pytest.raises(ValidationFailed):
@@ -195,9 +236,11 @@ def test_hold_expiry(funded_account: Callable[..., Account]) -> None:
     assert a.held_minor == 200
 
 
-def test_reversal_once(funded_account: Callable[..., Account], make_user) -> None:  # type: ignore[no-untyped-def]
+def test_reversal_once(funded_account: Callable[..., Account], make_user) -> None:
     a, b = funded_account(1000), funded_account()
-    transfer = transfer_create(debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=70, code="internal")
+    transfer = transfer_create(
+        debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=70, code="internal"
+    )
     staff = make_user(is_staff=True)
     with pytest.raises(ValidationFailed):
         transfer_reverse(transfer_id=transfer.pk, actor=staff, reason=" ")
@@ -212,7 +255,9 @@ def test_reversal_once(funded_account: Callable[..., Account], make_user) -> Non
 def test_statement_running_balance(funded_account: Callable[..., Account]) -> None:
     a, b = funded_account(1000), funded_account()
     for amount in (100, 200, 300):
-        transfer_create(debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=amount, code="internal")
+        transfer_create(
+            debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=amount, code="internal"
+        )
     statement = account_statement(account=a, limit=2)
     assert [line.balance_minor for line in statement.lines] == [1000, 900]
     assert statement.has_more
@@ -228,14 +273,19 @@ def test_statement_running_balance(funded_account: Callable[..., Account]) -> No
 @pytest.mark.django_db(transaction=True)
 def test_trigger_rejects_update_and_delete(funded_account: Callable[..., Account]) -> None:
     a, b = funded_account(1000), funded_account()
-    transfer = transfer_create(debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=5, code="internal")
+    transfer = transfer_create(
+        debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=5, code="internal"
+    )
     for sql in (
         "UPDATE accounts_transfer SET amount_minor = 1 WHERE id = %s",
         "DELETE FROM accounts_transfer WHERE id = %s",
     ):
-        with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [transfer.pk])
+        with (
+            pytest.raises(DatabaseError, match="immutable"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [transfer.pk])
     with pytest.raises(DatabaseError, match="immutable"):
         Transfer.objects.filter(pk=transfer.pk).update(memo="edited")
     assert Transfer.objects.get(pk=transfer.pk).amount_minor == 5
@@ -252,23 +302,35 @@ def test_ledger_check_reports_a_breach(funded_account: Callable[..., Account]) -
 
 def test_transfer_inside_outer_transaction_replays_after_key_race(
     funded_account: Callable[..., Account], make_user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     a, b, c = funded_account(1000), funded_account(), funded_account()
     user = make_user()
     with transaction.atomic():
         first = transfer_create(
-            debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=5, code="internal",
-            initiator=user, idempotency_key="nested",
+            debit_account_id=a.pk,
+            credit_account_id=b.pk,
+            amount_minor=5,
+            code="internal",
+            initiator=user,
+            idempotency_key="nested",
         )
         with pytest.raises(IdempotencyConflict):
             transfer_create(
-                debit_account_id=a.pk, credit_account_id=c.pk, amount_minor=5, code="internal",
-                initiator=user, idempotency_key="nested",
+                debit_account_id=a.pk,
+                credit_account_id=c.pk,
+                amount_minor=5,
+                code="internal",
+                initiator=user,
+                idempotency_key="nested",
             )
         # The outer transaction is still usable after the conflict.
         again = transfer_create(
-            debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=5, code="internal",
-            initiator=user, idempotency_key="nested",
+            debit_account_id=a.pk,
+            credit_account_id=b.pk,
+            amount_minor=5,
+            code="internal",
+            initiator=user,
+            idempotency_key="nested",
         )
     assert again.pk == first.pk
     assert again.currency == "BTC"

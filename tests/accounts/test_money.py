@@ -41,8 +41,27 @@ def test_too_many_decimals_rejected(whole: int, extra_digit: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["1e3", "1E-2", "NaN", "nan", "Infinity", "-Infinity", "inf", "+1", "1,000", " ", "", "0x10",
-     "1.", ".5", "1..2", "١٢", "1 000", "--1", "12345678901234567"],
+    [
+        "1e3",
+        "1E-2",
+        "NaN",
+        "nan",
+        "Infinity",
+        "-Infinity",
+        "inf",
+        "+1",
+        "1,000",
+        " ",
+        "",
+        "0x10",
+        "1.",
+        ".5",
+        "1..2",
+        "١٢",
+        "1 000",
+        "--1",
+        "12345678901234567",
+    ],
 )
 def test_malformed_rejected(text: str) -> None:
     with pytest.raises(ValidationFailed) as err:

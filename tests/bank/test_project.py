@@ -17,7 +17,11 @@ def _load_settings(**env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "ALATAU_ENV"}}
     return subprocess.run(
         [sys.executable, "-c", "import bank.settings"],
-        cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -46,14 +50,14 @@ def test_healthz_reports_each_dependency(client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_healthz_degraded_when_broker_is_down(client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_degraded_when_broker_is_down(client: Client, settings) -> None:
     from bank.celery import app
 
     original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    app.conf["broker_url"] = "redis://127.0.0.1:1/0"
     try:
         response = client.get("/healthz")
     finally:
-        app.conf.broker_url = original
+        app.conf["broker_url"] = original
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["status"] == "down"
