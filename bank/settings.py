@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -209,6 +210,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Serve Swagger UI's assets from the package, not a CDN the bank's network may not reach.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Bank identity: Kazakh IBAN bank code (3 digits) for account numbers.
@@ -326,7 +331,7 @@ MERCHANT_PUBLIC_BASE_URL = env.str("MERCHANT_PUBLIC_BASE_URL", default="")
 MERCHANT_INVOICE_ONCHAIN = env.bool("MERCHANT_INVOICE_ONCHAIN", default=True)
 # Webhooks to loopback/private addresses only outside production (SSRF guard).
 MERCHANT_WEBHOOK_ALLOW_PRIVATE = env.bool(
-    "MERCHANT_WEBHOOK_ALLOW_PRIVATE", default=ALATAU_ENV != "production"
+    "MERCHANT_WEBHOOK_ALLOW_PRIVATE", default=ALATAU_ENV in ("development", "test")
 )
 _INVOICE_LISTENER = "merchants.services.payments.invoice_deposit_listener"
 if _INVOICE_LISTENER not in CUSTODY_DEPOSIT_LISTENERS:

@@ -9,7 +9,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.selectors import ledger_check
-from custody.services import deposit_scan
+from custody.node import node_client
+from custody.services import deposit_scan, wallet_load_or_create
 from merchants.models import Invoice, Merchant
 from tests.custody.conftest import Chain, chain, scan_from_tip  # noqa: F401 - fixtures
 from tests.merchants.conftest import Greenfield, Receiver, store_url
@@ -36,6 +37,8 @@ def test_onchain_payment_settles_after_the_speed_policy(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     settings.MERCHANT_INVOICE_ONCHAIN = True
+    # Invoice addresses come from the hot wallet named in settings: make sure it is loaded.
+    wallet_load_or_create(client=node_client(), name=str(settings.CUSTODY_HOT_WALLET))
     api.post(store_url(merchant, "webhooks"), {"url": receiver.url}, format="json")
     with django_capture_on_commit_callbacks(execute=True):
         created = api.post(

@@ -210,6 +210,9 @@ def test_sweep_whose_coins_were_spent_elsewhere_fails_unbooked(
     assert sweep is not None
     # Before the broadcast, the same coins go elsewhere (an outside spend of the hot wallet).
     t.hot.call("sendtoaddress", t.outside_address(), btc(BTC), "", "", True)
+    # Mine it: left in the mempool, a sweep paying a higher fee could replace it
+    # (full RBF), and this test is about coins already spent on chain.
+    t.mine(1)
     t.sync()
     assert sweeps_broadcast() == 0
     sweep.refresh_from_db()

@@ -1,0 +1,177 @@
+"""``manage.py demo_seed``: demo staff, customers and a merchant, through the services.
+
+Development only (refuses production). Idempotent: a second run keeps what
+exists. Customer bitcoin arrives the real way: a ``demo-funder`` wallet on
+the regtest node mines coins and pays the customers' deposit addresses, and
+the deposit scanner credits them. Logins (with fresh random passwords and the
+staff TOTP secrets) are written to ``var/demo-logins.txt``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import Identity, KycStatus, User
+from accounts.services.exchange import exchange_rate_current, exchange_rate_set
+from accounts.services.kyc import identity_submit
+from accounts.services.signup import user_signup
+from bank.localenv import VAR
+from compliance import roles
+from compliance.services.kyc import identity_approve
+from custody.node import node_client
+from custody.services.addresses import deposit_address_new
+from custody.services.deposits import deposit_scan
+from custody.services.wallets import wallets_setup
+from merchants.models import Merchant
+from merchants.services.keys import SCOPES, api_key_create
+from merchants.services.merchants import merchant_onboard
+
+STAFF = [
+    ("admin@alatau.kz", None, True),
+    ("officer@alatau.kz", roles.COMPLIANCE_OFFICER, False),
+    ("officer2@alatau.kz", roles.COMPLIANCE_OFFICER, False),
+    ("operator@alatau.kz", roles.CUSTODY_OPERATOR, False),
+    ("operator2@alatau.kz", roles.CUSTODY_OPERATOR, False),
+    ("support@alatau.kz", roles.SUPPORT, False),
+    ("auditor@alatau.kz", roles.AUDITOR, False),
+]
+# (email, full name, IIN (valid check digit), BTC to deposit in sats)
+CUSTOMERS = [
+    ("alice@example.kz", "Aigerim Nurlanovna", "900101400012", 50_000_000),
+    ("bob@example.kz", "Bolat Serikov", "850315300017", 20_000_000),
+]
+MERCHANT_OWNER = "shop@example.kz"
+FUNDER = "demo-funder"
+# A tiny valid PDF standing in for a scanned identity document.
+DEMO_DOCUMENT = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+class Command(BaseCommand):
+    help = "Load demo data (staff with 2FA, KYC'd customers funded on regtest, a merchant)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.ALATAU_ENV not in ("development", "test"):
+            raise CommandError("demo_seed runs only with ALATAU_ENV=development")
+        logins: list[str] = []
+        password = self._password()
+        officer = self._staff(password, logins)
+        if exchange_rate_current() is None:
+            # 450,000 KZT per BTC mid, 1% spread; staff change it in the admin.
+            exchange_rate_set(mid_tiyn_per_btc=450_000 * 100 * 100, spread_bp=100, actor=officer)
+        wallets_setup()
+        customers = [self._customer(password, officer, *spec) for spec in CUSTOMERS]
+        self._fund(customers)
+        merchant_line = self._merchant(password, officer)
+        logins.append(f"  customers  {', '.join(c.email for c, _ in customers)}  password: {password}")
+        logins.append(merchant_line)
+        text = "\n".join(logins) + "\n"
+        (VAR / "demo-logins.txt").write_text(text)
+        self.stdout.write(text)
+
+    def _password(self) -> str:
+        path = VAR / "demo-password.txt"
+        VAR.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(12))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def _staff(self, password: str, logins: list[str]) -> User:
+        first_officer: User | None = None
+        for email, role, superuser in STAFF:
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                user = User.objects.create_user(
+                    email=email, password=password, is_staff=True, is_superuser=superuser,
+                    email_verified_at=timezone.now(),
+                )  # fmt: skip
+            if role:
+                user.groups.add(Group.objects.get(name=role))
+            device = TOTPDevice.objects.filter(user=user).first() or TOTPDevice.objects.create(
+                user=user, name="demo", confirmed=True
+            )
+            secret = base64.b32encode(bytes.fromhex(device.key)).decode()
+            logins.append(f"  staff      {email:22} {role or 'superuser':20} TOTP secret {secret}")
+            if role == roles.COMPLIANCE_OFFICER and first_officer is None:
+                first_officer = user
+        logins.insert(0, f"  staff password: {password}  (admin 2FA code: manage.py demo_otp EMAIL)")
+        assert first_officer is not None
+        return first_officer
+
+    def _customer(
+        self, password: str, officer: User, email: str, name: str, iin: str, sats: int
+    ) -> tuple[User, int]:
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user = user_signup(email=email, password=password)
+            User.objects.filter(pk=user.pk).update(email_verified_at=timezone.now())
+        identity = Identity.objects.filter(user=user).first()
+        if identity is None or identity.status == KycStatus.NONE:
+            identity_submit(
+                user=user, full_name=name, iin=iin, address="Al-Farabi Ave 1, Almaty",
+                date_of_birth=_iin_birth_date(iin),
+                document=SimpleUploadedFile("passport.pdf", DEMO_DOCUMENT, "application/pdf"),
+            )  # fmt: skip
+            identity = Identity.objects.get(user=user)
+        if identity.status == KycStatus.SUBMITTED:
+            identity_approve(actor=officer, identity_id=identity.pk, tier=2, reason="demo data")
+        return user, sats
+
+    def _fund(self, customers: list[tuple[User, int]]) -> None:
+        """Pay each unfunded customer from the funder wallet and let the scanner credit it."""
+        from custody.models import Deposit
+
+        todo = [(u, s) for u, s in customers if not Deposit.objects.filter(address__account__owner=u).exists()]
+        if not todo:
+            return
+        client = node_client()
+        if FUNDER not in client.call("listwallets"):
+            try:
+                client.call("loadwallet", FUNDER)
+            except Exception:  # noqa: BLE001 - not created yet
+                client.call("createwallet", FUNDER)
+        funder = client.wallet(FUNDER)
+        mine_to = funder.call("getnewaddress")
+        if funder.balance_sats() < sum(s for _, s in todo) + 1_000_000:
+            client.call("generatetoaddress", 101, mine_to)
+        for user, sats in todo:
+            account = user.ledger_accounts.get(currency="BTC", kind="customer")
+            address = deposit_address_new(account=account, actor=user)
+            funder.send_to_address(address.address, sats)
+        client.call("generatetoaddress", settings.DEPOSIT_CONFIRMATIONS, mine_to)
+        report = deposit_scan()
+        self.stdout.write(f"regtest deposits: {report}")
+
+    def _merchant(self, password: str, officer: User) -> str:
+        owner = User.objects.filter(email=MERCHANT_OWNER).first()
+        if owner is None:
+            owner = user_signup(email=MERCHANT_OWNER, password=password)
+            User.objects.filter(pk=owner.pk).update(email_verified_at=timezone.now())
+        merchant = Merchant.objects.filter(owner=owner).first()
+        if merchant is not None:
+            return f"  merchant   {MERCHANT_OWNER} store {merchant.store_id} (API key shown at first seed)"
+        merchant = merchant_onboard(name="Alatau Coffee", owner=owner, actor=officer, with_kzt=True)
+        _, token = api_key_create(merchant=merchant, label="demo", scopes=list(SCOPES), actor=owner)
+        return (
+            f"  merchant   {MERCHANT_OWNER} password: {password} store {merchant.store_id}\n"
+            f"             API key (Authorization: token ...): {token}"
+        )
+
+
+def _iin_birth_date(iin: str) -> dt.date:
+    century = {"1": 1800, "2": 1800, "3": 1900, "4": 1900, "5": 2000, "6": 2000}[iin[6]]
+    return dt.date(century + int(iin[:2]), int(iin[2:4]), int(iin[4:6]))
+
+
+__all__ = ["Command", "Path"]
