@@ -37,48 +37,36 @@ def main() -> None:
     values = prepare_environment()
     create_database(values["DATABASE_URL"])
     node_started = False
-    if not os.environ.get("BITCOIND_RPC_URL"):
-        manage("bitcoind", "install")
-        manage("bitcoind", "start")
-        node_started = True
-    manage("migrate", "--noinput")
-    manage("collectstatic", "--noinput", "-v0")
-    manage("demo_seed")
-    processes = [
-        start(
-            "web",
-            [
-                PY,
-                "-m",
-                "gunicorn",
-                "bank.wsgi",
-                "-b",
-                f"{HOST}:{PORT}",
-                "-w",
-                "3",
-                "--access-logfile",
-                "-",
-            ],
-        ),
-        start(
-            "worker",
-            [
-                PY,
-                "-m",
-                "celery",
-                "-A",
-                "bank",
-                "worker",
-                "-Q",
-                QUEUES,
-                "-c",
-                "2",
-                "--loglevel",
-                "INFO",
-            ],
-        ),
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        if not os.environ.get("BITCOIND_RPC_URL"):
+            manage("bitcoind", "install")
+            manage("bitcoind", "start")
+            node_started = True
+        manage("migrate", "--noinput")
+        manage("collectstatic", "--noinput", "-v0")
+        manage("demo_seed")
+        processes = start_processes()
+        print_banner()
+        wait_for_signal(processes)
+    finally:
+        stop_processes(processes)
+        if node_started:
+            manage("bitcoind", "stop")
+        say("stopped")
+
+
+def start_processes() -> list[subprocess.Popen[bytes]]:
+    return [
+        start("web", [PY, "-m", "gunicorn", "bank.wsgi", "-b", f"{HOST}:{PORT}", "-w", "3",
+                      "--access-logfile", "-"]),
+        start("worker", [PY, "-m", "celery", "-A", "bank", "worker", "-Q", QUEUES, "-c", "2",
+                         "--loglevel", "INFO"]),
         start("beat", [PY, "-m", "celery", "-A", "bank", "beat", "--loglevel", "INFO"]),
-    ]
+    ]  # fmt: skip
+
+
+def print_banner() -> None:
     demo = Path(VAR / "demo-logins.txt")
     print(
         f"""
@@ -94,6 +82,10 @@ Ctrl-C stops everything.
 """,
         flush=True,
     )
+
+
+def wait_for_signal(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Block until Ctrl-C/SIGTERM or until one of the processes exits."""
     stopping = False
 
     def stop(*_: object) -> None:
@@ -102,24 +94,22 @@ Ctrl-C stops everything.
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    try:
-        while not stopping:
-            for proc in processes:
-                if proc.poll() is not None:
-                    say(f"process {proc.pid} exited with {proc.returncode}; see var/log/")
-                    stopping = True
-            time.sleep(1)
-    finally:
+    while not stopping:
         for proc in processes:
-            proc.terminate()
-        for proc in processes:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if node_started:
-            manage("bitcoind", "stop")
-        say("stopped")
+            if proc.poll() is not None:
+                say(f"process {proc.pid} exited with {proc.returncode}; see var/log/")
+                stopping = True
+        time.sleep(1)
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    for proc in processes:
+        proc.terminate()
+    for proc in processes:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import secrets
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -32,7 +31,7 @@ from compliance.services.kyc import identity_approve
 from custody.node import node_client
 from custody.services.addresses import deposit_address_new
 from custody.services.deposits import deposit_scan
-from custody.services.wallets import wallets_setup
+from custody.services.wallets import wallet_load_or_create, wallets_setup
 from merchants.models import Merchant
 from merchants.services.keys import SCOPES, api_key_create
 from merchants.services.merchants import merchant_onboard
@@ -48,8 +47,8 @@ STAFF = [
 ]
 # (email, full name, IIN (valid check digit), BTC to deposit in sats)
 CUSTOMERS = [
-    ("alice@example.kz", "Aigerim Nurlanovna", "900101400012", 50_000_000),
-    ("bob@example.kz", "Bolat Serikov", "850315300017", 20_000_000),
+    ("alice@example.kz", "Aigerim Nurlanovna", "900101400013", 50_000_000),
+    ("bob@example.kz", "Bolat Serikov", "850315300019", 20_000_000),
 ]
 MERCHANT_OWNER = "shop@example.kz"
 FUNDER = "demo-funder"
@@ -73,7 +72,9 @@ class Command(BaseCommand):
         customers = [self._customer(password, officer, *spec) for spec in CUSTOMERS]
         self._fund(customers)
         merchant_line = self._merchant(password, officer)
-        logins.append(f"  customers  {', '.join(c.email for c, _ in customers)}  password: {password}")
+        logins.append(
+            f"  customers  {', '.join(c.email for c, _ in customers)}  password: {password}"
+        )
         logins.append(merchant_line)
         text = "\n".join(logins) + "\n"
         (VAR / "demo-logins.txt").write_text(text)
@@ -105,7 +106,9 @@ class Command(BaseCommand):
             logins.append(f"  staff      {email:22} {role or 'superuser':20} TOTP secret {secret}")
             if role == roles.COMPLIANCE_OFFICER and first_officer is None:
                 first_officer = user
-        logins.insert(0, f"  staff password: {password}  (admin 2FA code: manage.py demo_otp EMAIL)")
+        logins.insert(
+            0, f"  staff password: {password}  (admin 2FA code: manage.py demo_otp EMAIL)"
+        )
         assert first_officer is not None
         return first_officer
 
@@ -132,15 +135,16 @@ class Command(BaseCommand):
         """Pay each unfunded customer from the funder wallet and let the scanner credit it."""
         from custody.models import Deposit
 
-        todo = [(u, s) for u, s in customers if not Deposit.objects.filter(address__account__owner=u).exists()]
+        todo = [
+            (u, s)
+            for u, s in customers
+            if not Deposit.objects.filter(deposit_address__account__owner=u).exists()
+        ]
         if not todo:
             return
         client = node_client()
-        if FUNDER not in client.call("listwallets"):
-            try:
-                client.call("loadwallet", FUNDER)
-            except Exception:  # noqa: BLE001 - not created yet
-                client.call("createwallet", FUNDER)
+        # The funder stands for the outside world paying in; it is not a bank wallet.
+        wallet_load_or_create(client=client, name=FUNDER)
         funder = client.wallet(FUNDER)
         mine_to = funder.call("getnewaddress")
         if funder.balance_sats() < sum(s for _, s in todo) + 1_000_000:
@@ -172,6 +176,3 @@ class Command(BaseCommand):
 def _iin_birth_date(iin: str) -> dt.date:
     century = {"1": 1800, "2": 1800, "3": 1900, "4": 1900, "5": 2000, "6": 2000}[iin[6]]
     return dt.date(century + int(iin[:2]), int(iin[2:4]), int(iin[4:6]))
-
-
-__all__ = ["Command", "Path"]
