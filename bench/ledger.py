@@ -4,8 +4,8 @@
 
 Runs against its own database (``alatau_bench``, re-created each run) on the
 PostgreSQL of DATABASE_URL's server. Two workloads: ``uniform`` (random pairs
-among 1,000 customer accounts) and ``hot`` (every transfer credits one
-merchant account). Prints transfers/s and p50/p99 latency per workload.
+among 1,000 customer accounts), ``hot10`` (every transfer credits one of 10
+merchant accounts) and ``hot`` (every transfer credits one merchant account). Prints transfers/s and p50/p99 latency per workload.
 Every transfer carries an idempotency key and writes its audit event, as in
 production.
 """
@@ -33,7 +33,7 @@ def _django(db_name: str) -> None:
     django.setup()
 
 
-def _setup(db_name: str) -> tuple[list[int], int]:
+def _setup(db_name: str) -> tuple[list[int], list[int]]:
     from bank.localenv import create_database
 
     _django(db_name)
@@ -58,12 +58,18 @@ def _setup(db_name: str) -> tuple[list[int], int]:
             code="deposit",
         )
         ids.append(account.pk)
-    merchant = account_open(owner=owner, currency="BTC", kind="merchant")
-    return ids, merchant.pk
+    merchants = [account_open(owner=owner, currency="BTC", kind="merchant").pk for _ in range(10)]
+    return ids, merchants
 
 
 def _worker(
-    db_name: str, workload: str, ids: list[int], hot_id: int, seconds: float, seed: int, out: Any
+    db_name: str,
+    workload: str,
+    ids: list[int],
+    hot_ids: list[int],
+    seconds: float,
+    seed: int,
+    out: Any,
 ) -> None:
     _django(db_name)
     from accounts.services import transfer_create
@@ -74,7 +80,8 @@ def _worker(
     n = 0
     while time.perf_counter() < deadline:
         debit = rng.choice(ids)
-        credit = hot_id if workload == "hot" else rng.choice(ids)
+        targets = {"hot": hot_ids[:1], "hot10": hot_ids}.get(workload, ids)
+        credit = rng.choice(targets)
         if credit == debit:
             continue
         n += 1
@@ -91,13 +98,13 @@ def _worker(
 
 
 def run(
-    workload: str, workers: int, seconds: float, ids: list[int], hot_id: int, db_name: str
+    workload: str, workers: int, seconds: float, ids: list[int], hot_ids: list[int], db_name: str
 ) -> dict[str, float]:
     queue: Any = mp.Queue()
     procs = [
         mp.Process(
             target=_worker,
-            args=(db_name, workload, ids, hot_id, seconds, i * 7919 + len(workload), queue),
+            args=(db_name, workload, ids, hot_ids, seconds, i * 7919 + len(workload), queue),
         )
         for i in range(workers)
     ]
@@ -126,14 +133,14 @@ def main() -> None:
     from bank.localenv import prepare_environment
 
     prepare_environment()
-    ids, hot_id = _setup(args.db)
+    ids, hot_ids = _setup(args.db)
     from django.db import connections
 
     connections.close_all()
     from accounts.selectors import ledger_check
 
-    for workload in ("uniform", "hot"):
-        r = run(workload, args.workers, args.seconds, ids, hot_id, args.db)
+    for workload in ("uniform", "hot10", "hot"):
+        r = run(workload, args.workers, args.seconds, ids, hot_ids, args.db)
         print(
             f"{workload:8} workers={args.workers} transfers={r['transfers']:.0f} "
             f"rate={r['per_s']:.0f}/s p50={r['p50_ms']:.2f}ms p99={r['p99_ms']:.2f}ms",
