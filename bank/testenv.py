@@ -40,6 +40,9 @@ def main(argv: list[str]) -> None:
     say(f"tests use {values['DATABASE_URL'].rsplit('@', 1)[-1]} and {values['CELERY_BROKER_URL']}")
     ensure_chromium()
     ensure_node()
+    # Importing ``bank`` set DJANGO_SETTINGS_MODULE to the production settings (the
+    # Celery app does); the test runner must pick its own from pyproject.toml.
+    os.environ.pop("DJANGO_SETTINGS_MODULE", None)
     # A child, not exec: embedded servers started above live until it ends.
     result = subprocess.run(argv, check=False)  # noqa: S603 - the Makefile passes pytest
     raise SystemExit(result.returncode)
