@@ -16,9 +16,12 @@ def _check_database() -> None:
 
 
 def _check_broker() -> None:
-    from bank.celery import app
+    from django.conf import settings
+    from kombu import Connection
 
-    with app.connection_for_write() as conn:
+    # A fresh connection to the configured URL, not Celery's pooled one: the check
+    # must see the broker as it is now.
+    with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 

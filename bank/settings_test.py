@@ -13,3 +13,6 @@ from bank.settings import *  # noqa: F403
 # Argon2 at full cost makes each test login ~100 ms; tests check behaviour, not cost.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+# WhiteNoise warns on every request when STATIC_ROOT is missing (no collectstatic in tests).
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - from bank.settings

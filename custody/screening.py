@@ -1,8 +1,10 @@
 """Withdrawal screening: the one place that decides allow, review or block.
 
 Compliance extends :func:`withdrawal_screen` with its rules (sanctions => block, velocity,
-first use of an address, ...). Keep it a pure decision: it reads, never writes; the
-caller acts on the result (approve, open a review case, or reject).
+first use of an address, ...). It decides; the caller acts on the result (approve, open
+a review case, or reject). The one write is compliance's record of the screened movement
+(its KZT value and findings: the history velocity and structuring count), made in the
+caller's transaction so it commits or rolls back with the withdrawal.
 """
 
 from __future__ import annotations
@@ -43,9 +45,22 @@ def _rule_amount_threshold(withdrawal: Withdrawal) -> ScreeningResult:
     return ScreeningResult("allow")
 
 
+def _rules_compliance(withdrawal: Withdrawal) -> ScreeningResult:
+    """Compliance's rules engine: thresholds in its RuleConfig rows, travel rule, sanctions."""
+    from compliance.services import withdrawal_rules_screen
+
+    outcome = withdrawal_rules_screen(withdrawal)
+    decision: Decision = (
+        "block"
+        if outcome.decision == "block"
+        else ("review" if outcome.decision == "review" else "allow")
+    )
+    return ScreeningResult(decision, list(outcome.findings))
+
+
 def withdrawal_screen(withdrawal: Withdrawal) -> ScreeningResult:
     """Decide whether a requested withdrawal goes ahead, needs review, or is blocked."""
     result = ScreeningResult("allow")
-    for rule in (_rule_amount_threshold,):
+    for rule in (_rule_amount_threshold, _rules_compliance):
         result = result.merge(rule(withdrawal))
     return result
