@@ -7,8 +7,8 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from bank.errors import ApplicationError
+from bank.middleware import client_address
 from custody.models import Deposit, DepositAddress, Wallet, Withdrawal, WithdrawalBatch
-from custody.services import withdrawal_approve, withdrawal_reject
 from custody.services.withdrawals import REVIEW_PERMISSION
 
 
@@ -54,19 +54,39 @@ class WithdrawalBatchAdmin(ReadOnlyAdmin):
 
 
 def _review(request: HttpRequest, queryset: QuerySet[Withdrawal], approve: bool) -> None:
-    service = withdrawal_approve if approve else withdrawal_reject
+    # Through compliance's review services: they close the withdrawal's cases and send
+    # large withdrawals to four eyes instead of approving them outright.
+    from compliance.services.actions import withdrawal_review_approve, withdrawal_review_reject
+
     verb = "approved" if approve else "rejected"
-    done = 0
+    done = proposed = 0
     for withdrawal in queryset:
+        reason = f"{verb} in the admin by {request.user}"
+        address = client_address(request)
         try:
-            service(withdrawal_id=withdrawal.pk, actor=request.user,
-                    reason=f"{verb} in the admin by {request.user}")  # fmt: skip
+            if approve:
+                proposal = withdrawal_review_approve(
+                    withdrawal_id=withdrawal.pk, actor=request.user, reason=reason,
+                    client_address=address,
+                )  # fmt: skip
+                if proposal is not None:
+                    proposed += 1
+                    continue
+            else:
+                withdrawal_review_reject(
+                    withdrawal_id=withdrawal.pk, actor=request.user, reason=reason,
+                    client_address=address,
+                )  # fmt: skip
         except ApplicationError as exc:
             messages.error(request, f"W{withdrawal.pk}: {exc.message}")
         else:
             done += 1
     if done:
         messages.success(request, f"{done} withdrawal(s) {verb}.")
+    if proposed:
+        messages.warning(
+            request, f"{proposed} large withdrawal(s) proposed: a second staff member must approve."
+        )
 
 
 @admin.register(Withdrawal)

@@ -105,19 +105,29 @@ def withdrawal_review_approve(
     return None
 
 
-def _approve_now(actor: Any, withdrawal_id: int, reason: str, client_address: str | None) -> None:
+def _approve_now(
+    actor: Any,
+    withdrawal_id: int,
+    reason: str,
+    client_address: str | None,
+    approval: ApprovalRequest | None = None,
+) -> None:
     from custody.services import withdrawal_approve
 
     with transaction.atomic():
         withdrawal = withdrawal_approve(
-            withdrawal_id=withdrawal_id, actor=actor, reason=reason, client_address=client_address
+            withdrawal_id=withdrawal_id,
+            actor=actor,
+            reason=reason,
+            client_address=client_address,
+            approval=approval,
         )
         _close_withdrawal_cases(actor, withdrawal, CaseDecision.APPROVED, reason, client_address)
 
 
 def _withdrawal_approve_execute(request: ApprovalRequest, actor: Any) -> dict[str, Any]:
     reason = f"four eyes: {request.reason}"
-    _approve_now(actor, int(request.target_id), reason, None)
+    _approve_now(actor, int(request.target_id), reason, None, approval=request)
     return {"withdrawal_id": int(request.target_id), "status": "approved"}
 
 

@@ -206,15 +206,42 @@ def _check_reviewer(actor: Any, withdrawal: Withdrawal, reason: str) -> None:
 
 
 def withdrawal_approve(*, withdrawal_id: int, actor: Any, reason: str,
-                       client_address: str | None = None) -> Withdrawal:  # fmt: skip
-    """Approve a withdrawal held for review, so the next batch sends it."""
+                       client_address: str | None = None,
+                       approval: Any | None = None) -> Withdrawal:  # fmt: skip
+    """Approve a withdrawal held for review, so the next batch sends it.
+
+    A withdrawal that compliance says needs four eyes is approved only with
+    ``approval``: the compliance approval request proposed by someone else and
+    being approved now by ``actor`` (compliance's executor passes it). Any other
+    door, the admin included, gets ``FourEyesViolation``.
+    """
     with transaction.atomic():
         withdrawal = _lock(withdrawal_id)
         _check_reviewer(actor, withdrawal, reason)
         if withdrawal.status != WithdrawalStatus.PENDING_REVIEW:
             raise WithdrawalStateError(f"Withdrawal is {withdrawal.status}, not pending review")
+        _check_four_eyes(withdrawal, actor, approval)
         _decide(withdrawal, WithdrawalStatus.APPROVED, actor, reason, client_address)
     return withdrawal
+
+
+def _check_four_eyes(withdrawal: Withdrawal, actor: Any, approval: Any | None) -> None:
+    from compliance.errors import FourEyesViolation
+    from compliance.services.actions import withdrawal_needs_four_eyes
+
+    if not withdrawal_needs_four_eyes(withdrawal):
+        return
+    actor_id = getattr(actor, "pk", None)
+    if (
+        approval is None
+        or approval.action != "withdrawal_approve"
+        or str(approval.target_id) != str(withdrawal.pk)
+        or approval.approved_by_id != actor_id
+        or approval.proposed_by_id == actor_id
+    ):
+        raise FourEyesViolation(
+            "This withdrawal needs four eyes: one staff member proposes, another approves"
+        )
 
 
 def withdrawal_reject(*, withdrawal_id: int, actor: Any, reason: str,

@@ -61,9 +61,9 @@ def test_travel_rule_data_required_above_threshold(customer_btc: Callable[..., A
 
 
 def test_large_amount_rule_sends_to_review(customer_btc: Callable[..., Account]) -> None:
-    RuleConfig.objects.filter(name="large_amount").update(params={"threshold_tiyn": 4_000_00})
+    RuleConfig.objects.filter(name="large_amount").update(params={"threshold_tiyn": 40_000})
     account = customer_btc()
     assert request_withdrawal(account, 999, regtest_address(7)).status == "approved"
-    flagged = request_withdrawal(account, 1_000, regtest_address(8))  # 1,000 sats = 4,000 KZT
+    flagged = request_withdrawal(account, 1_000, regtest_address(8))  # 1,000 sats = 400 KZT
     assert flagged.status == "pending_review"
     assert "large_amount" in [f["rule"] for f in flagged.screening["findings"]]

@@ -248,3 +248,23 @@ def test_staff_cannot_decide_a_case_about_themselves(staff: Callable[..., User])
     with pytest.raises(PermissionDenied):
         case_close(actor=officer, case_id=case.pk, decision="cleared", reason="fine")
     case_close(actor=staff(COMPLIANCE_OFFICER), case_id=case.pk, decision="cleared", reason="ok")
+
+
+def test_large_withdrawal_cannot_be_approved_outside_four_eyes(
+    customer_btc: Any, make_user: Any
+) -> None:
+    """custody's own approve service refuses a large withdrawal without the second approver."""
+    from compliance.errors import FourEyesViolation
+    from compliance.models import RuleConfig
+    from custody.models import Withdrawal, WithdrawalStatus
+    from custody.services import withdrawal_approve
+
+    RuleConfig.objects.filter(name="four_eyes_withdrawal").update(params={"threshold_tiyn": 1})
+    account = customer_btc()
+    withdrawal = request_withdrawal(account, 5_000, regtest_address(41))
+    Withdrawal.objects.filter(pk=withdrawal.pk).update(status=WithdrawalStatus.PENDING_REVIEW)
+    staff = make_user(is_staff=True, is_superuser=True)
+    with pytest.raises(FourEyesViolation):
+        withdrawal_approve(withdrawal_id=withdrawal.pk, actor=staff, reason="straight through")
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == WithdrawalStatus.PENDING_REVIEW

@@ -104,3 +104,28 @@ def hot_funded(chain: Chain, db: None) -> Callable[[int], None]:
 def refresh(account: Account) -> Account:
     account.refresh_from_db()
     return account
+
+
+@pytest.fixture(autouse=True)
+def _compliance_amount_rules_off(request: pytest.FixtureRequest) -> None:
+    """Custody's tests exercise the mechanics (batching, crash safety, concurrency).
+
+    Compliance's amount and pattern rules would send their many or large withdrawals
+    to review; they are tested in tests/compliance. The sanctions rule stays on.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None and not {"db", "transactional_db"} & set(request.fixturenames):
+        return
+    transactional = bool(marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from compliance.models import RuleConfig
+
+    for name in (
+        "large_amount",
+        "velocity",
+        "first_address",
+        "structuring",
+        "dormant",
+        "travel_rule",
+    ):
+        RuleConfig.objects.update_or_create(name=name, defaults={"enabled": False})
