@@ -41,7 +41,7 @@ from custody.models import (
     DepositAddress,
     DepositStatus,
 )
-from custody.node import NodeClient, hot_wallet, sats
+from custody.node import NodeClient, hot_wallet, node_client, sats
 from custody.services.reorg import deposit_lose
 
 logger = logging.getLogger("alatau.custody.deposits")
@@ -354,10 +354,41 @@ def _credit_due(report: ScanReport) -> None:
                                    if d.deposit_address else default_needed)
         ]  # fmt: skip
         if due:
-            _credit_batch(due, report)
+            _credit_batch(due, report, sanctioned_sources(due))
 
 
-def _credit_batch(due: list[Deposit], report: ScanReport) -> None:
+def sanctioned_sources(
+    deposits: list[Deposit], *, client: NodeClient | None = None
+) -> dict[str, list[str]]:
+    """Return, per txid, the sanctioned addresses among the inputs of the deposits' transactions.
+
+    Asks the node only when the sanctions list has entries, one
+    ``getrawtransaction <txid> 2 <blockhash>`` per transaction (verbosity 2 carries
+    each input's prevout address; the block hash spares the need for a txindex).
+    """
+    from compliance.models import SanctionedAddress
+    from compliance.rules.sanctions import sanctioned_among
+
+    if not SanctionedAddress.objects.filter(active=True).exists():
+        return {}
+    client = client or node_client()
+    blocks = {d.txid: d.block_hash for d in deposits}
+    hits: dict[str, list[str]] = {}
+    for txid, block_hash in blocks.items():
+        params: tuple[Any, ...] = (txid, 2, block_hash) if block_hash else (txid, 2)
+        tx = client.call("getrawtransaction", *params)
+        inputs = [
+            str(vin["prevout"]["scriptPubKey"]["address"])
+            for vin in tx.get("vin", [])
+            if vin.get("prevout", {}).get("scriptPubKey", {}).get("address")
+        ]
+        listed = sanctioned_among(inputs)
+        if listed:
+            hits[txid] = listed
+    return hits
+
+
+def _credit_batch(due: list[Deposit], report: ScanReport, sanctioned: dict[str, list[str]]) -> None:
     hot = system_account(AccountKind.CUSTODY_HOT, "BTC")
     suspense = system_account(AccountKind.SUSPENSE, "BTC")
     invoice_ids: list[int] = []
@@ -369,7 +400,7 @@ def _credit_batch(due: list[Deposit], report: ScanReport) -> None:
             .select_related("deposit_address", "deposit_address__account")
             .order_by("pk")
         ):
-            if _credit_one(deposit, hot.pk, suspense.pk):
+            if _credit_one(deposit, hot.pk, suspense.pk, sanctioned.get(deposit.txid, [])):
                 report.credited += 1
             else:
                 report.suspense += 1
@@ -383,13 +414,19 @@ def _credit_batch(due: list[Deposit], report: ScanReport) -> None:
         _notify(invoice_ids)
 
 
-def _credit_one(deposit: Deposit, hot_id: int, suspense_id: int) -> bool:
-    """Credit one locked pending deposit (the caller saves it); False if it went to suspense."""
+def _credit_one(deposit: Deposit, hot_id: int, suspense_id: int, sanctioned: list[str]) -> bool:
+    """Credit one locked pending deposit (the caller saves it); False if it went to suspense.
+
+    Money from a sanctioned source, to an unknown address or to an account that is
+    not active is held in suspense with a case: received, booked, never lost.
+    """
     address = deposit.deposit_address
     account = address.account if address is not None else None
     why = "unknown address" if account is None else f"account {account.status}"
+    if sanctioned:
+        why = f"sanctioned source {', '.join(sanctioned)}"
     transfer = None
-    if account is not None and account.status == AccountStatus.ACTIVE:
+    if account is not None and account.status == AccountStatus.ACTIVE and not sanctioned:
         try:
             transfer = _deposit_transfer(deposit, hot_id, account.pk)
         except ApplicationError as exc:  # closed or frozen meanwhile: keep it safe
@@ -401,10 +438,12 @@ def _credit_one(deposit: Deposit, hot_id: int, suspense_id: int) -> bool:
     deposit.status = DepositStatus.SUSPENSE if to_suspense else DepositStatus.CREDITED
     deposit.credited_at = deposit.updated_at = timezone.now()
     if to_suspense:
+        rule = "sanctioned_source" if sanctioned else "deposit_suspense"
         case_open(
-            kind="deposit_suspense", subject=deposit,
+            kind="sanctions" if sanctioned else "deposit_suspense", subject=deposit,
             summary=f"Deposit {deposit.txid}:{deposit.vout} held in suspense ({why})",
-            findings=[{"rule": "deposit_suspense", "detail": why, "address": deposit.address}],
+            findings=[{"rule": rule, "detail": why, "address": deposit.address,
+                       "sources": sanctioned}],
             customer=account.owner if account is not None else None,
             amount_minor=deposit.amount_sats, currency="BTC",
         )  # fmt: skip

@@ -110,6 +110,38 @@ def test_unknown_and_frozen_go_to_suspense_with_a_case(
     assert ledger_check() == []
 
 
+def test_deposit_from_a_sanctioned_source_is_held_in_suspense(
+    chain: Chain, funded_account: Any
+) -> None:
+    from compliance.models import SanctionedAddress
+    from custody.node import node_client
+    from custody.services import wallet_load_or_create
+
+    # A wallet outside the bank whose coins sit on an address on the sanctions list.
+    wallet_load_or_create(client=node_client(), name="sanctioned-payer")
+    payer = node_client().wallet("sanctioned-payer")
+    dirty = payer.call("getnewaddress", "", "bech32")
+    chain.funder.send_to_address(dirty, 200_000)
+    chain.mine(1)
+    SanctionedAddress.objects.create(address=dirty, source="test list")
+    customer = funded_account()
+    address = deposit_address_new(account=customer)
+    suspense = system_account(AccountKind.SUSPENSE, "BTC")
+    before = suspense.posted_minor
+    txid = payer.call("sendtoaddress", address.address, btc(50_000))
+    chain.mine(3)
+    report = deposit_scan()
+    assert report.suspense == 1
+    assert refresh(customer).posted_minor == 0
+    assert refresh(suspense).posted_minor == before + 50_000
+    deposit = Deposit.objects.get(txid=txid, address=address.address)
+    assert deposit.status == DepositStatus.SUSPENSE
+    case = Case.objects.get(kind="sanctions", subject_id=str(deposit.pk))
+    assert dirty in case.findings[0]["sources"]
+    assert deposit_scan().suspense == 0  # never twice
+    assert ledger_check() == []
+
+
 def test_invoice_address_threshold_and_listeners(
     chain: Chain, funded_account: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
