@@ -35,6 +35,8 @@ def start(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
 def main() -> None:
     (VAR / "log").mkdir(parents=True, exist_ok=True)
     values = prepare_environment()
+    # Absolute checkout links in invoices and webhooks point at this local server.
+    os.environ.setdefault("MERCHANT_PUBLIC_BASE_URL", f"http://{HOST}:{PORT}")
     create_database(values["DATABASE_URL"])
     node_started = False
     processes: list[subprocess.Popen[bytes]] = []
