@@ -69,6 +69,7 @@ class Command(BaseCommand):
             # 450,000 KZT per BTC mid, 1% spread; staff change it in the admin.
             exchange_rate_set(mid_tiyn_per_btc=450_000 * 100 * 100, spread_bp=100, actor=officer)
         wallets_setup()
+        self._cold_wallet(User.objects.get(email="operator@alatau.kz"))
         customers = [self._customer(password, officer, *spec) for spec in CUSTOMERS]
         self._fund(customers)
         merchant_line = self._merchant(password, officer)
@@ -79,6 +80,19 @@ class Command(BaseCommand):
         text = "\n".join(logins) + "\n"
         (VAR / "demo-logins.txt").write_text(text)
         self.stdout.write(text)
+
+    def _cold_wallet(self, operator: User) -> None:
+        """Load the watch-only cold wallet from the development stand-in signer's xpubs."""
+        from custody.treasury.models import ColdDescriptor
+        from custody.treasury.services.cold import (
+            cold_descriptors_import,
+            cold_signer_create,
+            cold_wallet_setup,
+        )
+
+        cold_wallet_setup()
+        if not ColdDescriptor.objects.exists():
+            cold_descriptors_import(descriptors=cold_signer_create(), actor=operator)
 
     def _password(self) -> str:
         path = VAR / "demo-password.txt"
