@@ -41,9 +41,13 @@ class Leg:
 
 
 def _find_by_key(initiator: Any | None, key: str) -> Hold | None:
-    return Hold.objects.filter(
-        initiator_id=getattr(initiator, "pk", None), idempotency_key=key
-    ).first()
+    # No ORDER BY (unlike .first()): the key is unique and the planner should use its index.
+    found = list(
+        Hold.objects.filter(
+            initiator_id=getattr(initiator, "pk", None), idempotency_key=key
+        ).order_by()[:1]
+    )
+    return found[0] if found else None
 
 
 def hold_create(
