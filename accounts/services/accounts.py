@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from schwifty import IBAN
 
 from accounts.errors import AccountNotFound
@@ -79,12 +79,8 @@ def system_account(kind: str, currency: str) -> Account:
     account = Account.objects.filter(owner__isnull=True, kind=kind, currency=cur).first()
     if account is not None:
         return account
-    with transaction.atomic():
-        # The unique (kind, currency) constraint settles a race between two creators.
-        with connection.cursor() as cursor:
-            cursor.execute("LOCK TABLE accounts_account IN SHARE ROW EXCLUSIVE MODE")
-        account = Account.objects.filter(owner__isnull=True, kind=kind, currency=cur).first()
-        if account is None:
+    try:
+        with transaction.atomic():
             account = Account.objects.create(
                 number=_next_account_number(), currency=cur, kind=kind, name=f"{kind} {cur}"
             )
@@ -94,6 +90,9 @@ def system_account(kind: str, currency: str) -> Account:
                 obj=account,
                 data={"currency": cur, "kind": kind, "number": account.number},
             )
+    except IntegrityError:
+        # A concurrent creator won; the unique (kind, currency) constraint settled it.
+        return Account.objects.get(owner__isnull=True, kind=kind, currency=cur)
     return account
 
 

@@ -23,7 +23,7 @@ from accounts.services.posting import (
     request_hash,
     source_ref,
 )
-from bank.errors import InvalidState, NotFound, ValidationFailed, invariant
+from bank.errors import InvalidState, NotFound, ValidationFailed
 from bank.money import check_minor
 from compliance.audit import audit_record
 
@@ -176,14 +176,9 @@ def hold_post(
                 memo=leg.memo or hold.memo,
                 source=hold,
             )
-        Hold.objects.filter(pk=hold.pk).update(
-            status=HoldStatus.POSTED,
-            posted_minor=total,
-            group_id=group_id,
-            closed_at=timezone.now(),
-        )
-        hold.refresh_from_db()
-        invariant(hold.posted_minor == total, "hold posted amount mismatch")
+        hold.status, hold.posted_minor = HoldStatus.POSTED, total
+        hold.group_id, hold.closed_at = group_id, timezone.now()
+        hold.save(update_fields=["status", "posted_minor", "group_id", "closed_at"])
         audit_record(
             actor=actor,
             action="hold.post",
@@ -216,8 +211,8 @@ def hold_void(
         lock_accounts([hold.account_id])
         _release(hold)
         status = HoldStatus.EXPIRED if expired else HoldStatus.VOIDED
-        Hold.objects.filter(pk=hold.pk).update(status=status, closed_at=timezone.now())
-        hold.status = status
+        hold.status, hold.closed_at = status, timezone.now()
+        hold.save(update_fields=["status", "closed_at"])
         audit_record(
             actor=actor,
             action=f"hold.{status}",

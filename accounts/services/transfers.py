@@ -30,7 +30,7 @@ from accounts.services.posting import (
     request_hash,
     source_ref,
 )
-from bank.errors import InvariantViolation, NotFound, ValidationFailed, invariant
+from bank.errors import InvariantViolation, NotFound, ValidationFailed
 from bank.money import CAP_MINOR
 from compliance.audit import audit_record
 
@@ -121,13 +121,10 @@ def transfer_create(
             raise
         return check_replay(existing, fingerprint)
     if status == "replay":
-        if detail != fingerprint:
-            check_replay(_find_by_key(initiator, idempotency_key or ""), fingerprint)
-        return Transfer.objects.get(pk=int(transfer_id or 0))
+        return check_replay(Transfer.objects.get(pk=transfer_id), fingerprint)
     if status != "ok":
         raise _status_error(status, detail)
-    invariant(transfer_id is not None, "ledger_transfer returned no id")
-    return call.as_transfer(int(transfer_id or 0), currency=detail)
+    return call.as_transfer(transfer_id, currency=detail)
 
 
 class _TransferCall(NamedTuple):
@@ -172,8 +169,11 @@ class _TransferCall(NamedTuple):
         return transfer
 
 
-def _call_ledger_transfer(call: _TransferCall) -> tuple[str, int | None, str]:
-    caps = json.dumps({str(k): v for k, v in CAP_MINOR.items()})
+# The per-currency caps the SQL checks, from the one definition in bank.money.
+_CAPS_JSON = json.dumps({str(currency): cap for currency, cap in CAP_MINOR.items()})
+
+
+def _call_ledger_transfer(call: _TransferCall) -> tuple[str, int, str]:
     # Outside a caller's transaction the call runs in autocommit: one statement is
     # one transaction and one round trip, so the row locks are held for the
     # shortest time. Inside one it runs in a savepoint, so a unique-key race
@@ -183,12 +183,12 @@ def _call_ledger_transfer(call: _TransferCall) -> tuple[str, int | None, str]:
         cursor.execute(
             "SELECT status, transfer_id, detail FROM ledger_transfer("
             "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
-            [*call[:13], call.client_address, call.actor_label, call.now, caps],
+            [*call[:13], call.client_address, call.actor_label, call.now, _CAPS_JSON],
         )
         row = cursor.fetchone()
-    invariant(row is not None, "ledger_transfer returned no row")
-    assert row is not None
-    return str(row[0]), row[1], str(row[2])
+    if row is None or (row[0] in ("ok", "replay") and row[1] is None):
+        raise InvariantViolation(f"ledger_transfer returned {row!r}")
+    return str(row[0]), int(row[1] or 0), str(row[2])
 
 
 def _status_error(status: str, detail: str) -> Exception:
