@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -36,6 +37,17 @@ from compliance.models import AuditEvent
 pytestmark = pytest.mark.django_db
 
 
+def _move(debit: Account, credit: Account, amount_minor: int, **extra: Any) -> Transfer:
+    """An internal transfer between two test accounts."""
+    return transfer_create(
+        debit_account_id=debit.pk,
+        credit_account_id=credit.pk,
+        amount_minor=amount_minor,
+        code="internal",
+        **extra,
+    )
+
+
 def _counts() -> tuple[int, int, int]:
     return Transfer.objects.count(), Hold.objects.count(), AuditEvent.objects.count()
 
@@ -60,13 +72,7 @@ def test_transfer_query_count(
 ) -> None:
     a, b = funded_account(1000), funded_account()
     with django_assert_max_num_queries(8):
-        transfer_create(
-            debit_account_id=a.pk,
-            credit_account_id=b.pk,
-            amount_minor=1,
-            code="internal",
-            idempotency_key="q-1",
-        )
+        _move(a, b, 1, idempotency_key="q-1")
 
 
 @pytest.mark.parametrize(
@@ -109,13 +115,7 @@ def test_bad_pairs_write_nothing(funded_account: Callable[..., Account]) -> None
             debit_account_id=btc.pk, credit_account_id=other.pk, amount_minor=1, code="gift"
         )
     with pytest.raises(ValidationFailed):
-        transfer_create(
-            debit_account_id=btc.pk,
-            credit_account_id=other.pk,
-            amount_minor=1,
-            code="internal",
-            idempotency_key="",
-        )
+        _move(btc, other, 1, idempotency_key="")
     assert _counts() == before
 
 
@@ -149,41 +149,13 @@ def test_idempotency_replays_and_conflicts(
 ) -> None:
     a, b = funded_account(1000), funded_account()
     user = make_user()
-    first = transfer_create(
-        debit_account_id=a.pk,
-        credit_account_id=b.pk,
-        amount_minor=10,
-        code="internal",
-        initiator=user,
-        idempotency_key="pay-1",
-    )
-    again = transfer_create(
-        debit_account_id=a.pk,
-        credit_account_id=b.pk,
-        amount_minor=10,
-        code="internal",
-        initiator=user,
-        idempotency_key="pay-1",
-    )
+    first = _move(a, b, 10, initiator=user, idempotency_key="pay-1")
+    again = _move(a, b, 10, initiator=user, idempotency_key="pay-1")
     assert again.pk == first.pk
     with pytest.raises(IdempotencyConflict):
-        transfer_create(
-            debit_account_id=a.pk,
-            credit_account_id=b.pk,
-            amount_minor=11,
-            code="internal",
-            initiator=user,
-            idempotency_key="pay-1",
-        )
+        _move(a, b, 11, initiator=user, idempotency_key="pay-1")
     # The key is scoped per initiator: another initiator may use the same text.
-    other = transfer_create(
-        debit_account_id=a.pk,
-        credit_account_id=b.pk,
-        amount_minor=10,
-        code="internal",
-        initiator=make_user(),
-        idempotency_key="pay-1",
-    )
+    other = _move(a, b, 10, initiator=make_user(), idempotency_key="pay-1")
     assert other.pk != first.pk
     a.refresh_from_db()
     assert a.posted_minor == 980
@@ -306,32 +278,11 @@ def test_transfer_inside_outer_transaction_replays_after_key_race(
     a, b, c = funded_account(1000), funded_account(), funded_account()
     user = make_user()
     with transaction.atomic():
-        first = transfer_create(
-            debit_account_id=a.pk,
-            credit_account_id=b.pk,
-            amount_minor=5,
-            code="internal",
-            initiator=user,
-            idempotency_key="nested",
-        )
+        first = _move(a, b, 5, initiator=user, idempotency_key="nested")
         with pytest.raises(IdempotencyConflict):
-            transfer_create(
-                debit_account_id=a.pk,
-                credit_account_id=c.pk,
-                amount_minor=5,
-                code="internal",
-                initiator=user,
-                idempotency_key="nested",
-            )
+            _move(a, c, 5, initiator=user, idempotency_key="nested")
         # The outer transaction is still usable after the conflict.
-        again = transfer_create(
-            debit_account_id=a.pk,
-            credit_account_id=b.pk,
-            amount_minor=5,
-            code="internal",
-            initiator=user,
-            idempotency_key="nested",
-        )
+        again = _move(a, b, 5, initiator=user, idempotency_key="nested")
     assert again.pk == first.pk
     assert again.currency == "BTC"
     assert ledger_check() == []
