@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from accounts.models import Account
 from bank.money import format_amount, parse_amount
+from custody.models import Withdrawal
 from merchants.api import (
     ERRORS,
     IDEMPOTENCY_HEADER,
@@ -62,7 +63,8 @@ def refund_json(refund: Refund) -> dict[str, Any]:
     }
 
 
-def payout_json(payout: Payout) -> dict[str, Any]:
+def payout_json(payout: Payout, *, withdrawal_status: str | None = None) -> dict[str, Any]:
+    """``status`` follows the withdrawal (approved, broadcast, confirmed, ...) when there is one."""
     return {
         "id": payout.pk,
         "kind": payout.kind,
@@ -70,7 +72,7 @@ def payout_json(payout: Payout) -> dict[str, Any]:
         "destination": payout.address,
         "kztAmount": format_amount(payout.kzt_tiyn, "KZT") if payout.kzt_tiyn is not None else None,
         "withdrawalId": payout.withdrawal_id,
-        "status": payout.status,
+        "status": withdrawal_status or payout.status,
         "createdTime": unix(payout.created_at),
     }
 
@@ -278,7 +280,16 @@ class PayoutsApi(MerchantApiView):
     )
     def get(self, request: Request, store_id: str) -> Response:
         merchant = self.merchant(store_id)
-        return Response([payout_json(p) for p in merchant.payouts.order_by("-created_at")[:100]])
+        payouts = list(merchant.payouts.order_by("-created_at")[:100])
+        # The payout row keeps the status at request; the withdrawal moves on from there.
+        statuses = dict(
+            Withdrawal.objects.filter(
+                pk__in=[p.withdrawal_id for p in payouts if p.withdrawal_id]
+            ).values_list("pk", "status")
+        )
+        return Response(
+            [payout_json(p, withdrawal_status=statuses.get(p.withdrawal_id or 0)) for p in payouts]
+        )
 
     @extend_schema(
         operation_id="Alatau_CreatePayout",

@@ -129,6 +129,28 @@ def test_payout_on_chain(api: APIClient, merchant: Merchant) -> None:
     assert broke.status_code == 422 and broke.json()["code"] == "insufficient_funds"
 
 
+def test_payout_retry_is_one_withdrawal_and_status_follows_it(
+    api: APIClient, merchant: Merchant
+) -> None:
+    from custody.services import withdrawal_cancel
+
+    fund(merchant.btc_account, 500_000)
+    body = {"amount": "0.00100000", "destination": ADDRESS}
+    first = api.post(
+        store_url(merchant, "payouts"), body, format="json", HTTP_IDEMPOTENCY_KEY="p-1"
+    )
+    again = api.post(
+        store_url(merchant, "payouts"), body, format="json", HTTP_IDEMPOTENCY_KEY="p-1"
+    )
+    assert first.status_code == again.status_code == 200, again.content
+    assert first.json()["withdrawalId"] == again.json()["withdrawalId"]
+    assert Withdrawal.objects.filter(account=merchant.btc_account).count() == 1
+    withdrawal_cancel(withdrawal_id=first.json()["withdrawalId"], actor=merchant.owner)
+    assert api.get(store_url(merchant, "payouts")).json()[0]["status"] == "cancelled"
+    merchant.btc_account.refresh_from_db()
+    assert merchant.btc_account.available_minor == 500_000
+
+
 def test_convert_to_kzt(api: APIClient, merchant: Merchant) -> None:
     fund(merchant.btc_account, 1_000_000)
     exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=None)
@@ -184,3 +206,32 @@ def test_greenfield_validator_has_teeth(greenfield: Greenfield) -> None:
         greenfield.validate({**INVOICE_EXAMPLE, "status": "Paid"}, "InvoiceData")
     with pytest.raises(jsonschema.ValidationError):
         greenfield.validate({**INVOICE_EXAMPLE, "createdTime": "now"}, "InvoiceData")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refunds_never_exceed_what_was_paid(
+    merchant: Merchant, make_user: Callable[..., User], funded_account: Callable[..., Account]
+) -> None:
+    from merchants.models import Refund
+    from merchants.services.refunds import invoice_refund
+    from tests.conftest import run_threads
+
+    customer = make_user(email_verified_at=timezone.now())
+    wallet = funded_account(1_000_000, owner=customer)
+    invoice = invoice_create(merchant=merchant, amount="0.00100000", currency="BTC")
+    invoice_pay_in_bank(invoice_id=invoice.id, payer=customer, account_id=wallet.pk)
+    fund(merchant.btc_account, 10_000_000)  # the merchant could pay far more than is due
+
+    def refund(_: int) -> object:
+        return invoice_refund(
+            merchant=merchant, invoice_id=invoice.id, method="InBank", amount_sats=30_000,
+            actor=merchant.owner,
+        )  # fmt: skip
+
+    results = run_threads(10, refund)
+    done = [r for r in results if isinstance(r, Refund)]
+    assert len(done) == 3, results  # 3 x 30,000 <= 100,000 < 4 x 30,000
+    assert sum(r.amount_sats for r in done) == 90_000
+    wallet.refresh_from_db()
+    assert wallet.posted_minor == 1_000_000 - 100_000 + 90_000
+    assert ledger_check() == []
