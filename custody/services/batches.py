@@ -24,6 +24,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -85,6 +86,21 @@ def _hot_wallet_row() -> Wallet:
     return Wallet.objects.select_for_update().get(pk=wallet.pk)
 
 
+def _unsent_hot_spend_exists() -> bool:
+    """Is a signed hot-wallet transaction committed but not yet accepted by the node?
+
+    Its coins still look unspent to the node, so building now could spend them twice.
+    That holds for withdrawal batches and for treasury's sweeps (hot -> cold), whose
+    builder checks the same under the same hot-wallet row lock.
+    """
+    if WithdrawalBatch.objects.filter(status=BatchStatus.SIGNED).exists():
+        return True
+    if not apps.is_installed("custody.treasury"):
+        return False
+    sweep = apps.get_model("treasury", "Sweep")
+    return bool(sweep.objects.filter(status="signed").exists())
+
+
 def _unlock_orphans(client: NodeClient) -> None:
     """Unlock outpoints locked by a builder that died before committing its batch."""
     locked = client.call("listlockunspent")
@@ -142,7 +158,7 @@ def withdrawal_batch_create(*, client: NodeClient | None = None) -> WithdrawalBa
     limit = max(1, int(settings.WITHDRAWAL_BATCH_MAX))
     with transaction.atomic():
         wallet = _hot_wallet_row()
-        if WithdrawalBatch.objects.filter(status=BatchStatus.SIGNED).exists():
+        if _unsent_hot_spend_exists():
             return None  # broadcast that one first (see the module docstring)
         withdrawals = list(
             Withdrawal.objects.select_for_update(skip_locked=True)

@@ -239,3 +239,27 @@ def test_rebalancer_never_sweeps_what_approved_withdrawals_need(
     assert report.reserved_sats == BTC // 2
     assert report.sweep is not None
     assert report.sweep.amount_sats == BTC - BTC // 2 - BTC // 10
+
+
+def test_no_withdrawal_batch_while_a_sweep_is_signed_but_unsent(
+    treasury: Treasury, funded_account: Callable[..., Any]
+) -> None:
+    """Both spend the hot wallet: building a batch over an unsent sweep could spend its coins."""
+    from custody.services import withdrawal_batch_create
+
+    t = treasury
+    customer = funded_account()
+    t.deposit(customer, BTC)
+    sweep = sweep_create(amount_sats=BTC // 4)
+    assert sweep is not None
+    withdrawal = withdrawal_request(
+        account=customer, address=t.outside_address(), amount_sats=BTC // 10,
+        requested_by=customer.owner, idempotency_key="w-sweep-race",
+    )  # fmt: skip
+    if withdrawal.status != WithdrawalStatus.APPROVED:
+        Withdrawal.objects.filter(pk=withdrawal.pk).update(status=WithdrawalStatus.APPROVED)
+    assert withdrawal_batch_create() is None
+    assert sweeps_broadcast() == 1
+    batch = withdrawal_batch_create()
+    assert batch is not None
+    assert not set(map(tuple, batch.inputs)) & set(map(tuple, sweep.inputs))
