@@ -14,7 +14,6 @@ from accounts.services.transfers import transfer_create
 from accounts.services.twofactor import twofactor_check, twofactor_enabled
 from bank.errors import NotFound, ValidationFailed
 from bank.money import Currency, check_minor, format_amount
-from compliance.errors import LimitExceeded
 from compliance.rates import kzt_value_tiyn
 from compliance.services import limits_check
 
@@ -112,16 +111,13 @@ def customer_transfer_create(
         twofactor_check(user=sender, code=otp_code)
     if earlier:
         return _post(sender, debit, credit, amount_minor, idempotency_key, memo, client_address)
-    try:
-        with transaction.atomic():
-            limits_check(
-                user=sender,
-                kind="transfer",
-                amount_kzt_tiyn=kzt_value_tiyn(amount_minor=amount_minor, currency=debit.currency),
-            )
-            return _post(sender, debit, credit, amount_minor, idempotency_key, memo, client_address)
-    except LimitExceeded as exc:
-        raise LimitExceeded(exc.message, fields={"amount": [exc.message]}) from None
+    with transaction.atomic():
+        limits_check(
+            user=sender,
+            kind="transfer",
+            amount_kzt_tiyn=kzt_value_tiyn(amount_minor=amount_minor, currency=debit.currency),
+        )
+        return _post(sender, debit, credit, amount_minor, idempotency_key, memo, client_address)
 
 
 def _post(

@@ -16,7 +16,6 @@ from accounts.models import Account, AccountKind
 from accounts.services.addresses import withdrawal_address_usable
 from accounts.services.twofactor import twofactor_check, twofactor_enabled
 from bank.errors import NotFound, ValidationFailed
-from compliance.errors import LimitExceeded
 from compliance.rates import kzt_value_tiyn
 from compliance.services import limits_check, travel_rule_required, travel_rule_validate
 from custody.models import Withdrawal
@@ -77,16 +76,13 @@ def customer_withdrawal_request(
         cleaned_travel = travel_rule_validate(travel_rule or {})
     twofactor_check(user=user, code=otp_code)
     with transaction.atomic():
-        try:
-            limits_check(
-                user=user,
-                kind="withdrawal",
-                amount_kzt_tiyn=kzt_value_tiyn(
-                    amount_minor=amount_sats + withdrawal_fee_sats(), currency="BTC"
-                ),
-            )
-        except LimitExceeded as exc:
-            raise LimitExceeded(exc.message, fields={"amount": [exc.message]}) from None
+        limits_check(
+            user=user,
+            kind="withdrawal",
+            amount_kzt_tiyn=kzt_value_tiyn(
+                amount_minor=amount_sats + withdrawal_fee_sats(), currency="BTC"
+            ),
+        )
         return withdrawal_request(
             account=account,
             address=saved.address,

@@ -86,7 +86,8 @@ def limits_check(
         tier = user_tier(user)
         limit = TierLimit.objects.filter(tier=tier, kind=kind).first()
         if limit is None:
-            raise LimitExceeded(f"No {kind} limits are set for tier {tier}")
+            message = f"No {kind} limits are set for tier {tier}"
+            raise LimitExceeded(message, fields={"amount": [message]})
         if amount_kzt_tiyn > limit.per_transaction_tiyn:
             _exceeded("per_transaction", limit.per_transaction_tiyn, amount_kzt_tiyn, tier)
         now = timezone.now()
@@ -99,11 +100,10 @@ def limits_check(
 
 
 def _exceeded(period: str, limit_tiyn: int, would_be_tiyn: int, tier: int) -> None:
-    tenge = limit_tiyn // 100
-    raise LimitExceeded(
-        f"This is over your {period.replace('_', ' ')} limit of {tenge:,} KZT (tier {tier})",
-        fields={"amount": [f"{period} limit {limit_tiyn} tiyn, would be {would_be_tiyn}"]},
-    )
+    # The message is the customer's, shown next to the amount field whichever door
+    # asked; the figures for staff are in the audit trail of the refused movement.
+    message = f"This is over your {period.replace('_', ' ')} limit of {limit_tiyn // 100:,} KZT (tier {tier})"
+    raise LimitExceeded(message, fields={"amount": [message]})
 
 
 def tier_limit_propose(

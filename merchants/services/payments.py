@@ -16,7 +16,6 @@ from accounts.services.twofactor import twofactor_check, twofactor_enabled
 from bank.errors import NotFound, ValidationFailed, invariant
 from bank.money import format_amount
 from compliance.audit import audit_record
-from compliance.errors import LimitExceeded
 from compliance.models import LimitKind
 from compliance.rates import kzt_value_tiyn
 from compliance.services import limits_check
@@ -95,14 +94,11 @@ def _pay(
             "Account not found", fields={"account": ["Choose one of your BTC accounts."]}
         )
     due = invoice.amount_sats - invoice.paid_sats
-    try:
-        limits_check(
-            user=payer,
-            kind=LimitKind.TRANSFER,
-            amount_kzt_tiyn=kzt_value_tiyn(amount_minor=due, currency="BTC"),
-        )
-    except LimitExceeded as exc:
-        raise LimitExceeded(exc.message, fields={"amount": [exc.message]}) from None
+    limits_check(
+        user=payer,
+        kind=LimitKind.TRANSFER,
+        amount_kzt_tiyn=kzt_value_tiyn(amount_minor=due, currency="BTC"),
+    )
     memo = f"Invoice {invoice.id} to {invoice.merchant.name}"[:255]
     hold = hold_create(
         account_id=account.pk,
