@@ -51,6 +51,7 @@ from custody.models import (
     WithdrawalStatus,
 )
 from custody.node import NodeClient, btc, hot_wallet, sats
+from custody.services.broadcast import rejected_tx_verdict
 
 logger = logging.getLogger("alatau.custody.batches")
 
@@ -261,7 +262,7 @@ def _broadcast_one(hot: NodeClient, batch_id: int) -> bool:
     except TxAlreadyInChain:
         pass  # an earlier attempt got through: that is success
     except TxRejected as exc:
-        verdict = _rejected_verdict(hot, batch)
+        verdict = rejected_tx_verdict(hot, txid=batch.txid, inputs=batch.inputs)
         if verdict == "lost":
             withdrawal_batch_fail(batch_id=batch.pk, reason=f"inputs spent elsewhere: {exc}")
             return False
@@ -283,23 +284,6 @@ def _broadcast_one(hot: NodeClient, batch_id: int) -> bool:
         audit_record(actor=None, action="withdrawal_batch.broadcast", obj=batch,
                      data={"txid": batch.txid})  # fmt: skip
     return True
-
-
-def _rejected_verdict(hot: NodeClient, batch: WithdrawalBatch) -> str:
-    """Why did the node refuse our exact bytes? "known" (it is ours, in a block or the
-    mempool), "lost" (an input was spent by another transaction: it can never confirm),
-    or "retry" (e.g. fee too low for now: keep the batch and alert).
-    """
-    try:
-        confirmations = int(hot.call("gettransaction", batch.txid)["confirmations"])
-    except NodeError:
-        confirmations = None  # the wallet never saw it: it was never accepted anywhere
-    if confirmations is not None:
-        return "known" if confirmations >= 0 else "lost"
-    for txid, vout in batch.inputs:
-        if hot.call("gettxout", txid, vout, True) is None:
-            return "lost"
-    return "retry"
 
 
 def _record_failure(batch: WithdrawalBatch, error: str) -> None:

@@ -57,19 +57,6 @@ def hot_wallet_row_locked() -> Wallet:
     return Wallet.objects.select_for_update().get(pk=wallet.pk)
 
 
-def inputs_spent_elsewhere(raw_tx: str) -> bool:
-    """Return whether another transaction already spent an input of ``raw_tx``.
-
-    Asked after the node rejected ``raw_tx``: then it can never confirm, and what it
-    would have moved was never booked (booking happens at broadcast).
-    """
-    node = node_client()
-    decoded = node.call("decoderawtransaction", raw_tx)
-    return any(
-        node.call("gettxout", vin["txid"], vin["vout"], True) is None for vin in decoded["vin"]
-    )
-
-
 def outpoints_unlock(client: NodeClient, inputs: list[list[Any]]) -> None:
     """Release outpoints a built but abandoned PSBT had locked (best effort)."""
     outpoints = [{"txid": str(i[0]), "vout": int(i[1])} for i in inputs]

@@ -29,6 +29,7 @@ from compliance.services.approvals import approval_action_register
 from custody.errors import NodeError, TxAlreadyInChain, TxRejected
 from custody.node import btc, node_client, sats
 from custody.services import internal_address_new
+from custody.services.broadcast import rejected_tx_verdict
 from custody.treasury.errors import ColdFourEyes, ColdMoveState, PsbtRefused
 from custody.treasury.models import ColdMove, ColdMoveStatus
 from custody.treasury.services.common import (
@@ -37,7 +38,6 @@ from custody.treasury.services.common import (
     custody_accounts,
     fee_rate_sat_vb,
     hot_client,
-    inputs_spent_elsewhere,
     outpoints_unlock,
 )
 
@@ -298,9 +298,12 @@ def cold_move_broadcast(*, move_id: int) -> bool:
     except TxRejected as exc:
         ColdMove.objects.filter(pk=move.pk).update(last_error=str(exc)[:300])
         logger.error("cold move %s rejected by the node: %s", move.pk, exc)
-        if inputs_spent_elsewhere(move.raw_tx):
+        verdict = rejected_tx_verdict(hot_client(), txid=str(move.txid), inputs=move.inputs)
+        if verdict == "lost":
             _abandon(move.pk, f"inputs spent elsewhere: {exc}")
-        return False
+        if verdict != "known":
+            return False
+        # "known": sent before a crash and since mined or spent on: book it now.
     _, cold_account, transit, fees = custody_accounts()
     with transaction.atomic():
         move = _locked(move_id)

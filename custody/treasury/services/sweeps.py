@@ -27,6 +27,7 @@ from compliance.audit import audit_record
 from custody.errors import TxAlreadyInChain, TxRejected, WalletNotFound
 from custody.models import BatchStatus, Withdrawal, WithdrawalBatch, WithdrawalStatus
 from custody.node import btc, sats
+from custody.services.broadcast import rejected_tx_verdict
 from custody.treasury.models import ColdMove, RebalanceAlert, Sweep, SweepStatus
 from custody.treasury.services.common import (
     cold_wallet,
@@ -34,7 +35,6 @@ from custody.treasury.services.common import (
     fee_rate_sat_vb,
     hot_client,
     hot_wallet_row_locked,
-    inputs_spent_elsewhere,
 )
 from custody.treasury.services.moves import OPEN_STATUSES, cold_move_request
 
@@ -186,9 +186,12 @@ def _broadcast_one(sweep_id: int) -> bool:
             last_error=str(exc)[:300], broadcast_attempts=sweep.broadcast_attempts + 1
         )
         logger.error("sweep %s rejected by the node: %s", sweep.txid, exc)
-        if inputs_spent_elsewhere(sweep.raw_tx):
+        verdict = rejected_tx_verdict(hot_client(), txid=sweep.txid, inputs=sweep.inputs)
+        if verdict == "lost":
             _abandon(sweep_id, f"inputs spent elsewhere: {exc}")
-        return False
+        if verdict != "known":
+            return False
+        # "known": sent before a crash and since mined or spent on: book it now.
     hot_account, _, transit, fees = custody_accounts()
     with transaction.atomic():
         sweep = Sweep.objects.select_for_update().get(pk=sweep_id)
