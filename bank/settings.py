@@ -218,9 +218,6 @@ SPECTACULAR_SETTINGS = {
 
 # Bank identity: Kazakh IBAN bank code (3 digits) for account numbers.
 BANK_IBAN_CODE = env.str("BANK_IBAN_CODE", default="970")
-# Money caps in minor units (21 million BTC; 10^15 tiyn = 10 trillion KZT).
-MONEY_CAP_SATS = 21_000_000 * 100_000_000
-MONEY_CAP_TIYN = 10**15
 
 # Web banking (accounts): second factor above these transfer amounts, the wait
 # before a new withdrawal address may be used, how long an exchange quote holds,

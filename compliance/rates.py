@@ -7,8 +7,7 @@ from datetime import datetime
 from django.conf import settings
 
 from bank.errors import ServiceUnavailable, invariant
-
-SATS_PER_BTC = 100_000_000
+from bank.money import SATS_PER_BTC
 
 
 def kzt_per_btc_tiyn(*, at: datetime | None = None) -> int:

@@ -54,8 +54,3 @@ def withdrawal_get(*, withdrawal_id: int, user: Any) -> Withdrawal | None:
 def withdrawal_fee_sats() -> int:
     """Return the bank's published withdrawal fee (what a request holds on top)."""
     return int(settings.WITHDRAWAL_FEE_SATS)
-
-
-def withdrawal_limits_sats() -> tuple[int, int]:
-    """Return the smallest and largest amount a withdrawal may have."""
-    return int(settings.WITHDRAWAL_MIN_SATS), int(settings.WITHDRAWAL_MAX_SATS)

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.urls import reverse
 
+from accounts.services.exchange import kzt_for_btc
 from bank.money import format_amount
 from merchants.models import (
     AdditionalStatus,
@@ -112,7 +113,7 @@ def _paid_in_invoice_currency(invoice: Invoice) -> int:
     if invoice.currency == "BTC":
         return invoice.paid_sats
     # KZT at the invoice's own quote, rounded down to a tiyn.
-    return invoice.paid_sats * invoice.rate_tiyn_per_btc // 100_000_000
+    return kzt_for_btc(invoice.paid_sats, invoice.rate_tiyn_per_btc)
 
 
 def payment_methods_json(invoice: Invoice) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ from merchants.services.payments import invoice_pay_in_bank
 
 def _invoice_or_404(invoice_id: str) -> Invoice:
     try:
-        return invoice_get(merchant=None, invoice_id=invoice_id, payments=True)
+        return invoice_get(merchant=None, invoice_id=invoice_id, payments=False)
     except InvoiceNotFound:
         raise Http404("No such invoice") from None
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Account, AccountKind
@@ -19,12 +18,8 @@ from bank.errors import NotFound, ValidationFailed
 from compliance.rates import kzt_value_tiyn
 from compliance.services import limits_check, travel_rule_required, travel_rule_validate
 from custody.models import Withdrawal
+from custody.selectors import withdrawal_fee_sats
 from custody.services import withdrawal_request
-
-
-def withdrawal_fee_sats() -> int:
-    """Return the bank's published withdrawal fee."""
-    return int(settings.WITHDRAWAL_FEE_SATS)
 
 
 def btc_account(*, user: Any) -> Account:

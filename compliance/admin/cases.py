@@ -456,4 +456,5 @@ class CaseAdmin(ReadOnlyAdmin):
 @admin.register(CaseAttachment)
 class CaseAttachmentAdmin(ReadOnlyAdmin):
     list_display = ["name", "case", "uploaded_by", "created_at"]
+    list_select_related = ["case", "uploaded_by"]
     exclude = ["file"]

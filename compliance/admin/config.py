@@ -105,6 +105,7 @@ class ImportForm(forms.Form):
 class SanctionedAddressAdmin(admin.ModelAdmin):
     form = SanctionedAddressForm
     list_display = ["address", "active", "source", "note", "added_by", "created_at"]
+    list_select_related = ["added_by"]
     list_filter = ["active", "source"]
     search_fields = ["address", "note"]
     action_form = ReasonActionForm
@@ -277,4 +278,4 @@ class ScreenedMovementAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["decision", "kind"]
     search_fields = ["user__email", "address", "subject_id"]
-    list_select_related = ["user"]
+    list_select_related = ["user", "case"]

@@ -56,11 +56,6 @@ def approval_action(name: str) -> ApprovalAction:
         raise UnknownAction(f"Unknown action {name!r}") from None
 
 
-def approval_actions() -> dict[str, ApprovalAction]:
-    _ensure_builtin()
-    return dict(_ACTIONS)
-
-
 def _ensure_builtin() -> None:
     # The built-in executors live in modules that import this one.
     from compliance.services import actions, limits  # noqa: F401

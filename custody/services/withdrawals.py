@@ -17,9 +17,8 @@ from django.db import IntegrityError, transaction
 from accounts.errors import AccountClosed, AccountFrozen
 from accounts.models import OWNED_KINDS, Account, AccountStatus
 from accounts.services import hold_create, hold_void
-from accounts.services.posting import check_key, request_hash
+from accounts.services.posting import check_key, check_replay, request_hash
 from bank.errors import (
-    IdempotencyConflict,
     NotFound,
     PermissionDenied,
     ServiceUnavailable,
@@ -94,14 +93,7 @@ def _check_account(account: Account, requested_by: Any) -> None:
 
 def _replay(requested_by: Any, key: str, fingerprint: str) -> Withdrawal | None:
     found = Withdrawal.objects.filter(requested_by=requested_by, idempotency_key=key).first()
-    if found is None:
-        return None
-    if found.request_hash != fingerprint:
-        raise IdempotencyConflict(
-            "This idempotency key was already used for a different withdrawal.",
-            fields={"idempotency_key": ["Already used for a different request."]},
-        )
-    return found
+    return None if found is None else check_replay(found, fingerprint)
 
 
 def withdrawal_request(

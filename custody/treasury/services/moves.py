@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.services import transfer_create, transfer_reverse
 from bank.errors import ValidationFailed
+from bank.money import check_minor
 from compliance.audit import audit_record
 from compliance.models import ApprovalRequest, ApprovalStatus
 from compliance.permissions import require_perm
@@ -70,8 +71,7 @@ def cold_move_request(
     reason = (reason or "").strip()[:500]
     if not reason:
         raise ValidationFailed("A reason is required", fields={"reason": ["Say why."]})
-    if not 0 < amount_sats <= int(settings.MONEY_CAP_SATS):
-        raise ValidationFailed("Amount out of range", fields={"amount_sats": ["1 sat to 21M BTC."]})
+    check_minor(amount_sats, "BTC", field="amount_sats")
     with transaction.atomic():
         move = ColdMove.objects.create(amount_sats=amount_sats, reason=reason, requested_by=actor)
         audit_record(actor=actor, action="cold_move.request", obj=move,
