@@ -211,3 +211,27 @@ def test_staff_set_the_rate_in_the_admin(db: None) -> None:
         client.post(f"/admin/accounts/exchangerate/{rate.pk}/delete/", {"post": "yes"}).status_code
         == 403
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_quote_from_many_threads_executes_once(customer: User, rate: Any) -> None:
+    from accounts.services.exchange import QuoteUsed
+    from tests.conftest import run_threads
+
+    btc, kzt = account_of(customer, "BTC"), account_of(customer, "KZT")
+    fund(btc, 10_000_000)
+    quote = quote_create(user=customer, direction="btc_kzt", amount_in_minor=10_000_000)
+
+    def execute(_: int) -> object:
+        return quote_execute(user=customer, quote_id=quote.pk)
+
+    results = run_threads(10, execute)
+    done = [r for r in results if isinstance(r, Quote)]
+    refused = [r for r in results if not isinstance(r, Quote)]
+    assert len(done) == 1, results
+    assert all(isinstance(r, QuoteUsed) for r in refused), refused
+    assert Transfer.objects.filter(code="exchange", initiator=customer).count() == 2
+    btc.refresh_from_db()
+    kzt.refresh_from_db()
+    assert (btc.posted_minor, kzt.posted_minor) == (0, 4_455_000_00)
+    assert ledger_check() == []
