@@ -163,27 +163,41 @@ def cold_move_psbt_build(*, move_id: int, actor: Any | None = None) -> ColdMove:
         funded = cold.call("walletcreatefundedpsbt", [], [{hot.address: btc(move.amount_sats)}],
                            0, options)  # fmt: skip
         decoded = node_client().call("decodepsbt", funded["psbt"])
-        fee = sats(funded["fee"])
-        if fee > int(settings.COLD_FEE_MAX_SATS):
-            outpoints_unlock(cold, [[v["txid"], v["vout"]] for v in decoded["tx"]["vin"]])
-            raise PsbtRefused(f"The fee {fee} sats is over the cap {settings.COLD_FEE_MAX_SATS}")
-        change = int(funded.get("changepos", -1))
-        vouts = decoded["tx"]["vout"]
-        move.hot_address = hot.address
-        move.change_address = "" if change < 0 else str(vouts[change]["scriptPubKey"]["address"])
-        move.inputs = [
-            [str(vin["txid"]), int(vin["vout"]), _input_sats(inp)]
-            for vin, inp in zip(decoded["tx"]["vin"], decoded["inputs"], strict=True)
-        ]
-        move.fee_sats = fee
-        move.psbt_unsigned = str(funded["psbt"])
-        move.status = ColdMoveStatus.PSBT_READY
-        move.save(update_fields=["hot_address", "change_address", "inputs", "fee_sats",
-                                 "psbt_unsigned", "status", "updated_at"])  # fmt: skip
+        locked = [[v["txid"], v["vout"]] for v in decoded["tx"]["vin"]]
+        try:
+            _psbt_record(move, funded, decoded, hot.address)
+        except Exception:
+            # Funding locked the coins in the node: release them whatever went wrong,
+            # or later builds would find the cold wallet short until a node restart.
+            outpoints_unlock(cold, locked)
+            raise
         audit_record(actor=actor, action="cold_move.psbt_build", obj=move,
-                     data={"hot_address": hot.address, "fee_sats": fee, "inputs": move.inputs,
+                     data={"hot_address": hot.address, "fee_sats": move.fee_sats,
+                           "inputs": move.inputs,
                            "change_address": move.change_address})  # fmt: skip
     return move
+
+
+def _psbt_record(
+    move: ColdMove, funded: dict[str, Any], decoded: dict[str, Any], hot_address: str
+) -> None:
+    """Check the funded PSBT's fee and store what the signed one must match."""
+    fee = sats(funded["fee"])
+    if fee > int(settings.COLD_FEE_MAX_SATS):
+        raise PsbtRefused(f"The fee {fee} sats is over the cap {settings.COLD_FEE_MAX_SATS}")
+    change = int(funded.get("changepos", -1))
+    vouts = decoded["tx"]["vout"]
+    move.hot_address = hot_address
+    move.change_address = "" if change < 0 else str(vouts[change]["scriptPubKey"]["address"])
+    move.inputs = [
+        [str(vin["txid"]), int(vin["vout"]), _input_sats(inp)]
+        for vin, inp in zip(decoded["tx"]["vin"], decoded["inputs"], strict=True)
+    ]
+    move.fee_sats = fee
+    move.psbt_unsigned = str(funded["psbt"])
+    move.status = ColdMoveStatus.PSBT_READY
+    move.save(update_fields=["hot_address", "change_address", "inputs", "fee_sats",
+                             "psbt_unsigned", "status", "updated_at"])  # fmt: skip
 
 
 def _input_sats(psbt_input: dict[str, Any]) -> int:
