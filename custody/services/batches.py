@@ -74,14 +74,16 @@ class BuiltTx:
     vouts: list[int]  # output index of each withdrawal, in the order given
 
 
-def _fee_rate(client: NodeClient) -> int:
+def fee_rate_sat_vb(client: NodeClient) -> int:
+    """Return the miner fee rate: the node's estimate within the configured floor and cap."""
     floor = int(settings.FEE_RATE_FLOOR_SAT_VB)
     cap = int(settings.FEE_RATE_CAP_SAT_VB)
     estimate = client.estimate_fee_rate_sat_vb(conf_target=6)
     return min(max(estimate or floor, floor), cap)
 
 
-def _hot_wallet_row() -> Wallet:
+def hot_wallet_row_locked() -> Wallet:
+    """Lock the hot wallet row: every builder of a hot-wallet spend takes it first."""
     name = str(settings.CUSTODY_HOT_WALLET)
     wallet, _ = Wallet.objects.get_or_create(name=name, defaults={"kind": WalletKind.HOT})
     return Wallet.objects.select_for_update().get(pk=wallet.pk)
@@ -158,7 +160,7 @@ def withdrawal_batch_create(*, client: NodeClient | None = None) -> WithdrawalBa
     hot = client or hot_wallet()
     limit = max(1, int(settings.WITHDRAWAL_BATCH_MAX))
     with transaction.atomic():
-        wallet = _hot_wallet_row()
+        wallet = hot_wallet_row_locked()
         if _unsent_hot_spend_exists():
             return None  # broadcast that one first (see the module docstring)
         withdrawals = list(
@@ -170,7 +172,7 @@ def withdrawal_batch_create(*, client: NodeClient | None = None) -> WithdrawalBa
         if not withdrawals:
             return None
         _unlock_orphans(hot)
-        fee_rate = _fee_rate(hot)
+        fee_rate = fee_rate_sat_vb(hot)
         try:
             built = _build(hot, withdrawals, fee_rate)
         except NodeInsufficientFunds as exc:

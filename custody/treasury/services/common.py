@@ -10,8 +10,7 @@ from django.conf import settings
 from accounts.models import Account, AccountKind
 from accounts.services import system_account
 from custody.errors import NodeError
-from custody.models import Wallet, WalletKind
-from custody.node import NodeClient, hot_wallet, node_client
+from custody.node import NodeClient, node_client
 
 COLD_MOVE_PERMISSION = "compliance.approve_cold_move"
 
@@ -25,10 +24,6 @@ def cold_wallet() -> NodeClient:
     return node_client().wallet(cold_wallet_name())
 
 
-def hot_client() -> NodeClient:
-    return hot_wallet()
-
-
 def ledger(kind: str) -> Account:
     """Return the bank's BTC system account of ``kind``."""
     return system_account(kind, "BTC")
@@ -40,21 +35,6 @@ def custody_accounts() -> tuple[Account, Account, Account, Account]:
         ledger(AccountKind.CUSTODY_HOT), ledger(AccountKind.CUSTODY_COLD),
         ledger(AccountKind.IN_TRANSIT), ledger(AccountKind.FEES),
     )  # fmt: skip
-
-
-def fee_rate_sat_vb(client: NodeClient) -> int:
-    """Return the miner fee rate: the node's estimate within the configured floor and cap."""
-    floor = int(settings.FEE_RATE_FLOOR_SAT_VB)
-    cap = int(settings.FEE_RATE_CAP_SAT_VB)
-    estimate = client.estimate_fee_rate_sat_vb(conf_target=6)
-    return min(max(estimate or floor, floor), cap)
-
-
-def hot_wallet_row_locked() -> Wallet:
-    """Lock the hot wallet row: custody's batch builder takes the same lock."""
-    name = str(settings.CUSTODY_HOT_WALLET)
-    wallet, _ = Wallet.objects.get_or_create(name=name, defaults={"kind": WalletKind.HOT})
-    return Wallet.objects.select_for_update().get(pk=wallet.pk)
 
 
 def outpoints_unlock(client: NodeClient, inputs: list[list[Any]]) -> None:

@@ -28,8 +28,9 @@ from compliance.permissions import require_perm
 from compliance.services import approval_approve, approval_propose, approval_reject
 from compliance.services.approvals import approval_action_register
 from custody.errors import NodeError, TxAlreadyInChain, TxRejected
-from custody.node import btc, node_client, sats
+from custody.node import btc, hot_wallet, node_client, sats
 from custody.services import internal_address_new
+from custody.services.batches import fee_rate_sat_vb
 from custody.services.broadcast import rejected_tx_verdict
 from custody.treasury.errors import ColdFourEyes, ColdMoveState, PsbtRefused
 from custody.treasury.models import ColdMove, ColdMoveStatus
@@ -37,8 +38,6 @@ from custody.treasury.services.common import (
     COLD_MOVE_PERMISSION,
     cold_wallet,
     custody_accounts,
-    fee_rate_sat_vb,
-    hot_client,
     outpoints_unlock,
 )
 
@@ -312,7 +311,7 @@ def cold_move_broadcast(*, move_id: int) -> bool:
     except TxRejected as exc:
         ColdMove.objects.filter(pk=move.pk).update(last_error=str(exc)[:300])
         logger.error("cold move %s rejected by the node: %s", move.pk, exc)
-        verdict = rejected_tx_verdict(hot_client(), txid=str(move.txid), inputs=move.inputs)
+        verdict = rejected_tx_verdict(hot_wallet(), txid=str(move.txid), inputs=move.inputs)
         if verdict == "lost":
             _abandon(move.pk, f"inputs spent elsewhere: {exc}")
         if verdict != "known":
@@ -363,7 +362,7 @@ def cold_moves_broadcast() -> int:
 def cold_moves_confirm() -> int:
     """Settle broadcast moves once the hot wallet sees them confirmed (in_transit -> hot)."""
     done = 0
-    hot = hot_client()
+    hot = hot_wallet()
     for move in list(ColdMove.objects.filter(status=ColdMoveStatus.BROADCAST)[:CONFIRM_MAX]):
         confirmations = int(hot.call("gettransaction", move.txid).get("confirmations", 0))
         if confirmations < 0:

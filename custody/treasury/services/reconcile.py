@@ -27,7 +27,7 @@ from compliance.models import Case, CaseStatus
 from compliance.services import case_open
 from custody.errors import WalletNotFound
 from custody.models import BatchStatus, Deposit, DepositStatus, Withdrawal, WithdrawalBatch
-from custody.node import NodeClient, sats
+from custody.node import NodeClient, hot_wallet, sats
 from custody.treasury.models import (
     ColdMove,
     ColdMoveStatus,
@@ -37,7 +37,6 @@ from custody.treasury.models import (
     SweepStatus,
 )
 from custody.treasury.services.common import cold_wallet, cold_wallet_name, custody_accounts
-from custody.treasury.services.common import hot_client as _hot_client
 from custody.treasury.services.sweeps import customer_liabilities_sats
 
 logger = logging.getLogger("alatau.treasury.reconcile")
@@ -197,8 +196,8 @@ def reconcile(*, trigger: str = "periodic", actor: Any | None = None) -> Reconci
     """Compare node and ledger, store the run; on a mismatch open a case and alert."""
     previous = ReconciliationRun.objects.order_by("-pk").first()
     cursors = dict(previous.cursors) if previous else {}
-    hot_name = str(_hot_client().wallet_name)
-    hot = _read_wallet(_hot_client(), hot_name, str(cursors.get(hot_name, "")))
+    hot_name = str(hot_wallet().wallet_name)
+    hot = _read_wallet(hot_wallet(), hot_name, str(cursors.get(hot_name, "")))
     cold = _read_wallet(cold_wallet(), cold_wallet_name(), str(cursors.get(cold_wallet_name(), "")))
     figures, diffs = _figures(hot, cold)
     unknown = _unknown_transactions(hot, cold)

@@ -16,10 +16,10 @@ from accounts.models import OWNED_KINDS, Account
 from bank.errors import NotFound
 from compliance.audit import audit_record
 from custody.errors import WalletNotFound
-from custody.node import NodeClient, node_client, sats
+from custody.node import NodeClient, hot_wallet, node_client, sats
 from custody.treasury import merkle
 from custody.treasury.models import ReserveLeaf, ReserveSnapshot
-from custody.treasury.services.common import cold_wallet, cold_wallet_name, hot_client
+from custody.treasury.services.common import cold_wallet, cold_wallet_name
 
 SALT_BYTES = 16
 LEAVES_BULK = 2_000
@@ -39,7 +39,7 @@ def _assets(client: NodeClient, name: str) -> list[dict[str, Any]]:
 
 def reserves_snapshot(*, actor: Any | None = None) -> ReserveSnapshot:
     """Take a snapshot: the liabilities tree over customer balances and the node's coins."""
-    hot = hot_client()
+    hot = hot_wallet()
     assets = _assets(hot, str(hot.wallet_name)) + _assets(cold_wallet(), cold_wallet_name())
     chain = node_client().call("getblockchaininfo")
     with transaction.atomic():

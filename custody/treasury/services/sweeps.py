@@ -26,15 +26,13 @@ from accounts.services import transfer_create, transfer_reverse
 from compliance.audit import audit_record
 from custody.errors import TxAlreadyInChain, TxRejected, WalletNotFound
 from custody.models import BatchStatus, Withdrawal, WithdrawalBatch, WithdrawalStatus
-from custody.node import btc, sats
+from custody.node import btc, hot_wallet, sats
+from custody.services.batches import fee_rate_sat_vb, hot_wallet_row_locked
 from custody.services.broadcast import rejected_tx_verdict
 from custody.treasury.models import ColdMove, RebalanceAlert, Sweep, SweepStatus
 from custody.treasury.services.common import (
     cold_wallet,
     custody_accounts,
-    fee_rate_sat_vb,
-    hot_client,
-    hot_wallet_row_locked,
 )
 from custody.treasury.services.moves import OPEN_STATUSES, cold_move_request
 
@@ -90,7 +88,7 @@ def treasury_rebalance() -> RebalanceReport:
     """Sweep the excess above the maximum; below the minimum raise a cold-to-hot request."""
     bounds = hot_bounds()
     report = RebalanceReport(bounds=bounds)
-    report.hot_trusted_sats = sats(hot_client().call("getbalances")["mine"]["trusted"])
+    report.hot_trusted_sats = sats(hot_wallet().call("getbalances")["mine"]["trusted"])
     report.reserved_sats = hot_reserved_sats()
     spendable = report.hot_trusted_sats - report.reserved_sats
     excess = spendable - bounds.max_sats
@@ -136,7 +134,7 @@ def sweep_create(*, amount_sats: int) -> Sweep | None:
     """Build, sign and commit one hot -> cold transaction (no broadcast); None if busy."""
     if amount_sats <= 0:
         return None
-    hot = hot_client()
+    hot = hot_wallet()
     with transaction.atomic():
         hot_wallet_row_locked()
         if (
@@ -178,7 +176,7 @@ def sweeps_broadcast() -> int:
 def _broadcast_one(sweep_id: int) -> bool:
     sweep = Sweep.objects.get(pk=sweep_id)
     try:
-        hot_client().call("sendrawtransaction", sweep.raw_tx)
+        hot_wallet().call("sendrawtransaction", sweep.raw_tx)
     except TxAlreadyInChain:
         pass
     except TxRejected as exc:
@@ -186,7 +184,7 @@ def _broadcast_one(sweep_id: int) -> bool:
             last_error=str(exc)[:300], broadcast_attempts=sweep.broadcast_attempts + 1
         )
         logger.error("sweep %s rejected by the node: %s", sweep.txid, exc)
-        verdict = rejected_tx_verdict(hot_client(), txid=sweep.txid, inputs=sweep.inputs)
+        verdict = rejected_tx_verdict(hot_wallet(), txid=sweep.txid, inputs=sweep.inputs)
         if verdict == "lost":
             _abandon(sweep_id, f"inputs spent elsewhere: {exc}")
         if verdict != "known":
@@ -231,7 +229,7 @@ def _abandon(sweep_id: int, reason: str) -> None:
 
 def sweeps_confirm() -> int:
     """Settle broadcast sweeps with a confirmation (in_transit -> cold); fail conflicted ones."""
-    hot = hot_client()
+    hot = hot_wallet()
     done = 0
     for sweep in list(Sweep.objects.filter(status=SweepStatus.BROADCAST)[:SWEEPS_MAX]):
         confirmations = int(hot.call("gettransaction", sweep.txid).get("confirmations", 0))
