@@ -10,6 +10,7 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest
 
 from accounts.models import Account, QuoteDirection, WithdrawalAddress
+from accounts.selectors import customer_accounts
 from bank.errors import ValidationFailed
 from bank.money import parse_amount
 
@@ -185,7 +186,7 @@ class TransferForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["from_account"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = Account.objects.filter(owner=user, kind="customer").order_by("currency")
+        field.queryset = customer_accounts(owner=user)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -227,7 +228,7 @@ class StatementForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["account"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = Account.objects.filter(owner=user, kind="customer").order_by("currency")
+        field.queryset = customer_accounts(owner=user)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

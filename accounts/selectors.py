@@ -9,7 +9,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from accounts.models import OWNED_KINDS, Account, Transfer
+from accounts.models import OWNED_KINDS, Account, AccountKind, Transfer
+from bank.errors import NotFound
 
 STATEMENT_PAGE_MAX = 500
 
@@ -38,6 +39,19 @@ def account_balance(*, account: Account) -> Balance:
 def accounts_for_owner(*, owner: Any) -> QuerySet[Account]:
     """Return a user's ledger accounts (customer or merchant), in a stable order."""
     return Account.objects.filter(owner=owner, kind__in=OWNED_KINDS).order_by("currency", "id")
+
+
+def customer_accounts(*, owner: Any) -> QuerySet[Account]:
+    """Return a customer's own accounts (one per currency), BTC first."""
+    return Account.objects.filter(owner=owner, kind=AccountKind.CUSTOMER).order_by("currency")
+
+
+def customer_account(*, owner: Any, currency: str) -> Account:
+    """Return the customer's account in ``currency``, or raise ``NotFound``."""
+    account = customer_accounts(owner=owner).filter(currency=currency).first()
+    if account is None:
+        raise NotFound(f"You have no {currency} account.")
+    return account
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts.models import Account, AccountKind
+from accounts.models import Account
+from accounts.selectors import customer_account
 from accounts.services.addresses import withdrawal_address_usable
 from accounts.services.twofactor import twofactor_check, twofactor_enabled
-from bank.errors import NotFound, ValidationFailed
+from bank.errors import ValidationFailed
 from compliance.rates import kzt_value_tiyn
 from compliance.services import limits_check, travel_rule_required, travel_rule_validate
 from custody.models import Withdrawal
@@ -23,10 +24,7 @@ from custody.services import withdrawal_request
 
 
 def btc_account(*, user: Any) -> Account:
-    account = Account.objects.filter(owner=user, kind=AccountKind.CUSTOMER, currency="BTC").first()
-    if account is None:
-        raise NotFound("You have no BTC account.")
-    return account
+    return customer_account(owner=user, currency="BTC")
 
 
 def withdrawal_needs_travel_rule(*, amount_sats: int) -> bool:

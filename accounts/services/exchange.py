@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, AccountKind, ExchangeRate, Quote, QuoteDirection, TransferCode
+from accounts.selectors import customer_account
 from accounts.services.accounts import system_account
 from accounts.services.transfers import transfer_create
 from bank.errors import Conflict, InvalidState, NotFound, ServiceUnavailable, ValidationFailed
@@ -167,12 +168,7 @@ def quote_create(*, user: Any, direction: str, amount_in_minor: int) -> Quote:
 
 
 def _customer_account(user: Any, currency: str) -> Account:
-    account = Account.objects.filter(
-        owner=user, kind=AccountKind.CUSTOMER, currency=currency
-    ).first()
-    if account is None:
-        raise NotFound(f"You have no {currency} account.")
-    return account
+    return customer_account(owner=user, currency=currency)
 
 
 def quote_execute(*, user: Any, quote_id: int, client_address: str | None = None) -> Quote:

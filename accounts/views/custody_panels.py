@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from accounts.models import Account, AccountKind
+from accounts.selectors import customer_accounts
 from custody.models import Withdrawal
 from custody.selectors import OPEN_STATUSES, deposit_address_current
 
@@ -12,7 +12,7 @@ PENDING_MAX = 10
 
 
 def dashboard_panels(user: Any) -> dict[str, Any]:
-    btc = Account.objects.filter(owner=user, kind=AccountKind.CUSTOMER, currency="BTC").first()
+    btc = customer_accounts(owner=user).filter(currency="BTC").first()
     if btc is None:
         return {}
     pending = Withdrawal.objects.filter(account=btc, status__in=OPEN_STATUSES).order_by("-id")

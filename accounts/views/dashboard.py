@@ -6,7 +6,8 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.models import Account, AccountKind, Identity, Transfer
+from accounts.models import Account, Identity, Transfer
+from accounts.selectors import customer_accounts
 from accounts.services.twofactor import twofactor_enabled
 from accounts.templatetags.bank import movement_detail, movement_label
 from accounts.views.common import current_user, customer_required
@@ -41,9 +42,7 @@ def activity_rows(accounts: list[Account], limit: int) -> list[dict[str, object]
 @customer_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
-    accounts = list(
-        Account.objects.filter(owner=user, kind=AccountKind.CUSTOMER).order_by("currency")
-    )
+    accounts = list(customer_accounts(owner=user))
     identity = Identity.objects.filter(user=user).first()
     context = {
         "accounts": accounts,

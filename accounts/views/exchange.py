@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.forms import ExchangeForm
-from accounts.models import Account, AccountKind, Quote
+from accounts.models import Quote
+from accounts.selectors import customer_accounts
 from accounts.services.exchange import (
     QuoteExpired,
     QuoteUsed,
@@ -43,9 +44,7 @@ def exchange(request: HttpRequest) -> HttpResponse:
             form_error(form, exc)
         else:
             return redirect("quote_detail", quote_id=quote.pk)
-    accounts = Account.objects.filter(
-        owner=current_user(request), kind=AccountKind.CUSTOMER
-    ).order_by("currency")
+    accounts = customer_accounts(owner=current_user(request))
     context = {
         "form": form,
         "rate": rate,
