@@ -10,14 +10,14 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import Account
-from bank.errors import InvalidState, NotFound, ValidationFailed
+from bank.errors import InvalidState, NotFound
 from compliance.models import ApprovalRequest, Case, CaseDecision, CaseStatus, ScreenedMovement
 from compliance.permissions import require_perm
 from compliance.rates import kzt_value_tiyn
 from compliance.rules import FOUR_EYES_WITHDRAWAL
 from compliance.selectors import rule_config, withdrawal_model
 from compliance.services.approvals import approval_action_register, approval_propose
-from compliance.services.cases import close_checked
+from compliance.services.cases import _require_reason, close_checked
 
 DECIDE_WITHDRAWAL = "compliance.decide_withdrawal"
 FREEZE = "compliance.freeze_account"
@@ -26,10 +26,7 @@ PENDING_REVIEW = "pending_review"
 
 
 def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed("A reason is required", fields={"reason": ["Say why."]})
-    return reason[:500]
+    return _require_reason(reason)[:500]
 
 
 def _withdrawal(withdrawal_id: int) -> Any:

@@ -10,6 +10,7 @@ from django.db.models import Sum
 from accounts.models import TransferCode
 from accounts.services import transfer_create
 from bank.errors import ValidationFailed
+from bank.money import format_amount
 from compliance.audit import audit_record
 from custody.services.withdrawals import withdrawal_request
 from merchants.errors import RefundNotAllowed
@@ -50,8 +51,19 @@ def invoice_refund(
         if amount <= 0 or amount > left:
             raise ValidationFailed(
                 "Refund amount out of range",
-                fields={"amount": [f"At most {left} satoshis are left."]},
+                fields={
+                    "amount": [f"At most {format_amount(left, 'BTC', with_code=True)} is left."]
+                },
             )
+        # Refuse before writing anything: no refund row is created and rolled back.
+        payer_account_id: int | None = None
+        if method == RefundMethod.IN_BANK:
+            payment = invoice.payments.filter(method=PaymentMethod.BANK).first()
+            if payment is None or payment.payer_account_id is None:
+                raise RefundNotAllowed("This invoice was not paid in-bank; refund on-chain.")
+            payer_account_id = payment.payer_account_id
+        elif not address.strip():
+            raise ValidationFailed("An address is required", fields={"address": ["Required."]})
         refund = Refund.objects.create(
             invoice=invoice,
             method=method,
@@ -59,13 +71,10 @@ def invoice_refund(
             address=address.strip(),
             created_by=actor,
         )
-        if method == RefundMethod.IN_BANK:
-            payment = invoice.payments.filter(method=PaymentMethod.BANK).first()
-            if payment is None or payment.payer_account_id is None:
-                raise RefundNotAllowed("This invoice was not paid in-bank; refund on-chain.")
+        if payer_account_id is not None:
             refund.transfer = transfer_create(
                 debit_account_id=merchant.btc_account_id,
-                credit_account_id=payment.payer_account_id,
+                credit_account_id=payer_account_id,
                 amount_minor=amount,
                 code=TransferCode.REFUND,
                 initiator=actor,
@@ -76,8 +85,6 @@ def invoice_refund(
             )
             refund.save(update_fields=["transfer"])
         else:
-            if not refund.address:
-                raise ValidationFailed("An address is required", fields={"address": ["Required."]})
             withdrawal = withdrawal_request(
                 account=merchant.btc_account,
                 address=refund.address,
