@@ -109,6 +109,8 @@ def large_transactions_report(
             created_at__gte=_day_start(start), created_at__lt=_day_start(end + timedelta(days=1))
         )
         .exclude(code__in=["fee", "sweep"])
+        # Stored KZT values filter in SQL; only rows without one are valued here.
+        .filter(Q(kzt_value_tiyn__gte=threshold_tiyn) | Q(kzt_value_tiyn__isnull=True))
         .select_related("debit_account__owner", "credit_account__owner")
         .order_by("pk")
     )
