@@ -1,6 +1,6 @@
 """Ledger errors with stable codes."""
 
-from bank.errors import ApplicationError, Conflict, InvalidState, NotFound, ValidationFailed
+from core.errors import ApplicationError, Conflict, InvalidState, NotFound, ValidationFailed
 
 
 class InsufficientFunds(ApplicationError):

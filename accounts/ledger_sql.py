@@ -70,7 +70,7 @@ BEGIN
            version = version + 1
      WHERE id IN (p_debit, p_credit);
 
-    -- The audit event, appended to the hash chain exactly as compliance.audit does.
+    -- The audit event, appended to the hash chain exactly as audit.chain does.
     event_data := jsonb_build_object('debit', p_debit, 'credit', p_credit, 'amount_minor', p_amount,
         'currency', d.currency, 'code', p_code, 'group_id', p_group::text);
     payload := jsonb_build_object('created_at', to_json(p_now), 'actor_id', p_initiator,

@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts.models import OWNED_KINDS, Account, AccountKind, Transfer
-from bank.errors import NotFound
+from core.errors import NotFound
 
 STATEMENT_PAGE_MAX = 500
 

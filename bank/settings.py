@@ -53,12 +53,17 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
-    "bank",
+    # Ours, bottom layer first (docs/architecture.md): each imports only those above it here.
+    "audit",
     "accounts",
+    "exchange",
     "compliance",
     "custody",
-    "custody.treasury",
+    "treasury",
     "merchants",
+    "banking",
+    "devtools",
+    "bank",
 ]
 
 MIDDLEWARE = [
@@ -70,7 +75,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "accounts.middleware.UserSessionMiddleware",
+    "banking.middleware.UserSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # AxesMiddleware must be last: it turns lockouts into a response.
@@ -267,7 +272,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Compliance (compliance/). Thresholds of the screening rules live in the database
-# (RuleConfig); this is only the BTC/KZT rate used before accounts.ExchangeRate has a row.
+# (RuleConfig); this is only the BTC/KZT rate used before exchange.ExchangeRate has a row.
 KZT_PER_BTC_TIYN = env.int("KZT_PER_BTC_TIYN", default=45_000_000 * 100)
 CELERY_BEAT_SCHEDULE["accounts-holds-expire"] = {
     "task": "accounts.tasks.holds_expire",
@@ -278,7 +283,7 @@ CELERY_BEAT_SCHEDULE["compliance-audit-verify-daily"] = {
     "schedule": crontab(hour=3, minute=15),
 }
 
-# Treasury (custody/treasury/): cold wallet, rebalancing, reconciliation, proof of reserves.
+# Treasury (treasury/): cold wallet, rebalancing, reconciliation, proof of reserves.
 TREASURY_COLD_WALLET = env.str("TREASURY_COLD_WALLET", default="cold")
 # The stand-in offline signer (development and tests only; refused on mainnet).
 TREASURY_SIGNER_PREFIX = "cold-signer"
@@ -290,10 +295,10 @@ HOT_WALLET_MIN_SATS = env.int("HOT_WALLET_MIN_SATS", default=1 * 100_000_000)
 HOT_WALLET_MAX_SHARE_BP = env.int("HOT_WALLET_MAX_SHARE_BP", default=0)
 SWEEP_MIN_SATS = env.int("SWEEP_MIN_SATS", default=100_000)
 CELERY_BEAT_SCHEDULE |= {
-    "treasury-rebalance": {"task": "custody.treasury.tasks.treasury_rebalance", "schedule": 300.0},
-    "treasury-reconcile": {"task": "custody.treasury.tasks.treasury_reconcile", "schedule": 600.0},
+    "treasury-rebalance": {"task": "treasury.tasks.treasury_rebalance", "schedule": 300.0},
+    "treasury-reconcile": {"task": "treasury.tasks.treasury_reconcile", "schedule": 600.0},
     "treasury-reserves-snapshot": {
-        "task": "custody.treasury.tasks.treasury_reserves_snapshot",
+        "task": "treasury.tasks.treasury_reserves_snapshot",
         "schedule": crontab(hour=0, minute=30),
     },
 }

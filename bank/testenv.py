@@ -28,7 +28,7 @@ def ensure_chromium() -> None:
 def ensure_node() -> None:
     if os.environ.get("BITCOIND_RPC_URL"):
         return
-    from custody import node_runtime
+    from devtools import regtest as node_runtime
 
     node_runtime.install()
 

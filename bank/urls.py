@@ -18,7 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("merchants.api_urls")),
     path("", include("custody.urls")),
-    path("", include("custody.treasury.urls")),
+    path("", include("treasury.urls")),
     path("", include("merchants.urls")),
-    path("", include("accounts.urls")),
+    path("", include("banking.urls")),
 ]

@@ -8,7 +8,7 @@ KZT = 100  # tiyn per tenge
 
 # tier -> kind -> (per transaction, daily, monthly) in tiyn. Tier 0 (email confirmed,
 # identity not approved) may transfer small sums inside the bank but not withdraw,
-# as ``accounts.services.kyc.TIER_DESCRIPTIONS`` tells customers.
+# as ``banking.services.kyc.TIER_DESCRIPTIONS`` tells customers.
 TIER_LIMIT_DEFAULTS: dict[int, dict[str, tuple[int, int, int]]] = {
     0: {"withdrawal": (0, 0, 0), "transfer": (50_000 * KZT, 100_000 * KZT, 300_000 * KZT)},
     1: {

@@ -1,6 +1,6 @@
 """Compliance errors with stable codes."""
 
-from bank.errors import ApplicationError, PermissionDenied, ValidationFailed
+from core.errors import ApplicationError, PermissionDenied, ValidationFailed
 
 
 class LimitExceeded(ApplicationError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bank.errors import PermissionDenied
+from core.errors import PermissionDenied
 
 
 def require_perm(actor: Any, perm: str) -> None:

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from accounts.models import Account, Transfer
 from accounts.selectors import trial_balance
-from bank.money import format_amount
 from compliance.models import Case, CaseDecision, CaseStatus
-from compliance.rates import kzt_value_tiyn
 from compliance.selectors import rule_config
+from core.money import format_amount
+from exchange.rates import kzt_value_tiyn
 
 Row = list[str]
 CHUNK = 2000

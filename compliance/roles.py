@@ -23,7 +23,7 @@ _CUSTOMER_DATA = [
     "accounts.view_transfer",
     "accounts.view_hold",
     "accounts.view_identity",
-    "accounts.view_exchangerate",
+    "exchange.view_*",
 ]
 
 ROLES: dict[str, list[str]] = {
@@ -32,6 +32,7 @@ ROLES: dict[str, list[str]] = {
         "custody.view_*",
         "treasury.view_*",
         "compliance.view_*",
+        "audit.view_*",
         "compliance.review_kyc",
         "compliance.view_kyc_document",
         "compliance.decide_withdrawal",

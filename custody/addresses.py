@@ -15,7 +15,7 @@ from django.conf import settings
 from embit import base58, bech32
 from embit.networks import NETWORKS
 
-from bank.money import format_amount
+from core.money import format_amount
 from custody.errors import AddressInvalid
 
 ADDRESS_LENGTH_MAX = 90

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from bank.errors import ApplicationError
-from bank.middleware import client_address
-from custody.models import Deposit, DepositAddress, Wallet, Withdrawal, WithdrawalBatch
+from core.admin_tools import ReadOnlyAdmin
+from core.errors import ApplicationError
+from core.http import client_address
+from custody.models import (
+    Deposit,
+    DepositAddress,
+    Wallet,
+    Withdrawal,
+    WithdrawalAddress,
+    WithdrawalBatch,
+)
 from custody.services.withdrawals import REVIEW_PERMISSION
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows are written by services only; staff read them and act through actions."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 @admin.register(Wallet)
@@ -107,3 +102,9 @@ class WithdrawalAdmin(ReadOnlyAdmin):
     @admin.action(description="Reject selected withdrawals", permissions=["review"])
     def reject(self, request: HttpRequest, queryset: QuerySet[Withdrawal]) -> None:
         _review(request, queryset, approve=False)
+
+
+@admin.register(WithdrawalAddress)
+class WithdrawalAddressAdmin(ReadOnlyAdmin):
+    list_display = ["user", "label", "address", "created_at", "usable_from", "removed_at"]
+    search_fields = ["user__email", "address"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bank.errors import ApplicationError, InvalidState, ServiceUnavailable, ValidationFailed
+from core.errors import ApplicationError, InvalidState, ServiceUnavailable, ValidationFailed
 
 
 class NodeError(ApplicationError):

@@ -239,3 +239,34 @@ class Withdrawal(models.Model):
     @property
     def total_sats(self) -> int:
         return self.amount_sats + self.fee_sats
+
+
+class WithdrawalAddress(models.Model):
+    """A bitcoin address a customer saved to withdraw to.
+
+    Adding one needs a second factor; it can be used only from ``usable_from``
+    (a cool-down, so a stolen session cannot add and drain at once).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdrawal_addresses"
+    )
+    label = models.CharField(max_length=60)
+    address = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    usable_from = models.DateTimeField()
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "accounts_withdrawaladdress"  # kept from when the ledger app held it
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "address"],
+                condition=Q(removed_at__isnull=True),
+                name="withdrawal_address_unique_active_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.address}"

@@ -22,9 +22,9 @@ from typing import Any
 from bitcoinrpc.authproxy import AuthServiceProxy, JSONRPCException
 from django.conf import settings
 
-from bank.money import btc_to_sats, format_amount
+from core.money import btc_to_sats, format_amount
 from custody import errors
-from custody.node_runtime import STATE_FILE_NAME
+from devtools.regtest import STATE_FILE_NAME
 
 logger = logging.getLogger("alatau.custody.node")
 

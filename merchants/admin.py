@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts.models import User
+from core.admin_tools import ReadOnlyAdmin
 from merchants.models import (
     ApiKey,
     Invoice,
@@ -27,17 +28,6 @@ class MerchantOnboardForm(forms.ModelForm):
     class Meta:
         model = Merchant
         fields = ["name", "owner"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Merchant)

@@ -18,8 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bank.errors import ValidationFailed
-from bank.middleware import client_address
+from core.errors import ValidationFailed
+from core.http import client_address
 from merchants import schema  # noqa: F401 - registers the auth scheme with drf-spectacular
 from merchants.auth import ApiKeyAuthentication, ApiKeyRateThrottle, DecimalJSONParser, HasScope
 from merchants.models import ApiKey, InvoiceStatus, Merchant

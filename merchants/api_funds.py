@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Account
-from bank.money import format_amount, parse_amount
+from core.money import format_amount, parse_amount
 from custody.models import Withdrawal
 from merchants.api import (
     ERRORS,

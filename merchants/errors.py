@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bank.errors import ApplicationError, Conflict, InvalidState, NotFound, ValidationFailed
+from core.errors import ApplicationError, Conflict, InvalidState, NotFound, ValidationFailed
 
 
 class MerchantNotFound(NotFound):

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from bank.money import Currency
+from core.money import Currency
 
 
 class MerchantStatus(models.TextChoices):

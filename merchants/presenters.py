@@ -9,8 +9,8 @@ from urllib.parse import quote
 from django.conf import settings
 from django.urls import reverse
 
-from accounts.services.exchange import kzt_for_btc
-from bank.money import format_amount
+from core.money import format_amount
+from exchange.services import kzt_for_btc
 from merchants.models import (
     AdditionalStatus,
     Invoice,

@@ -12,11 +12,11 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.services.customer_transfers import transfer_needs_2fa
-from accounts.views.common import verified_customer_required
-from bank.errors import ApplicationError
-from bank.middleware import client_address
-from bank.money import format_amount
+from banking.services.transfers import transfer_needs_2fa
+from banking.views.common import verified_customer_required
+from core.errors import ApplicationError
+from core.http import client_address
+from core.money import format_amount
 from merchants.errors import InvoiceNotFound
 from merchants.forms import ApiKeyForm, PayInvoiceForm
 from merchants.models import Invoice, InvoiceStatus, Merchant

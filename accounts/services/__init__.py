@@ -6,7 +6,6 @@ from accounts.services.accounts import (
     account_unfreeze,
     system_account,
 )
-from accounts.services.exchange import btc_for_kzt, kzt_for_btc, quote_create, quote_execute
 from accounts.services.holds import hold_create, hold_expire_due, hold_post, hold_void
 from accounts.services.transfers import transfer_create, transfer_reverse
 
@@ -14,14 +13,10 @@ __all__ = [
     "account_freeze",
     "account_open",
     "account_unfreeze",
-    "btc_for_kzt",
     "hold_create",
     "hold_expire_due",
     "hold_post",
     "hold_void",
-    "kzt_for_btc",
-    "quote_create",
-    "quote_execute",
     "system_account",
     "transfer_create",
     "transfer_reverse",

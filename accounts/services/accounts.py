@@ -10,9 +10,9 @@ from schwifty import IBAN
 
 from accounts.errors import AccountNotFound
 from accounts.models import OWNED_KINDS, Account, AccountKind, AccountStatus
-from bank.errors import InvalidState, ValidationFailed
-from bank.money import Currency, currency_of
-from compliance.audit import audit_record
+from audit.chain import audit_record
+from core.errors import InvalidState, ValidationFailed
+from core.money import Currency, currency_of
 
 # The bank's own accounts per currency. Custody exists only for BTC: KZT never
 # leaves the bank except through the exchange desk.
@@ -103,7 +103,7 @@ def system_accounts_setup() -> list[Account]:
 
 def ledger_bootstrap() -> None:
     """Make sure the audit chain head and every system account exist (cheap when they do)."""
-    from compliance.audit import audit_chain_init
+    from audit.chain import audit_chain_init
 
     audit_chain_init()
     wanted = sum(len(kinds) for kinds in SYSTEM_KINDS.values())

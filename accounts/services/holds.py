@@ -23,9 +23,9 @@ from accounts.services.posting import (
     request_hash,
     source_ref,
 )
-from bank.errors import InvalidState, NotFound, ValidationFailed
-from bank.money import check_minor
-from compliance.audit import audit_record
+from audit.chain import audit_record
+from core.errors import InvalidState, NotFound, ValidationFailed
+from core.money import check_minor
 
 HOLD_IDEMPOTENCY_CONSTRAINT = "hold_idempotency_key_per_initiator"
 

@@ -25,8 +25,8 @@ from accounts.errors import (
     SameAccount,
 )
 from accounts.models import OWNED_KINDS, Account, AccountStatus, Transfer
-from bank.errors import IdempotencyConflict, ValidationFailed, invariant
-from bank.money import check_minor
+from core.errors import IdempotencyConflict, ValidationFailed, invariant
+from core.money import check_minor
 
 
 def request_hash(fields: dict[str, Any]) -> str:

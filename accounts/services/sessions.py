@@ -10,8 +10,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import UserSession
-from bank.errors import NotFound
-from compliance.audit import audit_record
+from audit.chain import audit_record
+from core.errors import NotFound
 
 USER_AGENT_MAX = 300
 

@@ -30,9 +30,9 @@ from accounts.services.posting import (
     request_hash,
     source_ref,
 )
-from bank.errors import InvariantViolation, NotFound, ValidationFailed
-from bank.money import CAP_MINOR
-from compliance.audit import audit_record
+from audit.chain import audit_record
+from core.errors import InvariantViolation, NotFound, ValidationFailed
+from core.money import CAP_MINOR
 
 IDEMPOTENCY_CONSTRAINT = "transfer_idempotency_key_per_initiator"
 
@@ -169,7 +169,7 @@ class _TransferCall(NamedTuple):
         return transfer
 
 
-# The per-currency caps the SQL checks, from the one definition in bank.money.
+# The per-currency caps the SQL checks, from the one definition in core.money.
 _CAPS_JSON = json.dumps({str(currency): cap for currency, cap in CAP_MINOR.items()})
 
 

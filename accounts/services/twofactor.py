@@ -10,8 +10,8 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from bank.errors import InvalidState, ValidationFailed
-from compliance.audit import audit_record
+from audit.chain import audit_record
+from core.errors import InvalidState, ValidationFailed
 
 BACKUP_CODE_COUNT = 10
 TOTP_DIGITS = 6

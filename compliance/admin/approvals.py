@@ -6,14 +6,16 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from compliance.admin.common import ReadOnlyAdmin, ReasonActionForm, call_service, reason_of
-from compliance.models import AccountControl, ApprovalRequest
+from accounts.admin import AccountAdmin
+from accounts.models import Account
+from compliance.models import ApprovalRequest
 from compliance.services import (
     approval_approve,
     approval_reject,
     staff_account_freeze,
     staff_account_unfreeze_propose,
 )
+from core.admin_tools import ReadOnlyAdmin, ReasonActionForm, call_service, reason_of
 
 
 @admin.register(ApprovalRequest)
@@ -63,22 +65,17 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
                 messages.success(request, f"Request {item.pk} rejected.")
 
 
-@admin.register(AccountControl)
-class AccountControlAdmin(ReadOnlyAdmin):
-    """Freeze customer accounts at once; unfreezing is proposed for a second approver."""
+class AccountControlAdmin(AccountAdmin):
+    """The ledger's account list with compliance's controls: freeze now, unfreeze by four eyes.
 
-    list_display = ["number", "owner", "currency", "kind", "status", "posted_minor", "held_minor"]
-    list_filter = ["status", "currency", "kind"]
-    search_fields = ["number", "owner__email"]
-    list_select_related = ["owner"]
+    It replaces the ledger's read-only registration, so staff find one list of accounts.
+    """
+
     action_form = ReasonActionForm
     actions = ["freeze", "propose_unfreeze"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[AccountControl]:
-        return super().get_queryset(request).filter(kind__in=["customer", "merchant"])
-
     @admin.action(description="Freeze now (reason required)")
-    def freeze(self, request: HttpRequest, queryset: QuerySet[AccountControl]) -> None:
+    def freeze(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
         for account in queryset:
             ok, _ = call_service(request, staff_account_freeze, account.number,
                                  account_id=account.pk, reason=reason_of(request))  # fmt: skip
@@ -86,10 +83,14 @@ class AccountControlAdmin(ReadOnlyAdmin):
                 messages.success(request, f"{account.number} frozen.")
 
     @admin.action(description="Propose unfreezing (four eyes, reason required)")
-    def propose_unfreeze(self, request: HttpRequest, queryset: QuerySet[AccountControl]) -> None:
+    def propose_unfreeze(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
         for account in queryset:
             ok, proposal = call_service(request, staff_account_unfreeze_propose, account.number,
                                         account_id=account.pk, reason=reason_of(request))  # fmt: skip
             if ok:
                 messages.success(request, f"Unfreezing {account.number} proposed "
                                           f"(request {proposal.pk}).")  # fmt: skip
+
+
+admin.site.unregister(Account)
+admin.site.register(Account, AccountControlAdmin)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from compliance.admin.common import ReadOnlyAdmin
-from compliance.models import AuditEvent
+from audit.models import AuditEvent
+from core.admin_tools import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)

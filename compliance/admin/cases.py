@@ -15,17 +15,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from accounts.models import Account, AccountStatus, Identity
-from bank.money import format_amount
-from compliance.admin.common import (
-    ReadOnlyAdmin,
-    ReasonActionForm,
-    call_service,
-    reason_of,
-    safe_next,
-)
+from audit.models import AuditEvent
 from compliance.models import (
     ApprovalRequest,
-    AuditEvent,
     Case,
     CaseAttachment,
     CaseDecision,
@@ -46,6 +38,14 @@ from compliance.services import (
     withdrawal_review_reject,
 )
 from compliance.services.cases import case_attachment_open
+from core.admin_tools import (
+    ReadOnlyAdmin,
+    ReasonActionForm,
+    call_service,
+    reason_of,
+    safe_next,
+)
+from core.money import format_amount
 
 
 class StateFilter(admin.SimpleListFilter):

@@ -14,9 +14,6 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from bank.errors import ApplicationError
-from bank.middleware import client_address
-from compliance.admin.common import ReadOnlyAdmin, ReasonActionForm, call_service, reason_of
 from compliance.models import RuleConfig, SanctionedAddress, ScreenedMovement, TierLimit
 from compliance.permissions import has_perm
 from compliance.services import (
@@ -27,6 +24,9 @@ from compliance.services import (
     tier_limit_propose,
 )
 from compliance.services.sanctions import IMPORT_MAX_BYTES
+from core.admin_tools import ReadOnlyAdmin, ReasonActionForm, call_service, reason_of
+from core.errors import ApplicationError
+from core.http import client_address
 
 
 class RuleConfigForm(forms.ModelForm):

@@ -12,10 +12,10 @@ from django.shortcuts import redirect
 from django.urls import URLPattern, path
 
 from accounts.models import Identity
-from compliance.admin.common import ReadOnlyAdmin, call_service
 from compliance.models import TierLimit
 from compliance.permissions import has_perm
 from compliance.services import identity_approve, identity_document_open, identity_reject
+from core.admin_tools import ReadOnlyAdmin, call_service
 
 
 class ReviewForm(forms.Form):

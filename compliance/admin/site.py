@@ -14,11 +14,11 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 from django_otp.admin import OTPAdminSite
 
-from bank.errors import ApplicationError, PermissionDenied
-from bank.middleware import client_address
 from compliance.permissions import has_perm
 from compliance.selectors import admin_counters
 from compliance.services.reports import REPORT_NAMES, VIEW_REPORTS, report_open
+from core.errors import ApplicationError, PermissionDenied
+from core.http import client_address
 
 
 class _Echo:

@@ -7,7 +7,6 @@ What other apps call:
 - ``case_open(...)``; ``approval_action_register(...)`` for new four-eyes actions.
 """
 
-from compliance.rates import kzt_value_tiyn
 from compliance.rules import address_is_sanctioned, sanctioned_among
 from compliance.services.actions import (
     staff_account_freeze,
@@ -44,6 +43,7 @@ from compliance.services.screening import (
     travel_rule_validate,
     withdrawal_rules_screen,
 )
+from exchange.rates import kzt_value_tiyn
 
 __all__ = [
     "Screening",

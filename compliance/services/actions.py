@@ -10,14 +10,14 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import Account
-from bank.errors import InvalidState, NotFound
 from compliance.models import ApprovalRequest, Case, CaseDecision, CaseStatus, ScreenedMovement
 from compliance.permissions import require_perm
-from compliance.rates import kzt_value_tiyn
 from compliance.rules import FOUR_EYES_WITHDRAWAL
 from compliance.selectors import rule_config, withdrawal_model
 from compliance.services.approvals import approval_action_register, approval_propose
 from compliance.services.cases import _require_reason, close_checked
+from core.errors import InvalidState, NotFound
+from exchange.rates import kzt_value_tiyn
 
 DECIDE_WITHDRAWAL = "compliance.decide_withdrawal"
 FREEZE = "compliance.freeze_account"

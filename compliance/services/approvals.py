@@ -21,11 +21,11 @@ from typing import Any
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from bank.errors import Conflict, InvalidState, NotFound, ValidationFailed
-from compliance.audit import audit_record
+from audit.chain import audit_record
 from compliance.errors import FourEyesViolation, UnknownAction
 from compliance.models import ApprovalRequest, ApprovalStatus
 from compliance.permissions import require_perm
+from core.errors import Conflict, InvalidState, NotFound, ValidationFailed
 
 Executor = Callable[[ApprovalRequest, Any], dict[str, Any]]
 

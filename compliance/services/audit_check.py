@@ -6,8 +6,9 @@ import logging
 
 from django.db import transaction
 
-from compliance.audit import audit_verify
-from compliance.models import AuditChainHead, Case, CaseKind, CaseStatus
+from audit.chain import audit_verify
+from audit.models import AuditChainHead
+from compliance.models import Case, CaseKind, CaseStatus
 from compliance.services.cases import case_open
 
 logger = logging.getLogger("alatau.compliance")
@@ -31,7 +32,7 @@ def audit_check() -> int:
             return len(breaks)
         already = (
             Case.objects.filter(
-                kind=CaseKind.OTHER, subject_type="compliance.auditchainhead", subject_id="1"
+                kind=CaseKind.OTHER, subject_type=AuditChainHead._meta.label_lower, subject_id="1"
             )
             .exclude(status=CaseStatus.CLOSED)
             .exists()

@@ -14,10 +14,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.utils import timezone
 
-from bank.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
-from compliance.audit import audit_record
+from audit.chain import audit_record
 from compliance.models import Case, CaseAttachment, CaseDecision, CaseNote, CaseStatus
 from compliance.permissions import require_perm
+from core.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
 
 logger = logging.getLogger("alatau.compliance")
 
@@ -42,7 +42,7 @@ def case_open(
     Without ``amount_kzt_tiyn``, a BTC or KZT amount is valued at today's rate.
     """
     if amount_kzt_tiyn is None and amount_minor is not None and currency in ("BTC", "KZT"):
-        from compliance.rates import kzt_value_tiyn
+        from exchange.rates import kzt_value_tiyn
 
         amount_kzt_tiyn = kzt_value_tiyn(amount_minor=abs(amount_minor), currency=currency)
     with transaction.atomic():

@@ -8,10 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Identity, KycStatus
-from bank.errors import InvalidState, NotFound, ValidationFailed
-from compliance.audit import audit_record
+from audit.chain import audit_record
 from compliance.models import TierLimit
 from compliance.permissions import require_perm
+from core.errors import InvalidState, NotFound, ValidationFailed
 
 REVIEW_KYC = "compliance.review_kyc"
 VIEW_DOCUMENT = "compliance.view_kyc_document"

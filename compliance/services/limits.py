@@ -10,12 +10,12 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Hold, HoldStatus, Identity, KycStatus, Transfer, User
-from bank.errors import ValidationFailed
-from compliance.audit import audit_record
+from audit.chain import audit_record
 from compliance.errors import LimitExceeded
 from compliance.models import ApprovalRequest, LimitKind, TierLimit
-from compliance.rates import kzt_value_tiyn
 from compliance.services.approvals import approval_action_register, approval_propose
+from core.errors import ValidationFailed
+from exchange.rates import kzt_value_tiyn
 
 # Ledger codes that count towards each limit kind.
 _CODES = {LimitKind.WITHDRAWAL: ("withdrawal",), LimitKind.TRANSFER: ("internal", "payment")}

@@ -9,10 +9,10 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import User
-from bank.errors import NotFound, ValidationFailed
+from audit.chain import audit_record
 from compliance import reports
-from compliance.audit import audit_record
 from compliance.permissions import require_perm
+from core.errors import NotFound, ValidationFailed
 
 VIEW_REPORTS = "compliance.view_reports"
 REPORT_NAMES = ("trial_balance", "large_transactions", "suspicious_activity", "annual_statement")

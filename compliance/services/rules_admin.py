@@ -6,11 +6,11 @@ from typing import Any
 
 from django.db import transaction
 
-from bank.errors import ValidationFailed
-from compliance.audit import audit_record
+from audit.chain import audit_record
 from compliance.models import RuleConfig
 from compliance.permissions import require_perm
 from compliance.rules import CONFIG_DEFAULTS, RULES
+from core.errors import ValidationFailed
 
 MANAGE_RULES = "compliance.manage_rules"
 PARAM_MAX = 10**15

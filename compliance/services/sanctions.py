@@ -9,10 +9,10 @@ from typing import Any
 
 from django.db import transaction
 
-from bank.errors import ValidationFailed
-from compliance.audit import audit_record
+from audit.chain import audit_record
 from compliance.models import SanctionedAddress
 from compliance.permissions import require_perm
+from core.errors import ValidationFailed
 
 MANAGE_SANCTIONS = "compliance.manage_sanctions"
 IMPORT_MAX_ROWS = 50_000

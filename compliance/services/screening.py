@@ -13,11 +13,11 @@ from typing import Any
 
 from django.db import transaction
 
-from bank.errors import ValidationFailed
 from compliance.models import CaseKind, ScreenedMovement
 from compliance.rules import ALLOW, BLOCK, REVIEW, RULES, TRAVEL_RULE, Finding, Movement
 from compliance.selectors import rule_config, rule_configs
 from compliance.services.cases import case_open
+from core.errors import ValidationFailed
 
 logger = logging.getLogger("alatau.compliance")
 
@@ -171,7 +171,7 @@ def withdrawal_rules_screen(withdrawal: Any) -> Screening:
     """
     from django.utils import timezone
 
-    from compliance.rates import kzt_value_tiyn
+    from exchange.rates import kzt_value_tiyn
 
     now = timezone.now()
     amount_kzt = kzt_value_tiyn(amount_minor=withdrawal.amount_sats, currency="BTC", at=now)

@@ -9,8 +9,8 @@ from django.db import transaction
 from accounts.errors import AccountClosed, AccountFrozen
 from accounts.models import OWNED_KINDS, Account, AccountKind, AccountStatus
 from accounts.services import system_account
-from bank.errors import ValidationFailed
-from compliance.audit import audit_record
+from audit.chain import audit_record
+from core.errors import ValidationFailed
 from custody.addresses import address_parse
 from custody.models import AddressPurpose, DepositAddress
 from custody.node import hot_wallet

@@ -32,7 +32,7 @@ from django.utils import timezone
 from accounts.models import AccountKind
 from accounts.services import hold_post, hold_void, system_account, transfer_create
 from accounts.services.holds import Leg
-from compliance.audit import audit_record
+from audit.chain import audit_record
 from compliance.models import Case, CaseStatus
 from compliance.services import case_open
 from custody.errors import (
@@ -98,7 +98,7 @@ def _unsent_hot_spend_exists() -> bool:
     """
     if WithdrawalBatch.objects.filter(status=BatchStatus.SIGNED).exists():
         return True
-    if not apps.is_installed("custody.treasury"):
+    if not apps.is_installed("treasury"):
         return False
     sweep = apps.get_model("treasury", "Sweep")
     return bool(sweep.objects.filter(status="signed").exists())

@@ -31,8 +31,8 @@ from django.utils.module_loading import import_string
 
 from accounts.models import AccountKind, AccountStatus, Transfer
 from accounts.services import system_account, transfer_create
-from bank.errors import ApplicationError
 from compliance.services import case_open
+from core.errors import ApplicationError
 from custody.errors import NodeError
 from custody.models import (
     AddressPurpose,

@@ -7,7 +7,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from compliance.audit import audit_record
+from audit.chain import audit_record
 from custody.errors import NodeError, WalletNotFound
 from custody.models import Wallet, WalletKind
 from custody.node import NodeClient, node_client

@@ -18,14 +18,14 @@ from accounts.errors import AccountClosed, AccountFrozen
 from accounts.models import OWNED_KINDS, Account, AccountStatus
 from accounts.services import hold_create, hold_void
 from accounts.services.posting import check_key, check_replay, request_hash
-from bank.errors import (
+from audit.chain import audit_record
+from compliance.services import case_open
+from core.errors import (
     NotFound,
     PermissionDenied,
     ServiceUnavailable,
     ValidationFailed,
 )
-from compliance.audit import audit_record
-from compliance.services import case_open
 from custody.addresses import address_parse
 from custody.errors import AddressInvalid, AmountInvalid, NodeError, WithdrawalStateError
 from custody.models import Withdrawal, WithdrawalStatus

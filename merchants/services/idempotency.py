@@ -15,7 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bank.errors import IdempotencyConflict, ValidationFailed
+from core.errors import IdempotencyConflict, ValidationFailed
 from merchants.errors import IdempotencyInProgress
 from merchants.models import IdempotencyRecord, Merchant
 

@@ -32,9 +32,9 @@ from urllib.parse import urlsplit
 from django.db import transaction
 from django.utils import timezone
 
-from bank.errors import ValidationFailed
-from bank.money import Currency, parse_amount
-from compliance.audit import audit_record
+from audit.chain import audit_record
+from core.errors import ValidationFailed
+from core.money import Currency, parse_amount
 from merchants.errors import InvoiceNotFound, InvoiceStatusInvalid, MerchantSuspended
 from merchants.ids import invoice_id_new
 from merchants.models import (

@@ -11,8 +11,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bank.errors import NotFound, ValidationFailed
-from compliance.audit import audit_record
+from audit.chain import audit_record
+from core.errors import NotFound, ValidationFailed
 from merchants.models import ApiKey, Merchant
 
 SCOPE_VIEW_INVOICES = "btcpay.store.canviewinvoices"

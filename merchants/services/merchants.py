@@ -8,8 +8,8 @@ from django.db import transaction
 
 from accounts.models import AccountKind
 from accounts.services import account_open
-from bank.errors import ValidationFailed
-from compliance.audit import audit_record
+from audit.chain import audit_record
+from core.errors import ValidationFailed
 from merchants.ids import store_id_new
 from merchants.models import Merchant, MerchantStatus
 

@@ -6,7 +6,7 @@ import logging
 
 from django.conf import settings
 
-from bank.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable
 from custody.models import AddressPurpose
 from custody.services.addresses import deposit_address_new
 from merchants.models import Invoice

@@ -10,16 +10,16 @@ from django.utils import timezone
 
 from accounts.models import Account, AccountKind, AccountStatus, Transfer, TransferCode
 from accounts.services import hold_create, hold_post
-from accounts.services.customer_transfers import transfer_2fa_threshold, transfer_needs_2fa
 from accounts.services.holds import Leg
 from accounts.services.twofactor import twofactor_check, twofactor_enabled
-from bank.errors import NotFound, ValidationFailed, invariant
-from bank.money import format_amount
-from compliance.audit import audit_record
+from audit.chain import audit_record
+from banking.services.transfers import transfer_2fa_threshold, transfer_needs_2fa
 from compliance.models import LimitKind
-from compliance.rates import kzt_value_tiyn
 from compliance.services import limits_check
+from core.errors import NotFound, ValidationFailed, invariant
+from core.money import format_amount
 from custody.models import AddressPurpose, Deposit, DepositStatus
+from exchange.rates import kzt_value_tiyn
 from merchants.errors import InvoiceAlreadyPaid, InvoiceNotPayable, MerchantSuspended
 from merchants.models import Invoice, InvoicePayment, InvoiceStatus, PaymentMethod, PaymentStatus
 from merchants.services.invoices import invoice_apply_payments, invoice_expire_if_due, invoice_lock

@@ -9,11 +9,11 @@ from django.db import transaction
 
 from accounts.models import AccountKind, TransferCode
 from accounts.services import account_open, system_account, transfer_create
-from accounts.services.exchange import bid_rate, exchange_rate_current, kzt_for_btc
-from bank.errors import ValidationFailed, invariant
-from bank.money import check_minor
-from compliance.audit import audit_record
+from audit.chain import audit_record
+from core.errors import ValidationFailed, invariant
+from core.money import check_minor
 from custody.services.withdrawals import withdrawal_request
+from exchange.services import bid_rate, exchange_rate_current, kzt_for_btc
 from merchants.errors import MerchantSuspended, QuoteUnavailable
 from merchants.models import Merchant, Payout, PayoutKind
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.services.exchange import btc_for_kzt, exchange_rate_current
+from exchange.services import btc_for_kzt, exchange_rate_current
 from merchants.errors import QuoteUnavailable
 
 

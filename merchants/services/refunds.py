@@ -9,9 +9,9 @@ from django.db.models import Sum
 
 from accounts.models import TransferCode
 from accounts.services import transfer_create
-from bank.errors import ValidationFailed
-from bank.money import format_amount
-from compliance.audit import audit_record
+from audit.chain import audit_record
+from core.errors import ValidationFailed
+from core.money import format_amount
 from custody.services.withdrawals import withdrawal_request
 from merchants.errors import RefundNotAllowed
 from merchants.models import InvoiceStatus, PaymentMethod, Refund, RefundMethod

@@ -26,8 +26,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from bank.errors import ValidationFailed
-from compliance.audit import audit_record
+from audit.chain import audit_record
+from core.errors import ValidationFailed
 from merchants.errors import DeliveryNotFound, WebhookNotFound, WebhookUrlInvalid
 from merchants.ids import delivery_id_new, webhook_id_new
 from merchants.models import (

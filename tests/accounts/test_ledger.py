@@ -31,8 +31,8 @@ from accounts.services import (
     transfer_reverse,
 )
 from accounts.services.holds import Leg
-from bank.errors import IdempotencyConflict, InvalidState, ValidationFailed
-from compliance.models import AuditEvent
+from audit.models import AuditEvent
+from core.errors import IdempotencyConflict, InvalidState, ValidationFailed
 
 pytestmark = pytest.mark.django_db
 

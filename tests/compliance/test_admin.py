@@ -15,14 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account, Identity, User
-from compliance.models import (
-    ApprovalRequest,
-    AuditEvent,
-    Case,
-    RuleConfig,
-    SanctionedAddress,
-    TierLimit,
-)
+from audit.models import AuditEvent
+from compliance.models import ApprovalRequest, Case, RuleConfig, SanctionedAddress, TierLimit
 from compliance.roles import AUDITOR, COMPLIANCE_OFFICER, CUSTODY_OPERATOR, SUPPORT
 from compliance.services import case_close, case_open
 from tests.compliance.conftest import otp_client, regtest_address
@@ -35,8 +29,8 @@ PAGES = {
     "case": ("admin:compliance_case_change", ["case"]),
     "identities": ("admin:accounts_identity_changelist", []),
     "identity": ("admin:accounts_identity_change", ["identity"]),
-    "audit": ("admin:compliance_auditevent_changelist", []),
-    "audit_event": ("admin:compliance_auditevent_change", ["event"]),
+    "audit": ("admin:audit_auditevent_changelist", []),
+    "audit_event": ("admin:audit_auditevent_change", ["event"]),
     "approvals": ("admin:compliance_approvalrequest_changelist", []),
     "rules": ("admin:compliance_ruleconfig_changelist", []),
     "sanctions": ("admin:compliance_sanctionedaddress_changelist", []),
@@ -236,15 +230,13 @@ def test_audit_log_is_read_only_for_everyone(
     TOTPDevice.objects.create(user=root, name="admin", confirmed=True)
     for user in (staff(AUDITOR), root):
         client = otp_client(user)
-        change = reverse("admin:compliance_auditevent_change", args=[event.pk])
+        change = reverse("admin:audit_auditevent_change", args=[event.pk])
         assert client.get(change).status_code == 200
         client.post(change, {"action": "forged"})
-        assert client.get(reverse("admin:compliance_auditevent_add")).status_code == 403
-        delete = reverse("admin:compliance_auditevent_delete", args=[event.pk])
+        assert client.get(reverse("admin:audit_auditevent_add")).status_code == 403
+        delete = reverse("admin:audit_auditevent_delete", args=[event.pk])
         assert client.post(delete, {"post": "yes"}).status_code == 403
-        listing = client.get(
-            reverse("admin:compliance_auditevent_changelist") + "?action=case.open"
-        )
+        listing = client.get(reverse("admin:audit_auditevent_changelist") + "?action=case.open")
         assert listing.status_code == 200 and b"case.open" in listing.content
     event.refresh_from_db()
     assert event.action != "forged"
@@ -406,7 +398,7 @@ def test_no_role_reads_otp_secrets(staff: Callable[..., User], role: str) -> Non
 
 
 def test_index_shows_the_last_reconciliation(staff: Callable[..., User]) -> None:
-    from custody.treasury.models import ReconciliationRun
+    from treasury.models import ReconciliationRun
 
     ReconciliationRun.objects.create(status="mismatch")
     response = otp_client(staff(AUDITOR)).get(reverse("admin:index"))
@@ -419,7 +411,7 @@ def test_freeze_and_four_eyes_unfreeze_in_the_admin(
     account: Account = world["account"]
     first, second = staff(COMPLIANCE_OFFICER), staff(COMPLIANCE_OFFICER)
     one, two = otp_client(first), otp_client(second)
-    controls = reverse("admin:compliance_accountcontrol_changelist")
+    controls = reverse("admin:accounts_account_changelist")
     one.post(controls, {"action": "freeze", "_selected_action": [account.pk], "index": 0,
                         "reason": "court order"})  # fmt: skip
     account.refresh_from_db()

@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from accounts.models import Account, ExchangeRate, Hold
+from accounts.models import Account, Hold
 from compliance.models import Case, RuleConfig, SanctionedAddress, ScreenedMovement
+from exchange.models import ExchangeRate
 from tests.compliance.conftest import regtest_address, request_withdrawal
 
 pytestmark = pytest.mark.django_db

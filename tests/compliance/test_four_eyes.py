@@ -11,12 +11,11 @@ from django.urls import reverse
 
 from accounts.models import Account, User
 from accounts.services import account_freeze
-from bank.errors import PermissionDenied
+from audit.models import AuditEvent
 from compliance.errors import FourEyesViolation
 from compliance.models import (
     ApprovalRequest,
     ApprovalStatus,
-    AuditEvent,
     Case,
     CaseStatus,
     RuleConfig,
@@ -33,6 +32,7 @@ from compliance.services import (
     withdrawal_review_approve,
     withdrawal_review_reject,
 )
+from core.errors import PermissionDenied
 from custody.models import Withdrawal
 from tests.compliance.conftest import otp_client, regtest_address, request_withdrawal
 

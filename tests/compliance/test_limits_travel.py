@@ -8,13 +8,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import Account, ExchangeRate, Identity, User
+from accounts.models import Account, Identity, User
 from accounts.services import transfer_create
-from bank.errors import ValidationFailed
 from compliance.errors import LimitExceeded, TravelRuleMissing
 from compliance.models import RuleConfig, TierLimit
-from compliance.rates import kzt_value_tiyn
 from compliance.services import limits_check, travel_rule_required, travel_rule_validate
+from core.errors import ValidationFailed
+from exchange.models import ExchangeRate
+from exchange.rates import kzt_value_tiyn
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from compliance.models import AuditEvent
+from audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from accounts.models import Account, ExchangeRate
+from accounts.models import Account
 from compliance.models import RuleConfig, SanctionedAddress, ScreenedMovement
 from compliance.services import address_is_sanctioned, sanctioned_among, withdrawal_rules_screen
 from custody.models import Withdrawal
+from exchange.models import ExchangeRate
 from tests.compliance.conftest import regtest_address
 
 pytestmark = pytest.mark.django_db

@@ -250,7 +250,7 @@ def test_reorg_after_spending_freezes_and_books_shortfall(
 
 
 def test_deposit_address_rules(funded_account: Any, chain: Chain) -> None:
-    from bank.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     kzt = funded_account(currency="KZT")
     with pytest.raises(ValidationFailed):

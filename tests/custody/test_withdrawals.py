@@ -14,8 +14,8 @@ from accounts.errors import AccountFrozen, InsufficientFunds
 from accounts.models import Hold
 from accounts.selectors import account_balance
 from accounts.services import account_freeze
-from bank.errors import IdempotencyConflict, NotFound, PermissionDenied, ValidationFailed
 from compliance.models import Case
+from core.errors import IdempotencyConflict, NotFound, PermissionDenied, ValidationFailed
 from custody import tasks
 from custody.errors import AddressInvalid, AmountInvalid, NodeUnavailable, WithdrawalStateError
 from custody.models import Withdrawal, WithdrawalStatus

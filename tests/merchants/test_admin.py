@@ -9,7 +9,7 @@ from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from compliance.models import AuditEvent
+from audit.models import AuditEvent
 from merchants.models import Merchant
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Account, User
 from accounts.selectors import ledger_check
-from accounts.services.exchange import exchange_rate_set
 from custody.models import Withdrawal
+from exchange.services import exchange_rate_set
 from merchants.models import Merchant
 from merchants.services.invoices import invoice_create
 from merchants.services.keys import SCOPE_VIEW_INVOICES

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.services.exchange import exchange_rate_set
+from exchange.services import exchange_rate_set
 from merchants.models import Invoice, Merchant
 from merchants.services.invoices import invoice_expire_due
 from merchants.services.keys import SCOPE_CREATE_INVOICE, SCOPE_VIEW_INVOICES

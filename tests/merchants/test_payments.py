@@ -395,7 +395,7 @@ def test_large_payment_needs_the_second_factor(
     from django_otp.oath import totp
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from bank.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     wallet = funded_account(5_000_000, owner=customer)
     invoice = new_invoice(merchant, amount="0.02000000")  # over the 0.01 BTC threshold

@@ -18,7 +18,7 @@ from django.test import override_settings
 from accounts.models import Account, User
 from custody.node import NodeClient, node_client
 from custody.services import deposit_address_new, deposit_scan, wallet_load_or_create
-from custody.treasury.services import cold_descriptors_import, cold_signer_create
+from treasury.services import cold_descriptors_import, cold_signer_create
 
 
 @dataclass

@@ -11,10 +11,10 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from custody.treasury.models import ColdDescriptor, ColdMove, ColdMoveStatus, ReconciliationRun
-from custody.treasury.services import cold_signer_sign
 from tests.compliance.conftest import otp_client
 from tests.treasury.conftest import Treasury
+from treasury.models import ColdDescriptor, ColdMove, ColdMoveStatus, ReconciliationRun
+from treasury.services import cold_signer_sign
 
 pytestmark = pytest.mark.node
 

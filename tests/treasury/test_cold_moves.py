@@ -12,19 +12,20 @@ from django.test import override_settings
 from accounts.models import AccountKind
 from accounts.selectors import ledger_check
 from accounts.services import system_account, transfer_create
-from compliance.models import AuditEvent
+from audit.models import AuditEvent
 from custody.models import Withdrawal, WithdrawalStatus
 from custody.node import btc, sats
 from custody.services import deposit_scan, withdrawal_request
-from custody.treasury.errors import PsbtRefused
-from custody.treasury.models import (
+from tests.treasury.conftest import Treasury
+from treasury.errors import PsbtRefused
+from treasury.models import (
     ColdMove,
     ColdMoveStatus,
     RebalanceAlert,
     Sweep,
     SweepStatus,
 )
-from custody.treasury.services import (
+from treasury.services import (
     cold_move_approve,
     cold_move_psbt_build,
     cold_move_psbt_download,
@@ -38,7 +39,6 @@ from custody.treasury.services import (
     sweeps_confirm,
     treasury_rebalance,
 )
-from tests.treasury.conftest import Treasury
 
 pytestmark = pytest.mark.node
 

@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, transaction
 
-from bank.errors import PermissionDenied
+from audit.models import AuditEvent
 from compliance.errors import FourEyesViolation
-from compliance.models import ApprovalRequest, AuditEvent
+from compliance.models import ApprovalRequest
 from compliance.services import approval_approve
-from custody.treasury.errors import ColdFourEyes, ColdMoveState
-from custody.treasury.models import ColdMove, ColdMoveStatus
-from custody.treasury.services import cold_move_approve, cold_move_request
+from core.errors import PermissionDenied
+from treasury.errors import ColdFourEyes, ColdMoveState
+from treasury.models import ColdMove, ColdMoveStatus
+from treasury.services import cold_move_approve, cold_move_request
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,10 @@ from django.core.management.base import CommandError
 
 from accounts.models import AccountKind
 from accounts.services import system_account, transfer_create
-from custody.treasury.models import ReconciliationRun
-from custody.treasury.selectors import reconciliation_latest
-from custody.treasury.services import reconcile
 from tests.treasury.conftest import Treasury
+from treasury.models import ReconciliationRun
+from treasury.selectors import reconciliation_latest
+from treasury.services import reconcile
 
 pytestmark = pytest.mark.node
 

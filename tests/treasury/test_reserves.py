@@ -16,10 +16,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
-from custody.treasury import merkle
-from custody.treasury.models import ReserveLeaf, ReserveSnapshot
-from custody.treasury.services import reserve_proof, reserves_snapshot
 from tests.treasury.conftest import Treasury
+from treasury import merkle
+from treasury.models import ReserveLeaf, ReserveSnapshot
+from treasury.services import reserve_proof, reserves_snapshot
 
 BALANCES = [0, 1, 546, 12_345_678, 100_000_000, 7]
 
@@ -86,7 +86,7 @@ def test_customer_downloads_proof_and_checks_it_offline(
     bad.write_text(json.dumps(proof))
     # Standalone: no Django settings in the environment, run as the docs say.
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    run = [sys.executable, "-m", "custody.treasury.verify_proof"]
+    run = [sys.executable, "-m", "treasury.verify_proof"]
     ok = subprocess.run([*run, str(good)], cwd=settings.BASE_DIR, env=env, capture_output=True,
                         text=True, check=False)  # fmt: skip
     assert ok.returncode == 0 and ok.stdout.startswith("OK"), ok.stderr

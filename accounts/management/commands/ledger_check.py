@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.selectors import ledger_check, trial_balance
-from bank.money import format_amount
+from core.money import format_amount
 
 
 class Command(BaseCommand):

@@ -22,16 +22,16 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Identity, KycStatus, User
-from accounts.services.exchange import exchange_rate_current, exchange_rate_set
-from accounts.services.kyc import identity_submit
-from accounts.services.signup import user_signup
 from bank.localenv import VAR
+from banking.services.kyc import identity_submit
+from banking.services.signup import user_signup
 from compliance import roles
 from compliance.services.kyc import identity_approve
 from custody.node import node_client
 from custody.services.addresses import deposit_address_new
 from custody.services.deposits import deposit_scan
 from custody.services.wallets import wallet_load_or_create, wallets_setup
+from exchange.services import exchange_rate_current, exchange_rate_set
 from merchants.models import Merchant
 from merchants.services.keys import SCOPES, api_key_create
 from merchants.services.merchants import merchant_onboard
@@ -83,8 +83,8 @@ class Command(BaseCommand):
 
     def _cold_wallet(self, operator: User) -> None:
         """Load the watch-only cold wallet from the development stand-in signer's xpubs."""
-        from custody.treasury.models import ColdDescriptor
-        from custody.treasury.services.cold import (
+        from treasury.models import ColdDescriptor
+        from treasury.services.cold import (
             cold_descriptors_import,
             cold_signer_create,
             cold_wallet_setup,

@@ -15,7 +15,7 @@ from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from compliance.audit import audit_record
+from audit.chain import audit_record
 
 
 class Command(BaseCommand):

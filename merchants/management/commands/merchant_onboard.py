@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
-from bank.errors import ApplicationError
+from core.errors import ApplicationError
 from merchants.services.merchants import merchant_onboard
 
 

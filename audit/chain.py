@@ -1,0 +1,155 @@
+"""The hash-chained audit log: append an event, verify the chain.
+
+Each event stores ``prev_hash`` and ``hash = sha256(prev_hash || payload)``.
+The append is one SQL statement that advances the chain head row and inserts
+the event, so concurrent writers are ordered by the head row's lock (held to
+commit; call it last in a transaction to keep that window short).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, models
+from django.utils import timezone
+
+from audit.models import AuditEvent
+
+_APPEND_SQL = """
+WITH head AS (
+    UPDATE compliance_auditchainhead
+       SET prev_hash = last_hash,
+           last_hash = sha256(last_hash || convert_to(%(payload)s, 'UTF8')),
+           seq = seq + 1
+     WHERE id = 1
+ RETURNING seq, prev_hash, last_hash
+)
+INSERT INTO compliance_auditevent
+    (seq, created_at, actor_id, actor_label, action, object_type, object_id,
+     client_address, data, payload, prev_hash, hash)
+SELECT head.seq, %(created_at)s, %(actor_id)s, %(actor_label)s, %(action)s, %(object_type)s,
+       %(object_id)s, %(client_address)s, %(data)s::jsonb, %(payload)s, head.prev_hash,
+       head.last_hash
+  FROM head
+RETURNING seq
+"""
+
+
+def _canonical(fields: dict[str, Any]) -> str:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def audit_record(
+    *,
+    actor: Any | None,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    data: dict[str, Any] | None = None,
+    client_address: str | None = None,
+) -> int:
+    """Append one audit event and return its sequence number.
+
+    ``actor`` is a user or ``None`` for the system. Runs inside the caller's
+    transaction so the event commits (or rolls back) with the change it records.
+    """
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+    actor_id = getattr(actor, "pk", None)
+    data = data or {}
+    fields: dict[str, Any] = {
+        "created_at": timezone.now().isoformat(),
+        "actor_id": actor_id,
+        "actor_label": str(actor) if actor is not None else "system",
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "client_address": client_address,
+        "data": data,
+    }
+    payload = _canonical(fields)
+    params: dict[str, Any] = {**fields, "data": _canonical(data), "payload": payload}
+    with connection.cursor() as cursor:
+        cursor.execute(_APPEND_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("audit chain head row is missing (run migrations)")
+    return int(row[0])
+
+
+@dataclass(frozen=True)
+class AuditBreak:
+    seq: int
+    problem: str
+
+
+def _columns_match(event: AuditEvent, fields: dict[str, Any]) -> bool:
+    created = datetime.fromisoformat(fields["created_at"])
+    return (
+        event.action == fields["action"]
+        and event.actor_id == fields["actor_id"]
+        and event.actor_label == fields["actor_label"]
+        and event.object_type == fields["object_type"]
+        and event.object_id == fields["object_id"]
+        and (event.client_address or None) == fields["client_address"]
+        and event.data == fields["data"]
+        and event.created_at == created
+    )
+
+
+def audit_verify(*, batch_size: int = 2000) -> list[AuditBreak]:
+    """Walk the whole chain in order and return every break found (empty = intact)."""
+    breaks: list[AuditBreak] = []
+    prev_hash = b"\x00" * 32
+    expected_seq = 1
+    queryset = AuditEvent.objects.order_by("seq")
+    for event in queryset.iterator(chunk_size=batch_size):
+        if event.seq != expected_seq:
+            breaks.append(
+                AuditBreak(expected_seq, f"missing events {expected_seq}..{event.seq - 1}")
+            )
+        stored_prev = bytes(event.prev_hash)
+        if stored_prev != prev_hash:
+            breaks.append(AuditBreak(event.seq, "prev_hash does not match the event before"))
+        digest = hashlib.sha256(stored_prev + event.payload.encode()).digest()
+        if digest != bytes(event.hash):
+            breaks.append(AuditBreak(event.seq, "hash does not match payload (payload edited)"))
+        try:
+            if not _columns_match(event, json.loads(event.payload)):
+                breaks.append(AuditBreak(event.seq, "columns differ from the hashed payload"))
+        except (ValueError, KeyError):
+            breaks.append(AuditBreak(event.seq, "payload is not valid JSON"))
+        prev_hash = bytes(event.hash)
+        expected_seq = event.seq + 1
+    head = _head()
+    if head is not None and head[0] != expected_seq - 1:
+        breaks.append(
+            AuditBreak(expected_seq, f"chain head says {head[0]}, last event is {expected_seq - 1}")
+        )
+    elif head is not None and head[1] != prev_hash:
+        breaks.append(AuditBreak(expected_seq - 1, "chain head hash differs from the last event"))
+    return breaks
+
+
+def _head() -> tuple[int, bytes] | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT seq, last_hash FROM compliance_auditchainhead WHERE id = 1")
+        row = cursor.fetchone()
+    return None if row is None else (int(row[0]), bytes(row[1]))
+
+
+def audit_chain_init() -> None:
+    """Create the chain head row if it is missing (fresh or flushed database)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO compliance_auditchainhead (id, seq, last_hash, prev_hash) "
+            "SELECT 1, COALESCE(MAX(seq), 0), %s, %s FROM compliance_auditevent "
+            "ON CONFLICT (id) DO NOTHING",
+            [b"\x00" * 32, b"\x00" * 32],
+        )

@@ -1,0 +1,67 @@
+"""Saved withdrawal addresses."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from banking.forms import WithdrawalAddressForm
+from banking.views.common import (
+    address_of,
+    current_user,
+    form_error,
+    twofactor_required,
+    verified_customer_required,
+)
+from core.errors import ApplicationError, NotFound
+from custody.models import WithdrawalAddress
+from custody.services.withdrawal_addresses import withdrawal_address_add, withdrawal_address_remove
+
+
+@verified_customer_required
+@twofactor_required
+def addresses(request: HttpRequest) -> HttpResponse:
+    form = WithdrawalAddressForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            saved = withdrawal_address_add(
+                user=current_user(request),
+                label=data["label"],
+                address=data["address"],
+                otp_code=data["otp_code"],
+                client_address=address_of(request),
+            )
+        except ApplicationError as exc:
+            form_error(form, exc)
+        else:
+            local = timezone.localtime(saved.usable_from)
+            messages.success(
+                request,
+                f"Address saved. For your safety you can use it from {local:%d.%m.%Y %H:%M}.",
+            )
+            return redirect("addresses")
+    saved_list = WithdrawalAddress.objects.filter(
+        user=current_user(request), removed_at__isnull=True
+    )
+    return render(
+        request,
+        "accounts/addresses.html",
+        {"form": form, "addresses": saved_list, "now": timezone.now()},
+    )
+
+
+@verified_customer_required
+@require_POST
+def address_remove(request: HttpRequest, address_id: int) -> HttpResponse:
+    try:
+        withdrawal_address_remove(
+            user=current_user(request), address_id=address_id, client_address=address_of(request)
+        )
+    except NotFound:
+        raise Http404("No such address") from None
+    messages.success(request, "Address removed.")
+    return redirect("addresses")

@@ -1,0 +1,85 @@
+"""The bank's BTC/KZT rates and the firm quotes it gives customers and merchants."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.money import format_amount
+
+
+class ExchangeRate(models.Model):
+    """The bank's BTC/KZT mid rate and spread, set by staff.
+
+    Rows are never edited: each change is a new row (and an audit event), so the
+    newest row is the current rate and the table is its history.
+    """
+
+    mid_tiyn_per_btc = models.BigIntegerField()
+    spread_bp = models.PositiveIntegerField(help_text="Spread each side of mid, in basis points")
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "accounts_exchangerate"  # kept from when the ledger app held it
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="exchange_rate_mid_positive", condition=Q(mid_tiyn_per_btc__gt=0)
+            ),
+            models.CheckConstraint(
+                name="exchange_rate_spread_bounded", condition=Q(spread_bp__lt=5000)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{format_amount(self.mid_tiyn_per_btc, 'KZT')} KZT/BTC ±{self.spread_bp} bp"
+
+
+class QuoteDirection(models.TextChoices):
+    BTC_TO_KZT = "btc_kzt", "BTC to KZT"
+    KZT_TO_BTC = "kzt_btc", "KZT to BTC"
+
+
+class Quote(models.Model):
+    """A firm exchange offer to one customer, valid until ``expires_at``, usable once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="quotes"
+    )
+    direction = models.CharField(max_length=8, choices=QuoteDirection.choices)
+    amount_in_minor = models.BigIntegerField()
+    amount_out_minor = models.BigIntegerField()
+    # The rate applied (mid with the spread, rounded in the bank's favour).
+    rate_tiyn_per_btc = models.BigIntegerField()
+    rate = models.ForeignKey(ExchangeRate, on_delete=models.PROTECT, related_name="quotes")
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    group_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "accounts_quote"  # kept from when the ledger app held it
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="quote_amount_in_positive", condition=Q(amount_in_minor__gt=0)
+            ),
+            models.CheckConstraint(
+                name="quote_amount_out_positive", condition=Q(amount_out_minor__gt=0)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Q{self.pk} {self.direction} {self.amount_in_minor}->{self.amount_out_minor}"
+
+    @property
+    def currency_in(self) -> str:
+        return "BTC" if self.direction == QuoteDirection.BTC_TO_KZT else "KZT"
+
+    @property
+    def currency_out(self) -> str:
+        return "KZT" if self.direction == QuoteDirection.BTC_TO_KZT else "BTC"

@@ -1,0 +1,273 @@
+"""Rebalancing: sweep the hot wallet's excess to cold; ask for a refill when it runs low.
+
+A sweep is built, signed and committed (its raw transaction and txid stored) before it
+is broadcast, like custody's withdrawal batches: a retry re-sends the same bytes. The
+builder takes the hot wallet row lock that custody's batch builder takes, and never
+sweeps what approved or batched-but-unbroadcast withdrawals still need.
+
+Ledger: at broadcast hot -> in_transit (debit in_transit, credit custody_hot; the miner
+fee debit fees, credit custody_hot); at confirmation in_transit -> cold (debit
+custody_cold, credit in_transit).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from accounts.models import Account, AccountKind
+from accounts.services import transfer_create, transfer_reverse
+from audit.chain import audit_record
+from custody.errors import TxAlreadyInChain, TxRejected, WalletNotFound
+from custody.models import BatchStatus, Withdrawal, WithdrawalBatch, WithdrawalStatus
+from custody.node import btc, hot_wallet, sats
+from custody.services.batches import fee_rate_sat_vb, hot_wallet_row_locked
+from custody.services.broadcast import rejected_tx_verdict
+from treasury.models import ColdMove, RebalanceAlert, Sweep, SweepStatus
+from treasury.services.common import (
+    cold_wallet,
+    custody_accounts,
+)
+from treasury.services.moves import OPEN_STATUSES, cold_move_request
+
+logger = logging.getLogger("alatau.treasury.sweeps")
+
+SWEEPS_MAX = 20
+ALERT_REPEAT_S = 3600
+
+
+@dataclass(frozen=True)
+class HotBounds:
+    min_sats: int
+    max_sats: int
+
+
+@dataclass
+class RebalanceReport:
+    hot_trusted_sats: int = 0
+    reserved_sats: int = 0
+    bounds: HotBounds | None = None
+    sweep: Sweep | None = None
+    cold_move: ColdMove | None = None
+
+
+def customer_liabilities_sats() -> int:
+    """Return what the bank owes customers and merchants in BTC (posted balances)."""
+    total = Account.objects.filter(
+        currency="BTC", kind__in=(AccountKind.CUSTOMER, AccountKind.MERCHANT)
+    ).aggregate(total=Sum("posted_minor"))["total"]
+    return int(total or 0)
+
+
+def hot_bounds() -> HotBounds:
+    """Return the hot wallet's bounds: absolute, capped by a share of liabilities if set."""
+    maximum = int(settings.HOT_WALLET_MAX_SATS)
+    share_bp = int(settings.HOT_WALLET_MAX_SHARE_BP)
+    if share_bp > 0:
+        maximum = min(maximum, customer_liabilities_sats() * share_bp // 10_000)
+    minimum = min(int(settings.HOT_WALLET_MIN_SATS), maximum)
+    return HotBounds(min_sats=minimum, max_sats=maximum)
+
+
+def hot_reserved_sats() -> int:
+    """Return what approved and batched-but-unbroadcast withdrawals still need."""
+    total = Withdrawal.objects.filter(
+        Q(status=WithdrawalStatus.APPROVED)
+        | Q(status=WithdrawalStatus.BATCHED, batch__status=BatchStatus.SIGNED)
+    ).aggregate(total=Sum("amount_sats"))["total"]
+    return int(total or 0)
+
+
+def treasury_rebalance() -> RebalanceReport:
+    """Sweep the excess above the maximum; below the minimum raise a cold-to-hot request."""
+    bounds = hot_bounds()
+    report = RebalanceReport(bounds=bounds)
+    report.hot_trusted_sats = sats(hot_wallet().call("getbalances")["mine"]["trusted"])
+    report.reserved_sats = hot_reserved_sats()
+    spendable = report.hot_trusted_sats - report.reserved_sats
+    excess = spendable - bounds.max_sats
+    if excess >= max(1, int(settings.SWEEP_MIN_SATS)):
+        report.sweep = sweep_create(amount_sats=excess)
+        sweeps_broadcast()
+    elif spendable < bounds.min_sats:
+        report.cold_move = _refill(spendable, bounds)
+    return report
+
+
+def _refill(spendable: int, bounds: HotBounds) -> ColdMove | None:
+    """Raise one cold-to-hot request (none while one is open) and alert staff."""
+    if ColdMove.objects.filter(status__in=OPEN_STATUSES).exists():
+        return None
+    target = (bounds.min_sats + bounds.max_sats) // 2
+    try:
+        cold_sats = sats(cold_wallet().call("getbalances")["mine"]["trusted"])
+    except WalletNotFound:
+        cold_sats = 0
+    amount = min(target - spendable, cold_sats)  # never ask the cold wallet for more than it has
+    recent = timezone.now() - timedelta(seconds=ALERT_REPEAT_S)
+    if amount <= 0 and RebalanceAlert.objects.filter(created_at__gte=recent).exists():
+        return None  # staff were told recently and there is nothing to request
+    logger.warning(
+        "hot wallet low: %d sats spendable, minimum %d; cold holds %d; requesting %d sats",
+        spendable, bounds.min_sats, cold_sats, max(amount, 0),
+    )  # fmt: skip
+    with transaction.atomic():
+        move = None
+        if amount > 0:
+            move = cold_move_request(
+                amount_sats=amount, actor=None,
+                reason=f"Hot wallet below its minimum ({spendable} < {bounds.min_sats} sats)",
+            )  # fmt: skip
+        RebalanceAlert.objects.create(
+            hot_balance_sats=spendable, minimum_sats=bounds.min_sats, cold_move=move
+        )
+    return move
+
+
+def sweep_create(*, amount_sats: int) -> Sweep | None:
+    """Build, sign and commit one hot -> cold transaction (no broadcast); None if busy."""
+    if amount_sats <= 0:
+        return None
+    hot = hot_wallet()
+    with transaction.atomic():
+        hot_wallet_row_locked()
+        if (
+            WithdrawalBatch.objects.filter(status=BatchStatus.SIGNED).exists()
+            or Sweep.objects.filter(status=SweepStatus.SIGNED).exists()
+        ):
+            return None  # unbroadcast transactions' coins are not yet spent in the node's eyes
+        cold_address = str(cold_wallet().call("getnewaddress", "sweep", "bech32"))
+        fee_rate = fee_rate_sat_vb(hot)
+        funded = hot.call("walletcreatefundedpsbt", [], [{cold_address: btc(amount_sats)}], 0,
+                          {"fee_rate": fee_rate, "replaceable": True})  # fmt: skip
+        signed = hot.call("walletprocesspsbt", funded["psbt"], True, "ALL", True)
+        final = hot.call("finalizepsbt", signed["psbt"], True)
+        if not final.get("complete"):
+            raise TxRejected("The hot wallet could not sign the sweep")
+        decoded = hot.call("decoderawtransaction", final["hex"])
+        sweep = Sweep.objects.create(
+            amount_sats=amount_sats, cold_address=cold_address, txid=str(decoded["txid"]),
+            raw_tx=str(final["hex"]), fee_sats=sats(funded["fee"]),
+            inputs=[[str(i["txid"]), int(i["vout"])] for i in decoded["vin"]],
+        )  # fmt: skip
+        audit_record(actor=None, action="sweep.create", obj=sweep,
+                     data={"txid": sweep.txid, "amount_sats": amount_sats,
+                           "cold_address": cold_address, "fee_sats": sweep.fee_sats})  # fmt: skip
+    return sweep
+
+
+def sweeps_broadcast() -> int:
+    """(Re-)send every committed sweep's exact bytes; book hot -> in_transit once."""
+    sent = 0
+    ids = (
+        Sweep.objects.filter(status=SweepStatus.SIGNED).order_by("pk").values_list("pk", flat=True)
+    )
+    for sweep_id in list(ids[:SWEEPS_MAX]):
+        sent += int(_broadcast_one(sweep_id))
+    return sent
+
+
+def _broadcast_one(sweep_id: int) -> bool:
+    sweep = Sweep.objects.get(pk=sweep_id)
+    try:
+        hot_wallet().call("sendrawtransaction", sweep.raw_tx)
+    except TxAlreadyInChain:
+        pass
+    except TxRejected as exc:
+        Sweep.objects.filter(pk=sweep_id).update(
+            last_error=str(exc)[:300], broadcast_attempts=sweep.broadcast_attempts + 1
+        )
+        logger.error("sweep %s rejected by the node: %s", sweep.txid, exc)
+        verdict = rejected_tx_verdict(hot_wallet(), txid=sweep.txid, inputs=sweep.inputs)
+        if verdict == "lost":
+            _abandon(sweep_id, f"inputs spent elsewhere: {exc}")
+        if verdict != "known":
+            return False
+        # "known": sent before a crash and since mined or spent on: book it now.
+    hot_account, _, transit, fees = custody_accounts()
+    with transaction.atomic():
+        sweep = Sweep.objects.select_for_update().get(pk=sweep_id)
+        if sweep.status != SweepStatus.SIGNED:
+            return False
+        sweep.transit_transfer = transfer_create(
+            debit_account_id=transit.pk, credit_account_id=hot_account.pk,
+            amount_minor=sweep.amount_sats, code="sweep", source=sweep,
+            idempotency_key=f"sweep:{sweep.txid}:transit", memo=f"sweep to cold {sweep.txid}",
+        )  # fmt: skip
+        if sweep.fee_sats:
+            sweep.fee_transfer = transfer_create(
+                debit_account_id=fees.pk, credit_account_id=hot_account.pk,
+                amount_minor=sweep.fee_sats, code="fee", source=sweep,
+                idempotency_key=f"sweep:{sweep.txid}:fee", memo=f"miner fee {sweep.txid}",
+            )  # fmt: skip
+        sweep.status = SweepStatus.BROADCAST
+        sweep.broadcast_at = timezone.now()
+        sweep.broadcast_attempts += 1
+        sweep.save(update_fields=["transit_transfer", "fee_transfer", "status", "broadcast_at",
+                                  "broadcast_attempts"])  # fmt: skip
+        audit_record(actor=None, action="sweep.broadcast", obj=sweep, data={"txid": sweep.txid})
+    return True
+
+
+def _abandon(sweep_id: int, reason: str) -> None:
+    """A committed sweep that can never confirm (nothing was booked yet): mark it failed."""
+    with transaction.atomic():
+        sweep = Sweep.objects.select_for_update().get(pk=sweep_id)
+        if sweep.status != SweepStatus.SIGNED:
+            return
+        sweep.status = SweepStatus.FAILED
+        sweep.last_error = reason[:300]
+        sweep.save(update_fields=["status", "last_error"])
+        audit_record(actor=None, action="sweep.fail", obj=sweep, data={"reason": reason})
+
+
+def sweeps_confirm() -> int:
+    """Settle broadcast sweeps with a confirmation (in_transit -> cold); fail conflicted ones."""
+    hot = hot_wallet()
+    done = 0
+    for sweep in list(Sweep.objects.filter(status=SweepStatus.BROADCAST)[:SWEEPS_MAX]):
+        confirmations = int(hot.call("gettransaction", sweep.txid).get("confirmations", 0))
+        if confirmations < 0:
+            _fail(sweep.pk, "transaction conflicted")
+        elif confirmations >= 1:
+            _settle(sweep.pk, confirmations)
+            done += 1
+    return done
+
+
+def _settle(sweep_id: int, confirmations: int) -> None:
+    _, cold_account, transit, _ = custody_accounts()
+    with transaction.atomic():
+        sweep = Sweep.objects.select_for_update().get(pk=sweep_id)
+        if sweep.status != SweepStatus.BROADCAST:
+            return
+        sweep.settle_transfer = transfer_create(
+            debit_account_id=cold_account.pk, credit_account_id=transit.pk,
+            amount_minor=sweep.amount_sats, code="sweep", source=sweep,
+            idempotency_key=f"sweep:{sweep.txid}:settle", memo=f"sweep to cold {sweep.txid}",
+        )  # fmt: skip
+        sweep.status = SweepStatus.CONFIRMED
+        sweep.confirmations = confirmations
+        sweep.confirmed_at = timezone.now()
+        sweep.save(update_fields=["settle_transfer", "status", "confirmations", "confirmed_at"])
+        audit_record(actor=None, action="sweep.confirm", obj=sweep, data={"txid": sweep.txid})
+
+
+def _fail(sweep_id: int, reason: str) -> None:
+    with transaction.atomic():
+        sweep = Sweep.objects.select_for_update().get(pk=sweep_id)
+        if sweep.status != SweepStatus.BROADCAST:
+            return
+        for transfer_id in (sweep.transit_transfer_id, sweep.fee_transfer_id):
+            if transfer_id is not None:
+                transfer_reverse(transfer_id=transfer_id, actor=None, reason=reason)
+        sweep.status = SweepStatus.FAILED
+        sweep.last_error = reason[:300]
+        sweep.save(update_fields=["status", "last_error"])
+        audit_record(actor=None, action="sweep.fail", obj=sweep, data={"reason": reason})
