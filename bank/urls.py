@@ -17,8 +17,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("merchants.api_urls")),
-    path("", include("custody.urls")),
-    path("", include("treasury.urls")),
     path("", include("merchants.urls")),
     path("", include("banking.urls")),
 ]

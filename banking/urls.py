@@ -9,6 +9,7 @@ from banking.views import (
     dashboard,
     exchange,
     identity,
+    reserves,
     security,
     statements,
     transfers,
@@ -16,6 +17,9 @@ from banking.views import (
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", dashboard.dashboard, name="dashboard"),
+    # Proof of reserves (treasury's snapshots, shown to the customer).
+    path("reserves/", reserves.reserves_page, name="reserves"),
+    path("reserves/proof/", reserves.reserves_proof, name="reserves_proof"),
     # Sign up, log in, password reset.
     path("signup/", auth.signup, name="signup"),
     path("signup/done/", auth.signup_done, name="signup_done"),

@@ -124,7 +124,6 @@ class StaffPermission(models.Model):
         permissions = [
             ("review_kyc", "Approve or reject identity (KYC) submissions"),
             ("view_kyc_document", "Open customers' identity documents"),
-            ("decide_withdrawal", "Approve or reject withdrawals under review"),
             ("freeze_account", "Freeze a customer account"),
             ("unfreeze_account", "Unfreeze a customer account (four eyes)"),
             ("work_case", "Assign, annotate, escalate and close cases"),

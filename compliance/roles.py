@@ -35,8 +35,7 @@ ROLES: dict[str, list[str]] = {
         "audit.view_*",
         "compliance.review_kyc",
         "compliance.view_kyc_document",
-        "compliance.decide_withdrawal",
-        # custody's own check in withdrawal_approve/withdrawal_reject.
+        # The one permission that decides a withdrawal under review (custody owns review).
         "custody.review_withdrawal",
         "compliance.freeze_account",
         "compliance.unfreeze_account",
@@ -78,8 +77,16 @@ ROLES: dict[str, list[str]] = {
 
 
 # Never granted to a role, whatever the patterns say: reading OTP devices would show
-# their secrets (anyone could then compute a colleague's codes), sessions their keys.
-NEVER = ["otp_totp.*", "otp_static.*", "otp_email.*", "sessions.*", "auth.*_permission"]
+# their secrets (anyone could then compute a colleague's codes), sessions their keys;
+# compliance.decide_withdrawal is gone (custody.review_withdrawal decides alone).
+NEVER = [
+    "compliance.decide_withdrawal",
+    "otp_totp.*",
+    "otp_static.*",
+    "otp_email.*",
+    "sessions.*",
+    "auth.*_permission",
+]
 
 
 def _matches(label: str, patterns: list[str]) -> bool:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.apps import apps
 from django.db.models import Q
-from django.utils import timezone
 
-from compliance.models import Case, CaseStatus, RuleConfig
+from accounts.models import Identity, KycStatus
+from compliance.models import (
+    ApprovalRequest,
+    ApprovalStatus,
+    Case,
+    CaseStatus,
+    RuleConfig,
+    ScreenedMovement,
+)
+from compliance.registry import admin_counters_registered
 from compliance.rules import CONFIG_DEFAULTS, RULES
 
 
@@ -32,50 +39,33 @@ def rule_configs() -> dict[str, tuple[bool, dict[str, int]]]:
     return {name: _merged(name, rows.get(name)) for name in RULES}
 
 
-def withdrawal_model() -> Any | None:
-    """Return custody's Withdrawal model, or None while custody has none."""
-    try:
-        return apps.get_model("custody", "Withdrawal")
-    except LookupError:
-        return None
+def screened_kzt_tiyn(*, subject: Any) -> int | None:
+    """Return the KZT value screening stored for ``subject``, if it was screened."""
+    stored = (
+        ScreenedMovement.objects.filter(
+            subject_type=subject._meta.label_lower, subject_id=str(subject.pk)
+        )
+        .values_list("amount_kzt_tiyn", flat=True)
+        .first()
+    )
+    return None if stored is None else int(stored)
 
 
 def admin_counters(*, user: Any = None) -> dict[str, Any]:
-    """Return the figures shown on the admin index (``mine``: open cases assigned to user)."""
-    from accounts.models import Identity
+    """Return the figures shown on the admin index (``mine``: open cases assigned to user).
 
+    Custody and treasury add theirs through ``compliance.registry``.
+    """
     counters: dict[str, Any] = {
         "open_cases": Case.objects.filter(~Q(status=CaseStatus.CLOSED)).count(),
         "escalated_cases": Case.objects.filter(status=CaseStatus.ESCALATED).count(),
         "mine": Case.objects.filter(
             ~Q(status=CaseStatus.CLOSED), assignee=getattr(user, "pk", None)
         ).count(),
-        "kyc_awaiting": Identity.objects.filter(status="submitted").count(),
+        "kyc_awaiting": Identity.objects.filter(status=KycStatus.SUBMITTED).count(),
         "withdrawals_awaiting": None,
-        "pending_approvals": _pending_approvals(),
+        "pending_approvals": ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count(),
         "reconciliation": "none yet",
     }
-    model = withdrawal_model()
-    if model is not None:
-        counters["withdrawals_awaiting"] = model.objects.filter(status="pending_review").count()
-    counters["reconciliation"] = _last_reconciliation()
+    counters.update(admin_counters_registered())
     return counters
-
-
-def _pending_approvals() -> int:
-    from compliance.models import ApprovalRequest, ApprovalStatus
-
-    return ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
-
-
-def _last_reconciliation() -> str:
-    """Return the last reconciliation run's status and time (treasury's), or "none yet"."""
-    try:
-        model = apps.get_model("treasury", "ReconciliationRun")
-    except LookupError:
-        return "none yet"
-    run = model.objects.order_by("-pk").first()
-    if run is None:
-        return "none yet"
-    when = timezone.localtime(run.created_at)
-    return f"{run.status} ({when:%Y-%m-%d %H:%M})"

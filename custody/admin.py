@@ -17,7 +17,11 @@ from custody.models import (
     WithdrawalAddress,
     WithdrawalBatch,
 )
-from custody.services.withdrawals import REVIEW_PERMISSION
+from custody.services.review import (
+    REVIEW_PERMISSION,
+    withdrawal_review_approve,
+    withdrawal_review_reject,
+)
 
 
 @admin.register(Wallet)
@@ -49,10 +53,8 @@ class WithdrawalBatchAdmin(ReadOnlyAdmin):
 
 
 def _review(request: HttpRequest, queryset: QuerySet[Withdrawal], approve: bool) -> None:
-    # Through compliance's review services: they close the withdrawal's cases and send
-    # large withdrawals to four eyes instead of approving them outright.
-    from compliance.services.actions import withdrawal_review_approve, withdrawal_review_reject
-
+    # Through the review services: they close the withdrawal's cases and send large
+    # withdrawals to four eyes instead of approving them outright.
     verb = "approved" if approve else "rejected"
     done = proposed = 0
     for withdrawal in queryset:

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class CustodyConfig(AppConfig):
     name = "custody"
     verbose_name = "Custody (bitcoin node, deposits, withdrawals)"
+
+    def ready(self) -> None:
+        # Compliance's case screen and four-eyes engine decide withdrawals through custody.
+        from custody.services.review import review_register
+
+        review_register()

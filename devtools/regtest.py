@@ -51,9 +51,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from custody.node import STATE_FILE_NAME
+
 log = logging.getLogger(__name__)
 
-STATE_FILE_NAME = "alatau-node.json"
 CONSOLE_LOG_NAME = "alatau-node.log"
 RPC_USER = "alatau"
 RPC_HOST = "127.0.0.1"

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from banking.services.transfers import transfer_needs_2fa
-from banking.views.common import verified_customer_required
+from accounts.access import verified_customer_required
+from accounts.services.twofactor import transfer_needs_2fa
 from core.errors import ApplicationError
 from core.http import client_address
 from core.money import format_amount

@@ -13,3 +13,8 @@ class TreasuryConfig(AppConfig):
         from treasury.services.moves import register_approval_action
 
         register_approval_action()
+        # The staff admin's index shows the last reconciliation (compliance draws it).
+        from compliance.registry import admin_counter_register
+        from treasury.selectors import reconciliation_last_text
+
+        admin_counter_register("reconciliation", reconciliation_last_text)

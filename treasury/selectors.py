@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
 from accounts.models import Account
 from treasury.models import ReconciliationRun, ReserveLeaf, ReserveSnapshot
 
@@ -24,3 +26,12 @@ def reserve_accounts_for(*, user: Any, snapshot: ReserveSnapshot) -> list[Accoun
         "account_id", flat=True
     )
     return list(Account.objects.filter(pk__in=list(ids)).order_by("pk"))
+
+
+def reconciliation_last_text() -> str:
+    """Return the last reconciliation run's status and time, or "none yet"."""
+    run = ReconciliationRun.objects.order_by("-pk").first()
+    if run is None:
+        return "none yet"
+    when = timezone.localtime(run.created_at)
+    return f"{run.status} ({when:%Y-%m-%d %H:%M})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django_otp import devices_for_user
 from django_otp.models import Device
@@ -12,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.chain import audit_record
 from core.errors import InvalidState, ValidationFailed
+from core.money import Currency
 
 BACKUP_CODE_COUNT = 10
 TOTP_DIGITS = 6
@@ -105,3 +107,15 @@ def _backup_codes_replace(user: Any) -> list[str]:
     codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
     StaticToken.objects.bulk_create([StaticToken(device=device, token=c) for c in codes])
     return codes
+
+
+def transfer_2fa_threshold(currency: str) -> int:
+    """Return the amount (minor units) from which a transfer needs a second factor."""
+    if currency == Currency.BTC:
+        return int(settings.TRANSFER_2FA_THRESHOLD_SATS)
+    return int(settings.TRANSFER_2FA_THRESHOLD_TIYN)
+
+
+def transfer_needs_2fa(*, currency: str, amount_minor: int) -> bool:
+    """Return whether moving this amount needs a second factor (every door asks the same)."""
+    return amount_minor >= transfer_2fa_threshold(currency)

@@ -4,31 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
 from accounts.errors import InsufficientFunds
 from accounts.models import Account, AccountKind, AccountStatus, Transfer, TransferCode, User
 from accounts.services.transfers import transfer_create
-from accounts.services.twofactor import twofactor_check, twofactor_enabled
+from accounts.services.twofactor import (
+    transfer_2fa_threshold,
+    transfer_needs_2fa,
+    twofactor_check,
+    twofactor_enabled,
+)
 from compliance.services import limits_check
 from core.errors import NotFound, ValidationFailed
-from core.money import Currency, check_minor, format_amount
+from core.money import check_minor, format_amount
 from exchange.rates import kzt_value_tiyn
 
 _NO_RECIPIENT = "No Alatau customer with this account number or email."
-
-
-def transfer_2fa_threshold(currency: str) -> int:
-    """Return the amount (minor units) from which a transfer needs a second factor."""
-    if currency == Currency.BTC:
-        return int(settings.TRANSFER_2FA_THRESHOLD_SATS)
-    return int(settings.TRANSFER_2FA_THRESHOLD_TIYN)
-
-
-def transfer_needs_2fa(*, currency: str, amount_minor: int) -> bool:
-    return amount_minor >= transfer_2fa_threshold(currency)
 
 
 def recipient_resolve(*, sender: Any, query: str, currency: str) -> Account:

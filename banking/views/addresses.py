@@ -8,14 +8,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.access import current_user, verified_customer_required
 from banking.forms import WithdrawalAddressForm
-from banking.views.common import (
-    address_of,
-    current_user,
-    form_error,
-    twofactor_required,
-    verified_customer_required,
-)
+from banking.views.common import address_of, form_error, twofactor_required
 from core.errors import ApplicationError, NotFound
 from custody.models import WithdrawalAddress
 from custody.services.withdrawal_addresses import withdrawal_address_add, withdrawal_address_remove

@@ -21,12 +21,13 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_ratelimit.decorators import ratelimit
 
+from accounts.access import View, customer_required
 from accounts.models import User
 from accounts.services.sessions import user_session_forget, user_session_record
 from accounts.services.twofactor import twofactor_check, twofactor_enabled
 from banking.forms import LoginForm, OtpForm, SignupForm
 from banking.services.signup import email_confirm, email_confirmation_send, user_signup
-from banking.views.common import View, address_of, customer_required, form_error
+from banking.views.common import address_of, form_error
 from core.errors import ApplicationError
 
 PENDING_LOGIN = "pending_login"

@@ -1,53 +1,22 @@
-"""Shared pieces of the web banking views: access checks and error mapping."""
+"""Shared pieces of the web banking views: 2FA gate, error mapping; access checks re-exported."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from accounts.models import User
+from accounts.access import View
 from accounts.services.twofactor import twofactor_enabled
 from core.errors import ApplicationError
 from core.http import client_address
-
-View = Callable[..., HttpResponseBase]
-
-
-def customer_required(view: View) -> View:
-    """Allow signed-in customers only; staff get a plain refusal page, not customer data."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if request.user.is_staff:
-            return render(request, "accounts/staff_refused.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def verified_customer_required(view: View) -> View:
-    """Customer pages that move money need a confirmed email address."""
-
-    @customer_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if current_user(request).email_verified_at is None:
-            return render(request, "accounts/email_unconfirmed.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def twofactor_required(view: View) -> View:
@@ -80,14 +49,6 @@ def form_error(
                 placed = True
     if not placed:
         form.add_error(None, exc.message)
-
-
-def current_user(request: HttpRequest) -> User:
-    """Return the signed-in customer (views behind ``customer_required`` only)."""
-    user = request.user
-    if not isinstance(user, User):
-        raise PermissionDenied("Sign in first.")
-    return user
 
 
 def address_of(request: HttpRequest) -> str | None:

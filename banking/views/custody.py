@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.access import current_user, verified_customer_required
 from accounts.models import Account
 from banking.forms import WithdrawConfirmForm, WithdrawForm
 from banking.services.withdrawals import (
@@ -17,13 +18,7 @@ from banking.services.withdrawals import (
     withdrawal_fee_sats,
     withdrawal_needs_travel_rule,
 )
-from banking.views.common import (
-    address_of,
-    current_user,
-    form_error,
-    twofactor_required,
-    verified_customer_required,
-)
+from banking.views.common import address_of, form_error, twofactor_required
 from banking.views.security import qr_svg
 from compliance.services import user_tier
 from core.errors import ApplicationError, NotFound

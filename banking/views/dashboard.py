@@ -6,11 +6,11 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts.access import current_user, customer_required
 from accounts.models import Account, Identity, Transfer
 from accounts.selectors import customer_accounts
 from accounts.services.twofactor import twofactor_enabled
 from banking.templatetags.bank import movement_detail, movement_label
-from banking.views.common import current_user, customer_required
 from banking.views.custody_panels import dashboard_panels
 
 RECENT_MAX = 10

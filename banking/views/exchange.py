@@ -8,14 +8,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.access import current_user, verified_customer_required
 from accounts.selectors import customer_accounts
 from banking.forms import ExchangeForm
-from banking.views.common import (
-    address_of,
-    current_user,
-    form_error,
-    verified_customer_required,
-)
+from banking.views.common import address_of, form_error
 from core.errors import ApplicationError
 from exchange.models import Quote
 from exchange.services import (

@@ -6,10 +6,11 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from accounts.access import current_user, customer_required
 from accounts.models import KycStatus
 from banking.forms import IdentityForm
 from banking.services.kyc import identity_for, identity_submit, tier_table
-from banking.views.common import address_of, current_user, customer_required, form_error
+from banking.views.common import address_of, form_error
 from core.errors import ApplicationError
 
 

@@ -13,6 +13,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.access import current_user, customer_required
 from accounts.services.sessions import (
     user_session_end,
     user_sessions_active,
@@ -29,7 +30,7 @@ from accounts.services.twofactor import (
 )
 from banking.forms import OtpSetupForm, PasswordConfirmForm, TwofactorDisableForm
 from banking.views.auth import safe_next
-from banking.views.common import address_of, current_user, customer_required, form_error
+from banking.views.common import address_of, form_error
 from core.errors import ApplicationError, NotFound
 
 SETUP_DEVICE = "totp_setup_device"

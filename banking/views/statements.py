@@ -11,11 +11,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from accounts.access import current_user, customer_required
 from accounts.models import Account
 from accounts.selectors import Statement, StatementLine, account_statement
 from banking.forms import StatementForm
 from banking.templatetags.bank import movement_label
-from banking.views.common import current_user, customer_required
 from core.money import format_amount
 
 PAGE_LINES = 500

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from accounts.access import current_user, verified_customer_required
 from accounts.models import Account
 from accounts.services.twofactor import twofactor_enabled
 from banking.forms import TransferConfirmForm, TransferForm
@@ -19,12 +20,7 @@ from banking.services.transfers import (
     transfer_needs_2fa,
 )
 from banking.views.auth import rate_limited
-from banking.views.common import (
-    address_of,
-    current_user,
-    form_error,
-    verified_customer_required,
-)
+from banking.views.common import address_of, form_error
 from core.errors import ApplicationError, NotFound
 
 

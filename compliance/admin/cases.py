@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
@@ -17,7 +17,6 @@ from django.utils import timezone
 from accounts.models import Account, AccountStatus, Identity
 from audit.models import AuditEvent
 from compliance.models import (
-    ApprovalRequest,
     Case,
     CaseAttachment,
     CaseDecision,
@@ -25,7 +24,7 @@ from compliance.models import (
     ScreenedMovement,
 )
 from compliance.permissions import has_perm
-from compliance.selectors import withdrawal_model
+from compliance.registry import case_subject_decide, subject_review
 from compliance.services import (
     case_assign,
     case_attach,
@@ -34,8 +33,6 @@ from compliance.services import (
     case_note_add,
     staff_account_freeze,
     staff_account_unfreeze_propose,
-    withdrawal_review_approve,
-    withdrawal_review_reject,
 )
 from compliance.services.cases import case_attachment_open
 from core.admin_tools import (
@@ -245,51 +242,49 @@ class CaseAdmin(ReadOnlyAdmin):
             reason=reason_of(request),
         )
 
-    def _withdrawals(self, request: HttpRequest, queryset: QuerySet[Case]) -> list[int]:
-        ids = []
+    def _subjects(self, request: HttpRequest, queryset: QuerySet[Case]) -> list[Case]:
+        """Cases whose subject the owning app lets this screen decide (its registered review)."""
+        decidable = []
         for case in queryset:
-            if case.subject_type != "custody.withdrawal":
-                messages.error(request, f"Case {case.pk} is not about a withdrawal")
+            if subject_review(case.subject_type) is None:
+                messages.error(request, f"Case {case.pk}: its subject is not decided here")
                 continue
-            ids.append(int(case.subject_id))
-        return ids
+            decidable.append(case)
+        return decidable
+
+    def _decide(self, request: HttpRequest, queryset: QuerySet[Case], *, approve: bool) -> None:
+        for case in self._subjects(request, queryset):
+            label = f"{case.subject_type} {case.subject_id}"
+            ok, proposal = call_service(
+                request,
+                case_subject_decide,
+                label,
+                approve=approve,
+                subject_type=case.subject_type,
+                subject_id=case.subject_id,
+                reason=reason_of(request),
+            )
+            if ok and approve and proposal is not None:
+                messages.warning(
+                    request,
+                    f"{label} needs four eyes: sent for a second approval (request {proposal.pk}).",
+                )
+            elif ok:
+                verb = "approved" if approve else "rejected; funds released"
+                messages.success(request, f"{label} {verb}.")
 
     @admin.action(description="Approve the withdrawal (reason required)")
     def approve_withdrawal(
         self, request: HttpRequest, queryset: QuerySet[Case]
     ) -> HttpResponse | None:
-        for withdrawal_id in self._withdrawals(request, queryset):
-            ok, proposal = call_service(
-                request,
-                withdrawal_review_approve,
-                f"W{withdrawal_id}",
-                withdrawal_id=withdrawal_id,
-                reason=reason_of(request),
-            )
-            if ok and proposal is not None:
-                messages.warning(
-                    request,
-                    f"W{withdrawal_id} is large: sent for a second "
-                    f"approval (request {proposal.pk}).",
-                )
-            elif ok:
-                messages.success(request, f"W{withdrawal_id} approved.")
+        self._decide(request, queryset, approve=True)
         return self._back(request)
 
     @admin.action(description="Reject the withdrawal (reason required)")
     def reject_withdrawal(
         self, request: HttpRequest, queryset: QuerySet[Case]
     ) -> HttpResponse | None:
-        for withdrawal_id in self._withdrawals(request, queryset):
-            ok, _ = call_service(
-                request,
-                withdrawal_review_reject,
-                f"W{withdrawal_id}",
-                withdrawal_id=withdrawal_id,
-                reason=reason_of(request),
-            )
-            if ok:
-                messages.success(request, f"W{withdrawal_id} rejected; funds released.")
+        self._decide(request, queryset, approve=False)
         return self._back(request)
 
     def _accounts(self, queryset: QuerySet[Case], status: str) -> list[Account]:
@@ -404,12 +399,13 @@ class CaseAdmin(ReadOnlyAdmin):
 
     def _facts(self, request: HttpRequest, case: Case) -> dict[str, Any]:
         user = request.user
+        review = subject_review(case.subject_type)
         facts: dict[str, Any] = {
             "case": case,
             "notes": case.notes.select_related("author"),
             "attachments": case.attachments.all(),
             "can_work": has_perm(user, "compliance.work_case"),
-            "can_decide": has_perm(user, "compliance.decide_withdrawal"),
+            "can_decide": review is not None and has_perm(user, review.permission),
             "can_freeze": has_perm(user, "compliance.freeze_account"),
             "changelist_url": reverse("admin:compliance_case_changelist"),
             "trail": AuditEvent.objects.filter(
@@ -436,20 +432,8 @@ class CaseAdmin(ReadOnlyAdmin):
             facts["history"] = ScreenedMovement.objects.filter(user_id=case.customer_id).order_by(
                 "-created_at"
             )[:10]
-        model = withdrawal_model()
-        if model is not None and case.subject_type == "custody.withdrawal":
-            withdrawal = model.objects.filter(pk=case.subject_id).first()
-            facts["withdrawal"] = withdrawal
-            if withdrawal is not None:
-                facts["withdrawal_amount"] = format_amount(
-                    withdrawal.amount_sats, "BTC", with_code=True
-                )
-                facts["same_address"] = model.objects.filter(
-                    Q(address=withdrawal.address), ~Q(pk=withdrawal.pk)
-                ).count()
-                facts["approvals"] = ApprovalRequest.objects.filter(
-                    target_type="custody.withdrawal", target_id=str(withdrawal.pk)
-                )
+        if review is not None:
+            facts.update(review.facts(case.subject_id))
         return facts
 
 

@@ -11,8 +11,6 @@ from compliance.rules import address_is_sanctioned, sanctioned_among
 from compliance.services.actions import (
     staff_account_freeze,
     staff_account_unfreeze_propose,
-    withdrawal_review_approve,
-    withdrawal_review_reject,
 )
 from compliance.services.approvals import (
     approval_action_register,
@@ -75,7 +73,5 @@ __all__ = [
     "travel_rule_required",
     "travel_rule_validate",
     "user_tier",
-    "withdrawal_review_approve",
-    "withdrawal_review_reject",
     "withdrawal_rules_screen",
 ]

@@ -2,11 +2,12 @@
 
 Actions are registered with the permission both people need and an executor
 that runs when the second person approves, in the same transaction. Other apps
-register their own (custody: ``"cold_to_hot"``) from their ``AppConfig.ready``::
+register their own from their ``AppConfig.ready`` (custody: ``"withdrawal_approve"``,
+treasury: ``"cold_to_hot"``)::
 
     from compliance.services.approvals import approval_action_register
     approval_action_register("cold_to_hot", permission="compliance.approve_cold_move",
-                             executor=cold_to_hot_execute, target_model="custody.coldmove")
+                             executor=cold_to_hot_execute, description="...")
 
 The executor is ``executor(request: ApprovalRequest, actor) -> dict`` (JSON
 result stored on the request); if it raises, nothing is approved.
@@ -49,16 +50,10 @@ def approval_action_register(
 
 
 def approval_action(name: str) -> ApprovalAction:
-    _ensure_builtin()
     try:
         return _ACTIONS[name]
     except KeyError:
         raise UnknownAction(f"Unknown action {name!r}") from None
-
-
-def _ensure_builtin() -> None:
-    # The built-in executors live in modules that import this one.
-    from compliance.services import actions, limits  # noqa: F401
 
 
 def approval_propose(

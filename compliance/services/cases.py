@@ -257,3 +257,22 @@ def case_attachment_open(
         )
     handle = attachment.file.storage.open(str(attachment.file.name), "rb")
     return handle, attachment.name
+
+
+def cases_close_for(
+    *, subject: models.Model, actor: Any, decision: str, reason: str, client_address: str | None
+) -> int:
+    """Close every open case about ``subject`` with the decision just taken on it.
+
+    For a service that decided the subject and checked the actor's permission itself
+    (custody's withdrawal review). Returns how many cases were closed.
+    """
+    open_cases = Case.objects.filter(
+        subject_type=subject._meta.label_lower, subject_id=str(subject.pk)
+    ).exclude(status=CaseStatus.CLOSED)
+    closed = 0
+    for case_id in open_cases.values_list("pk", flat=True):
+        close_checked(actor=actor, case_id=case_id, decision=decision, reason=reason,
+                      client_address=client_address)  # fmt: skip
+        closed += 1
+    return closed

@@ -9,12 +9,16 @@ from custody.services.batches import (
 )
 from custody.services.deposits import ScanReport, deposit_scan
 from custody.services.reorg import deposit_lose
+from custody.services.review import (
+    withdrawal_approve,
+    withdrawal_reject,
+    withdrawal_review_approve,
+    withdrawal_review_reject,
+)
 from custody.services.wallets import wallet_load_or_create, wallets_setup
 from custody.services.withdrawals import (
     withdrawal_address_check,
-    withdrawal_approve,
     withdrawal_cancel,
-    withdrawal_reject,
     withdrawal_request,
 )
 
@@ -35,4 +39,6 @@ __all__ = [
     "withdrawal_cancel",
     "withdrawal_reject",
     "withdrawal_request",
+    "withdrawal_review_approve",
+    "withdrawal_review_reject",
 ]

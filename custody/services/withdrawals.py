@@ -1,4 +1,4 @@
-"""Withdrawals from request to a decision: request, approve, reject, cancel.
+"""Withdrawals requested and cancelled by their owner (review is ``custody.services.review``).
 
 A request places a hold for amount + the bank's fee and is screened in the same
 transaction. It never waits on the node: the address is checked locally (network and
@@ -22,7 +22,6 @@ from audit.chain import audit_record
 from compliance.services import case_open
 from core.errors import (
     NotFound,
-    PermissionDenied,
     ServiceUnavailable,
     ValidationFailed,
 )
@@ -31,10 +30,10 @@ from custody.errors import AddressInvalid, AmountInvalid, NodeError, WithdrawalS
 from custody.models import Withdrawal, WithdrawalStatus
 from custody.node import node_client
 from custody.screening import withdrawal_screen
+from custody.services.review import withdrawal_decide
 
 logger = logging.getLogger("alatau.custody.withdrawals")
 
-REVIEW_PERMISSION = "custody.review_withdrawal"
 CANCELLABLE = (
     WithdrawalStatus.REQUESTED, WithdrawalStatus.PENDING_REVIEW, WithdrawalStatus.APPROVED,
 )  # fmt: skip
@@ -187,67 +186,6 @@ def _lock(withdrawal_id: int) -> Withdrawal:
     return withdrawal
 
 
-def _check_reviewer(actor: Any, withdrawal: Withdrawal, reason: str) -> None:
-    allowed = actor is not None and getattr(actor, "is_staff", False)
-    if not allowed or not actor.has_perm(REVIEW_PERMISSION):
-        raise PermissionDenied("You may not review withdrawals")
-    if actor.pk == withdrawal.requested_by_id:
-        raise PermissionDenied("You may not review your own withdrawal")
-    if not reason.strip():
-        raise ValidationFailed("A reason is required", fields={"reason": ["Say why."]})
-
-
-def withdrawal_approve(*, withdrawal_id: int, actor: Any, reason: str,
-                       client_address: str | None = None,
-                       approval: Any | None = None) -> Withdrawal:  # fmt: skip
-    """Approve a withdrawal held for review, so the next batch sends it.
-
-    A withdrawal that compliance says needs four eyes is approved only with
-    ``approval``: the compliance approval request proposed by someone else and
-    being approved now by ``actor`` (compliance's executor passes it). Any other
-    door, the admin included, gets ``FourEyesViolation``.
-    """
-    with transaction.atomic():
-        withdrawal = _lock(withdrawal_id)
-        _check_reviewer(actor, withdrawal, reason)
-        if withdrawal.status != WithdrawalStatus.PENDING_REVIEW:
-            raise WithdrawalStateError(f"Withdrawal is {withdrawal.status}, not pending review")
-        _check_four_eyes(withdrawal, actor, approval)
-        _decide(withdrawal, WithdrawalStatus.APPROVED, actor, reason, client_address)
-    return withdrawal
-
-
-def _check_four_eyes(withdrawal: Withdrawal, actor: Any, approval: Any | None) -> None:
-    from compliance.errors import FourEyesViolation
-    from compliance.services.actions import withdrawal_needs_four_eyes
-
-    if not withdrawal_needs_four_eyes(withdrawal):
-        return
-    actor_id = getattr(actor, "pk", None)
-    if (
-        approval is None
-        or approval.action != "withdrawal_approve"
-        or str(approval.target_id) != str(withdrawal.pk)
-        or approval.approved_by_id != actor_id
-        or approval.proposed_by_id == actor_id
-    ):
-        raise FourEyesViolation(
-            "This withdrawal needs four eyes: one staff member proposes, another approves"
-        )
-
-
-def withdrawal_reject(*, withdrawal_id: int, actor: Any, reason: str,
-                      client_address: str | None = None) -> Withdrawal:  # fmt: skip
-    """Reject a withdrawal not yet batched; the hold is released."""
-    with transaction.atomic():
-        withdrawal = _lock(withdrawal_id)
-        _check_reviewer(actor, withdrawal, reason)
-        if withdrawal.status not in (WithdrawalStatus.PENDING_REVIEW, WithdrawalStatus.APPROVED):
-            raise WithdrawalStateError(f"Withdrawal is {withdrawal.status}; it cannot be rejected")
-        _decide(withdrawal, WithdrawalStatus.REJECTED, actor, reason, client_address)
-    return withdrawal
-
-
 def withdrawal_cancel(*, withdrawal_id: int, actor: Any,
                       client_address: str | None = None) -> Withdrawal:  # fmt: skip
     """Cancel one's own withdrawal until it is batched; the hold is released."""
@@ -257,25 +195,6 @@ def withdrawal_cancel(*, withdrawal_id: int, actor: Any,
             raise NotFound("Withdrawal not found")
         if withdrawal.status not in CANCELLABLE:
             raise WithdrawalStateError(f"Withdrawal is {withdrawal.status}; it cannot be cancelled")
-        _decide(withdrawal, WithdrawalStatus.CANCELLED, actor, "cancelled by customer",
-                client_address, review=False)  # fmt: skip
+        withdrawal_decide(withdrawal, WithdrawalStatus.CANCELLED, actor, "cancelled by customer",
+                          client_address, review=False)  # fmt: skip
     return withdrawal
-
-
-def _decide(withdrawal: Withdrawal, status: str, actor: Any, reason: str,
-            client_address: str | None, *, review: bool = True) -> None:  # fmt: skip
-    before = withdrawal.status
-    withdrawal.status = status
-    fields = ["status", "updated_at"]
-    if review:
-        withdrawal.reviewed_by = actor
-        withdrawal.decision_reason = reason[:500]
-        fields += ["reviewed_by", "decision_reason"]
-    withdrawal.save(update_fields=fields)
-    if status != WithdrawalStatus.APPROVED and withdrawal.hold_id is not None:
-        hold_void(hold_id=withdrawal.hold_id, actor=actor, reason=reason)
-    audit_record(
-        actor=actor, action=f"withdrawal.{status}", obj=withdrawal,
-        data={"before": before, "after": status, "reason": reason},
-        client_address=client_address,
-    )  # fmt: skip

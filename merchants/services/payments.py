@@ -11,9 +11,13 @@ from django.utils import timezone
 from accounts.models import Account, AccountKind, AccountStatus, Transfer, TransferCode
 from accounts.services import hold_create, hold_post
 from accounts.services.holds import Leg
-from accounts.services.twofactor import twofactor_check, twofactor_enabled
+from accounts.services.twofactor import (
+    transfer_2fa_threshold,
+    transfer_needs_2fa,
+    twofactor_check,
+    twofactor_enabled,
+)
 from audit.chain import audit_record
-from banking.services.transfers import transfer_2fa_threshold, transfer_needs_2fa
 from compliance.models import LimitKind
 from compliance.services import limits_check
 from core.errors import NotFound, ValidationFailed, invariant

@@ -29,11 +29,10 @@ from compliance.services import (
     approval_reject,
     staff_account_unfreeze_propose,
     tier_limit_propose,
-    withdrawal_review_approve,
-    withdrawal_review_reject,
 )
 from core.errors import PermissionDenied
 from custody.models import Withdrawal
+from custody.services import withdrawal_review_approve, withdrawal_review_reject
 from tests.compliance.conftest import otp_client, regtest_address, request_withdrawal
 
 pytestmark = pytest.mark.django_db

@@ -124,7 +124,7 @@ def test_review_approve_reject_cancel(chain: Chain, funded_account: Any, make_us
     officer = make_user(is_staff=True)
     officer.user_permissions.add(Permission.objects.get(codename="review_withdrawal"))
     # The admin actions go through compliance's review services, which check this too.
-    officer.user_permissions.add(Permission.objects.get(codename="decide_withdrawal"))
+    officer.user_permissions.add(Permission.objects.get(codename="review_withdrawal"))
     officer = type(officer).objects.get(pk=officer.pk)
     approved = withdrawal_approve(withdrawal_id=big.pk, actor=officer, reason="known customer")
     assert approved.status == WithdrawalStatus.APPROVED
@@ -195,7 +195,7 @@ def test_admin_actions_call_the_services(
     officer = make_user(is_staff=True)
     officer.user_permissions.add(Permission.objects.get(codename="review_withdrawal"))
     # The admin actions go through compliance's review services, which check this too.
-    officer.user_permissions.add(Permission.objects.get(codename="decide_withdrawal"))
+    officer.user_permissions.add(Permission.objects.get(codename="review_withdrawal"))
     officer = type(officer).objects.get(pk=officer.pk)
     request = rf.post("/admin/custody/withdrawal/")
     request.user = officer

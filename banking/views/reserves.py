@@ -7,7 +7,7 @@ import json
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from banking.views.common import customer_required
+from accounts.access import customer_required
 from treasury.selectors import reserve_accounts_for, reserve_snapshot_latest
 from treasury.services import reserve_proof
 
