@@ -53,3 +53,9 @@ def current_user(request: HttpRequest) -> User:
     if not isinstance(user, User):
         raise PermissionDenied("Sign in first.")
     return user
+
+
+def acting_user(request: HttpRequest) -> User | None:
+    """Return the signed-in user to pass to a service as its actor (None if anonymous)."""
+    user = request.user
+    return user if isinstance(user, User) else None

@@ -18,6 +18,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from core.actor import ActorLike as Actor
 
 _APPEND_SQL = """
 WITH head AS (
@@ -45,7 +46,7 @@ def _canonical(fields: dict[str, Any]) -> str:
 
 def audit_record(
     *,
-    actor: Any | None,
+    actor: Actor,
     action: str,
     obj: models.Model | None = None,
     object_type: str = "",

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from django.contrib.auth.models import AnonymousUser
 
+from accounts.actor import Actor
+from accounts.models import User
 from core.errors import PermissionDenied
 
 
-def require_perm(actor: Any, perm: str) -> None:
-    """Raise ``PermissionDenied`` unless ``actor`` is active staff holding ``perm``.
+def require_perm(actor: Actor | AnonymousUser, perm: str) -> User:
+    """Return ``actor`` if it is active staff holding ``perm``; else raise ``PermissionDenied``.
 
     ``perm`` is ``"app_label.codename"``. Superusers hold every permission.
     """
-    if actor is None or not getattr(actor, "is_authenticated", False):
+    if not isinstance(actor, User) or not actor.is_authenticated:
         raise PermissionDenied("Sign in as staff to do this")
     if not actor.is_active or not actor.is_staff:
         raise PermissionDenied("Only active staff may do this")
     if not actor.has_perm(perm):
         raise PermissionDenied(f"You lack the permission {perm}", fields={"permission": [perm]})
+    return actor
 
 
-def has_perm(actor: Any, perm: str) -> bool:
+def has_perm(actor: Actor | AnonymousUser, perm: str) -> bool:
     """Return whether ``actor`` passes ``require_perm`` (for showing or hiding controls)."""
     try:
         require_perm(actor, perm)

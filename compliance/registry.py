@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.actor import Actor
+from accounts.actor import Actor
 from core.errors import InvalidState
 
 

@@ -1,7 +1,7 @@
-"""Who acts: a signed-in user, or ``None`` for the system (a task, a scan, a migration).
+"""The shape of an actor for layers below the users (the audit log).
 
-Services take ``actor: Actor`` and rely only on what every user has (``pk``,
-``is_staff``, ``is_active``, ``has_perm``), so the base layer needs no model of ours.
+Above them services use ``accounts.actor.Actor`` (the user model, or ``None`` for the
+system); below, only what every user has is relied on.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol, TypeAlias
 
 
-class User(Protocol):
+class UserLike(Protocol):
     """The part of a user that every service may rely on."""
 
     @property
@@ -25,4 +25,4 @@ class User(Protocol):
 
 
 # A user, or None when the system acts.
-Actor: TypeAlias = User | None
+ActorLike: TypeAlias = UserLike | None

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.access import acting_user
 from core.admin_tools import ReadOnlyAdmin
 from core.errors import ApplicationError
 from core.http import client_address
@@ -63,7 +64,7 @@ def _review(request: HttpRequest, queryset: QuerySet[Withdrawal], approve: bool)
         try:
             if approve:
                 proposal = withdrawal_review_approve(
-                    withdrawal_id=withdrawal.pk, actor=request.user, reason=reason,
+                    withdrawal_id=withdrawal.pk, actor=acting_user(request), reason=reason,
                     client_address=address,
                 )  # fmt: skip
                 if proposal is not None:
@@ -71,7 +72,7 @@ def _review(request: HttpRequest, queryset: QuerySet[Withdrawal], approve: bool)
                     continue
             else:
                 withdrawal_review_reject(
-                    withdrawal_id=withdrawal.pk, actor=request.user, reason=reason,
+                    withdrawal_id=withdrawal.pk, actor=acting_user(request), reason=reason,
                     client_address=address,
                 )  # fmt: skip
         except ApplicationError as exc:

@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
+from accounts.access import acting_user
 from core.admin_tools import ReadOnlyAdmin
 from core.errors import ApplicationError
 from core.http import client_address
@@ -73,7 +74,7 @@ class ExchangeRateAdmin(admin.ModelAdmin):
         saved = exchange_rate_set(
             mid_tiyn_per_btc=obj.mid_tiyn_per_btc,
             spread_bp=obj.spread_bp,
-            actor=request.user,
+            actor=acting_user(request),
             client_address=client_address(request),
         )
         obj.pk, obj.created_at, obj.set_by = saved.pk, saved.created_at, saved.set_by

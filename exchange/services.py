@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actor import Actor
 from accounts.models import Account, AccountKind, TransferCode
 from accounts.selectors import customer_account
 from accounts.services.accounts import system_account
@@ -114,7 +115,7 @@ def exchange_rate_check(*, mid_tiyn_per_btc: int, spread_bp: int) -> None:
 
 
 def exchange_rate_set(
-    *, mid_tiyn_per_btc: int, spread_bp: int, actor: Any, client_address: str | None = None
+    *, mid_tiyn_per_btc: int, spread_bp: int, actor: Actor, client_address: str | None = None
 ) -> ExchangeRate:
     """Set a new mid rate and spread (a new row; the old ones stay as history)."""
     exchange_rate_check(mid_tiyn_per_btc=mid_tiyn_per_btc, spread_bp=spread_bp)

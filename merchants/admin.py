@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from accounts.access import acting_user
 from accounts.models import User
 from core.admin_tools import ReadOnlyAdmin
 from merchants.models import (
@@ -43,7 +44,7 @@ class MerchantAdmin(admin.ModelAdmin):
             merchant_set_status(
                 merchant_id=merchant.pk,
                 status=MerchantStatus.SUSPENDED,
-                actor=request.user,
+                actor=acting_user(request),
                 reason="suspended from the admin",
             )
 
@@ -53,7 +54,7 @@ class MerchantAdmin(admin.ModelAdmin):
             merchant_set_status(
                 merchant_id=merchant.pk,
                 status=MerchantStatus.ACTIVE,
-                actor=request.user,
+                actor=acting_user(request),
                 reason="reactivated from the admin",
             )
 
@@ -77,7 +78,7 @@ class MerchantAdmin(admin.ModelAdmin):
         created = merchant_onboard(
             name=form.cleaned_data["name"],
             owner=owner,
-            actor=request.user,
+            actor=acting_user(request),
             with_kzt=form.cleaned_data["with_kzt"],
         )
         obj.pk = created.pk

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.access import verified_customer_required
+from accounts.access import acting_user, verified_customer_required
 from accounts.services.twofactor import transfer_needs_2fa
 from core.errors import ApplicationError
 from core.http import client_address
@@ -120,7 +120,7 @@ def keys(request: HttpRequest) -> HttpResponse:
                 merchant=merchant,
                 label=form.cleaned_data["label"],
                 scopes=form.cleaned_data["scopes"],
-                actor=request.user,
+                actor=acting_user(request),
             )
             form = ApiKeyForm()
         except ApplicationError as exc:
@@ -145,7 +145,7 @@ def keys(request: HttpRequest) -> HttpResponse:
 def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     merchant = _merchant_of(request)
     try:
-        key = api_key_revoke(merchant=merchant, key_id=key_id, actor=request.user)
+        key = api_key_revoke(merchant=merchant, key_id=key_id, actor=acting_user(request))
         messages.success(request, f"Key {key.label} revoked.")
     except ApplicationError:
         raise Http404("No such key") from None

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from accounts.access import acting_user
 from core.admin_tools import ReadOnlyAdmin, ReasonActionForm, call_service, reason_of
 from core.errors import ApplicationError, ValidationFailed
 from core.money import parse_amount
@@ -133,7 +134,7 @@ class ColdMoveAdmin(ButtonsAdmin):
 
     def _build(self, request: HttpRequest, move_id: int) -> None:
         try:
-            services.cold_move_psbt_build(move_id=move_id, actor=request.user)
+            services.cold_move_psbt_build(move_id=move_id, actor=acting_user(request))
         except ApplicationError as exc:  # shown to staff; they can run the action again
             messages.error(request, f"Move {move_id}: PSBT not built: {exc.message}")
         else:

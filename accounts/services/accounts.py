@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from schwifty import IBAN
 
+from accounts.actor import Actor
 from accounts.errors import AccountNotFound
 from accounts.models import OWNED_KINDS, Account, AccountKind, AccountStatus
 from audit.chain import audit_record
@@ -52,7 +53,7 @@ def account_open(
     currency: str,
     kind: str = AccountKind.CUSTOMER,
     name: str = "",
-    actor: Any | None = None,
+    actor: Actor = None,
 ) -> Account:
     """Open a customer or merchant account in one currency."""
     cur = currency_of(currency)
@@ -112,7 +113,7 @@ def ledger_bootstrap() -> None:
 
 
 def _set_status(
-    account_id: int, status: str, actor: Any, reason: str, client_address: str | None
+    account_id: int, status: str, actor: Actor, reason: str, client_address: str | None
 ) -> Account:
     if not reason.strip():
         raise ValidationFailed("A reason is required", fields={"reason": ["Say why."]})
@@ -138,14 +139,14 @@ def _set_status(
 
 
 def account_freeze(
-    *, account_id: int, actor: Any, reason: str, client_address: str | None = None
+    *, account_id: int, actor: Actor, reason: str, client_address: str | None = None
 ) -> Account:
     """Freeze an account: customers can no longer debit it. Permission checks are the caller's."""
     return _set_status(account_id, AccountStatus.FROZEN, actor, reason, client_address)
 
 
 def account_unfreeze(
-    *, account_id: int, actor: Any, reason: str, client_address: str | None = None
+    *, account_id: int, actor: Actor, reason: str, client_address: str | None = None
 ) -> Account:
     """Unfreeze an account. Compliance wraps this in four eyes."""
     return _set_status(account_id, AccountStatus.ACTIVE, actor, reason, client_address)

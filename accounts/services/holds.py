@@ -12,6 +12,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.actor import Actor
 from accounts.models import Account, Hold, HoldStatus, TransferCode
 from accounts.services.posting import (
     check_debit,
@@ -134,7 +135,7 @@ def hold_post(
     *,
     hold_id: int,
     legs: Sequence[Leg],
-    actor: Any | None = None,
+    actor: Actor = None,
     client_address: str | None = None,
 ) -> Hold:
     """Post a hold as one or more transfers out of its account; release the rest.
@@ -196,7 +197,7 @@ def hold_post(
 def hold_void(
     *,
     hold_id: int,
-    actor: Any | None = None,
+    actor: Actor = None,
     reason: str = "",
     expired: bool = False,
     client_address: str | None = None,

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from accounts.actor import Actor
 from accounts.errors import (
     AccountClosed,
     AccountFrozen,
@@ -212,7 +213,7 @@ def _status_error(status: str, detail: str) -> Exception:
 def transfer_reverse(
     *,
     transfer_id: int,
-    actor: Any | None,
+    actor: Actor,
     reason: str,
     client_address: str | None = None,
 ) -> Transfer:

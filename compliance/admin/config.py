@@ -14,6 +14,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
+from accounts.access import acting_user
 from compliance.models import RuleConfig, SanctionedAddress, ScreenedMovement, TierLimit
 from compliance.permissions import has_perm
 from compliance.services import (
@@ -174,7 +175,7 @@ class SanctionedAddressAdmin(admin.ModelAdmin):
             upload = form.cleaned_data["file"]
             try:
                 result = sanctions_import_csv(
-                    actor=request.user,
+                    actor=acting_user(request),
                     content=upload.read(IMPORT_MAX_BYTES + 1),
                     source=form.cleaned_data["source"],
                     client_address=client_address(request),

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 from django_otp.admin import OTPAdminSite
 
+from accounts.access import acting_user
 from compliance.permissions import has_perm
 from compliance.selectors import admin_counters
 from compliance.services.reports import REPORT_NAMES, VIEW_REPORTS, report_open
@@ -71,7 +72,7 @@ class AlatauAdminSite(OTPAdminSite):
     def report_csv(self, request: HttpRequest, name: str) -> HttpResponseBase:
         try:
             rows = report_open(
-                actor=request.user,
+                actor=acting_user(request),
                 name=name,
                 params=request.GET.dict(),
                 client_address=client_address(request),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from accounts.actor import Actor
 from accounts.models import Account
 from compliance.models import ApprovalRequest
 from compliance.permissions import require_perm
@@ -32,12 +33,12 @@ def _account(account_id: int) -> Account:
 
 
 def staff_account_freeze(
-    *, actor: Any, account_id: int, reason: str, client_address: str | None = None
+    *, actor: Actor, account_id: int, reason: str, client_address: str | None = None
 ) -> Account:
     """Freeze an account at once (stopping money is never delayed by four eyes)."""
     from accounts.services import account_freeze
 
-    require_perm(actor, FREEZE)
+    actor = require_perm(actor, FREEZE)
     return account_freeze(
         account_id=_account(account_id).pk,
         actor=actor,
@@ -47,7 +48,7 @@ def staff_account_freeze(
 
 
 def staff_account_unfreeze_propose(
-    *, actor: Any, account_id: int, reason: str, client_address: str | None = None
+    *, actor: Actor, account_id: int, reason: str, client_address: str | None = None
 ) -> ApprovalRequest:
     """Propose unfreezing an account; a second staff member approves (four eyes)."""
     account = _account(account_id)
@@ -63,7 +64,7 @@ def staff_account_unfreeze_propose(
     )
 
 
-def _account_unfreeze_execute(request: ApprovalRequest, actor: Any) -> dict[str, Any]:
+def _account_unfreeze_execute(request: ApprovalRequest, actor: Actor) -> dict[str, Any]:
     from accounts.services import account_unfreeze
 
     account = account_unfreeze(

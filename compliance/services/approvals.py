@@ -22,6 +22,7 @@ from typing import Any
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from accounts.actor import Actor
 from audit.chain import audit_record
 from compliance.errors import FourEyesViolation, UnknownAction
 from compliance.models import ApprovalRequest, ApprovalStatus
@@ -58,7 +59,7 @@ def approval_action(name: str) -> ApprovalAction:
 
 def approval_propose(
     *,
-    actor: Any,
+    actor: Actor,
     action: str,
     target: models.Model | None = None,
     target_type: str = "",
@@ -69,7 +70,7 @@ def approval_propose(
 ) -> ApprovalRequest:
     """Propose an action for a second staff member to approve."""
     spec = approval_action(action)
-    require_perm(actor, spec.permission)
+    actor = require_perm(actor, spec.permission)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("A reason is required", fields={"reason": ["Say why."]})
@@ -112,7 +113,7 @@ def _lock_pending(request_id: int) -> ApprovalRequest:
 
 
 def approval_approve(
-    *, actor: Any, request_id: int, reason: str = "", client_address: str | None = None
+    *, actor: Actor, request_id: int, reason: str = "", client_address: str | None = None
 ) -> ApprovalRequest:
     """Approve as the second person and execute the action in the same transaction."""
     with transaction.atomic():
@@ -145,7 +146,7 @@ def approval_approve(
 
 
 def approval_reject(
-    *, actor: Any, request_id: int, reason: str, client_address: str | None = None
+    *, actor: Actor, request_id: int, reason: str, client_address: str | None = None
 ) -> ApprovalRequest:
     """Reject a proposal (the proposer may withdraw their own) with a reason."""
     reason = (reason or "").strip()

@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.utils import timezone
 
+from accounts.actor import Actor
 from audit.chain import audit_record
 from compliance.models import Case, CaseAttachment, CaseDecision, CaseNote, CaseStatus
 from compliance.permissions import require_perm
@@ -34,7 +35,7 @@ def case_open(
     customer: Any | None = None,
     amount_minor: int | None = None,
     currency: str = "",
-    actor: Any | None = None,
+    actor: Actor = None,
     amount_kzt_tiyn: int | None = None,
 ) -> Case:
     """Open a case about ``subject`` and audit it; alert staff after commit.
@@ -92,10 +93,10 @@ def _require_reason(reason: str) -> str:
 
 
 def case_assign(
-    *, actor: Any, case_id: int, assignee: Any | None, client_address: str | None = None
+    *, actor: Actor, case_id: int, assignee: Any | None, client_address: str | None = None
 ) -> Case:
     """Assign the case (``assignee=None`` unassigns); an open case moves to in review."""
-    require_perm(actor, WORK_CASE)
+    actor = require_perm(actor, WORK_CASE)
     if assignee is not None and not (assignee.is_staff and assignee.is_active):
         raise ValidationFailed(
             "Assign cases to active staff only", fields={"assignee": ["Not staff."]}
@@ -120,10 +121,10 @@ def case_assign(
 
 
 def case_note_add(
-    *, actor: Any, case_id: int, text: str, client_address: str | None = None
+    *, actor: Actor, case_id: int, text: str, client_address: str | None = None
 ) -> CaseNote:
     """Add a note to a case (closed cases too: auditors' findings may follow)."""
-    require_perm(actor, WORK_CASE)
+    actor = require_perm(actor, WORK_CASE)
     text = (text or "").strip()
     if not text:
         raise ValidationFailed("The note is empty", fields={"text": ["Write something."]})
@@ -142,14 +143,14 @@ def case_note_add(
 
 def case_attach(
     *,
-    actor: Any,
+    actor: Actor,
     case_id: int,
     upload: UploadedFile,
     name: str = "",
     client_address: str | None = None,
 ) -> CaseAttachment:
     """Attach a file (private storage, at most 10 MB) to a case."""
-    require_perm(actor, WORK_CASE)
+    actor = require_perm(actor, WORK_CASE)
     if upload.size is None or upload.size > ATTACHMENT_MAX_BYTES:
         raise ValidationFailed("The file is too large", fields={"file": ["At most 10 MB."]})
     with transaction.atomic():
@@ -170,10 +171,10 @@ def case_attach(
 
 
 def case_escalate(
-    *, actor: Any, case_id: int, reason: str, client_address: str | None = None
+    *, actor: Actor, case_id: int, reason: str, client_address: str | None = None
 ) -> Case:
     """Escalate a case to senior compliance with a reason."""
-    require_perm(actor, WORK_CASE)
+    actor = require_perm(actor, WORK_CASE)
     reason = _require_reason(reason)
     with transaction.atomic():
         case = case_lock(case_id)
@@ -194,10 +195,10 @@ def case_escalate(
 
 
 def case_close(
-    *, actor: Any, case_id: int, decision: str, reason: str, client_address: str | None = None
+    *, actor: Actor, case_id: int, decision: str, reason: str, client_address: str | None = None
 ) -> Case:
     """Close a case with a decision and a mandatory reason."""
-    require_perm(actor, WORK_CASE)
+    actor = require_perm(actor, WORK_CASE)
     return close_checked(
         actor=actor,
         case_id=case_id,
@@ -208,7 +209,7 @@ def case_close(
 
 
 def close_checked(
-    *, actor: Any, case_id: int, decision: str, reason: str, client_address: str | None
+    *, actor: Actor, case_id: int, decision: str, reason: str, client_address: str | None
 ) -> Case:
     """Close a case for a service that has already checked the actor's permission."""
     reason = _require_reason(reason)
@@ -240,10 +241,10 @@ def close_checked(
 
 
 def case_attachment_open(
-    *, actor: Any, attachment_id: int, client_address: str | None = None
+    *, actor: Actor, attachment_id: int, client_address: str | None = None
 ) -> tuple[IO[bytes], str]:
     """Open a case attachment for permitted staff; every opening is audited."""
-    require_perm(actor, "compliance.view_caseattachment")
+    actor = require_perm(actor, "compliance.view_caseattachment")
     attachment = CaseAttachment.objects.filter(pk=attachment_id).first()
     if attachment is None:
         raise NotFound("Attachment not found")
@@ -260,7 +261,7 @@ def case_attachment_open(
 
 
 def cases_close_for(
-    *, subject: models.Model, actor: Any, decision: str, reason: str, client_address: str | None
+    *, subject: models.Model, actor: Actor, decision: str, reason: str, client_address: str | None
 ) -> int:
     """Close every open case about ``subject`` with the decision just taken on it.
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO
 
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actor import Actor
 from accounts.models import Identity, KycStatus
 from audit.chain import audit_record
 from compliance.models import TierLimit
@@ -27,10 +28,15 @@ def _lock_submitted(identity_id: int) -> Identity:
 
 
 def identity_approve(
-    *, actor: Any, identity_id: int, tier: int, reason: str = "", client_address: str | None = None
+    *,
+    actor: Actor,
+    identity_id: int,
+    tier: int,
+    reason: str = "",
+    client_address: str | None = None,
 ) -> Identity:
     """Approve a submitted identity and give the customer ``tier`` (1 or higher)."""
-    require_perm(actor, REVIEW_KYC)
+    actor = require_perm(actor, REVIEW_KYC)
     tiers = set(TierLimit.objects.values_list("tier", flat=True))
     if tier < 1 or tier not in tiers:
         raise ValidationFailed(
@@ -65,10 +71,10 @@ def identity_approve(
 
 
 def identity_reject(
-    *, actor: Any, identity_id: int, reason: str, client_address: str | None = None
+    *, actor: Actor, identity_id: int, reason: str, client_address: str | None = None
 ) -> Identity:
     """Reject a submitted identity; the customer sees ``reason`` and may submit again."""
-    require_perm(actor, REVIEW_KYC)
+    actor = require_perm(actor, REVIEW_KYC)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("Tell the customer why", fields={"reason": ["Required."]})
@@ -92,13 +98,13 @@ def identity_reject(
 
 
 def identity_document_open(
-    *, actor: Any, identity_id: int, client_address: str | None = None
+    *, actor: Actor, identity_id: int, client_address: str | None = None
 ) -> tuple[IO[bytes], str]:
     """Open an identity's document for a permitted staff member; every view is audited.
 
     Returns the open file and its file name; the caller streams and closes it.
     """
-    require_perm(actor, VIEW_DOCUMENT)
+    actor = require_perm(actor, VIEW_DOCUMENT)
     identity = Identity.objects.filter(pk=identity_id).first()
     if identity is None or not identity.document:
         raise NotFound("No document")

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts.actor import Actor
 from accounts.models import Hold, HoldStatus, Identity, KycStatus, Transfer, User
 from audit.chain import audit_record
 from compliance.errors import LimitExceeded
@@ -108,7 +109,7 @@ def _exceeded(period: str, limit_tiyn: int, would_be_tiyn: int, tier: int) -> No
 
 def tier_limit_propose(
     *,
-    actor: Any,
+    actor: Actor,
     tier: int,
     kind: str,
     per_transaction_tiyn: int,
@@ -148,7 +149,7 @@ def tier_limit_propose(
     )
 
 
-def _limit_change_execute(request: ApprovalRequest, actor: Any) -> dict[str, Any]:
+def _limit_change_execute(request: ApprovalRequest, actor: Actor) -> dict[str, Any]:
     tier, kind, after = request.params["tier"], request.params["kind"], request.params["after"]
     with transaction.atomic():
         limit = TierLimit.objects.select_for_update().filter(tier=tier, kind=kind).first()

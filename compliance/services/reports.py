@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
+from accounts.actor import Actor
 from accounts.models import User
 from audit.chain import audit_record
 from compliance import reports
@@ -35,10 +36,10 @@ def _range(params: dict[str, Any]) -> tuple[date, date]:
 
 
 def report_open(
-    *, actor: Any, name: str, params: dict[str, Any], client_address: str | None = None
+    *, actor: Actor, name: str, params: dict[str, Any], client_address: str | None = None
 ) -> Iterator[list[str]]:
     """Check the actor may read reports, audit the download, and return its rows."""
-    require_perm(actor, VIEW_REPORTS)
+    actor = require_perm(actor, VIEW_REPORTS)
     rows: Iterator[list[str]]
     if name == "trial_balance":
         day = None

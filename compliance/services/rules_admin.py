@@ -25,7 +25,7 @@ def rule_config_update(
     client_address: str | None = None,
 ) -> RuleConfig:
     """Change a rule's switch and thresholds; audited with before and after."""
-    require_perm(actor, MANAGE_RULES)
+    actor = require_perm(actor, MANAGE_RULES)
     if name in RULES:
         defaults = RULES[name].defaults
     elif name in CONFIG_DEFAULTS:

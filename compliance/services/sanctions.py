@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
+from accounts.actor import Actor
 from audit.chain import audit_record
 from compliance.models import SanctionedAddress
 from compliance.permissions import require_perm
@@ -33,10 +34,15 @@ def _clean_address(address: str) -> str:
 
 
 def sanctioned_address_add(
-    *, actor: Any, address: str, source: str = "", note: str = "", client_address: str | None = None
+    *,
+    actor: Actor,
+    address: str,
+    source: str = "",
+    note: str = "",
+    client_address: str | None = None,
 ) -> SanctionedAddress:
     """Put an address on the list (or reactivate it)."""
-    require_perm(actor, MANAGE_SANCTIONS)
+    actor = require_perm(actor, MANAGE_SANCTIONS)
     address = _clean_address(address)
     with transaction.atomic():
         row, created = SanctionedAddress.objects.get_or_create(
@@ -57,10 +63,10 @@ def sanctioned_address_add(
 
 
 def sanctioned_address_set_active(
-    *, actor: Any, address_id: int, active: bool, reason: str, client_address: str | None = None
+    *, actor: Actor, address_id: int, active: bool, reason: str, client_address: str | None = None
 ) -> SanctionedAddress:
     """Take an address off the list (or back on) with a reason; rows are never deleted."""
-    require_perm(actor, MANAGE_SANCTIONS)
+    actor = require_perm(actor, MANAGE_SANCTIONS)
     if not (reason or "").strip():
         raise ValidationFailed("A reason is required", fields={"reason": ["Say why."]})
     with transaction.atomic():
@@ -78,13 +84,13 @@ def sanctioned_address_set_active(
 
 
 def sanctions_import_csv(
-    *, actor: Any, content: bytes, source: str, client_address: str | None = None
+    *, actor: Actor, content: bytes, source: str, client_address: str | None = None
 ) -> dict[str, Any]:
     """Import addresses from CSV (first column ``address``, optional ``note``; header optional).
 
     All or nothing: any invalid row rejects the whole file, listing the bad lines.
     """
-    require_perm(actor, MANAGE_SANCTIONS)
+    actor = require_perm(actor, MANAGE_SANCTIONS)
     if len(content) > IMPORT_MAX_BYTES:
         raise ValidationFailed("The file is too large", fields={"file": ["At most 5 MB."]})
     try:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 
+from accounts.actor import Actor
 from accounts.errors import AccountClosed, AccountFrozen
 from accounts.models import OWNED_KINDS, Account, AccountKind, AccountStatus
 from accounts.services import system_account
@@ -24,7 +23,7 @@ def deposit_address_new(
     purpose: str = AddressPurpose.CUSTOMER,
     required_confirmations: int | None = None,
     label: str = "",
-    actor: Any | None = None,
+    actor: Actor = None,
 ) -> DepositAddress:
     """Ask the hot wallet for a new bech32 address and record it for ``account``.
 
@@ -58,7 +57,7 @@ def deposit_address_new(
     return row
 
 
-def internal_address_new(*, label: str = "", actor: Any | None = None) -> DepositAddress:
+def internal_address_new(*, label: str = "", actor: Actor = None) -> DepositAddress:
     """A hot-wallet address for the bank's own coins (e.g. cold-to-hot moves).
 
     Outputs paid to it are recorded by the scanner but never credited to anyone.

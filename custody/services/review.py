@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
+from accounts.actor import Actor
 from accounts.services import hold_void
 from audit.chain import audit_record
 from compliance.errors import FourEyesViolation
@@ -22,7 +23,6 @@ from compliance.rules import FOUR_EYES_WITHDRAWAL
 from compliance.selectors import rule_config, screened_kzt_tiyn
 from compliance.services.approvals import approval_action_register, approval_propose
 from compliance.services.cases import cases_close_for
-from core.actor import Actor
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.money import format_amount
 from custody.errors import WithdrawalStateError
@@ -179,7 +179,7 @@ def withdrawal_decide(withdrawal: Withdrawal, status: str, actor: Actor, reason:
     withdrawal.status = status
     fields = ["status", "updated_at"]
     if review:
-        withdrawal.reviewed_by = actor  # type: ignore[assignment]
+        withdrawal.reviewed_by = actor
         withdrawal.decision_reason = reason[:500]
         fields += ["reviewed_by", "decision_reason"]
     withdrawal.save(update_fields=fields)

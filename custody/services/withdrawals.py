@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from accounts.actor import Actor
 from accounts.errors import AccountClosed, AccountFrozen
 from accounts.models import OWNED_KINDS, Account, AccountStatus
 from accounts.services import hold_create, hold_void
@@ -186,7 +187,7 @@ def _lock(withdrawal_id: int) -> Withdrawal:
     return withdrawal
 
 
-def withdrawal_cancel(*, withdrawal_id: int, actor: Any,
+def withdrawal_cancel(*, withdrawal_id: int, actor: Actor,
                       client_address: str | None = None) -> Withdrawal:  # fmt: skip
     """Cancel one's own withdrawal until it is batched; the hold is released."""
     with transaction.atomic():

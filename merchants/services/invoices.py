@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actor import Actor
 from audit.chain import audit_record
 from core.errors import ValidationFailed
 from core.money import Currency, parse_amount
@@ -155,7 +156,7 @@ def invoice_create(
     currency: str | None,
     metadata: Any = None,
     checkout: dict[str, Any] | None = None,
-    actor: Any | None = None,
+    actor: Actor = None,
 ) -> Invoice:
     """Create an invoice, its on-chain address, and the ``InvoiceCreated`` event."""
     if not merchant.is_active:
@@ -386,7 +387,9 @@ def _next_status(invoice: Invoice, *, now: datetime, late: bool) -> tuple[str, s
     return status, additional  # Invalid stays Invalid
 
 
-def invoice_mark_status(*, merchant: Merchant, invoice_id: str, status: str, actor: Any) -> Invoice:
+def invoice_mark_status(
+    *, merchant: Merchant, invoice_id: str, status: str, actor: Actor
+) -> Invoice:
     """Mark an invoice Settled or Invalid by hand (``additionalStatus`` becomes ``Marked``).
 
     Marking moves no money: Settled means the merchant was paid some other
@@ -430,7 +433,7 @@ def invoice_mark_status(*, merchant: Merchant, invoice_id: str, status: str, act
 
 
 def invoice_set_archived(
-    *, merchant: Merchant, invoice_id: str, archived: bool, actor: Any
+    *, merchant: Merchant, invoice_id: str, archived: bool, actor: Actor
 ) -> Invoice:
     """Archive (hide from lists) or unarchive an invoice; it keeps working either way."""
     with transaction.atomic():
@@ -447,7 +450,7 @@ def invoice_set_archived(
 
 
 def invoice_update_metadata(
-    *, merchant: Merchant, invoice_id: str, metadata: Any, actor: Any
+    *, merchant: Merchant, invoice_id: str, metadata: Any, actor: Actor
 ) -> Invoice:
     """Replace an invoice's metadata (Greenfield's ``PUT``); ``orderId`` is re-indexed."""
     meta, order_id = _parse_metadata(metadata)

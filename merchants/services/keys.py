@@ -6,13 +6,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.actor import Actor
 from audit.chain import audit_record
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 from merchants.models import ApiKey, Merchant
 
 SCOPE_VIEW_INVOICES = "btcpay.store.canviewinvoices"
@@ -56,9 +56,11 @@ def scopes_effective(scopes: Iterable[str]) -> set[str]:
 
 
 def api_key_create(
-    *, merchant: Merchant, label: str, scopes: list[str], actor: Any
+    *, merchant: Merchant, label: str, scopes: list[str], actor: Actor
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its token; the token is never stored or shown again."""
+    if actor is None:
+        raise PermissionDenied("Sign in to create a key")
     label = label.strip()
     if not label or len(label) > 100:
         raise ValidationFailed("A label is required", fields={"label": ["1 to 100 characters."]})
@@ -98,7 +100,7 @@ def api_key_create(
     raise RuntimeError("could not draw a unique API key prefix")
 
 
-def api_key_revoke(*, merchant: Merchant, key_id: int, actor: Any) -> ApiKey:
+def api_key_revoke(*, merchant: Merchant, key_id: int, actor: Actor) -> ApiKey:
     """Revoke a key at once. Revoking twice keeps the first time."""
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().filter(pk=key_id, merchant=merchant).first()

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
+from accounts.actor import Actor
 from accounts.models import AccountKind
 from accounts.services import account_open
 from audit.chain import audit_record
@@ -14,9 +15,7 @@ from merchants.ids import store_id_new
 from merchants.models import Merchant, MerchantStatus
 
 
-def merchant_onboard(
-    *, name: str, owner: Any, actor: Any | None, with_kzt: bool = False
-) -> Merchant:
+def merchant_onboard(*, name: str, owner: Any, actor: Actor, with_kzt: bool = False) -> Merchant:
     """Create a merchant with a BTC merchant account (and a KZT one when asked)."""
     name = (name or "").strip()
     if not name or len(name) > 200:
@@ -52,7 +51,7 @@ def merchant_onboard(
     return merchant
 
 
-def merchant_set_status(*, merchant_id: int, status: str, actor: Any, reason: str) -> Merchant:
+def merchant_set_status(*, merchant_id: int, status: str, actor: Actor, reason: str) -> Merchant:
     """Suspend or reactivate a merchant (its keys stop working while suspended)."""
     if status not in MerchantStatus.values:
         raise ValidationFailed("Unknown status", fields={"status": ["active or suspended."]})

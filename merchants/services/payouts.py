@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.db import transaction
 
+from accounts.actor import Actor
 from accounts.models import AccountKind, TransferCode
 from accounts.services import account_open, system_account, transfer_create
 from audit.chain import audit_record
@@ -23,7 +23,7 @@ def merchant_payout_request(
     merchant: Merchant,
     amount_sats: int,
     address: str,
-    actor: Any,
+    actor: Actor,
     client_address: str | None = None,
 ) -> Payout:
     """Send the merchant's bitcoin to an address through the withdrawal flow (screened)."""
@@ -63,7 +63,7 @@ def merchant_payout_request(
 
 
 def merchant_convert_to_kzt(
-    *, merchant: Merchant, amount_sats: int, actor: Any, client_address: str | None = None
+    *, merchant: Merchant, amount_sats: int, actor: Actor, client_address: str | None = None
 ) -> Payout:
     """Sell the merchant's BTC to the bank at the bid rate; credit its KZT account.
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Sum
 
+from accounts.actor import Actor
 from accounts.models import TransferCode
 from accounts.services import transfer_create
 from audit.chain import audit_record
@@ -27,7 +28,7 @@ def invoice_refund(
     method: str,
     amount_sats: int | None,
     address: str = "",
-    actor: Any,
+    actor: Actor,
     client_address: str | None = None,
 ) -> Refund:
     """Refund up to what an invoice received, from the merchant's BTC account.

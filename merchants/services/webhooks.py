@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actor import Actor
 from audit.chain import audit_record
 from core.errors import ValidationFailed
 from merchants.errors import DeliveryNotFound, WebhookNotFound, WebhookUrlInvalid
@@ -98,7 +99,7 @@ def webhook_create(
     automatic_redelivery: bool = True,
     everything: bool = True,
     specific_events: list[str] | None = None,
-    actor: Any,
+    actor: Actor,
 ) -> Webhook:
     """Register a webhook; a missing secret is generated (returned once by the API)."""
     url = _check_url(url)
@@ -138,7 +139,7 @@ def webhook_update(
     automatic_redelivery: bool,
     everything: bool,
     specific_events: list[str],
-    actor: Any,
+    actor: Actor,
 ) -> Webhook:
     """Replace a webhook's settings; an empty secret keeps the old one (as in BTCPay)."""
     url = _check_url(url)
@@ -166,7 +167,7 @@ def webhook_update(
     return webhook
 
 
-def webhook_delete(*, merchant: Merchant, webhook_id: str, actor: Any) -> None:
+def webhook_delete(*, merchant: Merchant, webhook_id: str, actor: Actor) -> None:
     with transaction.atomic():
         webhook = (
             Webhook.objects.select_for_update().filter(pk=webhook_id, merchant=merchant).first()
@@ -225,7 +226,9 @@ def webhook_event_emit(*, invoice: Invoice, event_type: str, extra: dict[str, An
     return count
 
 
-def webhook_redeliver(*, merchant: Merchant, webhook_id: str, delivery_id: str, actor: Any) -> str:
+def webhook_redeliver(
+    *, merchant: Merchant, webhook_id: str, delivery_id: str, actor: Actor
+) -> str:
     """Send a delivery's event again as a new delivery; return the new delivery id."""
     with transaction.atomic():
         original = (

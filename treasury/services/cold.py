@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from accounts.actor import Actor
 from audit.chain import audit_record
 from compliance.permissions import require_perm
 from custody.errors import NodeError
@@ -75,7 +76,7 @@ def _checked(descriptor: str) -> dict[str, Any]:
 
 
 def cold_descriptors_import(
-    *, descriptors: list[str], actor: Any | None, range_end: int = 999,
+    *, descriptors: list[str], actor: Actor, range_end: int = 999,
     timestamp: int | str = "now", client_address: str | None = None,
 ) -> list[ColdDescriptor]:  # fmt: skip
     """Import public descriptors (receive and change branches) into the cold wallet.

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actor import Actor
 from accounts.services import transfer_create, transfer_reverse
 from audit.chain import audit_record
 from compliance.models import ApprovalRequest, ApprovalStatus
@@ -62,7 +63,7 @@ def _locked(move_id: int, *statuses: str) -> ColdMove:
 
 
 def cold_move_request(
-    *, amount_sats: int, reason: str, actor: Any | None, client_address: str | None = None
+    *, amount_sats: int, reason: str, actor: Actor, client_address: str | None = None
 ) -> ColdMove:
     """Ask for ``amount_sats`` to move from cold to hot (actor None: the rebalancer)."""
     if actor is not None:
@@ -79,9 +80,9 @@ def cold_move_request(
     return move
 
 
-def cold_move_approve(*, move_id: int, actor: Any, client_address: str | None = None) -> ColdMove:
+def cold_move_approve(*, move_id: int, actor: Actor, client_address: str | None = None) -> ColdMove:
     """Give one of the two approvals; the second one (another person) completes it."""
-    require_perm(actor, COLD_MOVE_PERMISSION)
+    actor = require_perm(actor, COLD_MOVE_PERMISSION)
     with transaction.atomic():
         move = _locked(move_id, ColdMoveStatus.REQUESTED, ColdMoveStatus.APPROVING)
         if move.requested_by_id == actor.pk:
@@ -111,10 +112,10 @@ def cold_move_approve(*, move_id: int, actor: Any, client_address: str | None = 
     return move
 
 
-def _execute(request: ApprovalRequest, actor: Any) -> dict[str, Any]:
+def _execute(request: ApprovalRequest, actor: Actor) -> dict[str, Any]:
     """Compliance's executor: the second approval, whichever screen it came from."""
     move = _locked(int(request.target_id), ColdMoveStatus.APPROVING)
-    if actor.pk in (move.requested_by_id, move.approved_by_1_id):
+    if actor is None or actor.pk in (move.requested_by_id, move.approved_by_1_id):
         raise ColdFourEyes("The requester and both approvers must be three different people")
     move.approved_by_2 = actor
     move.status = ColdMoveStatus.APPROVED
@@ -131,10 +132,10 @@ def register_approval_action() -> None:
 
 
 def cold_move_reject(
-    *, move_id: int, actor: Any, reason: str, client_address: str | None = None
+    *, move_id: int, actor: Actor, reason: str, client_address: str | None = None
 ) -> ColdMove:
     """Reject (or withdraw) a move not yet signed; a built PSBT's coins are released."""
-    require_perm(actor, COLD_MOVE_PERMISSION)
+    actor = require_perm(actor, COLD_MOVE_PERMISSION)
     with transaction.atomic():
         move = _locked(move_id, ColdMoveStatus.REQUESTED, ColdMoveStatus.APPROVING,
                        ColdMoveStatus.APPROVED, ColdMoveStatus.PSBT_READY)  # fmt: skip
@@ -151,7 +152,7 @@ def cold_move_reject(
     return move
 
 
-def cold_move_psbt_build(*, move_id: int, actor: Any | None = None) -> ColdMove:
+def cold_move_psbt_build(*, move_id: int, actor: Actor = None) -> ColdMove:
     """Fund a PSBT in the watch-only wallet paying a fresh hot address; change back to cold."""
     with transaction.atomic():
         move = _locked(move_id, ColdMoveStatus.APPROVED)
@@ -206,9 +207,11 @@ def _input_sats(psbt_input: dict[str, Any]) -> int:
     return sats(utxo["amount"])
 
 
-def cold_move_psbt_download(*, move_id: int, actor: Any, client_address: str | None = None) -> str:
+def cold_move_psbt_download(
+    *, move_id: int, actor: Actor, client_address: str | None = None
+) -> str:
     """Return the unsigned PSBT (base64) for offline signing, and audit who took it."""
-    require_perm(actor, COLD_MOVE_PERMISSION)
+    actor = require_perm(actor, COLD_MOVE_PERMISSION)
     with transaction.atomic():
         move = _locked(move_id, ColdMoveStatus.PSBT_READY)
         audit_record(actor=actor, action="cold_move.psbt_download", obj=move,
@@ -266,10 +269,10 @@ def _psbt_check(move: ColdMove, psbt: str) -> tuple[str, str, int]:
 
 
 def cold_move_psbt_submit(
-    *, move_id: int, psbt: str, actor: Any, client_address: str | None = None
+    *, move_id: int, psbt: str, actor: Actor, client_address: str | None = None
 ) -> ColdMove:
     """Check the signed PSBT, commit the final transaction, then broadcast it."""
-    require_perm(actor, COLD_MOVE_PERMISSION)
+    actor = require_perm(actor, COLD_MOVE_PERMISSION)
     psbt = (psbt or "").strip()
     if not psbt or len(psbt) > PSBT_CHARS_MAX:
         raise PsbtRefused("Upload the signed PSBT (base64)")

@@ -21,6 +21,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q, Sum
 
+from accounts.actor import Actor
 from accounts.models import Transfer
 from audit.chain import audit_record
 from compliance.models import Case, CaseStatus
@@ -192,7 +193,7 @@ def _unmatched_transfers(after_id: int) -> tuple[list[dict[str, Any]], int]:
     return found, last_id
 
 
-def reconcile(*, trigger: str = "periodic", actor: Any | None = None) -> ReconciliationRun:
+def reconcile(*, trigger: str = "periodic", actor: Actor = None) -> ReconciliationRun:
     """Compare node and ledger, store the run; on a mismatch open a case and alert."""
     previous = ReconciliationRun.objects.order_by("-pk").first()
     cursors = dict(previous.cursors) if previous else {}

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
+from accounts.actor import Actor
 from accounts.models import OWNED_KINDS, Account
 from audit.chain import audit_record
 from core.errors import NotFound
@@ -37,7 +38,7 @@ def _assets(client: NodeClient, name: str) -> list[dict[str, Any]]:
             for address, amount in sorted(by_address.items())]  # fmt: skip
 
 
-def reserves_snapshot(*, actor: Any | None = None) -> ReserveSnapshot:
+def reserves_snapshot(*, actor: Actor = None) -> ReserveSnapshot:
     """Take a snapshot: the liabilities tree over customer balances and the node's coins."""
     hot = hot_wallet()
     assets = _assets(hot, str(hot.wallet_name)) + _assets(cold_wallet(), cold_wallet_name())
