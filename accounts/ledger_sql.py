@@ -2,8 +2,9 @@
 
 Under the account locks it does exactly what the Python posting primitives do
 (``accounts/services/posting.py``): check, insert the transfer, move both
-balances, append the audit event. Migrations 0005 and 0007 install it with
-CREATE OR REPLACE, so the latest text here is what every database runs.
+balances, append the audit event (through ``audit_append``, owned by ``audit/sql.py``).
+Migrations 0005, 0007 and 0009 install it with CREATE OR REPLACE, so the latest text
+here is what every database runs.
 """
 
 LEDGER_TRANSFER_SQL = r"""
@@ -70,27 +71,15 @@ BEGIN
            version = version + 1
      WHERE id IN (p_debit, p_credit);
 
-    -- The audit event, appended to the hash chain exactly as audit.chain does.
+    -- The audit event, through the chain's one append (audit/sql.py), the last write here.
     event_data := jsonb_build_object('debit', p_debit, 'credit', p_credit, 'amount_minor', p_amount,
         'currency', d.currency, 'code', p_code, 'group_id', p_group::text);
     payload := jsonb_build_object('created_at', to_json(p_now), 'actor_id', p_initiator,
         'actor_label', p_actor_label, 'action', 'transfer.create',
         'object_type', 'accounts.transfer', 'object_id', new_id::text,
         'client_address', host(p_client), 'data', event_data)::text;
-    WITH head AS (
-        UPDATE compliance_auditchainhead
-           SET prev_hash = last_hash,
-               last_hash = sha256(last_hash || convert_to(payload, 'UTF8')),
-               seq = seq + 1
-         WHERE id = 1
-     RETURNING seq, prev_hash, last_hash
-    )
-    INSERT INTO compliance_auditevent (seq, created_at, actor_id, actor_label, action,
-        object_type, object_id, client_address, data, payload, prev_hash, hash)
-    SELECT head.seq, p_now, p_initiator, p_actor_label, 'transfer.create', 'accounts.transfer',
-           new_id::text, p_client, event_data, payload, head.prev_hash, head.last_hash
-      FROM head;
-    IF NOT FOUND THEN RAISE EXCEPTION 'audit chain head row is missing'; END IF;
+    PERFORM audit_append(p_now, p_initiator, p_actor_label, 'transfer.create',
+        'accounts.transfer', new_id::text, p_client, event_data, payload);
     RETURN QUERY SELECT 'ok'::text, new_id, d.currency::text;
 END;
 $$;

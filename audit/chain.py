@@ -1,9 +1,10 @@
 """The hash-chained audit log: append an event, verify the chain.
 
 Each event stores ``prev_hash`` and ``hash = sha256(prev_hash || payload)``.
-The append is one SQL statement that advances the chain head row and inserts
-the event, so concurrent writers are ordered by the head row's lock (held to
-commit; call it last in a transaction to keep that window short).
+The append is the SQL function ``audit_append`` (``audit/sql.py``), which the
+ledger's SQL posting function calls too: it advances the chain head row and
+inserts the event, so concurrent writers are ordered by the head row's lock
+(held to commit; append last in a transaction to keep that window short).
 """
 
 from __future__ import annotations
@@ -21,22 +22,9 @@ from audit.models import AuditEvent
 from core.actor import ActorLike as Actor
 
 _APPEND_SQL = """
-WITH head AS (
-    UPDATE compliance_auditchainhead
-       SET prev_hash = last_hash,
-           last_hash = sha256(last_hash || convert_to(%(payload)s, 'UTF8')),
-           seq = seq + 1
-     WHERE id = 1
- RETURNING seq, prev_hash, last_hash
-)
-INSERT INTO compliance_auditevent
-    (seq, created_at, actor_id, actor_label, action, object_type, object_id,
-     client_address, data, payload, prev_hash, hash)
-SELECT head.seq, %(created_at)s, %(actor_id)s, %(actor_label)s, %(action)s, %(object_type)s,
-       %(object_id)s, %(client_address)s, %(data)s::jsonb, %(payload)s, head.prev_hash,
-       head.last_hash
-  FROM head
-RETURNING seq
+SELECT audit_append(%(created_at)s::timestamptz, %(actor_id)s::bigint, %(actor_label)s::text,
+                    %(action)s::text, %(object_type)s::text, %(object_id)s::text,
+                    %(client_address)s::inet, %(data)s::jsonb, %(payload)s::text)
 """
 
 
