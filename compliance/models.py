@@ -132,6 +132,7 @@ class StaffPermission(models.Model):
             ("change_limits", "Propose and approve tier limit changes (four eyes)"),
             ("approve_cold_move", "Propose and approve cold-wallet moves (four eyes)"),
             ("view_reports", "Download compliance and finance reports"),
+            ("correct_ledger", "Propose and approve ledger corrections (four eyes)"),
         ]
 
     def __str__(self) -> str:

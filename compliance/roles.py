@@ -50,6 +50,7 @@ ROLES: dict[str, list[str]] = {
         "compliance.change_limits",
         "compliance.change_tierlimit",
         "compliance.view_reports",
+        "compliance.correct_ledger",
     ],
     CUSTODY_OPERATOR: [
         "accounts.view_account",

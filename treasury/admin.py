@@ -50,7 +50,7 @@ class PsbtUploadForm(forms.Form):
 
 def _form_page(request: HttpRequest, title: str, form: forms.Form) -> HttpResponse:
     context = {**admin.site.each_context(request), "title": title, "form": form}
-    return TemplateResponse(request, "admin/treasury/form.html", context)
+    return TemplateResponse(request, "admin/alatau_form.html", context)
 
 
 class ButtonsAdmin(ReadOnlyAdmin):
