@@ -231,6 +231,10 @@ TRANSFER_2FA_THRESHOLD_TIYN = env.int("TRANSFER_2FA_THRESHOLD_TIYN", default=500
 TRANSFER_2FA_THRESHOLD_SATS = env.int("TRANSFER_2FA_THRESHOLD_SATS", default=1_000_000)
 WITHDRAWAL_ADDRESS_COOLDOWN_S = env.int("WITHDRAWAL_ADDRESS_COOLDOWN_S", default=24 * 3600)
 EXCHANGE_QUOTE_TTL_S = env.int("EXCHANGE_QUOTE_TTL_S", default=30)
+# A staff-set rate older than this prices nothing (quotes, KZT invoices, limit valuations).
+EXCHANGE_RATE_MAX_AGE_S = env.int("EXCHANGE_RATE_MAX_AGE_S", default=24 * 3600)
+# A new mid rate moving more than this from the one in force needs a second staff member.
+EXCHANGE_RATE_JUMP_MAX_BP = env.int("EXCHANGE_RATE_JUMP_MAX_BP", default=500)
 RATELIMIT_SIGNUP = env.str("RATELIMIT_SIGNUP", default="10/h")
 RATELIMIT_PASSWORD_RESET = env.str("RATELIMIT_PASSWORD_RESET", default="5/h")
 RATELIMIT_TRANSFER = env.str("RATELIMIT_TRANSFER", default="30/m")

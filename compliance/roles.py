@@ -51,6 +51,7 @@ ROLES: dict[str, list[str]] = {
         "compliance.change_tierlimit",
         "compliance.view_reports",
         "compliance.correct_ledger",
+        "exchange.add_exchangerate",
     ],
     CUSTODY_OPERATOR: [
         "accounts.view_account",

@@ -8,24 +8,28 @@ from django.conf import settings
 
 from core.errors import ServiceUnavailable, invariant
 from core.money import SATS_PER_BTC
+from exchange.errors import RateUnavailable
 from exchange.models import ExchangeRate
+from exchange.services.rates import exchange_rate_fresh
 
 
 def kzt_per_btc_tiyn(*, at: datetime | None = None) -> int:
     """Return tiyn per 1 BTC in force at ``at`` (default now).
 
-    The bank's rate is the newest ``ExchangeRate`` mid rate set by
-    then; before any rate is set, the ``KZT_PER_BTC_TIYN`` setting.
+    The bank's rate is the newest ``ExchangeRate`` mid rate set by then, and it
+    must have been younger than ``EXCHANGE_RATE_MAX_AGE_S`` then (``RateStale``
+    otherwise: a stale rate values nothing). Only while staff never set a rate
+    (a fresh development database) is the ``KZT_PER_BTC_TIYN`` setting used.
     """
-    rates = ExchangeRate.objects.all()
-    if at is not None:
-        rates = rates.filter(created_at__lte=at)
-    rate = rates.order_by("-created_at", "-id").values_list("mid_tiyn_per_btc", flat=True).first()
-    if rate is None:
-        rate = int(getattr(settings, "KZT_PER_BTC_TIYN", 0))
+    try:
+        return int(exchange_rate_fresh(at=at).mid_tiyn_per_btc)
+    except RateUnavailable:
+        if ExchangeRate.objects.exists():
+            raise  # rates exist, just none by ``at``: say so rather than guess
+    rate = int(getattr(settings, "KZT_PER_BTC_TIYN", 0))
     if rate <= 0:
         raise ServiceUnavailable("No BTC/KZT rate is available")
-    return int(rate)
+    return rate
 
 
 def kzt_value_tiyn(*, amount_minor: int, currency: str, at: datetime | None = None) -> int:

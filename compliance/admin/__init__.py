@@ -3,7 +3,16 @@
 Every admin action calls a service that checks the staff member's permission.
 """
 
-from compliance.admin import approvals, audit, cases, config, corrections, kyc
+from compliance.admin import approvals, audit, cases, config, corrections, kyc, rates
 from compliance.admin.site import AlatauAdminSite
 
-__all__ = ["AlatauAdminSite", "approvals", "audit", "cases", "config", "corrections", "kyc"]
+__all__ = [
+    "AlatauAdminSite",
+    "approvals",
+    "audit",
+    "cases",
+    "config",
+    "corrections",
+    "kyc",
+    "rates",
+]

@@ -10,10 +10,10 @@ from accounts.actor import Actor
 from accounts.models import AccountKind, TransferCode
 from accounts.services import account_open, system_account, transfer_create
 from audit.chain import audit_record
-from core.errors import ValidationFailed, invariant
+from core.errors import ServiceUnavailable, ValidationFailed, invariant
 from core.money import check_minor
 from custody.services.withdrawals import withdrawal_request
-from exchange.services import bid_rate, exchange_rate_current, kzt_for_btc
+from exchange.services import bid_rate, exchange_rate_fresh, kzt_for_btc
 from merchants.errors import MerchantSuspended, QuoteUnavailable
 from merchants.models import Merchant, Payout, PayoutKind
 
@@ -73,9 +73,10 @@ def merchant_convert_to_kzt(
     if not merchant.is_active:
         raise MerchantSuspended()
     check_minor(amount_sats, "BTC")
-    rate = exchange_rate_current()
-    if rate is None:
-        raise QuoteUnavailable()
+    try:
+        rate = exchange_rate_fresh()
+    except ServiceUnavailable as exc:  # none set, or too old to price with
+        raise QuoteUnavailable(exc.message) from exc
     bid = bid_rate(int(rate.mid_tiyn_per_btc), int(rate.spread_bp))
     tiyn = kzt_for_btc(amount_sats, bid)
     if tiyn <= 0:

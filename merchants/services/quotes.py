@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from exchange.services import btc_for_kzt, exchange_rate_current
+from core.errors import ServiceUnavailable
+from exchange.services import btc_for_kzt, exchange_rate_fresh
 from merchants.errors import QuoteUnavailable
 
 
@@ -11,8 +12,9 @@ def sats_for_tiyn(tiyn: int) -> tuple[int, int]:
 
     Rounded up to a whole satoshi so the payer always covers the price.
     """
-    rate = exchange_rate_current()
-    if rate is None or rate.mid_tiyn_per_btc <= 0:
-        raise QuoteUnavailable("No BTC/KZT rate is set; KZT invoices are not available now.")
+    try:
+        rate = exchange_rate_fresh()
+    except ServiceUnavailable as exc:  # none set, or too old to price with
+        raise QuoteUnavailable(f"{exc.message} KZT invoices are not available now.") from exc
     mid = int(rate.mid_tiyn_per_btc)
     return btc_for_kzt(tiyn, mid, rounding="up"), mid

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 from django_otp.oath import totp
@@ -89,5 +90,7 @@ def account_of(user: User, currency: str) -> Account:
 @pytest.fixture
 def rate(db: None) -> Any:
     staff = User.objects.create_user(email="dealer@alatau.kz", password=PASSWORD, is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="add_exchangerate"))
+    staff = User.objects.get(pk=staff.pk)  # fresh: no cached permissions
     # 1 BTC = 45 000 000.00 KZT mid, 1% spread each side.
     return exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=staff)

@@ -27,11 +27,12 @@ from banking.services.kyc import identity_submit
 from banking.services.signup import user_signup
 from compliance import roles
 from compliance.services.kyc import identity_approve
+from core.errors import ServiceUnavailable
 from custody.node import node_client
 from custody.services.addresses import deposit_address_new
 from custody.services.deposits import deposit_scan
 from custody.services.wallets import wallet_load_or_create, wallets_setup
-from exchange.services import exchange_rate_current, exchange_rate_set
+from exchange.services import exchange_rate_current, exchange_rate_fresh, exchange_rate_set
 from merchants.models import Merchant
 from merchants.services.keys import SCOPES, api_key_create
 from merchants.services.merchants import merchant_onboard
@@ -65,9 +66,14 @@ class Command(BaseCommand):
         logins: list[str] = []
         password = self._password()
         officer = self._staff(password, logins)
-        if exchange_rate_current() is None:
-            # 450,000 KZT per BTC mid, 1% spread; staff change it in the admin.
-            exchange_rate_set(mid_tiyn_per_btc=450_000 * 100 * 100, spread_bp=100, actor=officer)
+        current = exchange_rate_current()
+        try:
+            exchange_rate_fresh()
+        except ServiceUnavailable:
+            # 450,000 KZT per BTC mid, 1% spread (or the last one again, so a demo left for a
+            # day prices again: a rate older than EXCHANGE_RATE_MAX_AGE_S prices nothing).
+            mid = current.mid_tiyn_per_btc if current else 450_000 * 100 * 100
+            exchange_rate_set(mid_tiyn_per_btc=mid, spread_bp=100, actor=officer)
         wallets_setup()
         self._cold_wallet(User.objects.get(email="operator@alatau.kz"))
         customers = [self._customer(password, officer, *spec) for spec in CUSTOMERS]
