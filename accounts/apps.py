@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Customers and ledger"
+
+    def ready(self) -> None:
+        # Sign-ins and changes to users' rights go to the audit chain, from every door.
+        from accounts import signals
+
+        signals.connect()

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from core.http import current_request
+
 logger = logging.getLogger("alatau.request")
 
 
@@ -24,7 +26,11 @@ class RequestLogMiddleware:
         request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         started = time.perf_counter()
-        response = self.get_response(request)
+        token = current_request.set(request)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request.reset(token)
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
         response["X-Request-ID"] = request_id
         logger.info(

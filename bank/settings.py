@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-alatau-secret-key-change-me"  # noqa: S105 - refused in production
+DEV_AUDIT_HMAC_KEY = "dev-insecure-alatau-audit-anchor-key-change-me"
 
 env = environ.Env()
 if (BASE_DIR / ".env").exists():
@@ -36,6 +37,18 @@ if ALATAU_ENV not in ("development", "test"):
         raise ImproperlyConfigured("SECRET_KEY must be set to a long random value in production")
     if DEBUG:
         raise ImproperlyConfigured("DEBUG must be off in production")
+
+# The key that seals the audit chain's anchors (audit/anchors.py). It never reaches the
+# database, so whoever administers the database cannot forge an anchor.
+AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", default=DEV_AUDIT_HMAC_KEY)
+if ALATAU_ENV not in ("development", "test") and (
+    AUDIT_HMAC_KEY == DEV_AUDIT_HMAC_KEY or len(AUDIT_HMAC_KEY) < 32
+):
+    raise ImproperlyConfigured("AUDIT_HMAC_KEY must be set to a long random value in production")
+# Where sealed anchors are appended; in production a write-once store outside the database.
+AUDIT_ANCHOR_DIR = Path(
+    env.str("AUDIT_ANCHOR_DIR", default=str(BASE_DIR / "var" / "audit-anchors"))
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -281,6 +294,11 @@ KZT_PER_BTC_TIYN = env.int("KZT_PER_BTC_TIYN", default=45_000_000 * 100)
 CELERY_BEAT_SCHEDULE["accounts-holds-expire"] = {
     "task": "accounts.tasks.holds_expire",
     "schedule": 60.0,
+}
+# Seal the audit chain head outside the database every hour (audit/anchors.py).
+CELERY_BEAT_SCHEDULE["audit-anchor-hourly"] = {
+    "task": "audit.tasks.audit_anchor_publish",
+    "schedule": env.float("AUDIT_ANCHOR_EVERY_S", default=3600.0),
 }
 CELERY_BEAT_SCHEDULE["compliance-audit-verify-daily"] = {
     "task": "compliance.tasks.audit_verify_daily",

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from django.http import HttpRequest
+
+# The request being served, for code reached without one in hand (model signals that
+# audit who changed a user). Set by the project's request middleware, reset after.
+current_request: ContextVar[HttpRequest | None] = ContextVar("current_request", default=None)
 
 
 def client_address(request: HttpRequest | None) -> str | None:

@@ -6,6 +6,7 @@ import logging
 
 from django.db import transaction
 
+from audit.anchors import audit_anchors_verify
 from audit.chain import audit_verify
 from audit.models import AuditChainHead
 from compliance.models import Case, CaseKind, CaseStatus
@@ -15,12 +16,12 @@ logger = logging.getLogger("alatau.compliance")
 
 
 def audit_check() -> int:
-    """Run ``audit_verify``; on breaks log at ERROR and open one case (unless one is open).
+    """Run ``audit_verify`` and the anchor check; on breaks log at ERROR and open one case (unless one is open).
 
     Returns the number of breaks. Idempotent: a second run while the case is
     open adds no second case.
     """
-    breaks = audit_verify()
+    breaks = [*audit_verify(), *audit_anchors_verify()]
     if not breaks:
         logger.info("audit chain intact")
         return 0
