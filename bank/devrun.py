@@ -2,7 +2,7 @@
 
 Resolves PostgreSQL and Redis (embedded fallbacks when nothing answers),
 starts a regtest bitcoind, migrates, loads demo data, then runs gunicorn,
-a Celery worker and Celery beat until Ctrl-C, and stops what it started.
+two Celery workers (custody queues apart) and Celery beat until Ctrl-C, and stops what it started.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ from bank.localenv import ROOT, VAR, create_database, prepare_environment, say
 PY = sys.executable
 HOST = os.environ.get("ALATAU_HOST", "127.0.0.1")
 PORT = os.environ.get("ALATAU_PORT", "8000")
-QUEUES = "default,deposits,withdrawals,webhooks,reports"
+# Money-moving queues get their own worker, so a slow merchant's webhook or a long report
+# never delays a deposit or a withdrawal (README: "What runs where").
+WORKERS = {
+    "worker-custody": "deposits,withdrawals",
+    "worker-other": "default,webhooks,reports",
+}
 
 
 def manage(*args: str) -> None:
@@ -59,11 +64,18 @@ def main() -> None:
 
 
 def start_processes() -> list[subprocess.Popen[bytes]]:
+    # gunicorn's workers share request metrics through this directory (bank/metrics.py).
+    metrics_dir = VAR / "prometheus"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     return [
         start("web", [PY, "-m", "gunicorn", "bank.wsgi", "-b", f"{HOST}:{PORT}", "-w", "3",
                       "--access-logfile", "-"]),
-        start("worker", [PY, "-m", "celery", "-A", "bank", "worker", "-Q", QUEUES, "-c", "2",
-                         "--loglevel", "INFO"]),
+        *[start(name, [PY, "-m", "celery", "-A", "bank", "worker", "-Q", queues, "-c", "2",
+                       "-n", f"{name}@%h", "--loglevel", "INFO"])
+          for name, queues in WORKERS.items()],
         start("beat", [PY, "-m", "celery", "-A", "bank", "beat", "--loglevel", "INFO"]),
     ]  # fmt: skip
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from bank.metrics import request_observe
 from core.http import current_request
 
 logger = logging.getLogger("alatau.request")
@@ -31,7 +32,9 @@ class RequestLogMiddleware:
             response = self.get_response(request)
         finally:
             current_request.reset(token)
-        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        seconds = time.perf_counter() - started
+        duration_ms = round(seconds * 1000, 1)
+        request_observe(method=request.method or "", status=response.status_code, seconds=seconds)
         response["X-Request-ID"] = request_id
         logger.info(
             "request",

@@ -197,6 +197,9 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.file
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Alatau Bank <no-reply@alatau.example>")
 
+# /healthz says "degraded" when the node is more than this many blocks behind its headers.
+NODE_LAG_MAX_BLOCKS = env.int("NODE_LAG_MAX_BLOCKS", default=2)
+
 # Celery: Redis broker, queues per concern (see docs/architecture.md).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/2")
 CELERY_RESULT_BACKEND = None
@@ -213,6 +216,14 @@ CELERY_TASK_ROUTES = {
     "compliance.tasks.report_*": {"queue": "reports"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Every task is bounded in time: a soft limit raises inside the task (it can stop cleanly),
+# the hard one kills it. Tasks are idempotent, so a killed run is retried safely.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT_S", default=240)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT_S", default=300)
+CELERY_TASK_ANNOTATIONS = {
+    # One webhook delivery is bounded by its own HTTP deadline; the task barely above it.
+    "merchants.tasks.webhook_deliver": {"soft_time_limit": 30, "time_limit": 45},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

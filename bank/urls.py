@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bank.health import healthz
+from bank.metrics import metrics
 from compliance.admin.site import AlatauAdminSite
 
 # The staff admin requires a verified OTP device (django-otp's OTPAdminSite), as the
@@ -13,6 +14,7 @@ admin.site.__class__ = AlatauAdminSite
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
