@@ -54,6 +54,32 @@ def _check_code(code: str) -> None:
         )
 
 
+def _check_amount(amount_minor: int) -> None:
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
+        raise ValidationFailed(
+            "Amount must be positive", fields={"amount": ["Must be more than 0."]}
+        )
+
+
+def _fingerprint(
+    debit_account_id: int,
+    credit_account_id: int,
+    amount_minor: int,
+    code: str,
+    source: models.Model | None,
+) -> str:
+    """Hash what makes two requests with one idempotency key the same request."""
+    return request_hash(
+        {
+            "debit": debit_account_id,
+            "credit": credit_account_id,
+            "amount": amount_minor,
+            "code": code,
+            "source": None if source is None else f"{source._meta.label_lower}:{source.pk}",
+        }
+    )
+
+
 def transfer_create(
     *,
     debit_account_id: int,
@@ -79,20 +105,9 @@ def transfer_create(
     """
     _check_code(code)
     check_key(idempotency_key)
-    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
-        raise ValidationFailed(
-            "Amount must be positive", fields={"amount": ["Must be more than 0."]}
-        )
+    _check_amount(amount_minor)
     source_type, source_id = source_ref(source)
-    fingerprint = request_hash(
-        {
-            "debit": debit_account_id,
-            "credit": credit_account_id,
-            "amount": amount_minor,
-            "code": code,
-            "source": None if source is None else f"{source._meta.label_lower}:{source.pk}",
-        }
-    )
+    fingerprint = _fingerprint(debit_account_id, credit_account_id, amount_minor, code, source)
     call = _TransferCall(
         debit_account_id,
         credit_account_id,

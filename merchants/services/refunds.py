@@ -46,16 +46,7 @@ def invoice_refund(
             raise RefundNotAllowed(
                 "Only paid invoices that are settled, expired or invalid can be refunded."
             )
-        refunded = invoice.refunds.aggregate(total=Sum("amount_sats"))["total"] or 0
-        left = invoice.paid_sats - refunded
-        amount = left if amount_sats is None else amount_sats
-        if amount <= 0 or amount > left:
-            raise ValidationFailed(
-                "Refund amount out of range",
-                fields={
-                    "amount": [f"At most {format_amount(left, 'BTC', with_code=True)} is left."]
-                },
-            )
+        amount = _refund_amount(invoice, amount_sats)
         # Refuse before writing anything: no refund row is created and rolled back.
         payer_account_id: int | None = None
         if method == RefundMethod.IN_BANK:
@@ -72,30 +63,13 @@ def invoice_refund(
             address=address.strip(),
             created_by=actor,
         )
-        if payer_account_id is not None:
-            refund.transfer = transfer_create(
-                debit_account_id=merchant.btc_account_id,
-                credit_account_id=payer_account_id,
-                amount_minor=amount,
-                code=TransferCode.REFUND,
-                initiator=actor,
-                idempotency_key=f"refund:{refund.pk}",
-                memo=f"Refund of invoice {invoice.id}",
-                source=refund,
-                client_address=client_address,
-            )
-            refund.save(update_fields=["transfer"])
-        else:
-            withdrawal = withdrawal_request(
-                account=merchant.btc_account,
-                address=refund.address,
-                amount_sats=amount,
-                requested_by=merchant.owner,
-                idempotency_key=f"refund:{refund.pk}",
-                client_address=client_address,
-            )
-            refund.withdrawal_id = withdrawal.pk
-            refund.save(update_fields=["withdrawal_id"])
+        _refund_pay(
+            refund,
+            merchant=merchant,
+            payer_account_id=payer_account_id,
+            actor=actor,
+            client_address=client_address,
+        )
         audit_record(
             actor=actor,
             action="invoice.refund",
@@ -104,3 +78,51 @@ def invoice_refund(
             client_address=client_address,
         )
     return refund
+
+
+def _refund_amount(invoice: Any, amount_sats: int | None) -> int:
+    """Return the amount to refund: all that is left by default, never more than that."""
+    refunded = invoice.refunds.aggregate(total=Sum("amount_sats"))["total"] or 0
+    left = invoice.paid_sats - refunded
+    amount = left if amount_sats is None else amount_sats
+    if amount <= 0 or amount > left:
+        raise ValidationFailed(
+            "Refund amount out of range",
+            fields={"amount": [f"At most {format_amount(left, 'BTC', with_code=True)} is left."]},
+        )
+    return amount
+
+
+def _refund_pay(
+    refund: Refund,
+    *,
+    merchant: Any,
+    payer_account_id: int | None,
+    actor: Actor,
+    client_address: str | None,
+) -> None:
+    """Pay ``refund`` in-bank to ``payer_account_id``, or else on-chain to its address."""
+    if payer_account_id is not None:
+        refund.transfer = transfer_create(
+            debit_account_id=merchant.btc_account_id,
+            credit_account_id=payer_account_id,
+            amount_minor=refund.amount_sats,
+            code=TransferCode.REFUND,
+            initiator=actor,
+            idempotency_key=f"refund:{refund.pk}",
+            memo=f"Refund of invoice {refund.invoice.id}",
+            source=refund,
+            client_address=client_address,
+        )
+        refund.save(update_fields=["transfer"])
+    else:
+        withdrawal = withdrawal_request(
+            account=merchant.btc_account,
+            address=refund.address,
+            amount_sats=refund.amount_sats,
+            requested_by=merchant.owner,
+            idempotency_key=f"refund:{refund.pk}",
+            client_address=client_address,
+        )
+        refund.withdrawal_id = withdrawal.pk
+        refund.save(update_fields=["withdrawal_id"])

@@ -120,8 +120,18 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     settings.WITHDRAWAL_ADDRESS_COOLDOWN_S = 0
     settings.RATELIMIT_SIGNUP = "100/m"
     page, base = browser_page, live_server.url
-    wallet, mine_to = funder
+    _sign_up(page, base)
+    codes, backup = _enrol_2fa(page, base)
+    _deposit(page, base, funder)
+    officer = _verify_identity(page, base)
+    _exchange(page, base, officer)
+    _withdraw(page, base, funder, officer, codes, backup[0])
+    _statement(page, base)
+    _phone_and_login(page, base, codes)
 
+
+def _sign_up(page: Any, base: str) -> None:
+    """Sign up and confirm the email."""
     # Sign up.
     page.goto(f"{base}/signup/")
     shot(page, "01-signup")
@@ -139,6 +149,9 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     page.wait_for_url(f"{base}/")
     assert "Your email is confirmed" in page.content()
 
+
+def _enrol_2fa(page: Any, base: str) -> tuple[Codes, list[str]]:
+    """Enrol 2FA; return the code source and the backup codes."""
     # Enrol 2FA: read the key shown for manual entry, compute the code.
     page.goto(f"{base}/security/2fa/setup/")
     shot(page, "02-2fa-setup")
@@ -150,7 +163,12 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     backup = page.locator("[data-testid=backup-codes] code").all_inner_texts()
     assert len(backup) == 10
     shot(page, "03-backup-codes")
+    return codes, backup
 
+
+def _deposit(page: Any, base: str, funder: Any) -> None:
+    """Get a deposit address and see a regtest payment credited."""
+    wallet, mine_to = funder
     # Deposit address, then a regtest payment to it, confirmed and scanned.
     page.goto(f"{base}/deposit/")
     page.click("text=Get my deposit address")
@@ -168,6 +186,9 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     assert "0.01000000 BTC" in page.content()
     shot(page, "05-dashboard")
 
+
+def _verify_identity(page: Any, base: str) -> User:
+    """Submit identity documents; return the officer who approved them."""
     # Identity: submit on the page; a compliance officer approves it (tier 1).
     page.goto(f"{base}/identity/")
     page.fill("#id_full_name", "Aigerim Nurlanovna Sultanova")
@@ -183,7 +204,11 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     officer = User.objects.create_superuser(email="officer@alatau.kz", password=PASSWORD)
     identity = Identity.objects.get(user__email=EMAIL)
     identity_approve(actor=officer, identity_id=identity.pk, tier=1)
+    return officer
 
+
+def _exchange(page: Any, base: str, officer: User) -> None:
+    """Exchange bitcoin for tenge."""
     # Exchange some bitcoin for tenge at the bank's quote.
     exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=officer)
     page.goto(f"{base}/exchange/")
@@ -197,12 +222,18 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     page.wait_for_url(f"{base}/")
     assert "44\u202f550.00 KZT" in page.content()
 
+
+def _withdraw(
+    page: Any, base: str, funder: Any, officer: User, codes: Codes, backup_code: str
+) -> None:
+    """Save an address, withdraw to it and watch the withdrawal confirm."""
+    wallet, mine_to = funder
     # Save a withdrawal address (needs a code; backup code here), then withdraw.
     destination = str(wallet.call("getnewaddress", "", "bech32"))
     page.goto(f"{base}/addresses/")
     page.fill("#id_label", "My hardware wallet")
     page.fill("#id_address", destination)
-    page.fill("#id_otp_code", backup[0])
+    page.fill("#id_otp_code", backup_code)
     page.click("text=Save address")
     assert "Address saved" in page.content()
     page.goto(f"{base}/withdraw/")
@@ -232,6 +263,9 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     assert Withdrawal.objects.get().status == "confirmed"
     shot(page, "09-withdrawal")
 
+
+def _statement(page: Any, base: str) -> None:
+    """Show the statement and download it as CSV and PDF."""
     # Statement: show it, download CSV and PDF.
     page.goto(f"{base}/statement/")
     btc_option = page.locator("#id_account option", has_text="BTC").get_attribute("value")
@@ -250,6 +284,9 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     pdf_download.value.save_as(str(pdf_path))
     assert pdf_path.read_bytes().startswith(b"%PDF-")
 
+
+def _phone_and_login(page: Any, base: str, codes: Codes) -> None:
+    """Look at a phone-sized screen, log out and log back in with a code."""
     # A phone-sized screen.
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{base}/")
