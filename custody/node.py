@@ -23,12 +23,10 @@ from bitcoinrpc.authproxy import AuthServiceProxy, JSONRPCException
 from django.conf import settings
 
 from core.money import btc_to_sats, format_amount
+from core.node_state import STATE_FILE_NAME
 from custody import errors
 
 logger = logging.getLogger("alatau.custody.node")
-
-# The file ``manage.py bitcoind start`` (devtools) writes into the datadir: URL and credentials.
-STATE_FILE_NAME = "alatau-node.json"
 
 RETRY_ATTEMPTS_MAX = 3  # refused connections only: nothing reached the node, so safe
 RETRY_PAUSE_S = 0.2

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from custody.node import STATE_FILE_NAME
+from core.node_state import STATE_FILE_NAME
 from devtools.regtest.binaries import NodeBinaries
 from devtools.regtest.config import (
     CONSOLE_LOG_NAME,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from custody.node import STATE_FILE_NAME
+from core.node_state import STATE_FILE_NAME
 from devtools.regtest.binaries import NodeBinaries
 from devtools.regtest.config import (
     CONSOLE_LOG_NAME,

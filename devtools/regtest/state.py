@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from custody.node import STATE_FILE_NAME
+from core.node_state import STATE_FILE_NAME
 
 
 def read_state(datadir: Path) -> dict[str, Any] | None:
