@@ -21,8 +21,9 @@ from accounts.selectors import customer_account
 from accounts.services.accounts import system_account
 from accounts.services.transfers import transfer_create
 from audit.chain import audit_record
-from core.errors import Conflict, InvalidState, NotFound, ServiceUnavailable, ValidationFailed
+from core.errors import NotFound, ServiceUnavailable, ValidationFailed
 from core.money import SATS_PER_BTC, Currency, check_minor
+from exchange.errors import QuoteExpired, QuoteUsed
 from exchange.models import ExchangeRate, Quote, QuoteDirection
 
 BP = 10_000
@@ -30,18 +31,6 @@ SPREAD_BP_MAX = 4_999
 RATE_MAX_TIYN_PER_BTC = 10**15
 
 Rounding = Literal["down", "up"]
-
-
-class QuoteExpired(InvalidState):
-    """The quote has expired; ask for a new one."""
-
-    code = "quote_expired"
-
-
-class QuoteUsed(Conflict):
-    """The quote was already used."""
-
-    code = "quote_used"
 
 
 def _div(numerator: int, denominator: int, rounding: Rounding) -> int:
