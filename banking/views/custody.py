@@ -28,6 +28,7 @@ from custody.selectors import (
     deposit_address_bip21,
     deposit_address_current,
     deposits_for_account,
+    withdrawal_addresses_active,
     withdrawal_get,
     withdrawals_for_account,
 )
@@ -100,7 +101,7 @@ def withdraw(request: HttpRequest) -> HttpResponse:
             form.cleaned_data["address"],
             form.cleaned_data["amount_minor"],
         )
-    has_addresses = WithdrawalAddress.objects.filter(user=user, removed_at__isnull=True).exists()
+    has_addresses = withdrawal_addresses_active(user=user).exists()
     return render(
         request,
         "accounts/custody/withdraw.html",

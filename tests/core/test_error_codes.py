@@ -28,7 +28,7 @@ def _import_all(package: str) -> None:
         importlib.import_module(info.name)
 
 
-def _subclasses(cls: type) -> list[type]:
+def _subclasses(cls: type[ApplicationError]) -> list[type[ApplicationError]]:
     found = []
     for sub in cls.__subclasses__():
         found += [sub, *_subclasses(sub)]
@@ -46,14 +46,11 @@ def _enums(module: ModuleType) -> list[type[StrEnum]]:
     ]
 
 
-def _our_errors() -> list[type]:
+def _our_errors() -> list[type[ApplicationError]]:
     for package in [*APPS, *WITHOUT_ERRORS]:
         _import_all(package)
-    return [
-        cls
-        for cls in [ApplicationError, *_subclasses(ApplicationError)]
-        if cls.__module__.split(".")[0] in {*APPS, *WITHOUT_ERRORS}
-    ]
+    every: list[type[ApplicationError]] = [ApplicationError, *_subclasses(ApplicationError)]
+    return [cls for cls in every if cls.__module__.split(".")[0] in {*APPS, *WITHOUT_ERRORS}]
 
 
 def test_each_app_has_one_error_code_enum() -> None:
