@@ -8,7 +8,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, CoreErrorCode
 
 
 def _flatten(detail: Any) -> dict[str, list[str]]:
@@ -37,13 +37,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if isinstance(exc, exceptions.ValidationError):
         body = {
-            "code": "validation_error",
+            "code": str(CoreErrorCode.VALIDATION_ERROR),
             "message": "The request is not valid.",
             "fields": _flatten(exc.detail),
         }
         response.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     else:
-        code = getattr(exc, "default_code", "error")
+        code = getattr(exc, "default_code", CoreErrorCode.ERROR)
         detail = getattr(exc, "detail", str(exc))
         body = {"code": str(code), "message": str(detail), "fields": {}}
     response.data = body

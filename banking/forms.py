@@ -14,6 +14,7 @@ from accounts.selectors import customer_accounts
 from core.errors import ValidationFailed
 from core.money import parse_amount
 from custody.models import WithdrawalAddress
+from custody.selectors import withdrawal_addresses_active
 from exchange.models import QuoteDirection
 
 OTP_ATTRS = {
@@ -272,7 +273,7 @@ class WithdrawForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["address"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = WithdrawalAddress.objects.filter(user=user, removed_at__isnull=True)
+        field.queryset = withdrawal_addresses_active(user=user)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

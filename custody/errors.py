@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from core.errors import ApplicationError, InvalidState, ServiceUnavailable, ValidationFailed
+
+
+class CustodyErrorCode(StrEnum):
+    """Codes of the custody errors (the node, addresses, withdrawals)."""
+
+    NODE_ERROR = "node_error"
+    NODE_UNAVAILABLE = "node_unavailable"
+    WALLET_NOT_FOUND = "wallet_not_found"
+    NODE_INVALID_ADDRESS = "node_invalid_address"
+    NODE_INSUFFICIENT_FUNDS = "node_insufficient_funds"
+    TX_ALREADY_KNOWN = "tx_already_known"
+    TX_REJECTED = "tx_rejected"
+    ADDRESS_INVALID = "address_invalid"
+    AMOUNT_INVALID = "amount_invalid"
+    WITHDRAWAL_STATE = "withdrawal_state"
 
 
 class NodeError(ApplicationError):
     """The bitcoin node refused the request."""
 
-    code = "node_error"
+    code = CustodyErrorCode.NODE_ERROR
     http_status = 502
 
     def __init__(self, message: str = "", *, rpc_code: int | None = None) -> None:
@@ -19,52 +36,52 @@ class NodeError(ApplicationError):
 class NodeUnavailable(ServiceUnavailable):
     """The bitcoin node is not reachable; try again later."""
 
-    code = "node_unavailable"
+    code = CustodyErrorCode.NODE_UNAVAILABLE
 
 
 class WalletNotFound(NodeError):
     """The node has no such wallet loaded (RPC -18)."""
 
-    code = "wallet_not_found"
+    code = CustodyErrorCode.WALLET_NOT_FOUND
 
 
 class NodeInvalidAddress(NodeError):
     """The node says the address is invalid (RPC -5)."""
 
-    code = "node_invalid_address"
+    code = CustodyErrorCode.NODE_INVALID_ADDRESS
 
 
 class NodeInsufficientFunds(NodeError):
     """The hot wallet does not hold enough bitcoin (RPC -6)."""
 
-    code = "node_insufficient_funds"
+    code = CustodyErrorCode.NODE_INSUFFICIENT_FUNDS
 
 
 class TxAlreadyInChain(NodeError):
     """The transaction is already in the mempool or the chain (RPC -27)."""
 
-    code = "tx_already_known"
+    code = CustodyErrorCode.TX_ALREADY_KNOWN
 
 
 class TxRejected(NodeError):
     """The node rejected the transaction (RPC -26, -25)."""
 
-    code = "tx_rejected"
+    code = CustodyErrorCode.TX_REJECTED
 
 
 class AddressInvalid(ValidationFailed):
     """The bitcoin address is not valid for this network."""
 
-    code = "address_invalid"
+    code = CustodyErrorCode.ADDRESS_INVALID
 
 
 class AmountInvalid(ValidationFailed):
     """The amount is not allowed for a withdrawal."""
 
-    code = "amount_invalid"
+    code = CustodyErrorCode.AMOUNT_INVALID
 
 
 class WithdrawalStateError(InvalidState):
     """The withdrawal is not in a state that allows this action."""
 
-    code = "withdrawal_state"
+    code = CustodyErrorCode.WITHDRAWAL_STATE

@@ -9,7 +9,13 @@ from django.db.models import QuerySet
 
 from accounts.models import Account
 from custody.addresses import bip21_uri
-from custody.models import Deposit, DepositAddress, Withdrawal, WithdrawalStatus
+from custody.models import (
+    Deposit,
+    DepositAddress,
+    Withdrawal,
+    WithdrawalAddress,
+    WithdrawalStatus,
+)
 
 PAGE_MAX = 200
 OPEN_STATUSES = (
@@ -49,6 +55,15 @@ def withdrawals_for_account(*, account: Account, limit: int = 50) -> QuerySet[Wi
 def withdrawal_get(*, withdrawal_id: int, user: Any) -> Withdrawal | None:
     """Return one of the user's own withdrawals, or None."""
     return Withdrawal.objects.filter(pk=withdrawal_id, requested_by=user).first()
+
+
+def withdrawal_addresses_active(*, user: Any) -> QuerySet[WithdrawalAddress]:
+    """Return the user's saved withdrawal addresses that are not removed (cooling down too).
+
+    The one query for "the customer's addresses": listed, offered in the withdraw form,
+    checked before use (``withdrawal_address_usable`` adds the cool-down), counted.
+    """
+    return WithdrawalAddress.objects.filter(user=user, removed_at__isnull=True)
 
 
 def withdrawal_fee_sats() -> int:

@@ -15,6 +15,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from merchants.errors import MerchantErrorCode
 from merchants.models import ApiKey
 from merchants.services.keys import api_key_authenticate, scopes_effective
 
@@ -83,7 +84,7 @@ BODY_BYTES_MAX = 64 * 1024
 class BodyTooLarge(exceptions.APIException):
     status_code = 413
     default_detail = f"The request body is larger than {BODY_BYTES_MAX} bytes."
-    default_code = "body_too_large"
+    default_code = MerchantErrorCode.BODY_TOO_LARGE
 
 
 class DecimalJSONParser(JSONParser):

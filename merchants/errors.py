@@ -2,78 +2,98 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from core.errors import ApplicationError, Conflict, InvalidState, NotFound, ValidationFailed
+
+
+class MerchantErrorCode(StrEnum):
+    """Codes of the merchant API errors."""
+
+    STORE_NOT_FOUND = "store_not_found"
+    INVOICE_NOT_FOUND = "invoice_not_found"
+    WEBHOOK_NOT_FOUND = "webhook_not_found"
+    WEBHOOKDELIVERY_NOT_FOUND = "webhookdelivery_not_found"
+    MERCHANT_SUSPENDED = "merchant_suspended"
+    INVOICE_NOT_PAYABLE = "invoice_not_payable"
+    INVOICE_ALREADY_PAID = "invoice_already_paid"
+    INVOICE_STATUS_INVALID = "invoice_status_invalid"
+    WEBHOOK_URL_INVALID = "webhook_url_invalid"
+    QUOTE_UNAVAILABLE = "quote_unavailable"
+    IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
+    REFUND_NOT_ALLOWED = "refund_not_allowed"
+    BODY_TOO_LARGE = "body_too_large"
 
 
 class MerchantNotFound(NotFound):
     """The store does not exist or is not yours."""
 
-    code = "store_not_found"
+    code = MerchantErrorCode.STORE_NOT_FOUND
 
 
 class InvoiceNotFound(NotFound):
     """The invoice does not exist or is not yours."""
 
-    code = "invoice_not_found"
+    code = MerchantErrorCode.INVOICE_NOT_FOUND
 
 
 class WebhookNotFound(NotFound):
     """The webhook does not exist or is not yours."""
 
-    code = "webhook_not_found"
+    code = MerchantErrorCode.WEBHOOK_NOT_FOUND
 
 
 class DeliveryNotFound(NotFound):
     """The webhook delivery does not exist or is not yours."""
 
-    code = "webhookdelivery_not_found"
+    code = MerchantErrorCode.WEBHOOKDELIVERY_NOT_FOUND
 
 
 class MerchantSuspended(ApplicationError):
     """The merchant is suspended."""
 
-    code = "merchant_suspended"
+    code = MerchantErrorCode.MERCHANT_SUSPENDED
     http_status = 403
 
 
 class InvoiceNotPayable(InvalidState):
     """The invoice cannot be paid now."""
 
-    code = "invoice_not_payable"
+    code = MerchantErrorCode.INVOICE_NOT_PAYABLE
 
 
 class InvoiceAlreadyPaid(Conflict):
     """The invoice was already paid."""
 
-    code = "invoice_already_paid"
+    code = MerchantErrorCode.INVOICE_ALREADY_PAID
 
 
 class InvoiceStatusInvalid(InvalidState):
     """The invoice cannot be marked with this status."""
 
-    code = "invoice_status_invalid"
+    code = MerchantErrorCode.INVOICE_STATUS_INVALID
 
 
 class WebhookUrlInvalid(ValidationFailed):
     """The webhook URL must be an absolute http(s) URL."""
 
-    code = "webhook_url_invalid"
+    code = MerchantErrorCode.WEBHOOK_URL_INVALID
 
 
 class QuoteUnavailable(ApplicationError):
     """No BTC/KZT quote is available right now."""
 
-    code = "quote_unavailable"
+    code = MerchantErrorCode.QUOTE_UNAVAILABLE
     http_status = 503
 
 
 class IdempotencyInProgress(Conflict):
     """A request with this idempotency key is still being processed."""
 
-    code = "idempotency_in_progress"
+    code = MerchantErrorCode.IDEMPOTENCY_IN_PROGRESS
 
 
 class RefundNotAllowed(InvalidState):
     """The invoice cannot be refunded this way."""
 
-    code = "refund_not_allowed"
+    code = MerchantErrorCode.REFUND_NOT_ALLOWED

@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from compliance.errors import FourEyesViolation
 from core.errors import InvalidState, ValidationFailed
+
+
+class TreasuryErrorCode(StrEnum):
+    """Codes of the treasury errors (a cold-move four-eyes breach keeps compliance's)."""
+
+    DESCRIPTOR_INVALID = "descriptor_invalid"
+    COLD_MOVE_STATE = "cold_move_state"
+    PSBT_REFUSED = "psbt_refused"
 
 
 class DescriptorInvalid(ValidationFailed):
     """The descriptor is not a public, ranged descriptor the node accepts."""
 
-    code = "descriptor_invalid"
+    code = TreasuryErrorCode.DESCRIPTOR_INVALID
 
 
 class ColdMoveState(InvalidState):
     """The cold-to-hot move is not in a state that allows this action."""
 
-    code = "cold_move_state"
+    code = TreasuryErrorCode.COLD_MOVE_STATE
 
 
 class PsbtRefused(ValidationFailed):
     """The signed PSBT does not pay exactly what was approved."""
 
-    code = "psbt_refused"
+    code = TreasuryErrorCode.PSBT_REFUSED
 
 
 class ColdFourEyes(FourEyesViolation):
-    """The requester and the two approvers of a cold move must be three different people."""
+    """The requester and the two approvers of a cold move must be three different people.
 
-    code = "four_eyes"
+    The same meaning as compliance's ``FourEyesViolation``, so the same code.
+    """

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import shared_task
-
+from core.tasks import retrying_task
 from custody.errors import NodeUnavailable
 from treasury import services
 
-RETRY_ON = (NodeUnavailable,)  # only when the node is unreachable, with bounded backoff
+RETRY_ON = (NodeUnavailable,)  # only when the node is unreachable (core's bounded backoff)
 
 
-@shared_task(
-    autoretry_for=RETRY_ON,
-    retry_backoff=5,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=10,
-)
+@retrying_task(*RETRY_ON)
 def treasury_rebalance() -> dict[str, Any]:
     """Settle moves in flight, then sweep the hot excess or raise a refill request."""
     services.sweeps_broadcast()
@@ -31,26 +24,14 @@ def treasury_rebalance() -> dict[str, Any]:
             "cold_move": report.cold_move.pk if report.cold_move else None}  # fmt: skip
 
 
-@shared_task(
-    autoretry_for=RETRY_ON,
-    retry_backoff=5,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=10,
-)
+@retrying_task(*RETRY_ON)
 def treasury_reconcile() -> dict[str, Any]:
     """Reconcile the node's wallets with the ledger and store the run."""
     run = services.reconcile(trigger="periodic")
     return {"run": run.pk, "status": run.status}
 
 
-@shared_task(
-    autoretry_for=RETRY_ON,
-    retry_backoff=5,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=10,
-)
+@retrying_task(*RETRY_ON)
 def treasury_reserves_snapshot() -> int:
     """Take a proof-of-reserves snapshot."""
     return services.reserves_snapshot().pk

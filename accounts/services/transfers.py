@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.actor import Actor
 from accounts.errors import (
     AccountClosed,
+    AccountErrorCode,
     AccountFrozen,
     AccountNotFound,
     AlreadyReversed,
@@ -208,17 +209,19 @@ def _call_ledger_transfer(call: _TransferCall) -> tuple[str, int, str]:
 
 
 def _status_error(status: str, detail: str) -> Exception:
+    # The SQL function's statuses are the ledger's error codes (StrEnum keys match the
+    # strings it returns); "over_cap" is its own, the generic validation error.
     errors: dict[str, Exception] = {
-        "account_not_found": AccountNotFound(f"Account {detail} does not exist"),
-        "same_account": SameAccount("Debit and credit account are the same"),
-        "currency_mismatch": CurrencyMismatch(
+        AccountErrorCode.ACCOUNT_NOT_FOUND: AccountNotFound(f"Account {detail} does not exist"),
+        AccountErrorCode.SAME_ACCOUNT: SameAccount("Debit and credit account are the same"),
+        AccountErrorCode.CURRENCY_MISMATCH: CurrencyMismatch(
             f"Cannot move between {detail} accounts",
             fields={"currency": ["Both accounts must hold the same currency."]},
         ),
         "over_cap": ValidationFailed("Amount over the cap", fields={"amount": ["Too large."]}),
-        "account_closed": AccountClosed(f"Account {detail} is closed"),
-        "account_frozen": AccountFrozen(f"Account {detail} is frozen"),
-        "insufficient_funds": InsufficientFunds(
+        AccountErrorCode.ACCOUNT_CLOSED: AccountClosed(f"Account {detail} is closed"),
+        AccountErrorCode.ACCOUNT_FROZEN: AccountFrozen(f"Account {detail} is frozen"),
+        AccountErrorCode.INSUFFICIENT_FUNDS: InsufficientFunds(
             "Insufficient funds", fields={"amount": ["More than the available balance."]}
         ),
     }

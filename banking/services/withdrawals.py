@@ -7,6 +7,7 @@ factor, a saved address past its cool-down, the tier limits and travel-rule data
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.db import transaction
@@ -48,17 +49,18 @@ def customer_withdrawal_request(
     """
     account = btc_account(user=user)
     saved = withdrawal_address_usable(user=user, address_id=address_id)
+    request = functools.partial(
+        withdrawal_request,
+        account=account,
+        address=saved.address,
+        amount_sats=amount_sats,
+        requested_by=user,
+        idempotency_key=idempotency_key,
+        client_address=client_address,
+    )
     earlier = Withdrawal.objects.filter(requested_by=user, idempotency_key=idempotency_key).first()
     if earlier is not None:
-        return withdrawal_request(
-            account=account,
-            address=saved.address,
-            amount_sats=amount_sats,
-            requested_by=user,
-            idempotency_key=idempotency_key,
-            travel_rule=earlier.travel_rule,
-            client_address=client_address,
-        )
+        return request(travel_rule=earlier.travel_rule)
     if not twofactor_enabled(user):
         raise ValidationFailed(
             "Two-factor required",
@@ -76,12 +78,4 @@ def customer_withdrawal_request(
                 amount_minor=amount_sats + withdrawal_fee_sats(), currency="BTC"
             ),
         )
-        return withdrawal_request(
-            account=account,
-            address=saved.address,
-            amount_sats=amount_sats,
-            requested_by=user,
-            idempotency_key=idempotency_key,
-            travel_rule=cleaned_travel,
-            client_address=client_address,
-        )
+        return request(travel_rule=cleaned_travel)

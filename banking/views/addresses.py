@@ -12,7 +12,7 @@ from accounts.access import current_user, verified_customer_required
 from banking.forms import WithdrawalAddressForm
 from banking.views.common import address_of, form_error, twofactor_required
 from core.errors import ApplicationError, NotFound
-from custody.models import WithdrawalAddress
+from custody.selectors import withdrawal_addresses_active
 from custody.services.withdrawal_addresses import withdrawal_address_add, withdrawal_address_remove
 
 
@@ -39,9 +39,7 @@ def addresses(request: HttpRequest) -> HttpResponse:
                 f"Address saved. For your safety you can use it from {local:%d.%m.%Y %H:%M}.",
             )
             return redirect("addresses")
-    saved_list = WithdrawalAddress.objects.filter(
-        user=current_user(request), removed_at__isnull=True
-    )
+    saved_list = withdrawal_addresses_active(user=current_user(request))
     return render(
         request,
         "accounts/addresses.html",

@@ -28,6 +28,7 @@ from custody.selectors import (
     deposit_address_bip21,
     deposit_address_current,
     deposits_for_account,
+    withdrawal_addresses_active,
     withdrawal_get,
     withdrawals_for_account,
 )
@@ -100,7 +101,14 @@ def withdraw(request: HttpRequest) -> HttpResponse:
             form.cleaned_data["address"],
             form.cleaned_data["amount_minor"],
         )
-    has_addresses = WithdrawalAddress.objects.filter(user=user, removed_at__isnull=True).exists()
+    return _withdraw_page(request, form, account)
+
+
+def _withdraw_page(
+    request: HttpRequest, form: WithdrawForm, account: Account, status: int = 200
+) -> HttpResponse:
+    """Step 1: the address and amount form, with the customer's recent withdrawals."""
+    user = current_user(request)
     return render(
         request,
         "accounts/custody/withdraw.html",
@@ -108,10 +116,11 @@ def withdraw(request: HttpRequest) -> HttpResponse:
             "form": form,
             "account": account,
             "fee_sats": withdrawal_fee_sats(),
-            "has_addresses": has_addresses,
+            "has_addresses": withdrawal_addresses_active(user=user).exists(),
             "tier": user_tier(user),
             "withdrawals": withdrawals_for_account(account=account, limit=20),
         },
+        status=status,
     )
 
 
@@ -149,17 +158,7 @@ def _withdraw_confirm(request: HttpRequest, account: Account) -> HttpResponse:
     user = current_user(request)
     form = WithdrawConfirmForm(request.POST, user=user)
     if not (form.is_valid() and form.cleaned_data.get("amount_minor")):
-        return render(
-            request,
-            "accounts/custody/withdraw.html",
-            {
-                "form": form,
-                "account": account,
-                "fee_sats": withdrawal_fee_sats(),
-                "has_addresses": True,
-            },
-            status=422,
-        )
+        return _withdraw_page(request, form, account, status=422)
     data = form.cleaned_data
     travel = {name: data.get(name) or "" for name in WithdrawConfirmForm.TRAVEL_FIELDS}
     try:

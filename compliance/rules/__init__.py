@@ -5,7 +5,7 @@ settings rows that are not screening rules (travel rule, four eyes).
 """
 
 from compliance.rules import amount, dormant, first_address, sanctions, structuring, velocity
-from compliance.rules.base import ALLOW, BLOCK, REVIEW, RULES, Finding, Movement
+from compliance.rules.base import ALLOW, BLOCK, REVIEW, RULES, Decision, Finding, Movement
 from compliance.rules.sanctions import address_is_sanctioned, sanctioned_among
 
 # Not screening rules, but thresholds staff edit the same way.
@@ -31,6 +31,7 @@ __all__ = [
     "REVIEW",
     "RULES",
     "TRAVEL_RULE",
+    "Decision",
     "Finding",
     "Movement",
     "address_is_sanctioned",

@@ -5,11 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-REVIEW = "review"
-BLOCK = "block"
-ALLOW = "allow"
+
+class Decision(StrEnum):
+    """What screening decides about a movement; the caller acts on it."""
+
+    ALLOW = "allow"
+    REVIEW = "review"
+    BLOCK = "block"
+
+
+REVIEW = Decision.REVIEW
+BLOCK = Decision.BLOCK
+ALLOW = Decision.ALLOW
 
 
 @dataclass(frozen=True)
@@ -33,7 +43,7 @@ class Finding:
     """A rule that fired, with the figures that made it fire."""
 
     rule: str
-    action: str  # REVIEW or BLOCK
+    action: Decision  # REVIEW or BLOCK
     detail: str
     figures: dict[str, int | str] = field(default_factory=dict)
 

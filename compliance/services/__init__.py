@@ -2,7 +2,9 @@
 
 What other apps call:
 - ``limits_check(*, user, kind, amount_kzt_tiyn)`` raises ``LimitExceeded``;
-- ``movement_screen(*, movement, subject)``, ``travel_rule_required``, ``travel_rule_validate``;
+- ``withdrawal_screen(withdrawal)`` (custody's request; the one screening decision, which
+  opens the case when flagged), ``movement_screen(*, movement, subject)``,
+  ``travel_rule_required``, ``travel_rule_validate``;
 - ``address_is_sanctioned(address)`` (deposit sources);
 - ``case_open(...)``; ``approval_action_register(...)`` for new four-eyes actions.
 """
@@ -39,7 +41,7 @@ from compliance.services.screening import (
     movement_screen,
     travel_rule_required,
     travel_rule_validate,
-    withdrawal_rules_screen,
+    withdrawal_screen,
 )
 from exchange.rates import kzt_value_tiyn
 
@@ -73,5 +75,5 @@ __all__ = [
     "travel_rule_required",
     "travel_rule_validate",
     "user_tier",
-    "withdrawal_rules_screen",
+    "withdrawal_screen",
 ]

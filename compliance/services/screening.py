@@ -1,34 +1,49 @@
 """Screening outgoing movements with the rules, and the travel rule.
 
-``movement_screen`` runs inside the caller's transaction (custody's
-``withdrawal_screen``): it records what the rules saw, and when a rule fires
-it opens a case, so the flag and the case commit with the movement's status.
+Screening is one decision (``Decision``: allow, review or block) made here with
+the thresholds in ``RuleConfig``. ``movement_screen`` runs inside the caller's
+transaction (custody's withdrawal request calls ``withdrawal_screen``): it records
+what the rules saw and, when a rule fires, opens the case, so the flag and the case
+commit with the movement's status. The caller acts on the decision.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from django.db import transaction
+from django.db import models, transaction
+from django.utils import timezone
 
 from compliance.models import CaseKind, ScreenedMovement
-from compliance.rules import ALLOW, BLOCK, REVIEW, RULES, TRAVEL_RULE, Finding, Movement
+from compliance.rules import RULES, TRAVEL_RULE, Decision, Finding, Movement
 from compliance.selectors import rule_config, rule_configs
 from compliance.services.cases import case_open
-from core.errors import ValidationFailed
+from core.errors import InvariantViolation, ValidationFailed
+from core.money import format_amount
+from exchange.rates import kzt_value_tiyn
 
 logger = logging.getLogger("alatau.compliance")
 
 
 @dataclass(frozen=True)
 class Screening:
-    """The outcome: ``decision`` is "allow", "review" or "block"; ``case_id`` when flagged."""
+    """The outcome of screening: the decision, what fired, and the case when flagged."""
 
-    decision: str
+    decision: Decision
     findings: list[dict[str, Any]] = field(default_factory=list)
     case_id: int | None = None
+
+
+class ScreenableWithdrawal(Protocol):
+    """What screening reads of a withdrawal (custody's model instance is handed in)."""
+
+    pk: Any
+    amount_sats: int
+    address: str
+    travel_rule: Any
+    requested_by: Any
 
 
 def rules_evaluate(movement: Movement) -> list[Finding]:
@@ -47,51 +62,61 @@ def rules_evaluate(movement: Movement) -> list[Finding]:
     return findings
 
 
-def _decision(findings: list[Finding]) -> str:
-    if any(f.action == BLOCK for f in findings):
-        return BLOCK
-    return REVIEW if findings else ALLOW
+def _decision(findings: list[Finding]) -> Decision:
+    if any(f.action == Decision.BLOCK for f in findings):
+        return Decision.BLOCK
+    return Decision.REVIEW if findings else Decision.ALLOW
+
+
+def _case_kind(movement: Movement, findings: list[Finding]) -> str:
+    if any(f.rule == "sanctioned_address" for f in findings):
+        return CaseKind.SANCTIONS
+    return CaseKind.WITHDRAWAL_REVIEW if movement.kind == "withdrawal" else CaseKind.OTHER
+
+
+def _case_open(movement: Movement, subject: models.Model, decision: Decision,
+               findings: list[Finding]) -> int:  # fmt: skip
+    amount = format_amount(movement.amount_minor, movement.currency, with_code=True)
+    rules = ", ".join(f.rule for f in findings)
+    case = case_open(
+        kind=_case_kind(movement, findings),
+        subject=subject,
+        summary=f"{movement.kind.capitalize()} {movement.subject_id} of {amount}: "
+        f"{decision} ({rules})",
+        findings=[f.as_dict() for f in findings],
+        customer=movement.user,
+        amount_minor=movement.amount_minor,
+        currency=movement.currency,
+        amount_kzt_tiyn=movement.amount_kzt_tiyn,
+    )
+    return case.pk
 
 
 def movement_screen(
     *,
     movement: Movement,
-    subject: Any,
+    subject: models.Model,
     extra_findings: list[Finding] | None = None,
-    open_case: bool = True,
 ) -> Screening:
-    """Screen a movement, record it once, and (``open_case``) open a case when a rule fires.
+    """Screen a movement, record it once, and open the case when a rule fires.
 
     Idempotent per subject: screening the same subject again returns the first
     outcome. ``subject`` is the model instance (the withdrawal) the case is about.
-    Custody's withdrawal request opens its own case, so it passes ``open_case=False``.
+    This is the one place a screening case is opened; the caller only acts on the
+    decision (approve, hold for review, or reject).
     """
     with transaction.atomic():
         earlier = ScreenedMovement.objects.filter(
             subject_type=movement.subject_type, subject_id=movement.subject_id
         ).first()
         if earlier is not None:
-            return Screening(earlier.decision, list(earlier.findings), earlier.case_id)
+            return Screening(Decision(earlier.decision), list(earlier.findings), earlier.case_id)
         findings = rules_evaluate(movement) + list(extra_findings or [])
         decision = _decision(findings)
+        case_id = None
+        if decision != Decision.ALLOW:
+            case_id = _case_open(movement, subject, decision, findings)
         as_dicts = [f.as_dict() for f in findings]
-        case = None
-        if decision != ALLOW and open_case:
-            sanctioned = any(f.rule == "sanctioned_address" for f in findings)
-            kind = CaseKind.SANCTIONS if sanctioned else CaseKind.WITHDRAWAL_REVIEW
-            if movement.kind != "withdrawal" and not sanctioned:
-                kind = CaseKind.OTHER
-            rules = ", ".join(f.rule for f in findings)
-            case = case_open(
-                kind=kind,
-                subject=subject,
-                summary=f"{movement.kind} {decision}: {rules}",
-                findings=as_dicts,
-                customer=movement.user,
-                amount_minor=movement.amount_minor,
-                currency=movement.currency,
-                amount_kzt_tiyn=movement.amount_kzt_tiyn,
-            )
         ScreenedMovement.objects.create(
             user=movement.user,
             kind=movement.kind,
@@ -103,10 +128,10 @@ def movement_screen(
             address=movement.address,
             decision=decision,
             findings=as_dicts,
-            case=case,
+            case_id=case_id,
             created_at=movement.at,
         )
-    return Screening(decision, as_dicts, case.pk if case else None)
+    return Screening(decision, as_dicts, case_id)
 
 
 def travel_rule_threshold_tiyn() -> int:
@@ -161,37 +186,38 @@ def travel_rule_validate(data: Any) -> dict[str, str]:
     return cleaned
 
 
-def withdrawal_rules_screen(withdrawal: Any) -> Screening:
-    """Screen a custody withdrawal with the compliance rules (custody's hook calls this).
+def _travel_rule_findings(withdrawal: ScreenableWithdrawal, amount_kzt: int) -> list[Finding]:
+    if not travel_rule_required(amount_kzt):
+        return []
+    try:
+        travel_rule_validate(withdrawal.travel_rule)
+    except ValidationFailed as exc:
+        return [
+            Finding(
+                "travel_rule",
+                Decision.REVIEW,
+                "beneficiary data required above the travel-rule threshold",
+                {
+                    "amount_kzt_tiyn": amount_kzt,
+                    "threshold_tiyn": travel_rule_threshold_tiyn(),
+                    "missing": ",".join(sorted(exc.fields)),
+                },
+            )
+        ]
+    return []
+
+
+def withdrawal_screen(withdrawal: ScreenableWithdrawal) -> Screening:
+    """Screen a custody withdrawal with the rules; open the case when flagged.
 
     Values the amount in KZT at the rate of now (the time of the request) and
     stores that with the screened movement. Above the travel-rule threshold,
-    missing or invalid beneficiary data sends the withdrawal to review. Custody
-    opens the case itself, so none is opened here.
+    missing or invalid beneficiary data sends the withdrawal to review.
     """
-    from django.utils import timezone
-
-    from exchange.rates import kzt_value_tiyn
-
+    if not isinstance(withdrawal, models.Model):
+        raise InvariantViolation("screening needs the withdrawal's model instance")
     now = timezone.now()
     amount_kzt = kzt_value_tiyn(amount_minor=withdrawal.amount_sats, currency="BTC", at=now)
-    extra: list[Finding] = []
-    if travel_rule_required(amount_kzt):
-        try:
-            travel_rule_validate(withdrawal.travel_rule)
-        except ValidationFailed as exc:
-            extra.append(
-                Finding(
-                    "travel_rule",
-                    REVIEW,
-                    "beneficiary data required above the travel-rule threshold",
-                    {
-                        "amount_kzt_tiyn": amount_kzt,
-                        "threshold_tiyn": travel_rule_threshold_tiyn(),
-                        "missing": ",".join(sorted(exc.fields)),
-                    },
-                )
-            )
     movement = Movement(
         user=withdrawal.requested_by,
         kind="withdrawal",
@@ -204,5 +230,7 @@ def withdrawal_rules_screen(withdrawal: Any) -> Screening:
         address=withdrawal.address,
     )
     return movement_screen(
-        movement=movement, subject=withdrawal, extra_findings=extra, open_case=False
+        movement=movement,
+        subject=withdrawal,
+        extra_findings=_travel_rule_findings(withdrawal, amount_kzt),
     )

@@ -14,6 +14,7 @@ from audit.chain import audit_record
 from core.errors import NotFound, ValidationFailed
 from custody.addresses import address_parse
 from custody.models import WithdrawalAddress
+from custody.selectors import withdrawal_addresses_active
 
 ADDRESSES_PER_USER_MAX = 20
 
@@ -36,7 +37,7 @@ def withdrawal_address_add(
             fields={"otp_code": ["Turn on two-factor authentication to add an address."]},
         )
     address = address_syntax_check(address)
-    active = WithdrawalAddress.objects.filter(user=user, removed_at__isnull=True)
+    active = withdrawal_addresses_active(user=user)
     if active.filter(address=address).exists():
         raise ValidationFailed("Duplicate", fields={"address": ["You already saved this address."]})
     if active.count() >= ADDRESSES_PER_USER_MAX:
@@ -69,11 +70,8 @@ def withdrawal_address_remove(
 ) -> None:
     """Remove one of the user's saved addresses (kept for the record, no longer usable)."""
     with transaction.atomic():
-        saved = (
-            WithdrawalAddress.objects.select_for_update()
-            .filter(pk=address_id, user=user, removed_at__isnull=True)
-            .first()
-        )
+        active = withdrawal_addresses_active(user=user).select_for_update()
+        saved = active.filter(pk=address_id).first()
         if saved is None:
             raise NotFound("Address not found")
         saved.removed_at = timezone.now()
@@ -85,9 +83,7 @@ def withdrawal_address_remove(
 
 def withdrawal_address_usable(*, user: Any, address_id: int) -> WithdrawalAddress:
     """Return a saved address the user may withdraw to now, or raise a field error."""
-    saved = WithdrawalAddress.objects.filter(
-        pk=address_id, user=user, removed_at__isnull=True
-    ).first()
+    saved = withdrawal_addresses_active(user=user).filter(pk=address_id).first()
     if saved is None:
         raise ValidationFailed(
             "Unknown address", fields={"address": ["Choose one of your addresses."]}

@@ -1,8 +1,10 @@
 """Withdrawals requested and cancelled by their owner (review is ``custody.services.review``).
 
 A request places a hold for amount + the bank's fee and is screened in the same
-transaction. It never waits on the node: the address is checked locally (network and
-checksum) and, when the node answers within a short timeout, by ``validateaddress`` too.
+transaction by compliance (``compliance.services.withdrawal_screen``: the one decision,
+which opens the case); custody acts on the decision. It never waits on the node: the
+address is checked locally (network and checksum) and, when the node answers within a
+short timeout, by ``validateaddress`` too.
 Sending is in ``custody.services.batches``.
 """
 
@@ -20,7 +22,8 @@ from accounts.models import OWNED_KINDS, Account, AccountStatus
 from accounts.services import hold_create, hold_void
 from accounts.services.posting import check_key, check_replay, request_hash
 from audit.chain import audit_record
-from compliance.services import case_open
+from compliance.rules import Decision
+from compliance.services import withdrawal_screen
 from core.errors import (
     NotFound,
     ServiceUnavailable,
@@ -30,7 +33,6 @@ from custody.addresses import address_parse
 from custody.errors import AddressInvalid, AmountInvalid, NodeError, WithdrawalStateError
 from custody.models import Withdrawal, WithdrawalStatus
 from custody.node import node_client
-from custody.screening import withdrawal_screen
 from custody.services.review import withdrawal_decide
 
 logger = logging.getLogger("alatau.custody.withdrawals")
@@ -39,6 +41,11 @@ CANCELLABLE = (
     WithdrawalStatus.REQUESTED, WithdrawalStatus.PENDING_REVIEW, WithdrawalStatus.APPROVED,
 )  # fmt: skip
 KEY_CONSTRAINT = "withdrawal_key_per_user"
+STATUS_BY_DECISION = {
+    Decision.ALLOW: WithdrawalStatus.APPROVED,
+    Decision.REVIEW: WithdrawalStatus.PENDING_REVIEW,
+    Decision.BLOCK: WithdrawalStatus.REJECTED,
+}
 
 
 def withdrawal_address_check(address: str) -> str:
@@ -153,13 +160,9 @@ def _create(account: Account, address: str, amount_sats: int, requested_by: Any,
             source=withdrawal, client_address=client_address,
         )  # fmt: skip
         withdrawal.hold = hold
-        result = withdrawal_screen(withdrawal)
+        result = withdrawal_screen(withdrawal)  # opens the case when flagged
         withdrawal.screening = {"decision": result.decision, "findings": result.findings}
-        withdrawal.status = {
-            "allow": WithdrawalStatus.APPROVED,
-            "review": WithdrawalStatus.PENDING_REVIEW,
-            "block": WithdrawalStatus.REJECTED,
-        }[result.decision]
+        withdrawal.status = STATUS_BY_DECISION[result.decision]
         withdrawal.save(update_fields=["hold", "screening", "status", "updated_at"])
         audit_record(
             actor=requested_by, action="withdrawal.request", obj=withdrawal,
@@ -167,15 +170,7 @@ def _create(account: Account, address: str, amount_sats: int, requested_by: Any,
                   "fee_sats": fee_sats, "decision": result.decision},
             client_address=client_address,
         )  # fmt: skip
-        if result.decision != "allow":
-            case_open(
-                kind="withdrawal_review" if result.decision == "review" else "sanctions",
-                subject=withdrawal,
-                summary=f"Withdrawal W{withdrawal.pk} of {amount_sats} sats: {result.decision}",
-                findings=result.findings, customer=account.owner, amount_minor=amount_sats,
-                currency="BTC",
-            )  # fmt: skip
-        if result.decision == "block":
+        if result.decision == Decision.BLOCK:
             hold_void(hold_id=hold.pk, actor=None, reason="blocked by screening")
     return withdrawal
 

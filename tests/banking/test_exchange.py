@@ -216,7 +216,7 @@ def test_staff_set_the_rate_in_the_admin(db: None) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_one_quote_from_many_threads_executes_once(customer: User, rate: Any) -> None:
-    from exchange.services import QuoteUsed
+    from exchange.errors import QuoteUsed
     from tests.conftest import run_threads
 
     btc, kzt = account_of(customer, "BTC"), account_of(customer, "KZT")

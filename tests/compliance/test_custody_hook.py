@@ -1,4 +1,4 @@
-"""Custody's withdrawal request runs the compliance rules (custody/screening.py)."""
+"""Custody's withdrawal request runs the compliance rules (compliance.services.withdrawal_screen)."""
 
 from __future__ import annotations
 

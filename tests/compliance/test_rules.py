@@ -56,7 +56,7 @@ def fired(m: Movement) -> list[str]:
 
 
 def record(m: Movement) -> None:
-    movement_screen(movement=m, subject=None, open_case=False)
+    movement_screen(movement=m, subject=m.user)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from accounts.models import Account
 from compliance.models import RuleConfig, SanctionedAddress, ScreenedMovement
-from compliance.services import address_is_sanctioned, sanctioned_among, withdrawal_rules_screen
+from compliance.services import address_is_sanctioned, sanctioned_among, withdrawal_screen
 from custody.models import Withdrawal
 from exchange.models import ExchangeRate
 from tests.compliance.conftest import regtest_address
@@ -47,7 +47,7 @@ def unscreened(account: Account, amount_sats: int, address: str, **extra: Any) -
 def test_sanctioned_address_is_blocked(funded_account: Callable[..., Account]) -> None:
     bad = regtest_address(13)
     SanctionedAddress.objects.create(address=bad, source="test")
-    result = withdrawal_rules_screen(unscreened(funded_account(10**8), 10_000, bad))
+    result = withdrawal_screen(unscreened(funded_account(10**8), 10_000, bad))
     assert result.decision == "block"
     assert result.findings[0]["rule"] == "sanctioned_address"
     assert address_is_sanctioned(bad) and not address_is_sanctioned(regtest_address(14))
@@ -57,7 +57,7 @@ def test_sanctioned_address_is_blocked(funded_account: Callable[..., Account]) -
 
 def test_kzt_value_is_stored_with_the_movement(funded_account: Callable[..., Account]) -> None:
     withdrawal = unscreened(funded_account(10**8), 1_000_000, regtest_address(1))
-    assert withdrawal_rules_screen(withdrawal).decision == "allow"
+    assert withdrawal_screen(withdrawal).decision == "allow"
     stored = ScreenedMovement.objects.get(subject_id=str(withdrawal.pk))
     assert stored.amount_kzt_tiyn == 1_000_000 * RATE // 100_000_000
 
@@ -66,15 +66,15 @@ def test_travel_rule_needed_at_threshold_only(funded_account: Callable[..., Acco
     account = funded_account(10**9)
     at_threshold = TRAVEL_THRESHOLD * 100_000_000 // RATE  # sats worth exactly the threshold
     below = unscreened(account, at_threshold - 3, regtest_address(2))
-    assert withdrawal_rules_screen(below).decision == "allow"
+    assert withdrawal_screen(below).decision == "allow"
     missing = unscreened(account, at_threshold, regtest_address(3))
-    result = withdrawal_rules_screen(missing)
+    result = withdrawal_screen(missing)
     assert result.decision == "review"
     assert [f["rule"] for f in result.findings] == ["travel_rule"]
     given = unscreened(account, at_threshold, regtest_address(4), travel_rule={
         "beneficiary_name": "Aigerim Sadykova", "wallet": "provider", "provider_name": "Binance",
     })  # fmt: skip
-    assert withdrawal_rules_screen(given).decision == "allow"
+    assert withdrawal_screen(given).decision == "allow"
 
 
 def test_screening_twice_returns_the_first_outcome(
@@ -82,9 +82,9 @@ def test_screening_twice_returns_the_first_outcome(
 ) -> None:
     address = regtest_address(5)
     withdrawal = unscreened(funded_account(10**8), 10_000, address)
-    first = withdrawal_rules_screen(withdrawal)
+    first = withdrawal_screen(withdrawal)
     SanctionedAddress.objects.create(address=address)
-    assert withdrawal_rules_screen(withdrawal) == first
+    assert withdrawal_screen(withdrawal) == first
 
 
 def test_screening_query_count_is_bounded(
@@ -94,7 +94,7 @@ def test_screening_query_count_is_bounded(
     RuleConfig.objects.update(enabled=True)
     account = funded_account(10**8)
     for n in range(3):
-        withdrawal_rules_screen(unscreened(account, 10_000, regtest_address(100 + n)))
+        withdrawal_screen(unscreened(account, 10_000, regtest_address(100 + n)))
     withdrawal = unscreened(account, 10_000, regtest_address(200))
     with django_assert_max_num_queries(15):
-        withdrawal_rules_screen(withdrawal)
+        withdrawal_screen(withdrawal)

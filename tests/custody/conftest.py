@@ -129,3 +129,19 @@ def _compliance_amount_rules_off(request: pytest.FixtureRequest) -> None:
         "travel_rule",
     ):
         RuleConfig.objects.update_or_create(name=name, defaults={"enabled": False})
+
+
+def review_at_sats(amount_sats: int) -> None:
+    """Send withdrawals of ``amount_sats`` or more to review through compliance's rule.
+
+    Screening has one threshold model, the KZT rules: this enables ``large_amount`` with
+    its threshold set to the KZT value of ``amount_sats`` at the current rate.
+    """
+    from compliance.models import RuleConfig
+    from exchange.rates import kzt_value_tiyn
+
+    threshold_tiyn = kzt_value_tiyn(amount_minor=amount_sats, currency="BTC")
+    RuleConfig.objects.update_or_create(
+        name="large_amount",
+        defaults={"enabled": True, "params": {"threshold_tiyn": threshold_tiyn}},
+    )

@@ -113,9 +113,7 @@ def test_crash_at_any_point_pays_once(
     assert ledger_check() == []
 
 
-@override_settings(
-    WITHDRAWAL_MAX_SATS=100 * 100_000_000, WITHDRAWAL_REVIEW_THRESHOLD_SATS=100 * 100_000_000
-)
+@override_settings(WITHDRAWAL_MAX_SATS=100 * 100_000_000)
 def test_hot_wallet_short_keeps_withdrawals_approved(chain: Chain, funded_account: Any) -> None:
     account = funded_account(60 * 100_000_000)
     address = chain.new_funder_address()

@@ -8,18 +8,17 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
-from django.test import override_settings
 
 from accounts.errors import AccountFrozen, InsufficientFunds
 from accounts.models import Hold
 from accounts.selectors import account_balance
 from accounts.services import account_freeze
 from compliance.models import Case
+from compliance.services import withdrawal_screen
 from core.errors import IdempotencyConflict, NotFound, PermissionDenied, ValidationFailed
 from custody import tasks
 from custody.errors import AddressInvalid, AmountInvalid, NodeUnavailable, WithdrawalStateError
 from custody.models import Withdrawal, WithdrawalStatus
-from custody.screening import withdrawal_screen
 from custody.services import (
     withdrawal_approve,
     withdrawal_batch_broadcast,
@@ -29,7 +28,7 @@ from custody.services import (
     withdrawal_reject,
     withdrawal_request,
 )
-from tests.custody.conftest import Chain, refresh
+from tests.custody.conftest import Chain, refresh, review_at_sats
 
 pytestmark = pytest.mark.node
 
@@ -106,15 +105,15 @@ def test_frozen_other_customer_and_key_reuse(
     assert Withdrawal.objects.count() == 1
 
 
-@override_settings(WITHDRAWAL_REVIEW_THRESHOLD_SATS=100_000)
 def test_review_approve_reject_cancel(chain: Chain, funded_account: Any, make_user: Any) -> None:
+    review_at_sats(100_000)
     account = funded_account(5_000_000)
     address = chain.new_funder_address()
     big = _request(account, address, 200_000, key="big")
     assert big.status == WithdrawalStatus.PENDING_REVIEW
     assert withdrawal_screen(big).decision == "review"
     case = Case.objects.get(kind="withdrawal_review", subject_id=str(big.pk))
-    assert case.findings[0]["rule"] == "amount_threshold"
+    assert case.findings[0]["rule"] == "large_amount"
 
     clerk = make_user(is_staff=True)
     with pytest.raises(PermissionDenied):
@@ -174,10 +173,10 @@ def test_node_down_requests_work_tasks_retry(
     assert [amount for _, _, amount in chain.received_outputs(address)] == [70_000]
 
 
-@override_settings(WITHDRAWAL_REVIEW_THRESHOLD_SATS=100_000)
 def test_admin_actions_call_the_services(
     chain: Chain, funded_account: Any, make_user: Any, rf: Any
 ) -> None:
+    review_at_sats(100_000)
     from django.contrib import admin
     from django.contrib.messages.storage.fallback import FallbackStorage
 
