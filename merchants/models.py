@@ -340,6 +340,8 @@ class WebhookDelivery(models.Model):
     error_message = models.CharField(max_length=500, blank=True)
     attempt_count = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # While an attempt is in flight: the worker that claimed it owns it until then.
+    claimed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import secrets
-import socket
 import time
 from datetime import timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.actor import Actor
@@ -40,16 +37,16 @@ from merchants.models import (
     WebhookDelivery,
     WebhookEvent,
 )
+from merchants.services.webhook_http import SendResult, webhook_send
 
 logger = logging.getLogger(__name__)
 
 # Automatic redelivery as in BTCPay: after 10 s, 1 min, then 6 times every 10 min.
 RETRY_DELAYS_S: tuple[int, ...] = (10, 60, 600, 600, 600, 600, 600, 600)
 ATTEMPTS_MAX = len(RETRY_DELAYS_S) + 1
-CONNECT_TIMEOUT_S = 3.0
-READ_TIMEOUT_S = 10.0
 WEBHOOKS_PER_MERCHANT_MAX = 10
-USER_AGENT = "Alatau-Webhooks/1.0"
+# How long a claimed attempt is this worker's: above the send's deadline, with room.
+CLAIM_LEASE_S = 60
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -62,6 +59,12 @@ def _check_url(url: Any) -> str:
     if not isinstance(url, str) or len(url) > 2000:
         raise WebhookUrlInvalid("The URL is not valid", fields={"url": ["An http(s) URL."]})
     parts = urlsplit(url.strip())
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise WebhookUrlInvalid(
+            "The URL's port is not a number", fields={"url": ["Use a numeric port."]}
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookUrlInvalid(
             "Only absolute http and https URLs are accepted",
@@ -265,52 +268,40 @@ def webhook_redeliver(
     return new_id
 
 
-def _private_target(url: str) -> str:
-    """Return why ``url`` must not be called from inside the bank, or "" if it may.
+def _claim(delivery_id: str) -> tuple[WebhookDelivery, int] | None:
+    """Take the next attempt of a pending, due delivery for this worker; None if not ours.
 
-    Unless ``MERCHANT_WEBHOOK_ALLOW_PRIVATE`` (development and tests), a webhook
-    may not reach loopback, private, link-local or reserved addresses: a merchant
-    must not use the bank's servers to probe its internal network.
+    The claim is committed before the HTTP call: ``claimed_until`` gives this worker a
+    lease, so another worker (a duplicate task, the overdue sweep) leaves it alone until
+    then, and no row lock is held while the merchant's server answers. A worker that dies
+    mid-call leaves the lease to expire; the overdue sweep then picks the delivery up.
     """
-    if settings.MERCHANT_WEBHOOK_ALLOW_PRIVATE:
-        return ""
-    parts = urlsplit(url)
-    try:
-        infos = socket.getaddrinfo(parts.hostname or "", parts.port or 443, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        return f"DNS: {exc}"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            return f"Refused: {parts.hostname} resolves to a non-public address ({address})."
-    return ""
-
-
-def _post(url: str, secret: str, body: str) -> tuple[int | None, str, int]:
-    """POST the body; return (status code or None, error text, elapsed ms). Never raises."""
-    refused = _private_target(url)
-    if refused:
-        return None, refused, 0
-    data = body.encode()
-    headers = {
-        "Content-Type": "application/json",
-        "BTCPay-Sig": signature(secret, data),
-        "User-Agent": USER_AGENT,
-    }
-    started = time.perf_counter()
-    try:
-        response = requests.post(
-            url,
-            data=data,
-            headers=headers,
-            timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
-            allow_redirects=False,
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("webhook")
+            .filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+            .first()
         )
-        response.close()
-        return response.status_code, "", int((time.perf_counter() - started) * 1000)
-    except requests.RequestException as exc:
-        elapsed = int((time.perf_counter() - started) * 1000)
-        return None, f"{type(exc).__name__}: {exc}"[:500], elapsed
+        if delivery is None:
+            return None
+        if delivery.claimed_until is not None and delivery.claimed_until > now:
+            return None  # another worker is sending this attempt
+        number = delivery.attempt_count + 1
+        delivery.attempt_count = number
+        delivery.claimed_until = now + timedelta(seconds=CLAIM_LEASE_S)
+        delivery.save(update_fields=["attempt_count", "claimed_until"])
+    return delivery, number
+
+
+def _send(delivery: WebhookDelivery) -> SendResult:
+    webhook = delivery.webhook
+    if not webhook.enabled:
+        return SendResult(None, "The webhook is disabled.", 0, final=True)
+    data = delivery.body.encode()
+    headers = {"Content-Type": "application/json", "BTCPay-Sig": signature(webhook.secret, data)}
+    return webhook_send(webhook.url, data, headers)
 
 
 def webhook_delivery_attempt(*, delivery_id: str) -> int | None:
@@ -318,42 +309,40 @@ def webhook_delivery_attempt(*, delivery_id: str) -> int | None:
 
     Return the seconds to wait before the next attempt, or ``None`` when the
     delivery is finished (success, final failure, or handled by another worker).
-    The row stays locked (``SKIP LOCKED`` for others) during the short, bounded
-    HTTP call, so two workers never send the same attempt.
+    Claim (committed), send (no transaction, bounded in time and size), record.
     """
+    claimed = _claim(delivery_id)
+    if claimed is None:
+        return None
+    delivery, number = claimed
+    started_at = timezone.now()
+    result = _send(delivery)
+    return _record(delivery_id, number, started_at, result)
+
+
+def _record(delivery_id: str, number: int, started_at: Any, result: SendResult) -> int | None:
     with transaction.atomic():
         delivery = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            WebhookDelivery.objects.select_for_update(of=("self",))
             .select_related("webhook")
-            .filter(pk=delivery_id)
-            .first()
+            .get(pk=delivery_id)
         )
-        if delivery is None or delivery.status != DeliveryStatus.PENDING:
-            return None
-        webhook = delivery.webhook
-        number = delivery.attempt_count + 1
-        started_at = timezone.now()
-        if not webhook.enabled:
-            code, error, elapsed = None, "The webhook is disabled.", 0
-        else:
-            code, error, elapsed = _post(webhook.url, webhook.secret, delivery.body)
+        if delivery.attempt_count != number or delivery.status != DeliveryStatus.PENDING:
+            return None  # the lease ran out and another worker took over: its record wins
         WebhookAttempt.objects.create(
-            delivery=delivery,
-            number=number,
-            started_at=started_at,
-            status_code=code,
-            response_ms=elapsed,
-            error=error,
-        )
-        delivery.attempt_count = number
+            delivery=delivery, number=number, started_at=started_at,
+            status_code=result.status_code, response_ms=result.elapsed_ms, error=result.error,
+        )  # fmt: skip
+        code = result.status_code
         delivery.http_code = code
         delivery.delivered_at = started_at
         retry_in: int | None = None
         if code is not None and 200 <= code < 300:
             delivery.status, delivery.error_message = DeliveryStatus.HTTP_SUCCESS, ""
         else:
-            delivery.error_message = error or f"The endpoint answered HTTP {code}."
-            may_retry = webhook.enabled and webhook.automatic_redelivery
+            delivery.error_message = result.error or f"The endpoint answered HTTP {code}."
+            webhook = delivery.webhook
+            may_retry = webhook.enabled and webhook.automatic_redelivery and not result.final
             if may_retry and number < ATTEMPTS_MAX:
                 retry_in = RETRY_DELAYS_S[number - 1]
             else:
@@ -363,16 +352,9 @@ def webhook_delivery_attempt(*, delivery_id: str) -> int | None:
         delivery.next_attempt_at = (
             started_at + timedelta(seconds=retry_in) if retry_in is not None else None
         )
-        delivery.save(
-            update_fields=[
-                "attempt_count",
-                "http_code",
-                "delivered_at",
-                "status",
-                "error_message",
-                "next_attempt_at",
-            ]
-        )
+        delivery.claimed_until = None
+        delivery.save(update_fields=["http_code", "delivered_at", "status", "error_message",
+                                     "next_attempt_at", "claimed_until"])  # fmt: skip
     if retry_in is not None:
         logger.info(
             "webhook delivery failed, will retry",
@@ -383,9 +365,11 @@ def webhook_delivery_attempt(*, delivery_id: str) -> int | None:
 
 def webhook_deliveries_due(*, limit: int = 200, grace_s: int = 120) -> list[str]:
     """Return pending deliveries whose next attempt is overdue (a lost task), oldest first."""
-    cutoff = timezone.now() - timedelta(seconds=grace_s)
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=grace_s)
     return list(
         WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=cutoff)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
