@@ -50,6 +50,7 @@ from merchants.models import (
 )
 from merchants.presenters import MANUAL_MARKS, is_overpaid, payment_json
 from merchants.services import onchain_address, quotes
+from merchants.services.settlement import invoice_settle_to_kzt_on_settled
 from merchants.services.webhooks import webhook_event_emit
 
 logger = logging.getLogger(__name__)
@@ -310,6 +311,7 @@ def invoice_apply_payments(
     )
     _set_status(invoice, status, additional, now)
     _save(invoice)
+    invoice_settle_to_kzt_on_settled(invoice)  # a store that takes only tenge
     if new_payment is not None:
         webhook_event_emit(
             invoice=invoice,
