@@ -119,7 +119,9 @@ class KztSettlement(models.Model):
 class PayoutAddress(models.Model):
     """An address on a store's payout allow-list: added with 2FA, usable after a cool-down."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="payout_addresses")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="payout_addresses"
+    )
     label = models.CharField(max_length=60)
     address = models.CharField(max_length=100)
     usable_from = models.DateTimeField()
