@@ -20,5 +20,6 @@ urlpatterns = [
     path("", include("custody.urls")),
     path("", include("custody.treasury.urls")),
     path("", include("merchants.urls")),
+    path("", include("merchants.web.urls")),
     path("", include("accounts.urls")),
 ]

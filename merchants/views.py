@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.services.customer_transfers import transfer_needs_2fa
@@ -141,12 +142,18 @@ def keys(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+    """Ask first (GET shows what stops working), then revoke on POST."""
     merchant = _merchant_of(request)
+    key = merchant.api_keys.filter(pk=key_id, revoked_at__isnull=True).first()
+    if key is None:
+        raise Http404("No such key")
+    if request.method == "GET":
+        return render(request, "merchants/key_revoke.html", {"merchant": merchant, "key": key})
     try:
         key = api_key_revoke(merchant=merchant, key_id=key_id, actor=request.user)
-        messages.success(request, f"Key {key.label} revoked.")
+        messages.success(request, _("Key %(label)s revoked.") % {"label": key.label})
     except ApplicationError:
         raise Http404("No such key") from None
     return redirect("merchants:keys")
