@@ -18,6 +18,7 @@ from accounts.selectors import ledger_check
 from accounts.services.exchange import exchange_rate_set
 from merchants.models import Invoice, Merchant, PaymentRequest, PayoutAddress, Refund
 from merchants.services.invoices import invoice_create
+from merchants.services.keys import api_key_create
 from merchants.services.payments import invoice_pay_in_bank
 from tests.web.conftest import enable_2fa, otp_code
 
@@ -224,8 +225,6 @@ def test_payout_address_needs_2fa_and_cools_down(
 
 
 def test_key_revoke_asks_first(merchant: Merchant, owner_client: Client) -> None:
-    from merchants.services.keys import api_key_create
-
     key, _ = api_key_create(
         merchant=merchant,
         label="shop",

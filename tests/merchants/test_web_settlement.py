@@ -56,7 +56,11 @@ def payer(make_user: Callable[..., User], funded_account: Callable[..., Account]
 def balances(merchant: Merchant) -> tuple[int, int]:
     merchant.refresh_from_db()
     btc = Account.objects.get(pk=merchant.btc_account_id).posted_minor
-    kzt = Account.objects.get(pk=merchant.kzt_account_id).posted_minor if merchant.kzt_account_id else 0
+    kzt = (
+        Account.objects.get(pk=merchant.kzt_account_id).posted_minor
+        if merchant.kzt_account_id
+        else 0
+    )
     return btc, kzt
 
 
