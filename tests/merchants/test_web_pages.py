@@ -20,6 +20,7 @@ from merchants.models import Invoice, Merchant, PaymentRequest, PayoutAddress, R
 from merchants.services.invoices import invoice_create
 from merchants.services.keys import api_key_create
 from merchants.services.payments import invoice_pay_in_bank
+from tests.merchants.test_payments import attach_address, observe
 from tests.web.conftest import enable_2fa, otp_code
 
 pytestmark = pytest.mark.django_db
@@ -116,7 +117,7 @@ def test_csv_has_kzt_at_each_payments_rate_as_in_the_ledger(
 
 
 def test_refund_needs_the_owners_code(merchant: Merchant, payer: Any, owner_client: Client) -> None:
-    user, wallet = payer
+    _, wallet = payer
     invoice = paid_invoice(merchant, payer)
     url = f"/merchant/invoices/{invoice.id}/"
     form = {"method": "InBank", "amount": "", "address": "", "otp_code": "123456"}
@@ -241,3 +242,27 @@ def test_key_revoke_asks_first(merchant: Merchant, owner_client: Client) -> None
     owner_client.post(f"/merchant/keys/{key.pk}/revoke")
     key.refresh_from_db()
     assert key.revoked_at is not None
+
+
+def test_checkout_shows_payment_seen_while_in_the_mempool(merchant: Merchant) -> None:
+    invoice = invoice_create(merchant=merchant, amount="0.001", currency="BTC")
+    address = attach_address(invoice)
+    observe(address, 100_000, confirmations=0)
+    page = Client().get(f"/i/{invoice.id}").content.decode()
+    assert 'data-testid="payment-seen"' in page and "0 of 1 confirmations" in page
+    assert Client().get(f"/i/{invoice.id}/status").json()["seenConfirmations"] == 0
+
+
+def test_checkout_error_is_said_once(
+    merchant: Merchant, make_user: Callable[..., User], funded_account: Callable[..., Account]
+) -> None:
+    user = make_user(email_verified_at=timezone.now())
+    wallet = funded_account(1_000_000, owner=user)
+    invoice = invoice_create(merchant=merchant, amount="0.002", currency="BTC")  # over tier 0
+    browser = Client()
+    browser.force_login(user)
+    text = browser.post(
+        f"/i/{invoice.id}/pay", {"account": wallet.pk}, follow=True
+    ).content.decode()
+    assert text.count('class="msg msg-error"') == 1
+    assert text.count("over your per transaction limit") == 1, text
