@@ -40,6 +40,9 @@
       del.addEventListener("click", function () { items.splice(i, 1); refresh(); });
       li.appendChild(name); li.appendChild(price); li.appendChild(del); list.appendChild(li);
     });
+    // The total counts the amount still on the display: it is charged as the last item.
+    var pending = toMinor(amount.value);
+    if (pending !== null) sum += pending;
     totalLine.hidden = !items.length;
     total.textContent = fromMinor(sum) + " " + currency();
   }
@@ -70,6 +73,7 @@
     items.push({name: nameInput.value.trim() || "Item " + (items.length + 1), price: fromMinor(minor), quantity: 1});
     nameInput.value = ""; amount.value = "0"; refresh();
   });
+  amount.addEventListener("input", refresh);
   form.addEventListener("submit", function () {
     // An amount still on the display is charged too: it becomes the last item.
     var minor = toMinor(amount.value);
