@@ -19,7 +19,14 @@ from rest_framework.response import Response
 
 from bank.errors import NotFound, ValidationFailed
 from bank.money import format_amount
-from merchants.api import ERRORS, IDEMPOTENCY_HEADER, STORE_ID, WRITE_ERRORS, MerchantApiView
+from merchants.api import (
+    ERRORS,
+    IDEMPOTENCY_HEADER,
+    INVOICE_EXAMPLE,
+    STORE_ID,
+    WRITE_ERRORS,
+    MerchantApiView,
+)
 from merchants.models import Merchant, PaymentRequest
 from merchants.presenters import invoice_json, unix
 from merchants.serializers import InvoiceOut
@@ -44,6 +51,23 @@ EXAMPLE = {
     "formId": None,
     "formResponse": None,
 }
+CREATE_EXAMPLE = OpenApiExample(
+    "Payment request",
+    request_only=True,
+    value={
+        "amount": "25000.00",
+        "currency": "KZT",
+        "title": "Catering, Friday",
+        "description": "Lunch for 12",
+        "expiryDate": 1764600000,
+        "referenceId": "INV-123493",
+    },
+)
+RESPONSE_EXAMPLE = OpenApiExample("Payment request", value=EXAMPLE, response_only=True)
+PAY_EXAMPLE = OpenApiExample(
+    "Reuse a pending invoice", request_only=True, value={"allowPendingInvoiceReuse": True}
+)
+INVOICE_EXAMPLE_OUT = OpenApiExample("Invoice", value=INVOICE_EXAMPLE, response_only=True)
 
 
 class _Amount(serializers.Field):
@@ -78,6 +102,8 @@ class PaymentRequestIn(serializers.Serializer):
 
 
 class PaymentRequestOut(PaymentRequestIn):
+    amount = serializers.CharField(help_text='Decimal string, e.g. "25000.00".')  # type: ignore[assignment]
+    email = serializers.CharField(allow_null=True)  # type: ignore[assignment]
     id = serializers.CharField()
     storeId = serializers.CharField()
     status = serializers.ChoiceField(choices=["Pending", "Completed", "Processing", "Expired"])
@@ -157,7 +183,7 @@ class PaymentRequestsApi(MerchantApiView):
         parameters=[STORE_ID, IDEMPOTENCY_HEADER],
         request=PaymentRequestIn,
         responses={200: PaymentRequestOut, **WRITE_ERRORS},
-        examples=[OpenApiExample("Created", value=EXAMPLE, response_only=True)],
+        examples=[CREATE_EXAMPLE, RESPONSE_EXAMPLE],
     )
     def post(self, request: Request, store_id: str) -> Response:
         merchant = self.merchant(store_id)
@@ -196,6 +222,7 @@ class PaymentRequestApi(MerchantApiView):
         summary="Get payment request",
         parameters=[STORE_ID, REQUEST_ID],
         responses={200: PaymentRequestOut, **ERRORS},
+        examples=[RESPONSE_EXAMPLE],
     )
     def get(self, request: Request, request_id: str, store_id: str | None = None) -> Response:
         return Response(payment_request_json(_request(self.merchant(store_id), request_id)))
@@ -207,6 +234,7 @@ class PaymentRequestApi(MerchantApiView):
         parameters=[STORE_ID, REQUEST_ID],
         request=PaymentRequestIn,
         responses={200: PaymentRequestOut, **WRITE_ERRORS},
+        examples=[CREATE_EXAMPLE, RESPONSE_EXAMPLE],
     )
     def put(self, request: Request, request_id: str, store_id: str | None = None) -> Response:
         merchant = self.merchant(store_id)
@@ -252,6 +280,7 @@ class PaymentRequestPayApi(MerchantApiView):
         parameters=[STORE_ID, REQUEST_ID, IDEMPOTENCY_HEADER],
         request=PayIn,
         responses={200: InvoiceOut, **WRITE_ERRORS},
+        examples=[PAY_EXAMPLE, INVOICE_EXAMPLE_OUT],
     )
     def post(self, request: Request, request_id: str, store_id: str | None = None) -> Response:
         merchant = self.merchant(store_id)

@@ -15,6 +15,11 @@
     document.getElementById("confs").textContent =
       s.method === "on-chain" && s.seen ? "(" + s.confirmations + "/" + s.required + " " + texts.confs + ")" : "";
     document.getElementById("kzt").textContent = s.kzt ? "→ " + s.kzt + " KZT" : "";
+    if (final(s.stage)) {
+      document.getElementById("pay-card").hidden = true;
+      var left = document.getElementById("time-left");
+      if (left) left.hidden = true;
+    }
   }
   function final(stage) { return stage === "settled" || stage === "expired" || stage === "invalid"; }
   function poll() {

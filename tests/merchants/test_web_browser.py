@@ -41,9 +41,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]  # fmt: skip
 PASSWORD = "Sunny-Almaty-2031"
-PHONE = {"width": 390, "height": 844}
-TABLET = {"width": 820, "height": 1180}
-DESKTOP = {"width": 1200, "height": 900}
+PHONE: Any = {"width": 390, "height": 844}
+TABLET: Any = {"width": 820, "height": 1180}
+DESKTOP: Any = {"width": 1200, "height": 900}
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def new_page(live_server: Any) -> Iterator[Callable[[], Any]]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         contexts: list[Any] = []
 
-        def make(viewport: dict[str, int] = DESKTOP) -> Any:
+        def make(viewport: Any = DESKTOP) -> Any:
             context = browser.new_context(viewport=viewport, accept_downloads=True)
             contexts.append(context)
             page = context.new_page()
@@ -265,6 +265,22 @@ def test_dashboard_csv_and_payment_link(
     assert row["rate_kzt_per_btc"] == "45000000.00"
     assert int(row["value_kzt"].replace(".", "")) == sats * 45_000_000_00 // 100_000_000
     assert (row["currency"], row["amount"]) == ("KZT", "9000.00")
+
+    # An API key: shown once with a copy button; revoking asks first.
+    owner.goto(f"{base}/merchant/keys/")
+    owner.fill("#id_label", "web shop")
+    owner.check("input[name=scopes][value='btcpay.store.canviewinvoices']")
+    owner.click("main form button[type=submit]")
+    owner.wait_for_selector("[data-testid=new-token]")
+    assert owner.locator("[data-testid=copy-token]").count() == 1
+    assert "View invoices" in owner.inner_text("[data-testid=keys]")
+    shot(owner, "merchant-16-key-created")
+    owner.click("[data-testid=revoke]")
+    owner.wait_for_selector("[data-testid=revoke-confirm]")
+    shot(owner, "merchant-17-key-revoke-asks")
+    owner.click("[data-testid=revoke-confirm]")
+    owner.wait_for_url(f"{base}/merchant/keys/")
+    assert "revoked" in owner.inner_text("[data-testid=keys]")
 
     # The other merchant pages render and fit.
     for name, url in (("payouts", "/merchant/payouts/"), ("webhooks", "/merchant/webhooks/"),

@@ -14,8 +14,10 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from rest_framework.test import APIClient
 
+from accounts.services.exchange import exchange_rate_set
 from merchants.models import Invoice, Merchant
 from tests.merchants.conftest import Greenfield, _drop_closed, _nullable, store_url
+from tests.merchants.test_schema import Contract
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +117,27 @@ def test_schema_lists_the_endpoints(api: APIClient) -> None:
         "PaymentRequests_ArchivePaymentRequest",
         "PaymentRequests_Pay",
     } <= ops
+
+
+def test_responses_match_the_published_schema(api: APIClient, merchant: Merchant) -> None:
+    spec = APIClient().get("/api/schema/?format=json").json()
+    contract = Contract(spec)
+    s = "/api/v1/stores/{store_id}/payment-requests"
+    body = {"amount": "15000.00", "currency": "KZT", "title": "Hall"}
+    created = api.post(store_url(merchant, "payment-requests"), body, format="json").json()
+    contract.check("post", s, created)
+    contract.check("get", s, api.get(store_url(merchant, "payment-requests")).json())
+    one = store_url(merchant, f"payment-requests/{created['id']}")
+    contract.check("get", s + "/{request_id}", api.get(one).json())
+    updated = api.put(one, {**body, "title": "Hall, Saturday"}, format="json")
+    assert updated.json()["title"] == "Hall, Saturday"
+    contract.check("put", s + "/{request_id}", updated.json())
+    exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=merchant.owner)
+    paid = api.post(one + "/pay", {}, format="json")
+    assert paid.status_code == 200, paid.content
+    contract.check("post", s + "/{request_id}/pay", paid.json())
+    # Paid in part or in full, a request no longer changes.
+    Invoice.objects.filter(pk=paid.json()["id"]).update(paid_sats=1, status="Processing")
+    assert api.put(one, body, format="json").status_code == 409
+    ops = {(m, p) for p, item in spec["paths"].items() if "payment-requests" in p for m in item}
+    assert contract.checked == ops - {("delete", s + "/{request_id}")}
