@@ -18,7 +18,11 @@ from bank.errors import NotFound, ValidationFailed
 from bank.money import check_minor
 from compliance.audit import audit_record
 from merchants.models import Merchant, Payout, PayoutAddress
-from merchants.services.owner_actions import owner_second_factor
+from merchants.services.owner_actions import (
+    funds_check,
+    owner_second_factor,
+    withdrawal_bounds_check,
+)
 from merchants.services.payouts import merchant_payout_request
 
 ADDRESSES_PER_STORE_MAX = 20
@@ -109,8 +113,8 @@ def payout_to_listed_address(
         raise ValidationFailed(
             "Address cooling down", fields={"address": [f"This address is usable from {when}."]}
         )
-    if amount_sats <= 0:
-        raise ValidationFailed("Amount must be positive", fields={"amount": ["More than 0."]})
+    withdrawal_bounds_check(amount_sats)
+    funds_check(merchant, amount_sats, fee_sats=int(settings.WITHDRAWAL_FEE_SATS))
     owner_second_factor(merchant, actor, otp_code)
     return merchant_payout_request(
         merchant=merchant,

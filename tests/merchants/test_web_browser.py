@@ -10,6 +10,7 @@ go to ``tests/artifacts/screenshots/``.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -18,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zxingcpp
 from django.conf import settings as django_settings
 from django.db import connections
 from django.utils import timezone
+from PIL import Image
 
 from accounts.models import Account, Transfer, User
 from accounts.services.exchange import exchange_rate_set
@@ -109,6 +112,12 @@ def customer(db: None) -> User:
     return user
 
 
+def qr_texts(page: Any, selector: str) -> list[str]:
+    """Decode every QR code in the element, from a screenshot as a phone camera would see it."""
+    image = Image.open(io.BytesIO(page.locator(selector).screenshot()))
+    return [code.text for code in zxingcpp.read_barcodes(image)]
+
+
 def shot(page: Any, name: str, *, full: bool = True) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
 
@@ -162,10 +171,17 @@ def test_till_in_bank_and_on_chain_to_settled(
     shot(till, "merchant-02-charge-tablet")
     link = till.get_attribute("[data-testid=open-in-alatau]", "href")
     assert link is not None and link.endswith(f"/i/{invoice_id}")
+    # Both QR codes decode: BIP21 for any wallet, the checkout link for Alatau customers.
+    assert qr_texts(till, "[data-testid=qr-alatau]") == [link]
+    (bip21,) = qr_texts(till, "[data-testid=qr-chain]")
+    assert bip21.startswith(f"bitcoin:{invoice.destination}?amount=0.00005556")
 
     phone = new_page(PHONE)
     log_in(phone, base, "aigerim@example.kz", f"/i/{invoice_id}")
     shot(phone, "merchant-03-checkout-phone")
+    assert qr_texts(phone, "[data-testid=qr]") == [bip21]
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the checkout is {width}px wide at 390 px"
     phone.click("[data-testid=pay-in-bank]")
     phone.wait_for_selector("[data-testid=thanks]")
     # The till polls its status endpoint and ticks every step by itself.

@@ -266,3 +266,26 @@ def test_checkout_error_is_said_once(
     ).content.decode()
     assert text.count('class="msg msg-error"') == 1
     assert text.count("over your per transaction limit") == 1, text
+
+
+def test_refund_and_payout_are_checked_before_the_code(
+    merchant: Merchant, payer: Any, owner_client: Client, settings: Any
+) -> None:
+    settings.WITHDRAWAL_ADDRESS_COOLDOWN_S = 0
+    enable_2fa(merchant.owner)
+    invoice = paid_invoice(merchant, payer)
+    url = f"/merchant/invoices/{invoice.id}/"
+    form = {"method": "InBank", "amount": "0.002", "address": "", "otp_code": "000000"}
+    page = owner_client.post(url, form).content.decode()
+    assert "At most 0.00100000 BTC is left." in page and "code is not valid" not in page
+    form = {"method": "OnChain", "amount": "", "address": "nonsense", "otp_code": "000000"}
+    page = owner_client.post(url, form).content.decode()
+    assert "code is not valid" not in page and not Refund.objects.exists()
+    address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
+    PayoutAddress.objects.create(
+        merchant=merchant, label="Cold", address=address, usable_from=timezone.now()
+    )
+    saved = PayoutAddress.objects.get()
+    payout = {"action": "payout", "p-address": saved.pk, "p-amount": "0.5", "p-otp_code": "000000"}
+    page = owner_client.post("/merchant/payouts/", payout).content.decode()
+    assert "The store has 0.00100000 BTC available" in page and "code is not valid" not in page
