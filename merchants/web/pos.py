@@ -184,7 +184,19 @@ def receipt(request: HttpRequest, merchant: Merchant, invoice_id: str) -> HttpRe
         raise Http404("No such invoice")
     invoice = detail["invoice"]
     pos = invoice.metadata.get("posData") if isinstance(invoice.metadata, dict) else None
-    cart = pos.get("cart", []) if isinstance(pos, dict) else []
+    cart = []
+    for item in pos.get("cart", []) if isinstance(pos, dict) else []:
+        try:
+            price = parse_amount(str(item.get("price", "")), invoice.currency)
+        except ApplicationError:
+            continue  # metadata is the merchant's own; an odd line is left off the receipt
+        cart.append(
+            {
+                "name": item.get("name", ""),
+                "quantity": item.get("quantity", 1),
+                "price_minor": price,
+            }
+        )
     return render(
         request,
         "merchant/receipt.html",

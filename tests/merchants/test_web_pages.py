@@ -16,10 +16,18 @@ from django.utils import timezone
 from accounts.models import Account, Transfer, User
 from accounts.selectors import ledger_check
 from accounts.services.exchange import exchange_rate_set
-from merchants.models import Invoice, Merchant, PaymentRequest, PayoutAddress, Refund
+from merchants.models import (
+    Invoice,
+    Merchant,
+    PaymentRequest,
+    PayoutAddress,
+    Refund,
+    WebhookDelivery,
+)
 from merchants.services.invoices import invoice_create
 from merchants.services.keys import api_key_create
 from merchants.services.payments import invoice_pay_in_bank
+from merchants.services.webhooks import webhook_create
 from tests.merchants.test_payments import attach_address, observe
 from tests.web.conftest import enable_2fa, otp_code
 
@@ -289,3 +297,22 @@ def test_refund_and_payout_are_checked_before_the_code(
     payout = {"action": "payout", "p-address": saved.pk, "p-amount": "0.5", "p-otp_code": "000000"}
     page = owner_client.post("/merchant/payouts/", payout).content.decode()
     assert "The store has 0.00100000 BTC available" in page and "code is not valid" not in page
+
+
+def test_webhook_deliveries_listed_and_redelivered(
+    merchant: Merchant, owner_client: Client
+) -> None:
+    webhook = webhook_create(
+        merchant=merchant, url="https://shop.example/h", secret=None, actor=None
+    )
+    invoice = invoice_create(merchant=merchant, amount="0.001", currency="BTC")
+    delivery = WebhookDelivery.objects.get(webhook=webhook)
+    page = owner_client.get("/merchant/webhooks/").content.decode()
+    assert "https://shop.example/h" in page and "InvoiceCreated" in page and invoice.id in page
+    url = f"/merchant/webhooks/{webhook.id}/deliveries/{delivery.id}/redeliver"
+    assert owner_client.post(url).status_code == 302
+    assert WebhookDelivery.objects.filter(original=delivery).count() == 1
+    assert (
+        owner_client.post(f"/merchant/webhooks/{webhook.id}/deliveries/nope/redeliver").status_code
+        == 404
+    )
