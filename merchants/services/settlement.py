@@ -127,7 +127,18 @@ def _market_rate() -> int | None:
 
 
 def _kzt_account_id(merchant: Merchant) -> int:
-    """Return the store's KZT account, opening it on first use (store row locked)."""
+    """Return the store's KZT account, opening it on first use (store row locked).
+
+    The store row is locked only to open the account: the payment that
+    settles already holds the store's BTC account, and a conversion takes the
+    store row first, so taking it here every time could deadlock with one.
+    """
+    current = (
+        Merchant.objects.filter(pk=merchant.pk).values_list("kzt_account_id", flat=True).first()
+    )
+    if current is not None:
+        merchant.kzt_account_id = current
+        return int(current)
     locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
     if locked.kzt_account_id is None:
         locked.kzt_account = account_open(

@@ -136,6 +136,7 @@ def ring_up(page: Any, base: str, keys: str, currency: str = "KZT") -> str:
     page.check(f"input[name=currency][value={currency}]")
     for key in keys:
         page.click(f".keypad button[data-key='{key}']")
+    shot(page, f"merchant-till-{currency.lower()}-{page.viewport_size['width']}px")
     page.click("[data-testid=till-charge]")
     page.wait_for_url(re.compile(r".*/merchant/pos/[1-9A-HJ-NP-Za-km-z]+/$"))
     return page.url.rstrip("/").rsplit("/", 1)[1]

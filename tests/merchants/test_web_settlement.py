@@ -23,7 +23,7 @@ from merchants.services.settlement import (
     merchant_set_settle_to_kzt,
     quoted_kzt_tiyn,
 )
-from tests.conftest import fund
+from tests.conftest import fund, run_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -211,3 +211,19 @@ def test_a_store_without_the_setting_keeps_its_bitcoin(
     invoice_pay_in_bank(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
     assert balances(merchant) == (2223, 0)
     assert invoice_settle_to_kzt(invoice_id=invoice.id) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_settlements_book_one_exchange(
+    rate: ExchangeRate, merchant: Merchant, payer: Any
+) -> None:
+    user, wallet = payer
+    invoice = kzt_invoice(merchant)
+    invoice_pay_in_bank(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
+    merchant_set_settle_to_kzt(merchant=merchant, enabled=True, actor=merchant.owner)
+    results = run_threads(8, lambda i: invoice_settle_to_kzt(invoice_id=invoice.id))
+    assert all(isinstance(r, KztSettlement) for r in results), results
+    assert len({r.pk for r in results}) == 1
+    assert Transfer.objects.filter(code="exchange").count() == 2
+    assert balances(merchant) == (0, 100_000)
+    assert ledger_check() == []
