@@ -7,7 +7,6 @@ rate at that transfer's time (the rule of the bank's own reports).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -16,7 +15,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Account, Transfer
-from bank.money import SATS_PER_BTC, format_amount
+from bank.money import SATS_PER_BTC
 from compliance.rates import kzt_per_btc_tiyn, kzt_value_tiyn
 from custody.models import Deposit, Withdrawal, WithdrawalStatus
 from merchants.models import (
@@ -34,7 +33,6 @@ from merchants.models import (
 
 RECENT_MAX = 10
 LIST_PAGE = 50
-CSV_ROWS_MAX = 50_000
 WITHDRAWAL_DONE = (WithdrawalStatus.CONFIRMED, WithdrawalStatus.REJECTED, WithdrawalStatus.CANCELLED,
                    WithdrawalStatus.FAILED)  # fmt: skip
 
@@ -213,51 +211,3 @@ def invoice_detail(*, merchant: Merchant, invoice_id: str) -> dict[str, Any] | N
         "paid_in_bank": any(p.method == PaymentMethod.BANK for p in payments),
         "settlement": KztSettlement.objects.filter(invoice=invoice).first(),
     }
-
-
-CSV_HEADER = [
-    "invoice_id", "created", "status", "additional_status", "order_id", "currency", "amount",
-    "invoice_rate_kzt_per_btc", "payment_id", "method", "payment_status", "received",
-    "amount_btc", "rate_kzt_per_btc", "value_kzt", "ledger_transfer_id",
-    "settled_to_kzt_rate", "settled_to_kzt_amount",
-]  # fmt: skip
-
-
-def invoice_csv_rows(*, merchant: Merchant, filters: InvoiceFilter) -> Iterator[list[str]]:
-    """Yield the CSV rows: one per payment (an unpaid invoice gets one row without payment)."""
-    yield CSV_HEADER
-    invoices = invoice_search(merchant=merchant, filters=filters).prefetch_related("payments")
-    for invoice in invoices[:CSV_ROWS_MAX].iterator(chunk_size=500):
-        settlement = KztSettlement.objects.filter(invoice=invoice).first()
-        head = [
-            invoice.id,
-            timezone.localtime(invoice.created_at).isoformat(timespec="seconds"),
-            invoice.status,
-            invoice.additional_status,
-            invoice.order_id,
-            invoice.currency,
-            format_amount(invoice.amount_minor, invoice.currency),
-            format_amount(invoice.rate_tiyn_per_btc, "KZT") if invoice.rate_tiyn_per_btc else "",
-        ]
-        tail = (
-            [format_amount(settlement.rate_tiyn_per_btc, "KZT"),
-             format_amount(settlement.kzt_tiyn, "KZT")]
-            if settlement else ["", ""]
-        )  # fmt: skip
-        payments = list(invoice.payments.all())
-        if not payments:
-            yield [*head, *[""] * 8, *tail]
-        for payment in payments:
-            value = payment_value(payment)
-            yield [
-                *head,
-                f"{payment.txid}-{payment.vout}" if payment.txid else f"alatau-{payment.pk}",
-                payment.method,
-                payment.status,
-                timezone.localtime(payment.received_at).isoformat(timespec="seconds"),
-                format_amount(payment.amount_sats, "BTC"),
-                format_amount(value.rate_tiyn_per_btc, "KZT"),
-                format_amount(value.kzt_tiyn, "KZT"),
-                str(value.transfer.pk) if value.transfer else "",
-                *tail,
-            ]

@@ -17,13 +17,8 @@ from bank.errors import ApplicationError
 from bank.middleware import client_address
 from bank.money import format_amount
 from merchants.models import Merchant
-from merchants.selectors_sales import (
-    LIST_PAGE,
-    InvoiceFilter,
-    invoice_csv_rows,
-    invoice_detail,
-    invoice_search,
-)
+from merchants.selectors_csv import invoice_csv_rows
+from merchants.selectors_sales import LIST_PAGE, InvoiceFilter, invoice_detail, invoice_search
 from merchants.services.owner_actions import refund_with_second_factor
 from merchants.web.common import add_errors, merchant_required
 from merchants.web.forms import InvoiceFilterForm, RefundForm

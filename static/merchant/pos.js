@@ -36,7 +36,7 @@
       var name = document.createElement("span"); name.textContent = item.name;
       var price = document.createElement("span"); price.textContent = item.price + " " + currency();
       var del = document.createElement("button"); del.type = "button"; del.className = "btn btn-quiet"; del.textContent = "×";
-      del.setAttribute("aria-label", "Remove " + item.name);
+      del.setAttribute("aria-label", form.dataset.labelRemove + " " + item.name);
       del.addEventListener("click", function () { items.splice(i, 1); refresh(); });
       li.appendChild(name); li.appendChild(price); li.appendChild(del); list.appendChild(li);
     });
@@ -70,7 +70,7 @@
     var minor = toMinor(amount.value);
     if (minor === null || minor <= BigInt(0)) { amount.focus(); return; }
     var nameInput = document.getElementById("item-name");
-    items.push({name: nameInput.value.trim() || "Item " + (items.length + 1), price: fromMinor(minor), quantity: 1});
+    items.push({name: nameInput.value.trim() || form.dataset.labelItem + " " + (items.length + 1), price: fromMinor(minor), quantity: 1});
     nameInput.value = ""; amount.value = "0"; refresh();
   });
   amount.addEventListener("input", refresh);
@@ -78,7 +78,7 @@
     // An amount still on the display is charged too: it becomes the last item.
     var minor = toMinor(amount.value);
     if (items.length && minor !== null && minor > BigInt(0)) {
-      items.push({name: "Other", price: fromMinor(minor), quantity: 1});
+      items.push({name: form.dataset.labelOther, price: fromMinor(minor), quantity: 1});
       refresh();
     }
   });

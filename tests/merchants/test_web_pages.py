@@ -13,9 +13,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import Account, Transfer, User
+from accounts.models import Account, AccountKind, Transfer, User
 from accounts.selectors import ledger_check
+from accounts.services import system_account, transfer_create
 from accounts.services.exchange import exchange_rate_set
+from custody.models import Deposit, DepositStatus
 from merchants.models import (
     Invoice,
     Merchant,
@@ -316,3 +318,52 @@ def test_webhook_deliveries_listed_and_redelivered(
         owner_client.post(f"/merchant/webhooks/{webhook.id}/deliveries/nope/redeliver").status_code
         == 404
     )
+
+
+def test_dashboard_and_csv_queries_do_not_grow_per_invoice(
+    rate: Any,
+    merchant: Merchant,
+    payer: Any,
+    owner_client: Client,
+    django_assert_max_num_queries: Any,
+) -> None:
+    for n in range(6):
+        paid_invoice(merchant, payer, "0.00001000", metadata={"orderId": f"Q-{n}"})
+    with django_assert_max_num_queries(20):
+        assert owner_client.get("/merchant/").status_code == 200
+    with django_assert_max_num_queries(20):
+        response = owner_client.get("/merchant/invoices/export.csv")
+        rows = b"".join(response.streaming_content).decode().splitlines()  # type: ignore[attr-defined]
+    assert len(rows) == 7
+
+
+def csv_rows(client: Client) -> dict[str, dict[str, str]]:
+    response = client.get("/merchant/invoices/export.csv")
+    text = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    return {r["invoice_id"]: r for r in csv.DictReader(io.StringIO(text))}
+
+
+def test_csv_values_an_onchain_payment_at_the_rate_of_its_credit(
+    rate: Any, merchant: Merchant, owner_client: Client, make_user: Callable[..., User]
+) -> None:
+    invoice = invoice_create(merchant=merchant, amount="0.0002", currency="BTC")
+    address = attach_address(invoice)
+    deposit = observe(address, 20_000, confirmations=0)
+    row = csv_rows(owner_client)[invoice.id]
+    assert (row["payment_status"], row["ledger_transfer_id"]) == ("Processing", "")
+    assert (row["rate_kzt_per_btc"], row["value_kzt"]) == ("45000000.00", "9000.00")
+    # Custody credits the store after the rate moved: the credit's rate is the one that counts.
+    exchange_rate_set(mid_tiyn_per_btc=MID * 2, spread_bp=100, actor=make_user(is_staff=True))
+    credit = transfer_create(
+        debit_account_id=system_account(AccountKind.CUSTODY_HOT, "BTC").pk,
+        credit_account_id=merchant.btc_account_id,
+        amount_minor=20_000,
+        code="deposit",
+        source=deposit,
+    )
+    Deposit.objects.filter(pk=deposit.pk).update(transfer=credit)
+    observe(address, 20_000, confirmations=1, status=DepositStatus.CREDITED, deposit=deposit)
+    row = csv_rows(owner_client)[invoice.id]
+    assert (row["payment_status"], row["ledger_transfer_id"]) == ("Settled", str(credit.pk))
+    assert (row["rate_kzt_per_btc"], row["value_kzt"]) == ("90000000.00", "18000.00")
+    assert ledger_check() == []
