@@ -109,6 +109,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "merchants.web.context.merchant_nav",
             ],
         },
     },
@@ -381,6 +382,10 @@ CELERY_BEAT_SCHEDULE["merchants-webhook-deliver-due"] = {
 CELERY_BEAT_SCHEDULE["merchants-idempotency-purge"] = {
     "task": "merchants.tasks.idempotency_purge_old",
     "schedule": 3600.0,
+}
+CELERY_BEAT_SCHEDULE["merchants-kzt-settle-due"] = {
+    "task": "merchants.tasks.kzt_settle_due",
+    "schedule": 300.0,
 }
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "InvoiceStatusEnum": "merchants.models.InvoiceStatus",

@@ -20,5 +20,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("merchants.api_urls")),
     path("", include("merchants.urls")),
+    path("", include("merchants.web.urls")),
     path("", include("banking.urls")),
 ]

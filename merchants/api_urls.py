@@ -10,7 +10,7 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, path
 from drf_spectacular.utils import extend_schema
 
-from merchants import api, api_funds, api_store, api_webhooks
+from merchants import api, api_funds, api_payment_requests, api_store, api_webhooks
 
 
 def _alias(view: type[Any]) -> Any:
@@ -22,6 +22,7 @@ S = "stores/<str:store_id>/"
 I = "invoices/<str:invoice_id>"  # noqa: E741
 W = "webhooks/<str:webhook_id>"
 D = W + "/deliveries/<str:delivery_id>"
+R = "payment-requests/<str:request_id>"
 
 app_name = "merchants_api"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -50,7 +51,20 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(S + "transactions", api_funds.TransactionsApi.as_view(), name="transactions"),
     path(S + "payouts", api_funds.PayoutsApi.as_view(), name="payouts"),
     path(S + "conversions", api_funds.ConversionsApi.as_view(), name="conversions"),
+    path(
+        S + "payment-requests",
+        api_payment_requests.PaymentRequestsApi.as_view(),
+        name="payment-requests",
+    ),
+    path(S + R, api_payment_requests.PaymentRequestApi.as_view(), name="payment-request"),
+    path(
+        S + R + "/pay",
+        api_payment_requests.PaymentRequestPayApi.as_view(),
+        name="payment-request-pay",
+    ),
     # Greenfield's top-level forms.
+    path(R, _alias(api_payment_requests.PaymentRequestApi)),
+    path(R + "/pay", _alias(api_payment_requests.PaymentRequestPayApi)),
     path(I, _alias(api.InvoiceApi)),
     path(I + "/payment-methods", _alias(api.InvoicePaymentMethodsApi)),
     path(I + "/status", _alias(api.InvoiceStatusApi)),

@@ -11,6 +11,7 @@ class MerchantErrorCode(StrEnum):
     """Codes of the merchant API errors."""
 
     STORE_NOT_FOUND = "store_not_found"
+    PAYMENT_REQUEST_CLOSED = "payment_request_closed"
     INVOICE_NOT_FOUND = "invoice_not_found"
     WEBHOOK_NOT_FOUND = "webhook_not_found"
     WEBHOOKDELIVERY_NOT_FOUND = "webhookdelivery_not_found"
@@ -97,3 +98,9 @@ class RefundNotAllowed(InvalidState):
     """The invoice cannot be refunded this way."""
 
     code = MerchantErrorCode.REFUND_NOT_ALLOWED
+
+
+class PaymentRequestClosed(InvalidState):
+    """The payment request cannot be paid (archived, paid, expired)."""
+
+    code = MerchantErrorCode.PAYMENT_REQUEST_CLOSED

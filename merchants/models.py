@@ -39,6 +39,8 @@ class Merchant(models.Model):
         null=True,
         blank=True,
     )
+    # Guaranteed KZT price: every settled invoice is exchanged to KZT at its quote.
+    settle_to_kzt = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -407,3 +409,12 @@ class Payout(models.Model):
 
     def __str__(self) -> str:
         return f"payout {self.kind} {self.amount_sats} sats"
+
+
+# The merchant web door's models live in their own module; importing them here registers them.
+from merchants.models_sales import (  # noqa: E402, F401
+    KztSettlement,
+    PaymentRequest,
+    PaymentRequestInvoice,
+    PayoutAddress,
+)

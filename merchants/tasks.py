@@ -8,6 +8,7 @@ from celery import shared_task
 
 from merchants.services.idempotency import idempotency_purge
 from merchants.services.invoices import invoice_expire_due
+from merchants.services.settlement import kzt_settlements_due
 from merchants.services.webhooks import (
     ATTEMPTS_MAX,
     webhook_deliveries_due,
@@ -42,3 +43,9 @@ def invoice_expire() -> int:
 def idempotency_purge_old() -> int:
     """Forget idempotency keys older than a day (periodic, hourly)."""
     return idempotency_purge()
+
+
+@shared_task(ignore_result=True)
+def kzt_settle_due() -> int:
+    """Settle to KZT the invoices whose automatic exchange was deferred (periodic)."""
+    return kzt_settlements_due()

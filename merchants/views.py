@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import segno
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import acting_user, verified_customer_required
@@ -19,11 +20,12 @@ from core.http import client_address
 from core.money import format_amount
 from merchants.errors import InvoiceNotFound
 from merchants.forms import ApiKeyForm, PayInvoiceForm
-from merchants.models import Invoice, InvoiceStatus, Merchant
+from merchants.models import Invoice, InvoiceStatus, Merchant, PaymentMethod, PaymentStatus
 from merchants.presenters import bip21, rate_text
 from merchants.selectors import invoice_get, merchants_for_user
 from merchants.services.keys import SCOPES, api_key_create, api_key_revoke
 from merchants.services.payments import invoice_pay_in_bank
+from merchants.web.common import qr_svg
 
 
 def _invoice_or_404(invoice_id: str) -> Invoice:
@@ -37,7 +39,6 @@ def checkout(request: HttpRequest, invoice_id: str) -> HttpResponse:
     """Show an invoice to its payer: amount, countdown, QR + BIP21, pay from balance."""
     invoice = _invoice_or_404(invoice_id)
     link = bip21(invoice)
-    qr_svg = mark_safe(segno.make(link, error="m").svg_inline(scale=4)) if link else ""  # noqa: S308 - segno's own SVG
     form = None
     user = request.user
     if user.is_authenticated and not user.is_staff and invoice.status == InvoiceStatus.NEW:
@@ -49,7 +50,8 @@ def checkout(request: HttpRequest, invoice_id: str) -> HttpResponse:
         {
             "invoice": invoice,
             "bip21": link,
-            "qr_svg": qr_svg,
+            "qr_svg": qr_svg(link) if link else "",
+            "seen": _seen(invoice),
             "form": form,
             "seconds_left": seconds_left,
             "amount_text": format_amount(invoice.amount_minor, invoice.currency, with_code=True),
@@ -61,12 +63,33 @@ def checkout(request: HttpRequest, invoice_id: str) -> HttpResponse:
     )
 
 
+def _seen(invoice: Invoice) -> dict[str, Any] | None:
+    """What the payer's wallet sent that is not settled yet (in the mempool or confirming)."""
+    waiting = [
+        p
+        for p in invoice.payments.all()
+        if p.method == PaymentMethod.CHAIN and p.status == PaymentStatus.PROCESSING
+    ]
+    if not waiting:
+        return None
+    return {
+        "sats": sum(p.amount_sats for p in waiting),
+        "confirmations": min(p.confirmations for p in waiting),
+        "required": invoice.required_confirmations,
+    }
+
+
 @require_http_methods(["GET"])
 def checkout_status(request: HttpRequest, invoice_id: str) -> JsonResponse:
     """The invoice's status for the checkout page to poll (public, like the page)."""
     invoice = _invoice_or_404(invoice_id)
+    seen = _seen(invoice)
     response = JsonResponse(
-        {"status": invoice.status, "additionalStatus": invoice.additional_status}
+        {
+            "status": invoice.status,
+            "additionalStatus": invoice.additional_status,
+            "seenConfirmations": seen["confirmations"] if seen else None,
+        }
     )
     response["Cache-Control"] = "no-store"
     return response
@@ -91,12 +114,13 @@ def checkout_pay(request: HttpRequest, invoice_id: str) -> HttpResponse:
                 otp_code=form.cleaned_data.get("otp_code") or "",
                 client_address=client_address(request),
             )
-            messages.success(request, "Paid. The merchant has been notified.")
+            messages.success(request, _("Paid. The merchant has been notified."))
         except ApplicationError as exc:
-            detail = [m for msgs in exc.fields.values() for m in msgs]
-            messages.error(request, " ".join([exc.message, *detail]))
+            # Each error once: the field's own words when there are some, else the summary.
+            detail = list(dict.fromkeys(m for msgs in exc.fields.values() for m in msgs))
+            messages.error(request, " ".join(detail) or exc.message)
     else:
-        messages.error(request, "Choose an account to pay from.")
+        messages.error(request, _("Choose an account to pay from."))
     return redirect("merchants:checkout", invoice_id=invoice.id)
 
 
@@ -141,12 +165,18 @@ def keys(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+    """Ask first (GET shows what stops working), then revoke on POST."""
     merchant = _merchant_of(request)
+    key = merchant.api_keys.filter(pk=key_id, revoked_at__isnull=True).first()
+    if key is None:
+        raise Http404("No such key")
+    if request.method == "GET":
+        return render(request, "merchants/key_revoke.html", {"merchant": merchant, "key": key})
     try:
         key = api_key_revoke(merchant=merchant, key_id=key_id, actor=acting_user(request))
-        messages.success(request, f"Key {key.label} revoked.")
+        messages.success(request, _("Key %(label)s revoked.") % {"label": key.label})
     except ApplicationError:
         raise Http404("No such key") from None
     return redirect("merchants:keys")

@@ -51,6 +51,7 @@ from merchants.models import (
 )
 from merchants.presenters import MANUAL_MARKS, is_overpaid, payment_json
 from merchants.services import onchain_address, quotes
+from merchants.services.settlement import invoice_settle_to_kzt_on_settled
 from merchants.services.webhooks import webhook_event_emit
 
 logger = logging.getLogger(__name__)
@@ -311,18 +312,8 @@ def invoice_apply_payments(
     )
     _set_status(invoice, status, additional, now)
     _save(invoice)
-    if new_payment is not None:
-        webhook_event_emit(
-            invoice=invoice,
-            event_type=WebhookEvent.INVOICE_RECEIVED_PAYMENT,
-            extra=_payment_extra(new_payment),
-        )
-    for payment in newly_settled or []:
-        webhook_event_emit(
-            invoice=invoice,
-            event_type=WebhookEvent.INVOICE_PAYMENT_SETTLED,
-            extra=_payment_extra(payment),
-        )
+    invoice_settle_to_kzt_on_settled(invoice)  # a store that takes only tenge
+    _emit_payment_events(invoice, new_payment, newly_settled or [])
     if status == before:
         return
     audit_record(
@@ -352,6 +343,23 @@ def invoice_apply_payments(
             invoice=invoice,
             event_type=WebhookEvent.INVOICE_INVALID,
             extra={"manuallyMarked": False},
+        )
+
+
+def _emit_payment_events(
+    invoice: Invoice, new_payment: InvoicePayment | None, newly_settled: list[InvoicePayment]
+) -> None:
+    if new_payment is not None:
+        webhook_event_emit(
+            invoice=invoice,
+            event_type=WebhookEvent.INVOICE_RECEIVED_PAYMENT,
+            extra=_payment_extra(new_payment),
+        )
+    for payment in newly_settled:
+        webhook_event_emit(
+            invoice=invoice,
+            event_type=WebhookEvent.INVOICE_PAYMENT_SETTLED,
+            extra=_payment_extra(payment),
         )
 
 

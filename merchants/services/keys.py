@@ -22,6 +22,8 @@ SCOPE_WEBHOOKS = "btcpay.store.webhooks.canmodifywebhooks"
 SCOPE_VIEW_STORE = "btcpay.store.canviewstoresettings"
 SCOPE_PAYOUT = "alatau.store.canpayout"
 SCOPE_REFUND = "alatau.store.canrefund"
+SCOPE_VIEW_PAYMENT_REQUESTS = "btcpay.store.canviewpaymentrequests"
+SCOPE_MODIFY_PAYMENT_REQUESTS = "btcpay.store.canmodifypaymentrequests"
 
 SCOPES: dict[str, str] = {
     SCOPE_VIEW_INVOICES: "View invoices",
@@ -31,10 +33,13 @@ SCOPES: dict[str, str] = {
     SCOPE_VIEW_STORE: "View the store, its balance and transactions",
     SCOPE_REFUND: "Refund settled invoices",
     SCOPE_PAYOUT: "Pay out and convert the store's bitcoin",
+    SCOPE_VIEW_PAYMENT_REQUESTS: "View payment requests (and make invoices to pay them)",
+    SCOPE_MODIFY_PAYMENT_REQUESTS: "Create, change and archive payment requests",
 }
 # As in BTCPay: a broader permission includes narrower ones.
 IMPLIED: dict[str, tuple[str, ...]] = {
     SCOPE_MODIFY_INVOICES: (SCOPE_VIEW_INVOICES, SCOPE_CREATE_INVOICE),
+    SCOPE_MODIFY_PAYMENT_REQUESTS: (SCOPE_VIEW_PAYMENT_REQUESTS,),
 }
 # 20 random bytes = 160 bits, 40 hex characters like a BTCPay key. The first
 # PREFIX_LEN characters are stored in clear to find the row; the rest is secret.

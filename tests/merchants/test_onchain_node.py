@@ -55,6 +55,7 @@ def test_onchain_payment_settles_after_the_speed_policy(
 
     with django_capture_on_commit_callbacks(execute=True):
         chain.funder.send_to_address(address, 250_000)
+        chain.client.call("syncwithvalidationinterfacequeue")  # the wallets saw it
         deposit_scan()
     invoice = Invoice.objects.get(pk=created["id"])
     assert (invoice.status, invoice.paid_sats) == ("Processing", 250_000)
@@ -63,6 +64,7 @@ def test_onchain_payment_settles_after_the_speed_policy(
 
     with django_capture_on_commit_callbacks(execute=True):
         chain.mine(1)
+        chain.client.call("syncwithvalidationinterfacequeue")
         deposit_scan()
     invoice.refresh_from_db()
     assert (invoice.status, invoice.additional_status) == ("Settled", "None")

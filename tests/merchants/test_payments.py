@@ -167,6 +167,7 @@ def test_checkout_page_and_pay_button(merchant: Merchant, customer: User, wallet
     assert Client().get(f"/i/{invoice.id}/status").json() == {
         "status": "Settled",
         "additionalStatus": "None",
+        "seenConfirmations": None,
     }
 
 

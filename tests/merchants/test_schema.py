@@ -104,6 +104,8 @@ def test_responses_match_the_published_schema(
     }
     # Payout and conversion bodies are checked in test_funds against the same serializers.
     missing = with_json - contract.checked - {("post", s + "payouts"), ("post", s + "conversions")}
+    # Payment requests are checked in test_web_payment_requests_api with this same Contract.
+    missing = {(m, p) for m, p in missing if "/payment-requests" not in p}
     assert not missing, missing
 
 

@@ -1,0 +1,1 @@
+"""The merchant web door: the store's dashboard, invoices, till, payment requests, payouts."""
