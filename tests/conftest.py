@@ -136,3 +136,17 @@ def bitcoind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         override.disable()
         call_command("bitcoind", "stop", "--datadir", datadir)
+
+
+def rate_feed(mid_tiyn_per_btc: int, spread_bp: int = 100) -> Any:
+    """Set the BTC/KZT rate as the system's rate feed would, for tests about other things.
+
+    The jump bound (a control, tested in tests/exchange) is lifted here so a test can move
+    the rate as far as its story needs; staff-set rates keep the bound.
+    """
+    from django.test import override_settings
+
+    from exchange.services import exchange_rate_set
+
+    with override_settings(EXCHANGE_RATE_JUMP_MAX_BP=10**9):
+        return exchange_rate_set(mid_tiyn_per_btc=mid_tiyn_per_btc, spread_bp=spread_bp, actor=None)

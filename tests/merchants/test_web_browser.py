@@ -31,10 +31,9 @@ from custody.models import ChainCursor
 from custody.node import node_client
 from custody.services import deposit_scan, wallet_load_or_create
 from custody.services.deposits import CURSOR_NAME
-from exchange.services import exchange_rate_set
 from merchants.models import Invoice, Merchant, PaymentRequest
 from merchants.services.merchants import merchant_onboard
-from tests.conftest import fund
+from tests.conftest import fund, rate_feed
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
@@ -98,8 +97,8 @@ def chain(bitcoind: str, db: None, settings: Any) -> Any:
 @pytest.fixture
 def shop(db: None) -> Merchant:
     owner = user_signup(email="owner@coffee.kz", password=PASSWORD)
-    staff = User.objects.create_user(email="dealer@alatau.kz", password=PASSWORD, is_staff=True)
-    exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=staff)
+    User.objects.create_user(email="dealer@alatau.kz", password=PASSWORD, is_staff=True)
+    rate_feed(45_000_000_00, 100)
     return merchant_onboard(name="Alatau Coffee", owner=owner, actor=None)
 
 

@@ -17,7 +17,6 @@ from accounts.models import Account, AccountKind, Transfer, User
 from accounts.selectors import ledger_check
 from accounts.services import system_account, transfer_create
 from custody.models import Deposit, DepositStatus
-from exchange.services import exchange_rate_set
 from merchants.models import (
     Invoice,
     Merchant,
@@ -30,8 +29,9 @@ from merchants.services.invoices import invoice_create
 from merchants.services.keys import api_key_create
 from merchants.services.payments import invoice_pay_in_bank
 from merchants.services.webhooks import webhook_create
+from tests.banking.conftest import enable_2fa, otp_code
+from tests.conftest import rate_feed
 from tests.merchants.test_payments import attach_address, observe
-from tests.web.conftest import enable_2fa, otp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def payer(make_user: Callable[..., User], funded_account: Callable[..., Account]
 
 @pytest.fixture
 def rate(make_user: Callable[..., User]) -> Any:
-    return exchange_rate_set(mid_tiyn_per_btc=MID, spread_bp=100, actor=make_user(is_staff=True))
+    return rate_feed(MID, 100)
 
 
 def paid_invoice(merchant: Merchant, payer: Any, amount: str = "0.00100000", **kw: Any) -> Invoice:
@@ -108,7 +108,7 @@ def test_csv_has_kzt_at_each_payments_rate_as_in_the_ledger(
     rate: Any, merchant: Merchant, payer: Any, owner_client: Client, make_user: Callable[..., User]
 ) -> None:
     first = paid_invoice(merchant, payer, "0.00050000", metadata={"orderId": "C-1"})
-    exchange_rate_set(mid_tiyn_per_btc=MID * 2, spread_bp=100, actor=make_user(is_staff=True))
+    rate_feed(MID * 2, 100)
     second = paid_invoice(merchant, payer, "0.00020000", metadata={"orderId": "C-2"})
     response = owner_client.get("/merchant/invoices/export.csv")
     assert response["Content-Type"].startswith("text/csv")
@@ -353,7 +353,7 @@ def test_csv_values_an_onchain_payment_at_the_rate_of_its_credit(
     assert (row["payment_status"], row["ledger_transfer_id"]) == ("Processing", "")
     assert (row["rate_kzt_per_btc"], row["value_kzt"]) == ("45000000.00", "9000.00")
     # Custody credits the store after the rate moved: the credit's rate is the one that counts.
-    exchange_rate_set(mid_tiyn_per_btc=MID * 2, spread_bp=100, actor=make_user(is_staff=True))
+    rate_feed(MID * 2, 100)
     credit = transfer_create(
         debit_account_id=system_account(AccountKind.CUSTODY_HOT, "BTC").pk,
         credit_account_id=merchant.btc_account_id,

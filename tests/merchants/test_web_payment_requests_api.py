@@ -14,8 +14,8 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from rest_framework.test import APIClient
 
-from exchange.services import exchange_rate_set
 from merchants.models import Invoice, Merchant
+from tests.conftest import rate_feed
 from tests.merchants.conftest import Greenfield, _drop_closed, _nullable, store_url
 from tests.merchants.test_schema import Contract
 
@@ -132,7 +132,7 @@ def test_responses_match_the_published_schema(api: APIClient, merchant: Merchant
     updated = api.put(one, {**body, "title": "Hall, Saturday"}, format="json")
     assert updated.json()["title"] == "Hall, Saturday"
     contract.check("put", s + "/{request_id}", updated.json())
-    exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=merchant.owner)
+    rate_feed(45_000_000_00, 100)
     paid = api.post(one + "/pay", {}, format="json")
     assert paid.status_code == 200, paid.content
     contract.check("post", s + "/{request_id}/pay", paid.json())

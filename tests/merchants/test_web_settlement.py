@@ -14,7 +14,6 @@ from accounts.models import Account, Transfer, User
 from accounts.selectors import ledger_check
 from custody.models import AddressPurpose, Deposit, DepositAddress, DepositStatus
 from exchange.models import ExchangeRate
-from exchange.services import exchange_rate_set
 from merchants.models import Invoice, KztSettlement, Merchant
 from merchants.services.invoices import invoice_create, invoice_expire_due
 from merchants.services.payments import invoice_deposit_listener, invoice_pay_in_bank
@@ -24,7 +23,7 @@ from merchants.services.settlement import (
     merchant_set_settle_to_kzt,
     quoted_kzt_tiyn,
 )
-from tests.conftest import fund, run_threads
+from tests.conftest import fund, rate_feed, run_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +39,7 @@ def staff(make_user: Callable[..., User]) -> User:
 
 @pytest.fixture
 def rate(staff: User) -> ExchangeRate:
-    return exchange_rate_set(mid_tiyn_per_btc=MID, spread_bp=SPREAD_BP, actor=staff)
+    return rate_feed(MID, SPREAD_BP)
 
 
 @pytest.fixture
@@ -109,7 +108,7 @@ def test_the_quote_holds_when_the_rate_moves_before_settlement(
 ) -> None:
     user, wallet = payer
     invoice = kzt_invoice(kzt_store, "45000.00")  # 100 000 sats at the quote
-    exchange_rate_set(mid_tiyn_per_btc=MID // 2, spread_bp=SPREAD_BP, actor=staff)
+    rate_feed(MID // 2, SPREAD_BP)
     invoice_pay_in_bank(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
     assert balances(kzt_store) == (0, 4_500_000)  # the price, not half of it
 
@@ -196,7 +195,7 @@ def test_btc_invoice_without_a_rate_waits_then_the_sweep_settles_it(
     assert (invoice.status, payment.status) == ("Settled", "Settled")
     assert not KztSettlement.objects.exists()
     assert balances(kzt_store) == (100_000, 0)
-    exchange_rate_set(mid_tiyn_per_btc=MID, spread_bp=SPREAD_BP, actor=staff)
+    rate_feed(MID, SPREAD_BP)
     assert kzt_settlements_due() == 1
     bid = MID * (10_000 - SPREAD_BP) // 10_000
     assert balances(kzt_store) == (0, 100_000 * bid // 100_000_000)
