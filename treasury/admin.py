@@ -73,9 +73,9 @@ class ButtonsAdmin(ReadOnlyAdmin):
 @admin.register(ColdDescriptor)
 class ColdDescriptorAdmin(ButtonsAdmin):
     list_display = ["fingerprint", "internal", "checksum", "range_end", "wallet", "imported_by",
-                    "created_at"]  # fmt: skip
+                    "approved_by", "imported_at", "created_at"]  # fmt: skip
     readonly_fields = ["descriptor"]
-    buttons = [("import", "Import public descriptors")]
+    buttons = [("import", "Propose public descriptors")]
 
     def get_urls(self) -> list[Any]:
         return [self._url("import", self.import_view, "import/"), *super().get_urls()]
@@ -84,12 +84,16 @@ class ColdDescriptorAdmin(ButtonsAdmin):
         form = DescriptorsForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             lines = [x.strip() for x in form.cleaned_data["descriptors"].splitlines() if x.strip()]
-            ok, rows = call_service(request, services.cold_descriptors_import, "Import",
-                                    descriptors=lines, range_end=form.cleaned_data["range_end"])  # fmt: skip
+            ok, proposal = call_service(request, services.cold_descriptors_propose, "Import",
+                                        descriptors=lines,
+                                        range_end=form.cleaned_data["range_end"])  # fmt: skip
             if ok:
-                messages.success(request, f"Imported {len(rows)} descriptors.")
+                keys = ", ".join(proposal.params["fingerprints"])
+                messages.success(request, f"Proposed {len(lines)} descriptor(s) of key(s) {keys} "
+                                          f"(request {proposal.pk}): a second operator checks the "
+                                          "fingerprints and approves under Approval requests.")  # fmt: skip
                 return HttpResponseRedirect(reverse("admin:treasury_colddescriptor_changelist"))
-        return _form_page(request, "Import cold wallet descriptors (public only)", form)
+        return _form_page(request, "Propose cold wallet descriptors (public only, four eyes)", form)
 
 
 @admin.register(ColdMove)

@@ -13,8 +13,10 @@ class TreasuryConfig(AppConfig):
         from treasury.services.moves import register_approval_action
 
         register_approval_action()
+        # Pinning cold descriptors is a four-eyes action too (registered on import).
         # The staff admin's index shows the last reconciliation (compliance draws it).
         from compliance.registry import admin_counter_register
         from treasury.selectors import reconciliation_last_text
+        from treasury.services import descriptors  # noqa: F401
 
         admin_counter_register("reconciliation", reconciliation_last_text)

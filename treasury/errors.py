@@ -14,12 +14,19 @@ class TreasuryErrorCode(StrEnum):
     DESCRIPTOR_INVALID = "descriptor_invalid"
     COLD_MOVE_STATE = "cold_move_state"
     PSBT_REFUSED = "psbt_refused"
+    DESCRIPTOR_UNAPPROVED = "descriptor_unapproved"
 
 
 class DescriptorInvalid(ValidationFailed):
     """The descriptor is not a public, ranged descriptor the node accepts."""
 
     code = TreasuryErrorCode.DESCRIPTOR_INVALID
+
+
+class DescriptorUnapproved(InvalidState):
+    """The cold address is not on a descriptor two staff members approved."""
+
+    code = TreasuryErrorCode.DESCRIPTOR_UNAPPROVED
 
 
 class ColdMoveState(InvalidState):

@@ -25,17 +25,35 @@ class ColdDescriptor(models.Model):
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Pinning (four eyes): proposed by ``imported_by``, approved by another person. Sweeps go
+    # only to approved descriptors; ``imported_at`` is when the node's wallet learnt it.
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approval = models.ForeignKey(
+        "compliance.ApprovalRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    imported_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["wallet", "checksum"], name="cold_descriptor_once"),
+            models.CheckConstraint(
+                name="cold_descriptor_two_people",
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("imported_by")),
+            ),
         ]
 
     def __str__(self) -> str:
         branch = "change" if self.internal else "receive"
-        return f"[{self.fingerprint}] {branch} #{self.checksum}"
+        pinned = "" if self.approved_by_id else " (not approved)"
+        return f"[{self.fingerprint}] {branch} #{self.checksum}{pinned}"
 
 
 class ColdMoveStatus(models.TextChoices):

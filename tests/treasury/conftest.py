@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.test import override_settings
+from django.test import TestCase, override_settings
 
 from accounts.models import Account, User
+from compliance.services import approval_approve
 from custody.node import NodeClient, node_client
 from custody.services import deposit_address_new, deposit_scan, wallet_load_or_create
-from treasury.services import cold_descriptors_import, cold_signer_create
+from treasury.services import cold_descriptors_propose, cold_signer_create
 
 
 @dataclass
@@ -88,6 +89,22 @@ def funder_node(bitcoind: str) -> str:
     return address
 
 
+def cold_descriptors_pin(descriptors: list[str], *, range_end: int = 200) -> None:
+    """Pin descriptors as the bank does: one operator proposes, another approves (four eyes)."""
+    perm = Permission.objects.get(content_type__app_label="compliance",
+                                  codename="approve_cold_move")  # fmt: skip
+    people = []
+    for n in range(2):
+        user = User.objects.create_user(email=f"pin-{uuid.uuid4().hex[:8]}-{n}@alatau.kz",
+                                        password="x-Pin-password-1", is_staff=True)  # fmt: skip
+        user.user_permissions.add(perm)
+        people.append(User.objects.get(pk=user.pk))
+    proposal = cold_descriptors_propose(descriptors=descriptors, actor=people[0],
+                                        range_end=range_end)  # fmt: skip
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        approval_approve(actor=people[1], request_id=proposal.pk, reason="key ceremony")
+
+
 @pytest.fixture
 def treasury(funder_node: str, db: None) -> Iterator[Treasury]:
     """This test's hot wallet, watch-only cold wallet fed by a stand-in signer."""
@@ -97,7 +114,7 @@ def treasury(funder_node: str, db: None) -> Iterator[Treasury]:
                            TREASURY_SIGNER_WALLET=t.signer_name):  # fmt: skip
         wallet_load_or_create(client=node_client(), name=t.hot_name)
         descriptors = cold_signer_create()
-        cold_descriptors_import(descriptors=descriptors, actor=None, range_end=200)
+        cold_descriptors_pin(descriptors)
         yield t
     for name in (t.hot_name, t.cold_name, t.signer_name):
         node_client().call("unloadwallet", name)

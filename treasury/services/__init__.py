@@ -1,10 +1,14 @@
 """Every write of the treasury, split by concept, re-exported here."""
 
 from treasury.services.cold import (
-    cold_descriptors_import,
     cold_signer_create,
     cold_signer_sign,
     cold_wallet_setup,
+)
+from treasury.services.descriptors import (
+    cold_address_pinned,
+    cold_descriptors_activate,
+    cold_descriptors_propose,
 )
 from treasury.services.moves import (
     cold_move_approve,
@@ -28,7 +32,9 @@ from treasury.services.sweeps import (
 )
 
 __all__ = [
-    "cold_descriptors_import",
+    "cold_address_pinned",
+    "cold_descriptors_activate",
+    "cold_descriptors_propose",
     "cold_move_approve",
     "cold_move_broadcast",
     "cold_move_psbt_build",

@@ -14,21 +14,16 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from accounts.actor import Actor
 from audit.chain import audit_record
-from compliance.permissions import require_perm
 from custody.errors import NodeError
 from custody.models import Wallet, WalletKind
 from custody.node import node_client
 from custody.services import wallet_load_or_create
 from treasury.errors import DescriptorInvalid
-from treasury.models import ColdDescriptor
-from treasury.services.common import COLD_MOVE_PERMISSION, cold_wallet, cold_wallet_name
+from treasury.services.common import cold_wallet, cold_wallet_name
 
 logger = logging.getLogger("alatau.treasury.cold")
 
-DESCRIPTORS_MAX = 10
-RANGE_END_MAX = 100_000
 _FINGERPRINT = re.compile(r"\[([0-9a-fA-F]{8})/")
 _BRANCH = re.compile(r"/([01])/\*\)")
 # Extended private keys (xprv/tprv) or WIF keys must never reach the server.
@@ -53,7 +48,8 @@ def cold_wallet_setup() -> Wallet:
     return wallet
 
 
-def _checked(descriptor: str) -> dict[str, Any]:
+def checked_descriptor(descriptor: str) -> dict[str, Any]:
+    """Return a public, ranged descriptor as the node normalises it, with its key origin."""
     text = descriptor.strip()
     if not text or _PRIVATE_HINT.search(text):
         raise DescriptorInvalid("Enter public descriptors only (xpub/tpub), never private keys")
@@ -73,48 +69,6 @@ def _checked(descriptor: str) -> dict[str, Any]:
         )
     return {"descriptor": str(info["descriptor"]), "checksum": str(info["checksum"]),
             "fingerprint": fingerprint.group(1).lower(), "internal": branch.group(1) == "1"}  # fmt: skip
-
-
-def cold_descriptors_import(
-    *, descriptors: list[str], actor: Actor, range_end: int = 999,
-    timestamp: int | str = "now", client_address: str | None = None,
-) -> list[ColdDescriptor]:  # fmt: skip
-    """Import public descriptors (receive and change branches) into the cold wallet.
-
-    ``actor`` None is the operator's ``manage.py cold_descriptors_import``; a staff
-    member needs the custody permission.
-    """
-    if actor is not None:
-        require_perm(actor, COLD_MOVE_PERMISSION)
-    if not 1 <= len(descriptors) <= DESCRIPTORS_MAX:
-        raise DescriptorInvalid(f"Give 1 to {DESCRIPTORS_MAX} descriptors")
-    if not 0 < range_end <= RANGE_END_MAX:
-        raise DescriptorInvalid(f"Range end must be 1 to {RANGE_END_MAX}")
-    checked = [_checked(d) for d in descriptors]
-    wallet = cold_wallet_setup()
-    request = [{"desc": c["descriptor"], "active": True, "internal": c["internal"],
-                "range": [0, range_end], "timestamp": timestamp} for c in checked]  # fmt: skip
-    replies = cold_wallet().call("importdescriptors", request)
-    failed = [r for r in replies if not r.get("success")]
-    if failed:
-        raise DescriptorInvalid(f"The node refused the import: {failed[0].get('error')}")
-    rows = []
-    with transaction.atomic():
-        wallet = Wallet.objects.select_for_update().get(pk=wallet.pk)
-        for c in checked:
-            row, _ = ColdDescriptor.objects.get_or_create(
-                wallet=wallet, checksum=c["checksum"],
-                defaults={"descriptor": c["descriptor"], "fingerprint": c["fingerprint"],
-                          "internal": c["internal"], "range_end": range_end,
-                          "imported_by": actor},
-            )  # fmt: skip
-            rows.append(row)
-        wallet.fingerprints = sorted({*wallet.fingerprints, *(c["fingerprint"] for c in checked)})
-        wallet.save(update_fields=["fingerprints"])
-        audit_record(actor=actor, action="cold.descriptors_import", obj=wallet,
-                     data={"descriptors": [c["descriptor"] for c in checked],
-                           "range_end": range_end}, client_address=client_address)  # fmt: skip
-    return rows
 
 
 def cold_signer_create(*, name: str | None = None) -> list[str]:

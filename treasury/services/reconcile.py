@@ -38,6 +38,7 @@ from treasury.models import (
     SweepStatus,
 )
 from treasury.services.common import cold_wallet, cold_wallet_name, custody_accounts
+from treasury.services.descriptors import cold_coins_unapproved
 from treasury.services.sweeps import customer_liabilities_sats
 
 logger = logging.getLogger("alatau.treasury.reconcile")
@@ -205,6 +206,19 @@ def reconcile(*, trigger: str = "periodic", actor: Actor = None) -> Reconciliati
     if unknown:
         diffs.append({"figure": "unknown_transactions", "count": len(unknown),
                       "txids": sorted({u["txid"] for u in unknown})})  # fmt: skip
+    if cold.loaded:
+        unpinned = cold_coins_unapproved()
+        figures["cold"]["unapproved_descriptor_sats"] = unpinned["coins_sats"]
+        if unpinned["coins_sats"]:
+            # Coins on a descriptor nobody approved may not be the bank's keys at all: they
+            # are flagged and not counted as reserves.
+            diffs.append({"figure": "cold_unapproved_descriptor", **unpinned})
+            reserve = figures["reserve"]
+            reserve["assets_sats"] -= unpinned["coins_sats"]
+            liabilities = reserve["liabilities_sats"]
+            reserve["ratio_bp"] = (
+                None if liabilities <= 0 else reserve["assets_sats"] * RATIO_FULL_BP // liabilities
+            )
     unmatched, last_id = _unmatched_transfers(previous.last_transfer_id if previous else 0)
     if unmatched:
         diffs.append({"figure": "ledger_transfers_without_chain_record",

@@ -21,6 +21,7 @@ from custody.node import NodeClient, hot_wallet, node_client, sats
 from treasury import merkle
 from treasury.models import ReserveLeaf, ReserveSnapshot
 from treasury.services.common import cold_wallet, cold_wallet_name
+from treasury.services.descriptors import cold_addresses_unapproved
 
 SALT_BYTES = 16
 LEAVES_BULK = 2_000
@@ -41,7 +42,10 @@ def _assets(client: NodeClient, name: str) -> list[dict[str, Any]]:
 def reserves_snapshot(*, actor: Actor = None) -> ReserveSnapshot:
     """Take a snapshot: the liabilities tree over customer balances and the node's coins."""
     hot = hot_wallet()
-    assets = _assets(hot, str(hot.wallet_name)) + _assets(cold_wallet(), cold_wallet_name())
+    cold = _assets(cold_wallet(), cold_wallet_name())
+    # Coins on a cold descriptor nobody approved are not counted as the bank's reserves.
+    unpinned = cold_addresses_unapproved([a["address"] for a in cold])
+    assets = _assets(hot, str(hot.wallet_name)) + [a for a in cold if a["address"] not in unpinned]
     chain = node_client().call("getblockchaininfo")
     with transaction.atomic():
         # One SELECT reads every balance at the same instant.

@@ -34,6 +34,7 @@ from treasury.services.common import (
     cold_wallet,
     custody_accounts,
 )
+from treasury.services.descriptors import cold_address_pinned
 from treasury.services.moves import OPEN_STATUSES, cold_move_request
 
 logger = logging.getLogger("alatau.treasury.sweeps")
@@ -142,7 +143,7 @@ def sweep_create(*, amount_sats: int) -> Sweep | None:
             or Sweep.objects.filter(status=SweepStatus.SIGNED).exists()
         ):
             return None  # unbroadcast transactions' coins are not yet spent in the node's eyes
-        cold_address = str(cold_wallet().call("getnewaddress", "sweep", "bech32"))
+        cold_address = cold_address_pinned()  # only to descriptors two operators approved
         fee_rate = fee_rate_sat_vb(hot)
         funded = hot.call("walletcreatefundedpsbt", [], [{cold_address: btc(amount_sats)}], 0,
                           {"fee_rate": fee_rate, "replaceable": True})  # fmt: skip

@@ -89,16 +89,17 @@ class Command(BaseCommand):
 
     def _cold_wallet(self, operator: User) -> None:
         """Load the watch-only cold wallet from the development stand-in signer's xpubs."""
+        from compliance.services import approval_approve
         from treasury.models import ColdDescriptor
-        from treasury.services.cold import (
-            cold_descriptors_import,
-            cold_signer_create,
-            cold_wallet_setup,
-        )
+        from treasury.services.cold import cold_signer_create, cold_wallet_setup
+        from treasury.services.descriptors import cold_descriptors_propose
 
         cold_wallet_setup()
-        if not ColdDescriptor.objects.exists():
-            cold_descriptors_import(descriptors=cold_signer_create(), actor=operator)
+        if not ColdDescriptor.objects.filter(approved_by__isnull=False).exists():
+            # Four eyes, as in production: one operator proposes, the other approves.
+            proposal = cold_descriptors_propose(descriptors=cold_signer_create(), actor=operator)
+            second = User.objects.get(email="operator2@alatau.kz")
+            approval_approve(actor=second, request_id=proposal.pk, reason="demo key ceremony")
 
     def _password(self) -> str:
         path = VAR / "demo-password.txt"

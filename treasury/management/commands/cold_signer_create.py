@@ -35,5 +35,6 @@ class Command(BaseCommand):
         for descriptor in descriptors:
             self.stdout.write(descriptor)
         self.stdout.write(
-            "e.g. manage.py cold_descriptors_import " + " ".join(f"'{d}'" for d in descriptors)
+            "e.g. manage.py cold_descriptors_import --as OPERATOR_EMAIL "
+            + " ".join(f"'{d}'" for d in descriptors)
         )
