@@ -11,9 +11,13 @@ from accounts.actor import Actor
 from accounts.models import TransferCode
 from accounts.services import transfer_create
 from audit.chain import audit_record
-from core.errors import ValidationFailed
+from core.errors import ValidationFailed, invariant
 from core.money import format_amount
-from custody.services.withdrawals import withdrawal_request
+from custody.services.withdrawals import (
+    CheckedAddress,
+    withdrawal_address_checked,
+    withdrawal_request,
+)
 from merchants.errors import RefundNotAllowed
 from merchants.models import InvoiceStatus, PaymentMethod, Refund, RefundMethod
 from merchants.services.invoices import invoice_lock
@@ -36,10 +40,14 @@ def invoice_refund(
     ``InBank`` credits the customer's account that paid in-bank, at once.
     ``OnChain`` requests a withdrawal from the merchant's account to ``address``
     (custody's screening and review rules apply; the merchant pays the bank's
-    withdrawal fee). Refunds never exceed what the invoice received in total.
+    withdrawal fee). Refunds never exceed what the invoice received in total. An
+    ``OnChain`` address is checked (with the node) before the invoice is locked.
     """
     if method not in RefundMethod.values:
         raise ValidationFailed("Unknown refund method", fields={"method": ["InBank or OnChain."]})
+    destination: CheckedAddress | None = None
+    if method == RefundMethod.ON_CHAIN and address.strip():
+        destination = withdrawal_address_checked(address.strip())
     with transaction.atomic():
         invoice = invoice_lock(merchant=merchant, invoice_id=invoice_id)
         if invoice.status not in REFUNDABLE or invoice.paid_sats == 0:
@@ -63,7 +71,7 @@ def invoice_refund(
             if payment is None or payment.payer_account_id is None:
                 raise RefundNotAllowed("This invoice was not paid in-bank; refund on-chain.")
             payer_account_id = payment.payer_account_id
-        elif not address.strip():
+        elif destination is None:
             raise ValidationFailed("An address is required", fields={"address": ["Required."]})
         refund = Refund.objects.create(
             invoice=invoice,
@@ -86,9 +94,11 @@ def invoice_refund(
             )
             refund.save(update_fields=["transfer"])
         else:
+            invariant(destination is not None, "an on-chain refund has a checked address")
+            assert destination is not None  # for the type checker; invariant() holds under -O
             withdrawal = withdrawal_request(
                 account=merchant.btc_account,
-                address=refund.address,
+                address=destination,
                 amount_sats=amount,
                 requested_by=merchant.owner,
                 idempotency_key=f"refund:{refund.pk}",
