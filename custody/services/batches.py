@@ -20,7 +20,7 @@ from accounts.models import AccountKind
 from accounts.services import hold_post, hold_void, system_account, transfer_create
 from accounts.services.holds import Leg
 from audit.chain import audit_record
-from compliance.models import Case, CaseStatus
+from compliance.models import Case, CaseKind, CaseStatus
 from compliance.services import case_open
 from custody.errors import NodeInsufficientFunds, NodeInvalidAddress
 from custody.hotwallet import lifecycle
@@ -145,12 +145,12 @@ def _alert_insufficient(wallet: Wallet, withdrawals: list[Withdrawal], detail: s
     )
     with transaction.atomic():
         already = Case.objects.filter(
-            kind="other", subject_type=wallet._meta.label_lower, subject_id=str(wallet.pk),
+            kind=CaseKind.OTHER, subject_type=wallet._meta.label_lower, subject_id=str(wallet.pk),
             status=CaseStatus.OPEN, summary__startswith="Hot wallet cannot pay",
         ).exists()  # fmt: skip
         if not already:
             case_open(
-                kind="other", subject=wallet,
+                kind=CaseKind.OTHER, subject=wallet,
                 summary=f"Hot wallet cannot pay {len(withdrawals)} approved withdrawals",
                 findings=[{"rule": "hot_wallet_insufficient", "detail": detail,
                            "amount_sats": total}],

@@ -54,23 +54,11 @@ def invoice_refund(
             raise RefundNotAllowed(
                 "Only paid invoices that are settled, expired or invalid can be refunded."
             )
-        refunded = invoice.refunds.aggregate(total=Sum("amount_sats"))["total"] or 0
-        left = invoice.paid_sats - refunded
-        amount = left if amount_sats is None else amount_sats
-        if amount <= 0 or amount > left:
-            raise ValidationFailed(
-                "Refund amount out of range",
-                fields={
-                    "amount": [f"At most {format_amount(left, 'BTC', with_code=True)} is left."]
-                },
-            )
+        amount = _amount_left_checked(invoice, amount_sats)
         # Refuse before writing anything: no refund row is created and rolled back.
         payer_account_id: int | None = None
         if method == RefundMethod.IN_BANK:
-            payment = invoice.payments.filter(method=PaymentMethod.BANK).first()
-            if payment is None or payment.payer_account_id is None:
-                raise RefundNotAllowed("This invoice was not paid in-bank; refund on-chain.")
-            payer_account_id = payment.payer_account_id
+            payer_account_id = _payer_account_id(invoice)
         elif destination is None:
             raise ValidationFailed("An address is required", fields={"address": ["Required."]})
         refund = Refund.objects.create(
@@ -96,16 +84,7 @@ def invoice_refund(
         else:
             invariant(destination is not None, "an on-chain refund has a checked address")
             assert destination is not None  # for the type checker; invariant() holds under -O
-            withdrawal = withdrawal_request(
-                account=merchant.btc_account,
-                address=destination,
-                amount_sats=amount,
-                requested_by=merchant.owner,
-                idempotency_key=f"refund:{refund.pk}",
-                client_address=client_address,
-            )
-            refund.withdrawal_id = withdrawal.pk
-            refund.save(update_fields=["withdrawal_id"])
+            _on_chain(refund, merchant, destination, client_address)
         audit_record(
             actor=actor,
             action="invoice.refund",
@@ -114,3 +93,40 @@ def invoice_refund(
             client_address=client_address,
         )
     return refund
+
+
+def _payer_account_id(invoice: Any) -> int:
+    """Return the account that paid the invoice in-bank; refuse an invoice paid on-chain."""
+    payment = invoice.payments.filter(method=PaymentMethod.BANK).first()
+    if payment is None or payment.payer_account_id is None:
+        raise RefundNotAllowed("This invoice was not paid in-bank; refund on-chain.")
+    return int(payment.payer_account_id)
+
+
+def _amount_left_checked(invoice: Any, amount_sats: int | None) -> int:
+    """Return the refund's amount: what is asked, or all that is left; never more."""
+    refunded = invoice.refunds.aggregate(total=Sum("amount_sats"))["total"] or 0
+    left = invoice.paid_sats - refunded
+    amount = left if amount_sats is None else amount_sats
+    if amount <= 0 or amount > left:
+        raise ValidationFailed(
+            "Refund amount out of range",
+            fields={"amount": [f"At most {format_amount(left, 'BTC', with_code=True)} is left."]},
+        )
+    return int(amount)
+
+
+def _on_chain(
+    refund: Refund, merchant: Any, destination: CheckedAddress, client_address: str | None
+) -> None:
+    """Request the withdrawal that pays the refund out (inside the refund's transaction)."""
+    withdrawal = withdrawal_request(
+        account=merchant.btc_account,
+        address=destination,
+        amount_sats=refund.amount_sats,
+        requested_by=merchant.owner,
+        idempotency_key=f"refund:{refund.pk}",
+        client_address=client_address,
+    )
+    refund.withdrawal_id = withdrawal.pk
+    refund.save(update_fields=["withdrawal_id"])
