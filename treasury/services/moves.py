@@ -15,7 +15,6 @@ credit custody_cold); at confirmation the hot side (debit custody_hot, credit in
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,8 +40,6 @@ from custody.services import internal_address_new
 from treasury.errors import ColdFourEyes, ColdMoveState, PsbtRefused
 from treasury.models import ColdMove, ColdMoveStatus
 from treasury.services.common import COLD_MOVE_PERMISSION, cold_wallet, custody_accounts
-
-logger = logging.getLogger("alatau.treasury.moves")
 
 ACTION = "cold_to_hot"
 OPEN_STATUSES = (
