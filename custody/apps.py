@@ -10,3 +10,8 @@ class CustodyConfig(AppConfig):
         from custody.services.review import review_register
 
         review_register()
+        # Every builder of a hot-wallet spend checks the unsent withdrawal batches.
+        from custody.hotwallet.kinds import hot_spend_register
+        from custody.services.batches import BATCH_SPEND
+
+        hot_spend_register(BATCH_SPEND)

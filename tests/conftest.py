@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -150,3 +151,36 @@ def rate_feed(mid_tiyn_per_btc: int, spread_bp: int = 100) -> Any:
 
     with override_settings(EXCHANGE_RATE_JUMP_MAX_BP=10**9):
         return exchange_rate_set(mid_tiyn_per_btc=mid_tiyn_per_btc, spread_bp=spread_bp, actor=None)
+
+
+@dataclass
+class NodeCalls:
+    """Every node call a test made: (method, whether a database transaction was open)."""
+
+    calls: list[tuple[str, bool]] = field(default_factory=list)
+
+    def methods(self) -> list[str]:
+        return [method for method, _ in self.calls]
+
+    def inside_transaction(self) -> list[str]:
+        return [method for method, inside in self.calls if inside]
+
+
+@pytest.fixture
+def node_calls(monkeypatch: pytest.MonkeyPatch) -> NodeCalls:
+    """Record each node call of the real client and whether it ran inside a transaction.
+
+    Outside a transaction no row lock can be held. Use it in transactional tests
+    (``django_db(transaction=True)``): elsewhere the test itself runs in a transaction.
+    """
+    from custody.node import NodeClient
+
+    log = NodeCalls()
+    real_call = NodeClient.call
+
+    def call(self: NodeClient, method: str, *params: Any) -> Any:
+        log.calls.append((method, connection.in_atomic_block))
+        return real_call(self, method, *params)
+
+    monkeypatch.setattr(NodeClient, "call", call)
+    return log

@@ -14,6 +14,11 @@ class TreasuryConfig(AppConfig):
 
         register_approval_action()
         # Pinning cold descriptors is a four-eyes action too (registered on import).
+        # Custody's builders of hot-wallet spends must see unsent sweeps too.
+        from custody.hotwallet.kinds import hot_spend_register
+        from treasury.services.sweeps import SWEEP_SPEND
+
+        hot_spend_register(SWEEP_SPEND)
         # The staff admin's index shows the last reconciliation (compliance draws it).
         from compliance.registry import admin_counter_register
         from treasury.selectors import reconciliation_last_text

@@ -21,6 +21,7 @@ from custody.models import Withdrawal
 from custody.selectors import withdrawal_fee_sats
 from custody.services import withdrawal_request
 from custody.services.withdrawal_addresses import withdrawal_address_usable
+from custody.services.withdrawals import withdrawal_address_checked
 from exchange.rates import kzt_value_tiyn
 
 
@@ -45,14 +46,14 @@ def customer_withdrawal_request(
     """Request a withdrawal to a saved address, once per idempotency key.
 
     A repeated submit with the same key returns the first withdrawal before the
-    second factor is checked again (a TOTP code works only once).
+    second factor is checked again (a TOTP code works only once). The address is
+    checked with the node before the limits' transaction is opened.
     """
     account = btc_account(user=user)
     saved = withdrawal_address_usable(user=user, address_id=address_id)
     request = functools.partial(
         withdrawal_request,
         account=account,
-        address=saved.address,
         amount_sats=amount_sats,
         requested_by=user,
         idempotency_key=idempotency_key,
@@ -60,7 +61,7 @@ def customer_withdrawal_request(
     )
     earlier = Withdrawal.objects.filter(requested_by=user, idempotency_key=idempotency_key).first()
     if earlier is not None:
-        return request(travel_rule=earlier.travel_rule)
+        return request(address=saved.address, travel_rule=earlier.travel_rule)
     if not twofactor_enabled(user):
         raise ValidationFailed(
             "Two-factor required",
@@ -70,6 +71,7 @@ def customer_withdrawal_request(
     if withdrawal_needs_travel_rule(amount_sats=amount_sats):
         cleaned_travel = travel_rule_validate(travel_rule or {})
     twofactor_check(user=user, code=otp_code)
+    destination = withdrawal_address_checked(saved.address)
     with transaction.atomic():
         limits_check(
             user=user,
@@ -78,4 +80,4 @@ def customer_withdrawal_request(
                 amount_minor=amount_sats + withdrawal_fee_sats(), currency="BTC"
             ),
         )
-        return request(travel_rule=cleaned_travel)
+        return request(address=destination, travel_rule=cleaned_travel)

@@ -4,13 +4,17 @@ A request places a hold for amount + the bank's fee and is screened in the same
 transaction by compliance (``compliance.services.withdrawal_screen``: the one decision,
 which opens the case); custody acts on the decision. It never waits on the node: the
 address is checked locally (network and checksum) and, when the node answers within a
-short timeout, by ``validateaddress`` too.
+short timeout, by ``validateaddress`` too. The node is asked before any transaction is
+opened, so no row lock is held while it answers: a caller that wraps the request in its
+own transaction checks the address first (``withdrawal_address_checked``) and passes the
+``CheckedAddress``.
 Sending is in ``custody.services.batches``.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -46,6 +50,19 @@ STATUS_BY_DECISION = {
     Decision.REVIEW: WithdrawalStatus.PENDING_REVIEW,
     Decision.BLOCK: WithdrawalStatus.REJECTED,
 }
+
+
+@dataclass(frozen=True)
+class CheckedAddress:
+    """A destination address checked locally and (when it answered) by the node."""
+
+    given: str  # as the requester wrote it: the idempotency fingerprint uses it
+    address: str  # normalised
+
+
+def withdrawal_address_checked(address: str) -> CheckedAddress:
+    """Check a destination address; call it before opening a transaction."""
+    return CheckedAddress(given=str(address), address=withdrawal_address_check(address))
 
 
 def withdrawal_address_check(address: str) -> str:
@@ -106,7 +123,7 @@ def _replay(requested_by: Any, key: str, fingerprint: str) -> Withdrawal | None:
 def withdrawal_request(
     *,
     account: Account,
-    address: str,
+    address: str | CheckedAddress,
     amount_sats: int,
     requested_by: Any,
     idempotency_key: str,
@@ -117,21 +134,27 @@ def withdrawal_request(
 
     The same key with the same request returns the first withdrawal; with a different
     request it raises ``IdempotencyConflict``. Nothing is written when anything fails.
+    ``address`` given as text is checked with the node here, before the transaction;
+    inside a caller's transaction, pass a ``CheckedAddress`` instead.
     """
     if not idempotency_key:
         raise ValidationFailed(
             "An idempotency key is required", fields={"idempotency_key": ["Required."]}
         )
     check_key(idempotency_key)
+    given = address.given if isinstance(address, CheckedAddress) else address
     fingerprint = request_hash({
-        "account": account.pk, "address": str(address).strip(), "amount": amount_sats,
+        "account": account.pk, "address": str(given).strip(), "amount": amount_sats,
         "travel_rule": travel_rule,
     })  # fmt: skip
     if (found := _replay(requested_by, idempotency_key, fingerprint)) is not None:
         return found
     _check_account(account, requested_by)
     _check_amount(amount_sats)
-    normalised = withdrawal_address_check(address)
+    if isinstance(address, CheckedAddress):
+        normalised = address.address
+    else:
+        normalised = withdrawal_address_check(address)
     try:
         return _create(account, normalised, amount_sats, requested_by, idempotency_key,
                        fingerprint, travel_rule, client_address)  # fmt: skip

@@ -177,17 +177,23 @@ def invoice_create(
         amount_sats, rate = amount_minor, 0
     else:
         amount_sats, rate = quotes.sats_for_tiyn(amount_minor)
+    invoice_id = invoice_id_new()
+    confirmations = CONFIRMATIONS_FOR_SPEED[options["speed"]]
+    # The node is asked before the transaction: no lock is held while it answers.
+    address = onchain_address.address_for_invoice(
+        merchant=merchant, invoice_id=invoice_id, required_confirmations=confirmations
+    )
     now = timezone.now()
     with transaction.atomic():
         invoice = Invoice.objects.create(
-            id=invoice_id_new(),
+            id=invoice_id,
             merchant=merchant,
             currency=cur,
             amount_minor=amount_minor,
             amount_sats=amount_sats,
             rate_tiyn_per_btc=rate,
             speed_policy=options["speed"],
-            required_confirmations=CONFIRMATIONS_FOR_SPEED[options["speed"]],
+            required_confirmations=confirmations,
             tolerance_bp=options["tolerance_bp"],
             expiration_minutes=options["minutes"],
             redirect_url=options["redirect"],
@@ -195,7 +201,6 @@ def invoice_create(
             order_id=order_id,
             expires_at=now + timedelta(minutes=options["minutes"]),
         )
-        address = onchain_address.address_for_invoice(invoice)
         if address is not None:
             invoice.deposit_address_id, invoice.destination = address
             invoice.save(update_fields=["deposit_address_id", "destination"])

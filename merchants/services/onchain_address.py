@@ -9,13 +9,18 @@ from django.conf import settings
 from core.errors import ServiceUnavailable
 from custody.models import AddressPurpose
 from custody.services.addresses import deposit_address_new
-from merchants.models import Invoice
+from merchants.models import Merchant
 
 logger = logging.getLogger(__name__)
 
 
-def address_for_invoice(invoice: Invoice) -> tuple[int, str] | None:
+def address_for_invoice(
+    *, merchant: Merchant, invoice_id: str, required_confirmations: int
+) -> tuple[int, str] | None:
     """Return (deposit address id, address) for a new invoice, or ``None`` without a node.
+
+    Called before the invoice's transaction is opened (the node is never asked while a
+    row is locked); an address whose invoice then fails to be written is never paid.
 
     The address credits the merchant's BTC account after the speed policy's
     confirmations. When the node is unreachable the invoice is still created and
@@ -25,12 +30,12 @@ def address_for_invoice(invoice: Invoice) -> tuple[int, str] | None:
         return None
     try:
         row = deposit_address_new(
-            account=invoice.merchant.btc_account,
+            account=merchant.btc_account,
             purpose=AddressPurpose.INVOICE,
-            required_confirmations=invoice.required_confirmations,
-            label=f"invoice {invoice.id}",
+            required_confirmations=required_confirmations,
+            label=f"invoice {invoice_id}",
         )
     except ServiceUnavailable as exc:
-        logger.warning("no on-chain address for invoice %s: %s", invoice.id, exc)
+        logger.warning("no on-chain address for invoice %s: %s", invoice_id, exc)
         return None
     return row.pk, row.address

@@ -12,7 +12,7 @@ from accounts.services import account_open, system_account, transfer_create
 from audit.chain import audit_record
 from core.errors import ServiceUnavailable, ValidationFailed, invariant
 from core.money import check_minor
-from custody.services.withdrawals import withdrawal_request
+from custody.services.withdrawals import withdrawal_address_checked, withdrawal_request
 from exchange.services import bid_rate, exchange_rate_fresh, kzt_for_btc
 from merchants.errors import MerchantSuspended, QuoteUnavailable
 from merchants.models import Merchant, Payout, PayoutKind
@@ -26,10 +26,14 @@ def merchant_payout_request(
     actor: Actor,
     client_address: str | None = None,
 ) -> Payout:
-    """Send the merchant's bitcoin to an address through the withdrawal flow (screened)."""
+    """Send the merchant's bitcoin to an address through the withdrawal flow (screened).
+
+    The address is checked (with the node) before the transaction is opened.
+    """
     if not merchant.is_active:
         raise MerchantSuspended()
     check_minor(amount_sats, "BTC")
+    destination = withdrawal_address_checked(address.strip())
     with transaction.atomic():
         payout = Payout.objects.create(
             merchant=merchant,
@@ -40,7 +44,7 @@ def merchant_payout_request(
         )
         withdrawal = withdrawal_request(
             account=merchant.btc_account,
-            address=payout.address,
+            address=destination,
             amount_sats=amount_sats,
             requested_by=merchant.owner,
             idempotency_key=f"payout:{payout.pk}",

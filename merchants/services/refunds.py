@@ -11,9 +11,13 @@ from accounts.actor import Actor
 from accounts.models import TransferCode
 from accounts.services import transfer_create
 from audit.chain import audit_record
-from core.errors import ValidationFailed
+from core.errors import ValidationFailed, invariant
 from core.money import format_amount
-from custody.services.withdrawals import withdrawal_request
+from custody.services.withdrawals import (
+    CheckedAddress,
+    withdrawal_address_checked,
+    withdrawal_request,
+)
 from merchants.errors import RefundNotAllowed
 from merchants.models import InvoiceStatus, PaymentMethod, Refund, RefundMethod
 from merchants.services.invoices import invoice_lock
@@ -36,25 +40,26 @@ def invoice_refund(
     ``InBank`` credits the customer's account that paid in-bank, at once.
     ``OnChain`` requests a withdrawal from the merchant's account to ``address``
     (custody's screening and review rules apply; the merchant pays the bank's
-    withdrawal fee). Refunds never exceed what the invoice received in total.
+    withdrawal fee). Refunds never exceed what the invoice received in total. An
+    ``OnChain`` address is checked (with the node) before the invoice is locked.
     """
     if method not in RefundMethod.values:
         raise ValidationFailed("Unknown refund method", fields={"method": ["InBank or OnChain."]})
+    destination: CheckedAddress | None = None
+    if method == RefundMethod.ON_CHAIN and address.strip():
+        destination = withdrawal_address_checked(address.strip())
     with transaction.atomic():
         invoice = invoice_lock(merchant=merchant, invoice_id=invoice_id)
         if invoice.status not in REFUNDABLE or invoice.paid_sats == 0:
             raise RefundNotAllowed(
                 "Only paid invoices that are settled, expired or invalid can be refunded."
             )
-        amount = _refund_amount(invoice, amount_sats)
+        amount = _amount_left_checked(invoice, amount_sats)
         # Refuse before writing anything: no refund row is created and rolled back.
         payer_account_id: int | None = None
         if method == RefundMethod.IN_BANK:
-            payment = invoice.payments.filter(method=PaymentMethod.BANK).first()
-            if payment is None or payment.payer_account_id is None:
-                raise RefundNotAllowed("This invoice was not paid in-bank; refund on-chain.")
-            payer_account_id = payment.payer_account_id
-        elif not address.strip():
+            payer_account_id = _payer_account_id(invoice)
+        elif destination is None:
             raise ValidationFailed("An address is required", fields={"address": ["Required."]})
         refund = Refund.objects.create(
             invoice=invoice,
@@ -63,13 +68,23 @@ def invoice_refund(
             address=address.strip(),
             created_by=actor,
         )
-        _refund_pay(
-            refund,
-            merchant=merchant,
-            payer_account_id=payer_account_id,
-            actor=actor,
-            client_address=client_address,
-        )
+        if payer_account_id is not None:
+            refund.transfer = transfer_create(
+                debit_account_id=merchant.btc_account_id,
+                credit_account_id=payer_account_id,
+                amount_minor=amount,
+                code=TransferCode.REFUND,
+                initiator=actor,
+                idempotency_key=f"refund:{refund.pk}",
+                memo=f"Refund of invoice {invoice.id}",
+                source=refund,
+                client_address=client_address,
+            )
+            refund.save(update_fields=["transfer"])
+        else:
+            invariant(destination is not None, "an on-chain refund has a checked address")
+            assert destination is not None  # for the type checker; invariant() holds under -O
+            _on_chain(refund, merchant, destination, client_address)
         audit_record(
             actor=actor,
             action="invoice.refund",
@@ -80,8 +95,16 @@ def invoice_refund(
     return refund
 
 
-def _refund_amount(invoice: Any, amount_sats: int | None) -> int:
-    """Return the amount to refund: all that is left by default, never more than that."""
+def _payer_account_id(invoice: Any) -> int:
+    """Return the account that paid the invoice in-bank; refuse an invoice paid on-chain."""
+    payment = invoice.payments.filter(method=PaymentMethod.BANK).first()
+    if payment is None or payment.payer_account_id is None:
+        raise RefundNotAllowed("This invoice was not paid in-bank; refund on-chain.")
+    return int(payment.payer_account_id)
+
+
+def _amount_left_checked(invoice: Any, amount_sats: int | None) -> int:
+    """Return the refund's amount: what is asked, or all that is left; never more."""
     refunded = invoice.refunds.aggregate(total=Sum("amount_sats"))["total"] or 0
     left = invoice.paid_sats - refunded
     amount = left if amount_sats is None else amount_sats
@@ -90,39 +113,20 @@ def _refund_amount(invoice: Any, amount_sats: int | None) -> int:
             "Refund amount out of range",
             fields={"amount": [f"At most {format_amount(left, 'BTC', with_code=True)} is left."]},
         )
-    return amount
+    return int(amount)
 
 
-def _refund_pay(
-    refund: Refund,
-    *,
-    merchant: Any,
-    payer_account_id: int | None,
-    actor: Actor,
-    client_address: str | None,
+def _on_chain(
+    refund: Refund, merchant: Any, destination: CheckedAddress, client_address: str | None
 ) -> None:
-    """Pay ``refund`` in-bank to ``payer_account_id``, or else on-chain to its address."""
-    if payer_account_id is not None:
-        refund.transfer = transfer_create(
-            debit_account_id=merchant.btc_account_id,
-            credit_account_id=payer_account_id,
-            amount_minor=refund.amount_sats,
-            code=TransferCode.REFUND,
-            initiator=actor,
-            idempotency_key=f"refund:{refund.pk}",
-            memo=f"Refund of invoice {refund.invoice.id}",
-            source=refund,
-            client_address=client_address,
-        )
-        refund.save(update_fields=["transfer"])
-    else:
-        withdrawal = withdrawal_request(
-            account=merchant.btc_account,
-            address=refund.address,
-            amount_sats=refund.amount_sats,
-            requested_by=merchant.owner,
-            idempotency_key=f"refund:{refund.pk}",
-            client_address=client_address,
-        )
-        refund.withdrawal_id = withdrawal.pk
-        refund.save(update_fields=["withdrawal_id"])
+    """Request the withdrawal that pays the refund out (inside the refund's transaction)."""
+    withdrawal = withdrawal_request(
+        account=merchant.btc_account,
+        address=destination,
+        amount_sats=refund.amount_sats,
+        requested_by=merchant.owner,
+        idempotency_key=f"refund:{refund.pk}",
+        client_address=client_address,
+    )
+    refund.withdrawal_id = withdrawal.pk
+    refund.save(update_fields=["withdrawal_id"])

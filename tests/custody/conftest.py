@@ -38,7 +38,13 @@ class Chain:
         return node_client().wallet(str(settings.CUSTODY_HOT_WALLET))
 
     def mine(self, blocks: int = 1) -> list[str]:
-        return list(self.client.call("generatetoaddress", blocks, self.mine_address))
+        hashes = list(self.client.call("generatetoaddress", blocks, self.mine_address))
+        self.sync()
+        return hashes
+
+    def sync(self) -> None:
+        """Wait until every wallet has seen what the node validated (notifications are async)."""
+        self.client.call("syncwithvalidationinterfacequeue")
 
     def tip(self) -> str:
         return str(self.client.call("getbestblockhash"))

@@ -12,8 +12,8 @@ from accounts.selectors import ledger_check
 from accounts.services import system_account
 from compliance.models import Case
 from custody.errors import NodeUnavailable
+from custody.hotwallet import lifecycle
 from custody.models import BatchStatus, Withdrawal, WithdrawalBatch, WithdrawalStatus
-from custody.services import batches as batches_module
 from custody.services import (
     withdrawal_batch_broadcast,
     withdrawal_batch_confirm,
@@ -96,7 +96,7 @@ def test_crash_at_any_point_pays_once(
         if name == point:
             raise SystemExit(f"crash {name}")
 
-    monkeypatch.setattr(batches_module, "_crash_point", crash)
+    monkeypatch.setattr(lifecycle, "crash_point", crash)
     with pytest.raises(SystemExit):
         withdrawal_batch_create()
         withdrawal_batch_broadcast()

@@ -31,7 +31,7 @@ def test_deposit_credited_once_after_confirmations(chain: Chain, funded_account:
     address = deposit_address_new(account=account)
     assert address.address.startswith("bcrt1q")
     txid = chain.funder.send_to_address(address.address, 150_000)
-
+    chain.sync()  # the hot wallet has seen the payment
     deposit_scan()  # in the mempool: recorded, not credited
     deposit = Deposit.objects.get(txid=txid)
     assert (deposit.status, deposit.confirmations, deposit.amount_sats) == ("pending", 0, 150_000)
@@ -153,6 +153,7 @@ def test_invoice_address_threshold_and_listeners(
     listeners = override_settings(CUSTODY_DEPOSIT_LISTENERS=[f"{__name__}.listener"])
     with listeners, django_capture_on_commit_callbacks(execute=True):
         chain.funder.send_to_address(address.address, 25_000)
+        chain.sync()  # the hot wallet has seen the payment
         deposit_scan()
     assert refresh(merchant).posted_minor == 25_000  # 0 confirmations suffice here
     # Called once when recorded and once when credited (run after commit, so both
@@ -263,6 +264,7 @@ def test_conflicted_deposit_is_never_credited(chain: Chain, funded_account: Any)
     account = funded_account()
     address = deposit_address_new(account=account)
     txid = chain.funder.send_to_address(address.address, 80_000)
+    chain.sync()  # the hot wallet has seen the payment
     deposit_scan()
     conflict = _conflicting_tx(chain, txid)
     chain.client.call("generateblock", chain.mine_address, [conflict])  # the double spend wins
@@ -305,6 +307,7 @@ def test_zero_conf_invoice_credit_reversed_when_double_spent(
         account=merchant, purpose=AddressPurpose.INVOICE, required_confirmations=0
     )
     txid = chain.funder.send_to_address(address.address, 70_000)
+    chain.sync()  # the hot wallet has seen the payment
     deposit_scan()
     assert refresh(merchant).posted_minor == 70_000  # credited at 0 confirmations
     conflict = _conflicting_tx(chain, txid)
@@ -327,6 +330,7 @@ def test_recording_many_outputs_takes_a_bounded_number_of_queries(
     accounts = [funded_account() for _ in range(5)]
     addresses = [deposit_address_new(account=accounts[i % 5]).address for i in range(60)]
     chain.funder.send_many(dict.fromkeys(addresses, 5_000))
+    chain.sync()  # the hot wallet has seen the payment
     with django_assert_max_num_queries(15):  # not one per output
         report = deposit_scan()
     assert report.recorded == 60

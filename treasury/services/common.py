@@ -1,15 +1,11 @@
-"""What every treasury service shares: wallet clients, system accounts, fee rate."""
+"""What every treasury service shares: the cold wallet client and the system accounts."""
 
 from __future__ import annotations
-
-import contextlib
-from typing import Any
 
 from django.conf import settings
 
 from accounts.models import Account, AccountKind
 from accounts.services import system_account
-from custody.errors import NodeError
 from custody.node import NodeClient, node_client
 
 COLD_MOVE_PERMISSION = "compliance.approve_cold_move"
@@ -35,11 +31,3 @@ def custody_accounts() -> tuple[Account, Account, Account, Account]:
         ledger(AccountKind.CUSTODY_HOT), ledger(AccountKind.CUSTODY_COLD),
         ledger(AccountKind.IN_TRANSIT), ledger(AccountKind.FEES),
     )  # fmt: skip
-
-
-def outpoints_unlock(client: NodeClient, inputs: list[list[Any]]) -> None:
-    """Release outpoints a built but abandoned PSBT had locked (best effort)."""
-    outpoints = [{"txid": str(i[0]), "vout": int(i[1])} for i in inputs]
-    if outpoints:
-        with contextlib.suppress(NodeError):
-            client.call("lockunspent", True, outpoints)

@@ -1,5 +1,8 @@
 """Cold-to-hot moves: request, two approvals, PSBT out, signed PSBT in, check, broadcast.
 
+Once the signed transaction is committed, the move follows the lifecycle every bank
+spend follows (``custody.hotwallet.lifecycle``): signed -> broadcast -> confirmed/failed.
+
 Four eyes run on compliance's approval engine (action ``cold_to_hot``): the first
 approver proposes, a second, different staff member approves and the executor marks
 the move approved. The move keeps both approvers itself too, and database CHECKs make
@@ -12,12 +15,11 @@ credit custody_cold); at confirmation the hot side (debit custody_hot, credit in
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.services import transfer_create, transfer_reverse
@@ -28,21 +30,16 @@ from compliance.services import approval_approve, approval_propose, approval_rej
 from compliance.services.approvals import approval_action_register
 from core.errors import ValidationFailed
 from core.money import check_minor
-from custody.errors import NodeError, TxAlreadyInChain, TxRejected
-from custody.node import btc, hot_wallet, node_client, sats
+from custody.errors import NodeError
+from custody.hotwallet.builder import outpoints_unlock
+from custody.hotwallet.fees import fee_rate_sat_vb
+from custody.hotwallet.kinds import SpendKind
+from custody.hotwallet.lifecycle import spend_broadcast, spends_broadcast, spends_confirm
+from custody.node import btc, node_client, sats
 from custody.services import internal_address_new
-from custody.services.batches import fee_rate_sat_vb
-from custody.services.broadcast import rejected_tx_verdict
 from treasury.errors import ColdFourEyes, ColdMoveState, PsbtRefused
 from treasury.models import ColdMove, ColdMoveStatus
-from treasury.services.common import (
-    COLD_MOVE_PERMISSION,
-    cold_wallet,
-    custody_accounts,
-    outpoints_unlock,
-)
-
-logger = logging.getLogger("alatau.treasury.moves")
+from treasury.services.common import COLD_MOVE_PERMISSION, cold_wallet, custody_accounts
 
 ACTION = "cold_to_hot"
 OPEN_STATUSES = (
@@ -139,8 +136,7 @@ def cold_move_reject(
     with transaction.atomic():
         move = _locked(move_id, ColdMoveStatus.REQUESTED, ColdMoveStatus.APPROVING,
                        ColdMoveStatus.APPROVED, ColdMoveStatus.PSBT_READY)  # fmt: skip
-        if move.status == ColdMoveStatus.PSBT_READY:
-            outpoints_unlock(cold_wallet(), move.inputs)
+        built = move.inputs if move.status == ColdMoveStatus.PSBT_READY else []
         if move.approval_id and move.approval and move.approval.status == ApprovalStatus.PENDING:
             approval_reject(actor=actor, request_id=move.approval_id, reason=reason,
                             client_address=client_address)  # fmt: skip
@@ -149,32 +145,42 @@ def cold_move_reject(
         move.save(update_fields=["status", "last_error", "updated_at"])
         audit_record(actor=actor, action="cold_move.reject", obj=move, data={"reason": reason},
                      client_address=client_address)  # fmt: skip
+    outpoints_unlock(cold_wallet(), built)  # after the commit: no node call under a row lock
     return move
 
 
 def cold_move_psbt_build(*, move_id: int, actor: Actor = None) -> ColdMove:
-    """Fund a PSBT in the watch-only wallet paying a fresh hot address; change back to cold."""
-    with transaction.atomic():
-        move = _locked(move_id, ColdMoveStatus.APPROVED)
-        hot = internal_address_new(label=f"cold move {move.pk}", actor=actor)
-        cold = cold_wallet()
-        options = {"fee_rate": fee_rate_sat_vb(cold), "lockUnspents": True, "replaceable": True,
-                   "change_type": "bech32"}  # fmt: skip
-        funded = cold.call("walletcreatefundedpsbt", [], [{hot.address: btc(move.amount_sats)}],
-                           0, options)  # fmt: skip
-        decoded = node_client().call("decodepsbt", funded["psbt"])
-        locked = [[v["txid"], v["vout"]] for v in decoded["tx"]["vin"]]
-        try:
+    """Fund a PSBT in the watch-only wallet paying a fresh hot address; change back to cold.
+
+    The node is asked first, with no row locked; the commit re-checks that the move is
+    still approved (another build may have won), else the funded coins are released.
+    """
+    move = ColdMove.objects.filter(pk=move_id).first()
+    if move is None:
+        raise ColdMoveState("Cold move not found")
+    if move.status != ColdMoveStatus.APPROVED:
+        raise ColdMoveState(f"The cold move is {move.status}")
+    hot = internal_address_new(label=f"cold move {move.pk}", actor=actor)
+    cold = cold_wallet()
+    options = {"fee_rate": fee_rate_sat_vb(cold), "lockUnspents": True, "replaceable": True,
+               "change_type": "bech32"}  # fmt: skip
+    funded = cold.call("walletcreatefundedpsbt", [], [{hot.address: btc(move.amount_sats)}],
+                       0, options)  # fmt: skip
+    decoded = node_client().call("decodepsbt", funded["psbt"])
+    locked = [[v["txid"], v["vout"]] for v in decoded["tx"]["vin"]]
+    try:
+        with transaction.atomic():
+            move = _locked(move_id, ColdMoveStatus.APPROVED)
             _psbt_record(move, funded, decoded, hot.address)
-        except Exception:
-            # Funding locked the coins in the node: release them whatever went wrong,
-            # or later builds would find the cold wallet short until a node restart.
-            outpoints_unlock(cold, locked)
-            raise
-        audit_record(actor=actor, action="cold_move.psbt_build", obj=move,
-                     data={"hot_address": hot.address, "fee_sats": move.fee_sats,
-                           "inputs": move.inputs,
-                           "change_address": move.change_address})  # fmt: skip
+            audit_record(actor=actor, action="cold_move.psbt_build", obj=move,
+                         data={"hot_address": hot.address, "fee_sats": move.fee_sats,
+                               "inputs": move.inputs,
+                               "change_address": move.change_address})  # fmt: skip
+    except Exception:
+        # Funding locked the coins in the node: release them whatever went wrong,
+        # or later builds would find the cold wallet short until a node restart.
+        outpoints_unlock(cold, locked)
+        raise
     return move
 
 
@@ -302,104 +308,63 @@ def cold_move_psbt_submit(
     return move
 
 
+def _on_broadcast(move: ColdMove) -> Sequence[str]:
+    """Book cold -> in_transit and the miner fee."""
+    _, cold_account, transit, fees = custody_accounts()
+    move.transit_transfer = transfer_create(
+        debit_account_id=transit.pk, credit_account_id=cold_account.pk,
+        amount_minor=move.amount_sats, code="sweep", source=move,
+        idempotency_key=f"cold-move:{move.pk}:transit", memo=f"cold to hot {move.txid}",
+    )  # fmt: skip
+    if move.fee_sats:
+        move.fee_transfer = transfer_create(
+            debit_account_id=fees.pk, credit_account_id=cold_account.pk,
+            amount_minor=int(move.fee_sats), code="fee", source=move,
+            idempotency_key=f"cold-move:{move.pk}:fee", memo=f"miner fee {move.txid}",
+        )  # fmt: skip
+    return ["transit_transfer", "fee_transfer"]
+
+
+def _on_confirm(move: ColdMove) -> Sequence[str]:
+    """Book in_transit -> hot."""
+    hot_account, _, transit, _ = custody_accounts()
+    move.settle_transfer = transfer_create(
+        debit_account_id=hot_account.pk, credit_account_id=transit.pk,
+        amount_minor=move.amount_sats, code="sweep", source=move,
+        idempotency_key=f"cold-move:{move.pk}:settle", memo=f"cold to hot {move.txid}",
+    )  # fmt: skip
+    return ["settle_transfer"]
+
+
+def _on_fail(move: ColdMove, reason: str) -> Sequence[str]:
+    """Reverse what the broadcast booked (nothing, if it failed before)."""
+    for transfer_id in (move.transit_transfer_id, move.fee_transfer_id):
+        if transfer_id is not None:
+            transfer_reverse(transfer_id=transfer_id, actor=None, reason=reason)
+    return []
+
+
+# The transaction pays the hot wallet, so the hot wallet's client sends and follows it.
+COLD_MOVE_SPEND = SpendKind(
+    name="cold_move", model=ColdMove,
+    signed=ColdMoveStatus.SIGNED, broadcast=ColdMoveStatus.BROADCAST,
+    confirmed=ColdMoveStatus.CONFIRMED, failed=ColdMoveStatus.FAILED,
+    confirmations_needed=lambda: 1,
+    on_broadcast=_on_broadcast, on_confirm=_on_confirm, on_fail=_on_fail,
+    broadcast_max=CONFIRM_MAX, confirm_max=CONFIRM_MAX,
+)  # fmt: skip
+
+
 def cold_move_broadcast(*, move_id: int) -> bool:
     """(Re-)send the committed transaction's exact bytes; book cold -> in_transit once."""
-    move = ColdMove.objects.get(pk=move_id)
-    if move.status != ColdMoveStatus.SIGNED:
-        return False
-    try:
-        node_client().call("sendrawtransaction", move.raw_tx)
-    except TxAlreadyInChain:
-        pass
-    except TxRejected as exc:
-        ColdMove.objects.filter(pk=move.pk).update(last_error=str(exc)[:300])
-        logger.error("cold move %s rejected by the node: %s", move.pk, exc)
-        verdict = rejected_tx_verdict(hot_wallet(), txid=str(move.txid), inputs=move.inputs)
-        if verdict == "lost":
-            _abandon(move.pk, f"inputs spent elsewhere: {exc}")
-        if verdict != "known":
-            return False
-        # "known": sent before a crash and since mined or spent on: book it now.
-    _, cold_account, transit, fees = custody_accounts()
-    with transaction.atomic():
-        move = _locked(move_id)
-        if move.status != ColdMoveStatus.SIGNED:
-            return False
-        move.transit_transfer = transfer_create(
-            debit_account_id=transit.pk, credit_account_id=cold_account.pk,
-            amount_minor=move.amount_sats, code="sweep", source=move,
-            idempotency_key=f"cold-move:{move.pk}:transit", memo=f"cold to hot {move.txid}",
-        )  # fmt: skip
-        if move.fee_sats:
-            move.fee_transfer = transfer_create(
-                debit_account_id=fees.pk, credit_account_id=cold_account.pk,
-                amount_minor=int(move.fee_sats), code="fee", source=move,
-                idempotency_key=f"cold-move:{move.pk}:fee", memo=f"miner fee {move.txid}",
-            )  # fmt: skip
-        move.status = ColdMoveStatus.BROADCAST
-        move.broadcast_at = timezone.now()
-        move.save(update_fields=["transit_transfer", "fee_transfer", "status", "broadcast_at",
-                                 "updated_at"])  # fmt: skip
-        audit_record(actor=None, action="cold_move.broadcast", obj=move, data={"txid": move.txid})
-    return True
-
-
-def _abandon(move_id: int, reason: str) -> None:
-    """A committed move that can never confirm (nothing was booked yet): mark it failed."""
-    with transaction.atomic():
-        move = _locked(move_id)
-        if move.status != ColdMoveStatus.SIGNED:
-            return
-        move.status = ColdMoveStatus.FAILED
-        move.last_error = reason[:300]
-        move.save(update_fields=["status", "last_error", "updated_at"])
-        audit_record(actor=None, action="cold_move.fail", obj=move, data={"reason": reason})
+    return spend_broadcast(COLD_MOVE_SPEND, spend_id=move_id)
 
 
 def cold_moves_broadcast() -> int:
     """Retry every committed, unbroadcast move."""
-    ids = ColdMove.objects.filter(status=ColdMoveStatus.SIGNED).values_list("pk", flat=True)
-    return sum(1 for move_id in list(ids[:CONFIRM_MAX]) if cold_move_broadcast(move_id=move_id))
+    return spends_broadcast(COLD_MOVE_SPEND)
 
 
 def cold_moves_confirm() -> int:
     """Settle broadcast moves once the hot wallet sees them confirmed (in_transit -> hot)."""
-    done = 0
-    hot = hot_wallet()
-    for move in list(ColdMove.objects.filter(status=ColdMoveStatus.BROADCAST)[:CONFIRM_MAX]):
-        confirmations = int(hot.call("gettransaction", move.txid).get("confirmations", 0))
-        if confirmations < 0:
-            _fail(move.pk, "transaction conflicted")
-        elif confirmations >= 1:
-            _settle(move.pk, confirmations)
-            done += 1
-    return done
-
-
-def _settle(move_id: int, confirmations: int) -> None:
-    hot_account, _, transit, _ = custody_accounts()
-    with transaction.atomic():
-        move = _locked(move_id, ColdMoveStatus.BROADCAST)
-        move.settle_transfer = transfer_create(
-            debit_account_id=hot_account.pk, credit_account_id=transit.pk,
-            amount_minor=move.amount_sats, code="sweep", source=move,
-            idempotency_key=f"cold-move:{move.pk}:settle", memo=f"cold to hot {move.txid}",
-        )  # fmt: skip
-        move.status = ColdMoveStatus.CONFIRMED
-        move.confirmations = confirmations
-        move.confirmed_at = timezone.now()
-        move.save(update_fields=["settle_transfer", "status", "confirmations", "confirmed_at",
-                                 "updated_at"])  # fmt: skip
-        audit_record(actor=None, action="cold_move.confirm", obj=move, data={"txid": move.txid})
-
-
-def _fail(move_id: int, reason: str) -> None:
-    with transaction.atomic():
-        move = _locked(move_id, ColdMoveStatus.BROADCAST)
-        for transfer_id in (move.transit_transfer_id, move.fee_transfer_id):
-            if transfer_id is not None:
-                transfer_reverse(transfer_id=transfer_id, actor=None, reason=reason)
-        move.status = ColdMoveStatus.FAILED
-        move.last_error = reason[:300]
-        move.save(update_fields=["status", "last_error", "updated_at"])
-        audit_record(actor=None, action="cold_move.fail", obj=move, data={"reason": reason})
+    return spends_confirm(COLD_MOVE_SPEND)

@@ -1,9 +1,10 @@
 """Rebalancing: sweep the hot wallet's excess to cold; ask for a refill when it runs low.
 
 A sweep is built, signed and committed (its raw transaction and txid stored) before it
-is broadcast, like custody's withdrawal batches: a retry re-sends the same bytes. The
-builder takes the hot wallet row lock that custody's batch builder takes, and never
-sweeps what approved or batched-but-unbroadcast withdrawals still need.
+is broadcast, like custody's withdrawal batches, through the same rules and lifecycle
+(``custody.hotwallet``): a retry re-sends the same bytes. The builder takes the hot
+wallet's builder lock that custody's batch builder takes, and never sweeps what approved
+or batched-but-unbroadcast withdrawals still need.
 
 Ledger: at broadcast hot -> in_transit (debit in_transit, credit custody_hot; the miner
 fee debit fees, credit custody_hot); at confirmation in_transit -> cold (debit
@@ -13,6 +14,7 @@ custody_cold, credit in_transit).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,11 +26,13 @@ from django.utils import timezone
 from accounts.models import Account, AccountKind
 from accounts.services import transfer_create, transfer_reverse
 from audit.chain import audit_record
-from custody.errors import TxAlreadyInChain, TxRejected, WalletNotFound
-from custody.models import BatchStatus, Withdrawal, WithdrawalBatch, WithdrawalStatus
+from custody.errors import WalletNotFound
+from custody.hotwallet.builder import hot_builder_lock, hot_tx_build, unsent_hot_spend_exists
+from custody.hotwallet.fees import fee_rate_sat_vb
+from custody.hotwallet.kinds import SpendKind
+from custody.hotwallet.lifecycle import spends_broadcast, spends_confirm
+from custody.models import BatchStatus, Withdrawal, WithdrawalStatus
 from custody.node import btc, hot_wallet, sats
-from custody.services.batches import fee_rate_sat_vb, hot_wallet_row_locked
-from custody.services.broadcast import rejected_tx_verdict
 from treasury.models import ColdMove, RebalanceAlert, Sweep, SweepStatus
 from treasury.services.common import (
     cold_wallet,
@@ -132,143 +136,83 @@ def _refill(spendable: int, bounds: HotBounds) -> ColdMove | None:
 
 
 def sweep_create(*, amount_sats: int) -> Sweep | None:
-    """Build, sign and commit one hot -> cold transaction (no broadcast); None if busy."""
+    """Build, sign and commit one hot -> cold transaction (no broadcast); None if busy.
+
+    Busy: another builder holds the hot wallet's builder lock, or a hot-wallet spend is
+    committed but unsent. The node is asked with no row locked; then one commit.
+    """
     if amount_sats <= 0:
         return None
     hot = hot_wallet()
-    with transaction.atomic():
-        hot_wallet_row_locked()
-        if (
-            WithdrawalBatch.objects.filter(status=BatchStatus.SIGNED).exists()
-            or Sweep.objects.filter(status=SweepStatus.SIGNED).exists()
-        ):
-            return None  # unbroadcast transactions' coins are not yet spent in the node's eyes
+    with hot_builder_lock() as wallet:
+        if wallet is None or unsent_hot_spend_exists():
+            return None  # unsent transactions' coins are not yet spent in the node's eyes
         cold_address = cold_address_pinned()  # only to descriptors two operators approved
-        fee_rate = fee_rate_sat_vb(hot)
-        funded = hot.call("walletcreatefundedpsbt", [], [{cold_address: btc(amount_sats)}], 0,
-                          {"fee_rate": fee_rate, "replaceable": True})  # fmt: skip
-        signed = hot.call("walletprocesspsbt", funded["psbt"], True, "ALL", True)
-        final = hot.call("finalizepsbt", signed["psbt"], True)
-        if not final.get("complete"):
-            raise TxRejected("The hot wallet could not sign the sweep")
-        decoded = hot.call("decoderawtransaction", final["hex"])
-        sweep = Sweep.objects.create(
-            amount_sats=amount_sats, cold_address=cold_address, txid=str(decoded["txid"]),
-            raw_tx=str(final["hex"]), fee_sats=sats(funded["fee"]),
-            inputs=[[str(i["txid"]), int(i["vout"])] for i in decoded["vin"]],
-        )  # fmt: skip
-        audit_record(actor=None, action="sweep.create", obj=sweep,
-                     data={"txid": sweep.txid, "amount_sats": amount_sats,
-                           "cold_address": cold_address, "fee_sats": sweep.fee_sats})  # fmt: skip
+        built = hot_tx_build(hot, [{cold_address: btc(amount_sats)}],
+                             fee_rate=fee_rate_sat_vb(hot), replaceable=True,
+                             lock_unspents=False, what="sweep")  # fmt: skip
+        with transaction.atomic():
+            sweep = Sweep.objects.create(
+                amount_sats=amount_sats, cold_address=cold_address, txid=built.txid,
+                raw_tx=built.raw_tx, fee_sats=built.fee_sats, inputs=built.inputs,
+            )  # fmt: skip
+            audit_record(actor=None, action="sweep.create", obj=sweep,
+                         data={"txid": sweep.txid, "amount_sats": amount_sats,
+                               "cold_address": cold_address, "fee_sats": sweep.fee_sats})  # fmt: skip
     return sweep
+
+
+def _on_broadcast(sweep: Sweep) -> Sequence[str]:
+    """Book hot -> in_transit and the miner fee."""
+    hot_account, _, transit, fees = custody_accounts()
+    sweep.transit_transfer = transfer_create(
+        debit_account_id=transit.pk, credit_account_id=hot_account.pk,
+        amount_minor=sweep.amount_sats, code="sweep", source=sweep,
+        idempotency_key=f"sweep:{sweep.txid}:transit", memo=f"sweep to cold {sweep.txid}",
+    )  # fmt: skip
+    if sweep.fee_sats:
+        sweep.fee_transfer = transfer_create(
+            debit_account_id=fees.pk, credit_account_id=hot_account.pk,
+            amount_minor=sweep.fee_sats, code="fee", source=sweep,
+            idempotency_key=f"sweep:{sweep.txid}:fee", memo=f"miner fee {sweep.txid}",
+        )  # fmt: skip
+    return ["transit_transfer", "fee_transfer"]
+
+
+def _on_confirm(sweep: Sweep) -> Sequence[str]:
+    """Book in_transit -> cold."""
+    _, cold_account, transit, _ = custody_accounts()
+    sweep.settle_transfer = transfer_create(
+        debit_account_id=cold_account.pk, credit_account_id=transit.pk,
+        amount_minor=sweep.amount_sats, code="sweep", source=sweep,
+        idempotency_key=f"sweep:{sweep.txid}:settle", memo=f"sweep to cold {sweep.txid}",
+    )  # fmt: skip
+    return ["settle_transfer"]
+
+
+def _on_fail(sweep: Sweep, reason: str) -> Sequence[str]:
+    """Reverse what the broadcast booked (nothing, if it failed before)."""
+    for transfer_id in (sweep.transit_transfer_id, sweep.fee_transfer_id):
+        if transfer_id is not None:
+            transfer_reverse(transfer_id=transfer_id, actor=None, reason=reason)
+    return []
+
+
+SWEEP_SPEND = SpendKind(
+    name="sweep", model=Sweep,
+    signed=SweepStatus.SIGNED, broadcast=SweepStatus.BROADCAST,
+    confirmed=SweepStatus.CONFIRMED, failed=SweepStatus.FAILED,
+    confirmations_needed=lambda: 1,
+    on_broadcast=_on_broadcast, on_confirm=_on_confirm, on_fail=_on_fail,
+    broadcast_max=SWEEPS_MAX, confirm_max=SWEEPS_MAX,
+)  # fmt: skip
 
 
 def sweeps_broadcast() -> int:
     """(Re-)send every committed sweep's exact bytes; book hot -> in_transit once."""
-    sent = 0
-    ids = (
-        Sweep.objects.filter(status=SweepStatus.SIGNED).order_by("pk").values_list("pk", flat=True)
-    )
-    for sweep_id in list(ids[:SWEEPS_MAX]):
-        sent += int(_broadcast_one(sweep_id))
-    return sent
-
-
-def _broadcast_one(sweep_id: int) -> bool:
-    sweep = Sweep.objects.get(pk=sweep_id)
-    try:
-        hot_wallet().call("sendrawtransaction", sweep.raw_tx)
-    except TxAlreadyInChain:
-        pass
-    except TxRejected as exc:
-        Sweep.objects.filter(pk=sweep_id).update(
-            last_error=str(exc)[:300], broadcast_attempts=sweep.broadcast_attempts + 1
-        )
-        logger.error("sweep %s rejected by the node: %s", sweep.txid, exc)
-        verdict = rejected_tx_verdict(hot_wallet(), txid=sweep.txid, inputs=sweep.inputs)
-        if verdict == "lost":
-            _abandon(sweep_id, f"inputs spent elsewhere: {exc}")
-        if verdict != "known":
-            return False
-        # "known": sent before a crash and since mined or spent on: book it now.
-    hot_account, _, transit, fees = custody_accounts()
-    with transaction.atomic():
-        sweep = Sweep.objects.select_for_update().get(pk=sweep_id)
-        if sweep.status != SweepStatus.SIGNED:
-            return False
-        sweep.transit_transfer = transfer_create(
-            debit_account_id=transit.pk, credit_account_id=hot_account.pk,
-            amount_minor=sweep.amount_sats, code="sweep", source=sweep,
-            idempotency_key=f"sweep:{sweep.txid}:transit", memo=f"sweep to cold {sweep.txid}",
-        )  # fmt: skip
-        if sweep.fee_sats:
-            sweep.fee_transfer = transfer_create(
-                debit_account_id=fees.pk, credit_account_id=hot_account.pk,
-                amount_minor=sweep.fee_sats, code="fee", source=sweep,
-                idempotency_key=f"sweep:{sweep.txid}:fee", memo=f"miner fee {sweep.txid}",
-            )  # fmt: skip
-        sweep.status = SweepStatus.BROADCAST
-        sweep.broadcast_at = timezone.now()
-        sweep.broadcast_attempts += 1
-        sweep.save(update_fields=["transit_transfer", "fee_transfer", "status", "broadcast_at",
-                                  "broadcast_attempts"])  # fmt: skip
-        audit_record(actor=None, action="sweep.broadcast", obj=sweep, data={"txid": sweep.txid})
-    return True
-
-
-def _abandon(sweep_id: int, reason: str) -> None:
-    """A committed sweep that can never confirm (nothing was booked yet): mark it failed."""
-    with transaction.atomic():
-        sweep = Sweep.objects.select_for_update().get(pk=sweep_id)
-        if sweep.status != SweepStatus.SIGNED:
-            return
-        sweep.status = SweepStatus.FAILED
-        sweep.last_error = reason[:300]
-        sweep.save(update_fields=["status", "last_error"])
-        audit_record(actor=None, action="sweep.fail", obj=sweep, data={"reason": reason})
+    return spends_broadcast(SWEEP_SPEND)
 
 
 def sweeps_confirm() -> int:
     """Settle broadcast sweeps with a confirmation (in_transit -> cold); fail conflicted ones."""
-    hot = hot_wallet()
-    done = 0
-    for sweep in list(Sweep.objects.filter(status=SweepStatus.BROADCAST)[:SWEEPS_MAX]):
-        confirmations = int(hot.call("gettransaction", sweep.txid).get("confirmations", 0))
-        if confirmations < 0:
-            _fail(sweep.pk, "transaction conflicted")
-        elif confirmations >= 1:
-            _settle(sweep.pk, confirmations)
-            done += 1
-    return done
-
-
-def _settle(sweep_id: int, confirmations: int) -> None:
-    _, cold_account, transit, _ = custody_accounts()
-    with transaction.atomic():
-        sweep = Sweep.objects.select_for_update().get(pk=sweep_id)
-        if sweep.status != SweepStatus.BROADCAST:
-            return
-        sweep.settle_transfer = transfer_create(
-            debit_account_id=cold_account.pk, credit_account_id=transit.pk,
-            amount_minor=sweep.amount_sats, code="sweep", source=sweep,
-            idempotency_key=f"sweep:{sweep.txid}:settle", memo=f"sweep to cold {sweep.txid}",
-        )  # fmt: skip
-        sweep.status = SweepStatus.CONFIRMED
-        sweep.confirmations = confirmations
-        sweep.confirmed_at = timezone.now()
-        sweep.save(update_fields=["settle_transfer", "status", "confirmations", "confirmed_at"])
-        audit_record(actor=None, action="sweep.confirm", obj=sweep, data={"txid": sweep.txid})
-
-
-def _fail(sweep_id: int, reason: str) -> None:
-    with transaction.atomic():
-        sweep = Sweep.objects.select_for_update().get(pk=sweep_id)
-        if sweep.status != SweepStatus.BROADCAST:
-            return
-        for transfer_id in (sweep.transit_transfer_id, sweep.fee_transfer_id):
-            if transfer_id is not None:
-                transfer_reverse(transfer_id=transfer_id, actor=None, reason=reason)
-        sweep.status = SweepStatus.FAILED
-        sweep.last_error = reason[:300]
-        sweep.save(update_fields=["status", "last_error"])
-        audit_record(actor=None, action="sweep.fail", obj=sweep, data={"reason": reason})
+    return spends_confirm(SWEEP_SPEND)

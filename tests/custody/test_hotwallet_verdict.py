@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from custody.hotwallet.verdict import rejected_tx_verdict
 from custody.node import btc
-from custody.services.broadcast import rejected_tx_verdict
 from tests.custody.conftest import Chain
 
 pytestmark = pytest.mark.node

@@ -1,9 +1,9 @@
 """What a node's refusal of our own committed transaction means.
 
-Every hot-wallet spend (withdrawal batches, treasury sweeps, cold-to-hot moves)
+Every spend of the lifecycle (withdrawal batches, treasury sweeps, cold-to-hot moves)
 is committed before it is sent, and re-sent with the same bytes after a crash.
 When the node refuses the bytes, the answer decides whether to book, wait or
-give up, and it must be the same for all of them.
+give up, and it is the same for all of them (``custody.hotwallet.lifecycle``).
 """
 
 from __future__ import annotations
