@@ -10,6 +10,10 @@ class CustodyConfig(AppConfig):
         from custody.services.review import review_register
 
         review_register()
+        # A frozen account's approved withdrawals go back to review at once.
+        from custody.services.freeze import freeze_listen
+
+        freeze_listen()
         # Every builder of a hot-wallet spend checks the unsent withdrawal batches.
         from custody.hotwallet.kinds import hot_spend_register
         from custody.services.batches import BATCH_SPEND

@@ -10,6 +10,7 @@ from schwifty import IBAN
 
 from accounts.actor import Actor
 from accounts.errors import AccountNotFound
+from accounts.events import account_frozen
 from accounts.models import OWNED_KINDS, Account, AccountKind, AccountStatus
 from audit.chain import audit_record
 from core.errors import InvalidState, ValidationFailed
@@ -141,8 +142,15 @@ def _set_status(
 def account_freeze(
     *, account_id: int, actor: Actor, reason: str, client_address: str | None = None
 ) -> Account:
-    """Freeze an account: customers can no longer debit it. Permission checks are the caller's."""
-    return _set_status(account_id, AccountStatus.FROZEN, actor, reason, client_address)
+    """Freeze an account: nothing debits it any more. Permission checks are the caller's.
+
+    Money already on its way out stops too: ``account_frozen`` lets custody send the
+    account's approved withdrawals back to review in this same transaction.
+    """
+    with transaction.atomic():
+        account = _set_status(account_id, AccountStatus.FROZEN, actor, reason, client_address)
+        account_frozen.send(sender=Account, account=account, actor=actor, reason=reason)
+    return account
 
 
 def account_unfreeze(

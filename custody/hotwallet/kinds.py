@@ -36,6 +36,8 @@ class SpendKind:
     on_fail: Callable[[Any, str], Sequence[str]]
     broadcast_max: int = 20
     confirm_max: int = 50
+    # Why a committed spend must not be sent now ("" to send): a frozen account's money.
+    hold_reason: Callable[[Any], str] = lambda spend: ""
 
     def rows(self) -> models.QuerySet[Any]:
         return self.model._default_manager.all()

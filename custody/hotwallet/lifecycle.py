@@ -59,6 +59,11 @@ def spend_broadcast(kind: SpendKind, *, spend_id: int, client: NodeClient | None
     spend: Any = kind.rows().filter(pk=spend_id).first()
     if spend is None or spend.status != kind.signed:
         return False
+    held = kind.hold_reason(spend)
+    if held:
+        logger.warning("committed spend held, not sent",
+                       extra={"kind": kind.name, "spend": spend_id, "reason": held})  # fmt: skip
+        return False
     try:
         hot.call("sendrawtransaction", spend.raw_tx)
     except TxAlreadyInChain:

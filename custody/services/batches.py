@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import AccountKind
+from accounts.models import AccountKind, AccountStatus
 from accounts.services import hold_post, hold_void, system_account, transfer_create
 from accounts.services.holds import Leg
 from audit.chain import audit_record
@@ -36,6 +36,7 @@ from custody.hotwallet.fees import fee_rate_sat_vb
 from custody.hotwallet.kinds import SpendKind
 from custody.models import BatchStatus, Wallet, Withdrawal, WithdrawalBatch, WithdrawalStatus
 from custody.node import NodeClient, btc, hot_wallet
+from custody.services.freeze import batch_hold_reason
 
 logger = logging.getLogger("alatau.custody.batches")
 
@@ -53,7 +54,9 @@ def withdrawal_batch_create(*, client: NodeClient | None = None) -> WithdrawalBa
     with hot_builder_lock() as wallet:
         if wallet is None or unsent_hot_spend_exists():
             return None  # another builder, or broadcast that spend first
-        approved = Withdrawal.objects.filter(status=WithdrawalStatus.APPROVED).order_by("pk")
+        approved = Withdrawal.objects.filter(
+            status=WithdrawalStatus.APPROVED, account__status=AccountStatus.ACTIVE
+        ).order_by("pk")
         withdrawals = _one_per_address(list(approved[:limit]))
         if not withdrawals:
             return None
@@ -206,7 +209,7 @@ BATCH_SPEND = SpendKind(
     confirmed=BatchStatus.CONFIRMED, failed=BatchStatus.FAILED,
     confirmations_needed=lambda: int(settings.WITHDRAWAL_CONFIRMATIONS),
     on_broadcast=_on_broadcast, on_confirm=_on_confirm, on_fail=_on_fail,
-    broadcast_max=20, confirm_max=50,
+    broadcast_max=20, confirm_max=50, hold_reason=batch_hold_reason,
 )  # fmt: skip
 
 
