@@ -287,6 +287,10 @@ WITHDRAWAL_MAX_SATS = env.int("WITHDRAWAL_MAX_SATS", default=10 * 100_000_000)
 WITHDRAWAL_BATCH_MAX = env.int("WITHDRAWAL_BATCH_MAX", default=100)
 FEE_RATE_FLOOR_SAT_VB = env.int("FEE_RATE_FLOOR_SAT_VB", default=2)
 FEE_RATE_CAP_SAT_VB = env.int("FEE_RATE_CAP_SAT_VB", default=200)
+# CPFP fee bumps of stuck batches: a child fee above this needs a second staff member;
+# the automatic rule bumps batches broadcast longer ago than FEE_BUMP_AFTER_S.
+FEE_BUMP_FOUR_EYES_SATS = env.int("FEE_BUMP_FOUR_EYES_SATS", default=50_000)
+FEE_BUMP_AFTER_S = env.int("FEE_BUMP_AFTER_S", default=3 * 3600)
 # Address validation at request time must not wait on the node for long.
 WITHDRAWAL_NODE_CHECK_TIMEOUT_S = env.int("WITHDRAWAL_NODE_CHECK_TIMEOUT_S", default=2)
 CELERY_BEAT_SCHEDULE = {
@@ -297,6 +301,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "custody-withdrawal-confirm": {"task": "custody.tasks.withdrawal_confirm", "schedule": 60.0},
+    "custody-withdrawal-fee-bumps": {
+        "task": "custody.tasks.withdrawal_fee_bumps",
+        "schedule": 300.0,
+    },
 }
 
 # Compliance (compliance/). Thresholds of the screening rules live in the database

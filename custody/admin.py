@@ -7,17 +7,22 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.access import acting_user
-from core.admin_tools import ReadOnlyAdmin
+from core.admin_tools import ReadOnlyAdmin, ReasonActionForm, call_service, reason_of
 from core.errors import ApplicationError
 from core.http import client_address
+from custody.hotwallet.fees import fee_rate_sat_vb
 from custody.models import (
     Deposit,
     DepositAddress,
+    FeeBump,
     Wallet,
     Withdrawal,
     WithdrawalAddress,
     WithdrawalBatch,
 )
+from custody.node import hot_wallet
+from custody.services.fee_bumps import PERMISSION as BUMP_PERMISSION
+from custody.services.fee_bumps import fee_bump_request
 from custody.services.review import (
     REVIEW_PERMISSION,
     withdrawal_review_approve,
@@ -47,9 +52,39 @@ class DepositAdmin(ReadOnlyAdmin):
 
 @admin.register(WithdrawalBatch)
 class WithdrawalBatchAdmin(ReadOnlyAdmin):
-    list_display = ["txid", "status", "fee_sats", "vsize", "confirmations", "created_at"]
+    list_display = ["txid", "status", "fee_sats", "fee_rate_sat_vb", "vsize", "confirmations",
+                    "created_at"]  # fmt: skip
     list_filter = ["status"]
     search_fields = ["txid"]
+    exclude = ["raw_tx"]
+    action_form = ReasonActionForm
+    actions = ["speed_up"]
+
+    def has_bump_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(BUMP_PERMISSION))
+
+    @admin.action(description="Speed up to today's fee rate (CPFP; reason required)",
+                  permissions=["bump"])  # fmt: skip
+    def speed_up(self, request: HttpRequest, queryset: QuerySet[WithdrawalBatch]) -> None:
+        try:
+            rate = fee_rate_sat_vb(hot_wallet())
+        except ApplicationError as exc:
+            messages.error(request, f"The node did not give a fee rate: {exc.message}")
+            return
+        for batch in queryset:
+            ok, bump = call_service(request, fee_bump_request, f"Batch {batch.pk}",
+                                    batch_id=batch.pk, fee_rate_sat_vb=rate,
+                                    reason=reason_of(request))  # fmt: skip
+            if ok:
+                messages.success(request, f"Batch {batch.pk}: bump to {rate} sat/vB {bump.status}"
+                                          " (a second person approves above the bound).")  # fmt: skip
+
+
+@admin.register(FeeBump)
+class FeeBumpAdmin(ReadOnlyAdmin):
+    list_display = ["id", "batch", "status", "fee_rate_sat_vb", "fee_sats", "txid",
+                    "requested_by", "approved_by", "created_at"]  # fmt: skip
+    list_filter = ["status"]
     exclude = ["raw_tx"]
 
 

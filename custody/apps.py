@@ -14,6 +14,10 @@ class CustodyConfig(AppConfig):
         from custody.services.freeze import freeze_listen
 
         freeze_listen()
+        # CPFP children are hot-wallet spends with their own four-eyes action.
+        from custody.services.fee_bumps import fee_bumps_register
+
+        fee_bumps_register()
         # Every builder of a hot-wallet spend checks the unsent withdrawal batches.
         from custody.hotwallet.kinds import hot_spend_register
         from custody.services.batches import BATCH_SPEND

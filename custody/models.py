@@ -270,3 +270,62 @@ class WithdrawalAddress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} {self.address}"
+
+
+class FeeBumpStatus(models.TextChoices):
+    REQUESTED = "requested"  # waiting for a second staff member (above the four-eyes bound)
+    APPROVED = "approved"  # to be built
+    SIGNED = "signed"  # child committed with its raw transaction, not yet sent
+    BROADCAST = "broadcast"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+
+
+class FeeBump(models.Model):
+    """A child-pays-for-parent transaction that speeds up a stuck withdrawal batch.
+
+    The child spends the batch's change back to the hot wallet with a fee that lifts the
+    package to the target rate. The batch's own txid, outputs and withdrawals never
+    change, so no payment is made twice and the customer's state stays as it was.
+    """
+
+    batch = models.ForeignKey(WithdrawalBatch, on_delete=models.PROTECT, related_name="fee_bumps")
+    status = models.CharField(
+        max_length=9, choices=FeeBumpStatus.choices, default=FeeBumpStatus.APPROVED
+    )
+    fee_rate_sat_vb = models.PositiveIntegerField(help_text="target rate of batch + child")
+    fee_sats = models.BigIntegerField(default=0, help_text="the child's miner fee")
+    txid = models.CharField(max_length=64, blank=True)
+    raw_tx = models.TextField(blank=True)
+    inputs = models.JSONField(default=list)
+    confirmations = models.IntegerField(default=0)
+    broadcast_attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    fee_transfer = models.ForeignKey(
+        Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    broadcast_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        permissions = [("bump_fee", "Speed up a stuck withdrawal batch (CPFP)")]
+        constraints = [
+            models.CheckConstraint(name="fee_bump_fee_nonnegative", condition=Q(fee_sats__gte=0)),
+            models.UniqueConstraint(
+                fields=["batch"],
+                condition=Q(status__in=["requested", "approved", "signed", "broadcast"]),
+                name="fee_bump_one_open_per_batch",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"fee bump {self.pk} of batch {self.batch_id} {self.status}"

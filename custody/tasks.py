@@ -8,6 +8,7 @@ from __future__ import annotations
 from core.tasks import retrying_task
 from custody import services
 from custody.errors import NodeUnavailable
+from custody.services import fee_bumps
 
 # Retry only when the node is unreachable (core's bounded backoff).
 RETRY_ON = (NodeUnavailable,)
@@ -39,3 +40,13 @@ def withdrawal_broadcast() -> int:
 def withdrawal_confirm() -> int:
     """Post the holds of confirmed batches."""
     return services.withdrawal_batch_confirm()
+
+
+@retrying_task(*RETRY_ON)
+def withdrawal_fee_bumps() -> int:
+    """Apply the automatic fee-bump rule, build approved bumps, send and confirm them."""
+    fee_bumps.fee_bumps_auto()
+    built = fee_bumps.fee_bumps_build()
+    fee_bumps.fee_bumps_broadcast()
+    fee_bumps.fee_bumps_confirm()
+    return built

@@ -27,7 +27,15 @@ from audit.chain import audit_record
 from compliance.models import Case, CaseStatus
 from compliance.services import case_open
 from custody.errors import WalletNotFound
-from custody.models import BatchStatus, Deposit, DepositStatus, Withdrawal, WithdrawalBatch
+from custody.models import (
+    BatchStatus,
+    Deposit,
+    DepositStatus,
+    FeeBump,
+    FeeBumpStatus,
+    Withdrawal,
+    WithdrawalBatch,
+)
 from custody.node import NodeClient, hot_wallet, sats
 from treasury.models import (
     ColdMove,
@@ -50,7 +58,7 @@ LISTED_MAX = 200
 RATIO_FULL_BP = 10_000
 KNOWN_SOURCES = (
     ("custody", "deposit"), ("custody", "withdrawal"), ("custody", "withdrawalbatch"),
-    ("accounts", "hold"), ("treasury", "sweep"), ("treasury", "coldmove"),
+    ("accounts", "hold"), ("treasury", "sweep"), ("treasury", "coldmove"), ("custody", "feebump"),
 )  # fmt: skip
 
 
@@ -99,6 +107,9 @@ def _in_flight() -> dict[str, int]:
         "cold_moves_in_transit_sats": _sum(ColdMove.objects.filter(
             status=ColdMoveStatus.BROADCAST)),
         "sweeps_in_transit_sats": _sum(Sweep.objects.filter(status=SweepStatus.BROADCAST)),
+        # A CPFP child in the mempool has paid its fee on the node, not yet on the ledger.
+        "fee_bumps_unconfirmed_sats": _sum(
+            FeeBump.objects.filter(status=FeeBumpStatus.BROADCAST), "fee_sats"),
     }  # fmt: skip
 
 
@@ -110,6 +121,7 @@ def _figures(hot: _Wallet, cold: _Wallet) -> tuple[dict[str, Any], list[dict[str
         + flight["deposits_uncredited_sats"]
         + flight["cold_moves_in_transit_sats"]
         - flight["batches_unconfirmed_sats"]
+        - flight["fee_bumps_unconfirmed_sats"]
     )
     cold_expected = -cold_acc.posted_minor + flight["sweeps_in_transit_sats"]
     transit_expected = flight["cold_moves_in_transit_sats"] + flight["sweeps_in_transit_sats"]
@@ -149,6 +161,7 @@ def _unknown_transactions(hot: _Wallet, cold: _Wallet) -> list[dict[str, Any]]:
     outpoints = set(Deposit.objects.filter(txid__in=txids).values_list("txid", "vout"))
     known = set(WithdrawalBatch.objects.filter(txid__in=txids).values_list("txid", flat=True))
     known |= set(Sweep.objects.filter(txid__in=txids).values_list("txid", flat=True))
+    known |= set(FeeBump.objects.filter(txid__in=txids).values_list("txid", flat=True))
     known |= {
         str(t) for t in ColdMove.objects.filter(txid__in=txids).values_list("txid", flat=True)
     }
