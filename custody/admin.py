@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.access import acting_user
+from compliance.permissions import has_perm
 from core.admin_tools import ReadOnlyAdmin
 from core.errors import ApplicationError
 from core.http import client_address
@@ -96,7 +97,7 @@ class WithdrawalAdmin(ReadOnlyAdmin):
     actions = ["approve", "reject"]
 
     def has_review_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm(REVIEW_PERMISSION))
+        return has_perm(request.user, REVIEW_PERMISSION)
 
     @admin.action(description="Approve selected withdrawals", permissions=["review"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Withdrawal]) -> None:
