@@ -33,6 +33,7 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
         "approved_by",
         "rejected_by",
         "reason",
+        "params",
         "created_at",
     ]
     list_filter = ["status", "action"]

@@ -9,6 +9,7 @@ change that withdrawal's four-eyes decision.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -26,6 +27,7 @@ from compliance.models import (
     SanctionedAddress,
 )
 from compliance.roles import COMPLIANCE_OFFICER
+from compliance.selectors import rule_config
 from compliance.services import (
     approval_approve,
     identity_approve,
@@ -144,6 +146,18 @@ def test_rule_versions_are_append_only(officers: tuple[User, User]) -> None:
         RuleConfigVersion.objects.filter(pk=version.pk).update(enabled=not version.enabled)
     with pytest.raises(IntegrityError), transaction.atomic():
         RuleConfigVersion.objects.filter(pk=version.pk).delete()
+
+
+def test_every_rule_write_is_versioned_and_a_direct_one_shows(officers: tuple[User, User]) -> None:
+    """Rows that existed became first versions; a write outside the engine has no approval."""
+    names = set(RuleConfig.objects.values_list("name", flat=True))
+    assert names <= set(RuleConfigVersion.objects.values_list("name", flat=True))
+    RuleConfig.objects.filter(name="velocity").update(enabled=False)  # a shell, say
+    direct = RuleConfigVersion.objects.filter(name="velocity").first()
+    assert direct is not None and not direct.enabled and direct.approval_id is None
+    long_ago = timezone.now() - timedelta(days=3650)
+    assert rule_config("velocity", at=long_ago)[0]  # before history: the first version
+    assert not rule_config("velocity", at=timezone.now())[0]
 
 
 # --- the sanctions list ---------------------------------------------------------------
