@@ -97,6 +97,7 @@ def test_one_officer_cannot_switch_off_four_eyes(officers: tuple[User, User]) ->
 
 def test_rule_edit_in_the_admin_is_only_a_proposal(officers: tuple[User, User]) -> None:
     first, second = officers
+    before = ledger_state()
     rule = RuleConfig.objects.get(name="large_amount")
     params = dict(rule.params)
     url = reverse("admin:compliance_ruleconfig_change", args=[rule.pk])
@@ -105,6 +106,7 @@ def test_rule_edit_in_the_admin_is_only_a_proposal(officers: tuple[User, User]) 
     assert rule.enabled and rule.params == params
     proposal = ApprovalRequest.objects.get(action="rule_change", status=ApprovalStatus.PENDING)
     assert proposal.params["after"] == {"enabled": False, "params": {"threshold_tiyn": 1}}
+    assert_nothing_moved(before)
     approval_approve(actor=second, request_id=proposal.pk)
     rule.refresh_from_db()
     assert not rule.enabled and rule.params == {"threshold_tiyn": 1}
@@ -187,6 +189,7 @@ def test_one_officer_cannot_take_an_address_off_the_list(officers: tuple[User, U
 def test_admin_deactivate_only_proposes(officers: tuple[User, User]) -> None:
     first, _ = officers
     row = sanctioned_address_add(actor=first, address=regtest_address(711), source="UN")
+    before = ledger_state()
     response = otp_client(first).post(
         reverse("admin:compliance_sanctionedaddress_changelist"),
         {"action": "deactivate", "_selected_action": [row.pk], "index": 0, "reason": "gone"},
@@ -198,6 +201,7 @@ def test_admin_deactivate_only_proposes(officers: tuple[User, User]) -> None:
     assert proposal.target_id == str(row.pk) and proposal.status == ApprovalStatus.PENDING
     assert any("different staff member" in m for m in _approve_in_admin(first, proposal))
     assert SanctionedAddress.objects.get(pk=row.pk).active
+    assert_nothing_moved(before)
 
 
 # --- KYC above the first tier ---------------------------------------------------------

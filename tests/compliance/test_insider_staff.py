@@ -95,6 +95,7 @@ def test_user_admin_does_not_change_roles_directly(
     first, second = admins
     target = staff(SUPPORT)
     client = otp_client(first)
+    money = ledger_state()
     officer_group = Group.objects.get(name=COMPLIANCE_OFFICER)
     url = reverse("admin:accounts_user_change", args=[target.pk])
     response = client.post(url, {"email": target.email, "is_active": "on", "is_staff": "on",
@@ -109,6 +110,7 @@ def test_user_admin_does_not_change_roles_directly(
     proposal = ApprovalRequest.objects.get(action="staff_role_change")
     assert proposal.status == ApprovalStatus.PENDING
     assert staff_roles_of(User.objects.get(pk=target.pk))["groups"] == [SUPPORT]
+    assert ledger_state() == money and ledger_check() == []
     approval_approve(actor=second, request_id=proposal.pk)
     assert staff_roles_of(User.objects.get(pk=target.pk))["groups"] == [COMPLIANCE_OFFICER]
 
