@@ -29,4 +29,13 @@ class ComplianceConfig(AppConfig):
     def ready(self) -> None:
         post_migrate.connect(_sync_roles_and_defaults, dispatch_uid="compliance-roles-sync")
         # These modules register compliance's own four-eyes actions when imported.
-        from compliance.services import actions, corrections, limits, rates  # noqa: F401
+        from compliance.services import (  # noqa: F401
+            actions,
+            corrections,
+            kyc,
+            limits,
+            rates,
+            rules_admin,
+            sanctions,
+            staff,
+        )

@@ -133,6 +133,7 @@ class StaffPermission(models.Model):
             ("approve_cold_move", "Propose and approve cold-wallet moves (four eyes)"),
             ("view_reports", "Download compliance and finance reports"),
             ("correct_ledger", "Propose and approve ledger corrections (four eyes)"),
+            ("manage_staff", "Propose and approve staff role changes (four eyes)"),
         ]
 
     def __str__(self) -> str:
@@ -154,6 +155,33 @@ class RuleConfig(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RuleConfigVersion(models.Model):
+    """One version of a rule's settings and the moment it took effect (append-only).
+
+    A database trigger writes a row on every insert or update of ``RuleConfig``, whatever
+    wrote it, at the database's clock; the four-eyes executor says which approval it was
+    (``approval`` is empty for a change made outside the engine: a migration, a shell).
+    A decision waiting since time T is made with the version in force at T.
+    """
+
+    name = models.CharField(max_length=64)
+    enabled = models.BooleanField()
+    params = models.JSONField(default=dict)
+    effective_at = models.DateTimeField()
+    approval = models.ForeignKey(
+        "ApprovalRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name", "-effective_at"]
+        verbose_name = "screening rule version"
+        default_permissions = ("view",)
+        indexes = [models.Index(fields=["name", "effective_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} from {self.effective_at:%Y-%m-%d %H:%M:%S}"
 
 
 class SanctionedAddress(models.Model):

@@ -40,6 +40,11 @@ def subject_review_register(review: SubjectReview) -> None:
     _REVIEWS[review.subject_type] = review
 
 
+def subject_review_permissions() -> set[str]:
+    """Return the permissions that decide some registered subject (for showing controls)."""
+    return {review.permission for review in _REVIEWS.values()}
+
+
 def subject_review(subject_type: str) -> SubjectReview | None:
     """Return the registered review of ``subject_type``, if any."""
     return _REVIEWS.get(subject_type)

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.access import acting_user
+from compliance.permissions import has_perm
 from core.admin_tools import ReadOnlyAdmin, ReasonActionForm, call_service, reason_of
 from core.errors import ApplicationError
 from core.http import client_address
@@ -61,7 +62,7 @@ class WithdrawalBatchAdmin(ReadOnlyAdmin):
     actions = ["speed_up"]
 
     def has_bump_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm(BUMP_PERMISSION))
+        return has_perm(request.user, BUMP_PERMISSION)
 
     @admin.action(description="Speed up to today's fee rate (CPFP; reason required)",
                   permissions=["bump"])  # fmt: skip
@@ -131,7 +132,7 @@ class WithdrawalAdmin(ReadOnlyAdmin):
     actions = ["approve", "reject"]
 
     def has_review_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm(REVIEW_PERMISSION))
+        return has_perm(request.user, REVIEW_PERMISSION)
 
     @admin.action(description="Approve selected withdrawals", permissions=["review"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Withdrawal]) -> None:

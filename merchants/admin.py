@@ -38,7 +38,8 @@ class MerchantAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     actions = ["suspend", "reactivate"]
 
-    @admin.action(description="Suspend: API keys and payments stop working")
+    # Shown only to staff who may change merchants (merchants.change_merchant).
+    @admin.action(description="Suspend: API keys and payments stop working", permissions=["change"])
     def suspend(self, request: HttpRequest, queryset: Any) -> None:
         for merchant in queryset:
             merchant_set_status(
@@ -48,7 +49,7 @@ class MerchantAdmin(admin.ModelAdmin):
                 reason="suspended from the admin",
             )
 
-    @admin.action(description="Reactivate")
+    @admin.action(description="Reactivate", permissions=["change"])
     def reactivate(self, request: HttpRequest, queryset: Any) -> None:
         for merchant in queryset:
             merchant_set_status(

@@ -14,6 +14,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from accounts.access import acting_user
+from compliance.permissions import has_perm
 from core.admin_tools import ReadOnlyAdmin, ReasonActionForm, call_service, reason_of
 from core.errors import ApplicationError, ValidationFailed
 from core.money import parse_amount
@@ -26,6 +27,7 @@ from treasury.models import (
     ReserveSnapshot,
     Sweep,
 )
+from treasury.services.common import COLD_MOVE_PERMISSION
 
 UPLOAD_BYTES_MAX = 200_000
 
@@ -54,15 +56,22 @@ def _form_page(request: HttpRequest, title: str, form: forms.Form) -> HttpRespon
 
 
 class ButtonsAdmin(ReadOnlyAdmin):
-    """A read-only changelist with buttons (object tools) leading to service views."""
+    """A read-only changelist with buttons (object tools) leading to service views.
+
+    A button with a permission is shown only to staff holding it (its service checks it).
+    """
 
     change_list_template = "admin/treasury/change_list.html"
-    buttons: list[tuple[str, str]] = []  # (url name suffix, label)
+    buttons: list[tuple[str, str, str | None]] = []  # (url name suffix, label, permission)
+
+    def has_cold_move_permission(self, request: HttpRequest) -> bool:
+        return has_perm(request.user, COLD_MOVE_PERMISSION)
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         info = self.model._meta.app_label, self.model._meta.model_name
         buttons = [(reverse(f"admin:{info[0]}_{info[1]}_{name}"), label)
-                   for name, label in self.buttons]  # fmt: skip
+                   for name, label, perm in self.buttons
+                   if perm is None or has_perm(request.user, perm)]  # fmt: skip
         return super().changelist_view(request, {**(extra_context or {}), "buttons": buttons})
 
     def _url(self, suffix: str, view: Any, route: str) -> URLPattern:
@@ -75,7 +84,7 @@ class ColdDescriptorAdmin(ButtonsAdmin):
     list_display = ["fingerprint", "internal", "checksum", "range_end", "wallet", "imported_by",
                     "approved_by", "imported_at", "created_at"]  # fmt: skip
     readonly_fields = ["descriptor"]
-    buttons = [("import", "Propose public descriptors")]
+    buttons = [("import", "Propose public descriptors", COLD_MOVE_PERMISSION)]
 
     def get_urls(self) -> list[Any]:
         return [self._url("import", self.import_view, "import/"), *super().get_urls()]
@@ -106,7 +115,7 @@ class ColdMoveAdmin(ButtonsAdmin):
     list_select_related = ["requested_by", "approved_by_1", "approved_by_2"]
     action_form = ReasonActionForm
     actions = ["approve", "build_psbt", "reject"]
-    buttons = [("request", "Request a cold-to-hot move")]
+    buttons = [("request", "Request a cold-to-hot move", COLD_MOVE_PERMISSION)]
 
     def get_urls(self) -> list[Any]:
         return [
@@ -126,7 +135,10 @@ class ColdMoveAdmin(ButtonsAdmin):
             reverse("admin:treasury_coldmove_upload", args=[move.pk]),
         )
 
-    @admin.action(description="Approve (two different staff members; not the requester)")
+    @admin.action(
+        description="Approve (two different staff members; not the requester)",
+        permissions=["cold_move"],
+    )
     def approve(self, request: HttpRequest, queryset: QuerySet[ColdMove]) -> None:
         for move in queryset:
             ok, result = call_service(request, services.cold_move_approve, f"Move {move.pk}",
@@ -144,12 +156,12 @@ class ColdMoveAdmin(ButtonsAdmin):
         else:
             messages.success(request, f"Move {move_id}: PSBT ready to download.")
 
-    @admin.action(description="Build the PSBT (approved moves)")
+    @admin.action(description="Build the PSBT (approved moves)", permissions=["cold_move"])
     def build_psbt(self, request: HttpRequest, queryset: QuerySet[ColdMove]) -> None:
         for move in queryset.filter(status="approved"):
             self._build(request, move.pk)
 
-    @admin.action(description="Reject (reason required)")
+    @admin.action(description="Reject (reason required)", permissions=["cold_move"])
     def reject(self, request: HttpRequest, queryset: QuerySet[ColdMove]) -> None:
         for move in queryset:
             ok, _ = call_service(request, services.cold_move_reject, f"Move {move.pk}",
@@ -213,7 +225,7 @@ class RebalanceAlertAdmin(ReadOnlyAdmin):
 class ReconciliationRunAdmin(ButtonsAdmin):
     list_display = ["id", "created_at", "status", "trigger", "case", "actor", "summary"]
     list_filter = ["status", "trigger"]
-    buttons = [("run", "Reconcile now")]
+    buttons = [("run", "Reconcile now", None)]
 
     @admin.display(description="differences")
     def summary(self, run: ReconciliationRun) -> str:
@@ -245,7 +257,7 @@ def _snapshot_as_staff(*, actor: Any, client_address: str | None = None) -> Rese
 class ReserveSnapshotAdmin(ButtonsAdmin):
     list_display = ["id", "created_at", "root_hash", "total_sats", "leaf_count",
                     "assets_total_sats", "block_height"]  # fmt: skip
-    buttons = [("take", "Take a snapshot now")]
+    buttons = [("take", "Take a snapshot now", None)]
 
     def get_urls(self) -> list[Any]:
         return [self._url("take", self.take_view, "take/"), *super().get_urls()]

@@ -3,7 +3,16 @@
 Every admin action calls a service that checks the staff member's permission.
 """
 
-from compliance.admin import approvals, audit, cases, config, corrections, kyc, rates
+from compliance.admin import (
+    approvals,
+    audit,
+    cases,
+    config,
+    corrections,
+    kyc,
+    rates,
+    staff,
+)
 from compliance.admin.site import AlatauAdminSite
 
 __all__ = [
@@ -15,4 +24,5 @@ __all__ = [
     "corrections",
     "kyc",
     "rates",
+    "staff",
 ]

@@ -9,12 +9,15 @@ from django.http import HttpRequest
 from accounts.admin import AccountAdmin
 from accounts.models import Account
 from compliance.models import ApprovalRequest
+from compliance.permissions import has_perm
 from compliance.services import (
     approval_approve,
     approval_reject,
     staff_account_freeze,
     staff_account_unfreeze_propose,
 )
+from compliance.services.actions import FREEZE, UNFREEZE
+from compliance.services.approvals import approval_permissions
 from core.admin_tools import ReadOnlyAdmin, ReasonActionForm, call_service, reason_of
 
 
@@ -30,6 +33,7 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
         "approved_by",
         "rejected_by",
         "reason",
+        "params",
         "created_at",
     ]
     list_filter = ["status", "action"]
@@ -38,7 +42,13 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
     action_form = ReasonActionForm
     actions = ["approve", "reject"]
 
-    @admin.action(description="Approve and execute (you must not be the proposer)")
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        # Each request needs its action's permission (the service checks it per request).
+        return any(has_perm(request.user, perm) for perm in approval_permissions())
+
+    @admin.action(
+        description="Approve and execute (you must not be the proposer)", permissions=["decide"]
+    )
     def approve(self, request: HttpRequest, queryset: QuerySet[ApprovalRequest]) -> None:
         for item in queryset:
             ok, _ = call_service(
@@ -51,7 +61,7 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
             if ok:
                 messages.success(request, f"Request {item.pk} approved and executed.")
 
-    @admin.action(description="Reject (reason required)")
+    @admin.action(description="Reject (reason required)", permissions=["decide"])
     def reject(self, request: HttpRequest, queryset: QuerySet[ApprovalRequest]) -> None:
         for item in queryset:
             ok, _ = call_service(
@@ -74,7 +84,13 @@ class AccountControlAdmin(AccountAdmin):
     action_form = ReasonActionForm
     actions = ["freeze", "propose_unfreeze"]
 
-    @admin.action(description="Freeze now (reason required)")
+    def has_freeze_permission(self, request: HttpRequest) -> bool:
+        return has_perm(request.user, FREEZE)
+
+    def has_unfreeze_permission(self, request: HttpRequest) -> bool:
+        return has_perm(request.user, UNFREEZE)
+
+    @admin.action(description="Freeze now (reason required)", permissions=["freeze"])
     def freeze(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
         for account in queryset:
             ok, _ = call_service(request, staff_account_freeze, account.number,
@@ -82,7 +98,9 @@ class AccountControlAdmin(AccountAdmin):
             if ok:
                 messages.success(request, f"{account.number} frozen.")
 
-    @admin.action(description="Propose unfreezing (four eyes, reason required)")
+    @admin.action(
+        description="Propose unfreezing (four eyes, reason required)", permissions=["unfreeze"]
+    )
     def propose_unfreeze(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
         for account in queryset:
             ok, proposal = call_service(request, staff_account_unfreeze_propose, account.number,

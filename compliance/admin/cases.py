@@ -24,7 +24,7 @@ from compliance.models import (
     ScreenedMovement,
 )
 from compliance.permissions import has_perm
-from compliance.registry import case_subject_decide, subject_review
+from compliance.registry import case_subject_decide, subject_review, subject_review_permissions
 from compliance.services import (
     case_assign,
     case_attach,
@@ -34,7 +34,8 @@ from compliance.services import (
     staff_account_freeze,
     staff_account_unfreeze_propose,
 )
-from compliance.services.cases import case_attachment_open
+from compliance.services.actions import FREEZE, UNFREEZE
+from compliance.services.cases import WORK_CASE, case_attachment_open
 from core.admin_tools import (
     ReadOnlyAdmin,
     ReasonActionForm,
@@ -193,7 +194,19 @@ class CaseAdmin(ReadOnlyAdmin):
         age = timezone.now() - case.created_at
         return f"{age.days}d {age.seconds // 3600}h"
 
-    # --- actions: each one service call per case --------------------------------------
+    # --- actions: each one service call per case, shown only to who may take it ----------
+
+    def has_work_case_permission(self, request: HttpRequest) -> bool:
+        return has_perm(request.user, WORK_CASE)
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return any(has_perm(request.user, perm) for perm in subject_review_permissions())
+
+    def has_freeze_permission(self, request: HttpRequest) -> bool:
+        return has_perm(request.user, FREEZE)
+
+    def has_unfreeze_permission(self, request: HttpRequest) -> bool:
+        return has_perm(request.user, UNFREEZE)
 
     def _each(
         self, request: HttpRequest, queryset: QuerySet[Case], label: str, fn: Any, **kwargs: Any
@@ -210,15 +223,17 @@ class CaseAdmin(ReadOnlyAdmin):
         target = safe_next(request)
         return HttpResponseRedirect(target) if target else None
 
-    @admin.action(description="Assign to me")
+    @admin.action(description="Assign to me", permissions=["work_case"])
     def take(self, request: HttpRequest, queryset: QuerySet[Case]) -> HttpResponse | None:
         return self._each(request, queryset, "Assigned", case_assign, assignee=request.user)
 
-    @admin.action(description="Escalate (reason required)")
+    @admin.action(description="Escalate (reason required)", permissions=["work_case"])
     def escalate(self, request: HttpRequest, queryset: QuerySet[Case]) -> HttpResponse | None:
         return self._each(request, queryset, "Escalated", case_escalate, reason=reason_of(request))
 
-    @admin.action(description="Close: cleared, no concern (reason required)")
+    @admin.action(
+        description="Close: cleared, no concern (reason required)", permissions=["work_case"]
+    )
     def close_cleared(self, request: HttpRequest, queryset: QuerySet[Case]) -> HttpResponse | None:
         return self._each(
             request,
@@ -229,7 +244,9 @@ class CaseAdmin(ReadOnlyAdmin):
             reason=reason_of(request),
         )
 
-    @admin.action(description="Close: suspicious, report it (reason required)")
+    @admin.action(
+        description="Close: suspicious, report it (reason required)", permissions=["work_case"]
+    )
     def close_suspicious(
         self, request: HttpRequest, queryset: QuerySet[Case]
     ) -> HttpResponse | None:
@@ -273,14 +290,14 @@ class CaseAdmin(ReadOnlyAdmin):
                 verb = "approved" if approve else "rejected; funds released"
                 messages.success(request, f"{label} {verb}.")
 
-    @admin.action(description="Approve the withdrawal (reason required)")
+    @admin.action(description="Approve the withdrawal (reason required)", permissions=["decide"])
     def approve_withdrawal(
         self, request: HttpRequest, queryset: QuerySet[Case]
     ) -> HttpResponse | None:
         self._decide(request, queryset, approve=True)
         return self._back(request)
 
-    @admin.action(description="Reject the withdrawal (reason required)")
+    @admin.action(description="Reject the withdrawal (reason required)", permissions=["decide"])
     def reject_withdrawal(
         self, request: HttpRequest, queryset: QuerySet[Case]
     ) -> HttpResponse | None:
@@ -295,7 +312,9 @@ class CaseAdmin(ReadOnlyAdmin):
             )
         )
 
-    @admin.action(description="Freeze the customer's accounts (reason required)")
+    @admin.action(
+        description="Freeze the customer's accounts (reason required)", permissions=["freeze"]
+    )
     def freeze_customer(
         self, request: HttpRequest, queryset: QuerySet[Case]
     ) -> HttpResponse | None:
@@ -311,7 +330,10 @@ class CaseAdmin(ReadOnlyAdmin):
                 messages.success(request, f"{account.number} frozen.")
         return self._back(request)
 
-    @admin.action(description="Propose unfreezing the customer's accounts (four eyes)")
+    @admin.action(
+        description="Propose unfreezing the customer's accounts (four eyes)",
+        permissions=["unfreeze"],
+    )
     def unfreeze_customer(
         self, request: HttpRequest, queryset: QuerySet[Case]
     ) -> HttpResponse | None:
@@ -406,7 +428,8 @@ class CaseAdmin(ReadOnlyAdmin):
             "attachments": case.attachments.all(),
             "can_work": has_perm(user, "compliance.work_case"),
             "can_decide": review is not None and has_perm(user, review.permission),
-            "can_freeze": has_perm(user, "compliance.freeze_account"),
+            "can_freeze": has_perm(user, FREEZE),
+            "can_unfreeze": has_perm(user, UNFREEZE),
             "changelist_url": reverse("admin:compliance_case_changelist"),
             "trail": AuditEvent.objects.filter(
                 object_type="compliance.case", object_id=str(case.pk)

@@ -1,4 +1,8 @@
-"""Rule settings, the sanctions list (with CSV import) and tier limits (four eyes)."""
+"""Rule settings, the sanctions list (with CSV import) and tier limits.
+
+Rule changes, taking an address off the sanctions list and limit changes are
+proposals here: a different staff member approves them in the four-eyes queue.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +19,24 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from accounts.access import acting_user
-from compliance.models import RuleConfig, SanctionedAddress, ScreenedMovement, TierLimit
+from compliance.models import (
+    RuleConfig,
+    RuleConfigVersion,
+    SanctionedAddress,
+    ScreenedMovement,
+    TierLimit,
+)
 from compliance.permissions import has_perm
 from compliance.services import (
-    rule_config_update,
+    rule_config_propose,
     sanctioned_address_add,
+    sanctioned_address_deactivate_propose,
     sanctioned_address_set_active,
     sanctions_import_csv,
     tier_limit_propose,
 )
-from compliance.services.sanctions import IMPORT_MAX_BYTES
+from compliance.services.rules_admin import MANAGE_RULES
+from compliance.services.sanctions import IMPORT_MAX_BYTES, MANAGE_SANCTIONS
 from core.admin_tools import ReadOnlyAdmin, ReasonActionForm, call_service, reason_of
 from core.errors import ApplicationError
 from core.http import client_address
@@ -35,6 +47,7 @@ class RuleConfigForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
         help_text="JSON object of whole-number thresholds",
     )
+    reason = forms.CharField(max_length=500, help_text="why (a colleague approves the change)")
 
     class Meta:
         model = RuleConfig
@@ -69,26 +82,48 @@ class RuleConfigAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return has_perm(request.user, "compliance.manage_rules")
+        return has_perm(request.user, MANAGE_RULES)
 
     def save_model(
         self, request: HttpRequest, obj: RuleConfig, form: forms.ModelForm, change: bool
     ) -> None:
-        # The service validates, saves and audits; its errors are shown, nothing is saved.
-        ok, _ = call_service(
+        # Never saved here: the change becomes a four-eyes proposal (the service checks it).
+        ok, proposal = call_service(
             request,
-            rule_config_update,
+            rule_config_propose,
             "Rule",
             name=obj.name,
             enabled=form.cleaned_data["enabled"],
             params=form.cleaned_data["params"],
+            reason=form.cleaned_data["reason"],
         )
-        request._rule_saved = ok  # type: ignore[attr-defined]
+        request._proposal = proposal if ok else None  # type: ignore[attr-defined]
 
     def response_change(self, request: HttpRequest, obj: RuleConfig) -> HttpResponse:
-        if not getattr(request, "_rule_saved", False):
+        proposal = getattr(request, "_proposal", None)
+        if proposal is None:
             return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
+        messages.info(
+            request,
+            f"Change proposed (approval request {proposal.pk}); it takes effect when a "
+            "different staff member approves it, for withdrawals requested after that.",
+        )
+        return redirect("admin:compliance_ruleconfig_changelist")
+
+    def message_user(self, request: HttpRequest, message: Any, *args: Any, **kwargs: Any) -> None:
+        # Hide Django's "changed successfully": nothing changed until approved.
+        if "successfully" not in str(message):
+            super().message_user(request, message, *args, **kwargs)
+
+
+@admin.register(RuleConfigVersion)
+class RuleConfigVersionAdmin(ReadOnlyAdmin):
+    """Every version of every rule, with when it took effect and the approval behind it."""
+
+    list_display = ["name", "effective_at", "enabled", "params", "approval"]
+    list_filter = ["name", "enabled"]
+    list_select_related = ["approval"]
+    date_hierarchy = "effective_at"
 
 
 class SanctionedAddressForm(forms.ModelForm):
@@ -120,7 +155,14 @@ class SanctionedAddressAdmin(admin.ModelAdmin):
         return False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return has_perm(request.user, "compliance.manage_sanctions")
+        return has_perm(request.user, MANAGE_SANCTIONS)
+
+    def has_manage_sanctions_permission(self, request: HttpRequest) -> bool:
+        return has_perm(request.user, MANAGE_SANCTIONS)
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        context = {**(extra_context or {}), "can_import": has_perm(request.user, MANAGE_SANCTIONS)}
+        return super().changelist_view(request, context)
 
     def save_model(
         self, request: HttpRequest, obj: SanctionedAddress, form: forms.ModelForm, change: bool
@@ -136,26 +178,25 @@ class SanctionedAddressAdmin(admin.ModelAdmin):
         if ok:
             obj.pk = row.pk
 
-    def _set(
-        self, request: HttpRequest, queryset: QuerySet[SanctionedAddress], active: bool
-    ) -> None:
-        for row in queryset:
-            call_service(
-                request,
-                sanctioned_address_set_active,
-                row.address,
-                address_id=row.pk,
-                active=active,
-                reason=reason_of(request),
-            )
-
-    @admin.action(description="Take off the list (reason required)")
+    @admin.action(
+        description="Propose taking off the list (four eyes, reason required)",
+        permissions=["manage_sanctions"],
+    )
     def deactivate(self, request: HttpRequest, queryset: QuerySet[SanctionedAddress]) -> None:
-        self._set(request, queryset, False)
+        for row in queryset:
+            ok, proposal = call_service(request, sanctioned_address_deactivate_propose,
+                                        row.address, address_id=row.pk, reason=reason_of(request))  # fmt: skip
+            if ok:
+                messages.info(request, f"{row.address}: taking it off proposed (request "
+                                       f"{proposal.pk}); it stays listed until approved.")  # fmt: skip
 
-    @admin.action(description="Put back on the list (reason required)")
+    @admin.action(
+        description="Put back on the list (reason required)", permissions=["manage_sanctions"]
+    )
     def activate(self, request: HttpRequest, queryset: QuerySet[SanctionedAddress]) -> None:
-        self._set(request, queryset, True)
+        for row in queryset:
+            call_service(request, sanctioned_address_set_active, row.address,
+                         address_id=row.pk, active=True, reason=reason_of(request))  # fmt: skip
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -168,7 +209,7 @@ class SanctionedAddressAdmin(admin.ModelAdmin):
         ]
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
-        if not has_perm(request.user, "compliance.manage_sanctions"):
+        if not has_perm(request.user, MANAGE_SANCTIONS):
             raise PermissionDenied  # the service checks again on import
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():

@@ -40,6 +40,9 @@ class TransferCorrectionAdmin(TransferAdmin):
     action_form = ReasonActionForm
     actions = ["propose_reversal"]
 
+    def has_correct_ledger_permission(self, request: HttpRequest) -> bool:
+        return has_perm(request.user, CORRECT_LEDGER)
+
     def get_urls(self) -> list[URLPattern]:
         extra = [
             path(
@@ -50,7 +53,10 @@ class TransferCorrectionAdmin(TransferAdmin):
         ]
         return extra + super().get_urls()
 
-    @admin.action(description="Propose reversing (four eyes, reason required)")
+    @admin.action(
+        description="Propose reversing (four eyes, reason required)",
+        permissions=["correct_ledger"],
+    )
     def propose_reversal(self, request: HttpRequest, queryset: QuerySet[Transfer]) -> None:
         for transfer in queryset:
             ok, proposal = call_service(request, ledger_reversal_propose, f"Transfer {transfer.pk}",

@@ -12,9 +12,9 @@ from django.shortcuts import redirect
 from django.urls import URLPattern, path
 
 from accounts.models import Identity
-from compliance.models import TierLimit
+from compliance.models import ApprovalRequest, TierLimit
 from compliance.permissions import has_perm
-from compliance.services import identity_approve, identity_document_open, identity_reject
+from compliance.services import identity_document_open, identity_reject, identity_review_approve
 from core.admin_tools import ReadOnlyAdmin, call_service
 
 
@@ -84,10 +84,12 @@ class IdentityAdmin(ReadOnlyAdmin):
         form = ReviewForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
+            result: Any = None
             if data["decision"] == "approve":
-                ok, _ = call_service(
+                # A tier above the first becomes a proposal a second reviewer approves.
+                ok, result = call_service(
                     request,
-                    identity_approve,
+                    identity_review_approve,
                     "Approve",
                     identity_id=identity_id,
                     tier=data["tier"] or 0,
@@ -101,7 +103,13 @@ class IdentityAdmin(ReadOnlyAdmin):
                     identity_id=identity_id,
                     reason=data["reason"],
                 )
-            if ok:
+            if ok and isinstance(result, ApprovalRequest):
+                messages.warning(
+                    request,
+                    f"Tier {data['tier']} needs four eyes: proposed (request {result.pk}); "
+                    "a different reviewer must approve it.",
+                )
+            elif ok:
                 messages.success(request, f"Identity {data['decision']}d.")
         elif request.method == "POST":
             messages.error(request, "Choose approve or reject.")

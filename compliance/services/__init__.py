@@ -28,11 +28,18 @@ from compliance.services.cases import (
     case_note_add,
     case_open,
 )
-from compliance.services.kyc import identity_approve, identity_document_open, identity_reject
+from compliance.services.kyc import (
+    identity_approve,
+    identity_approve_propose,
+    identity_document_open,
+    identity_reject,
+    identity_review_approve,
+)
 from compliance.services.limits import limits_check, tier_limit_propose, user_tier
-from compliance.services.rules_admin import rule_config_update
+from compliance.services.rules_admin import rule_config_propose
 from compliance.services.sanctions import (
     sanctioned_address_add,
+    sanctioned_address_deactivate_propose,
     sanctioned_address_set_active,
     sanctions_import_csv,
 )
@@ -43,6 +50,7 @@ from compliance.services.screening import (
     travel_rule_validate,
     withdrawal_screen,
 )
+from compliance.services.staff import staff_role_propose
 from exchange.rates import kzt_value_tiyn
 
 __all__ = [
@@ -59,18 +67,22 @@ __all__ = [
     "case_note_add",
     "case_open",
     "identity_approve",
+    "identity_approve_propose",
     "identity_document_open",
     "identity_reject",
+    "identity_review_approve",
     "kzt_value_tiyn",
     "limits_check",
     "movement_screen",
-    "rule_config_update",
+    "rule_config_propose",
     "sanctioned_address_add",
+    "sanctioned_address_deactivate_propose",
     "sanctioned_address_set_active",
     "sanctioned_among",
     "sanctions_import_csv",
     "staff_account_freeze",
     "staff_account_unfreeze_propose",
+    "staff_role_propose",
     "tier_limit_propose",
     "travel_rule_required",
     "travel_rule_validate",

@@ -50,6 +50,11 @@ def approval_action_register(
     _ACTIONS[name] = ApprovalAction(name, permission, executor, description)
 
 
+def approval_permissions() -> set[str]:
+    """Return the permissions of every registered action (who may decide some request)."""
+    return {spec.permission for spec in _ACTIONS.values()}
+
+
 def approval_action(name: str) -> ApprovalAction:
     try:
         return _ACTIONS[name]

@@ -1,8 +1,14 @@
-"""Staff review of identity (KYC) submissions: approve with a tier, or reject with a reason."""
+"""Staff review of identity (KYC) submissions: approve with a tier, or reject with a reason.
+
+Tier 1 is one reviewer's decision. A tier above the first opens higher limits, the
+same effect as a four-eyes tier-limit change, so it is four eyes too: one reviewer
+proposes (``identity_approve_propose``), a different one approves
+(``kyc_tier_approve``), and ``identity_approve`` refuses any other path.
+"""
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -10,12 +16,16 @@ from django.utils import timezone
 from accounts.actor import Actor
 from accounts.models import Identity, KycStatus
 from audit.chain import audit_record
-from compliance.models import TierLimit
+from compliance.errors import FourEyesViolation
+from compliance.models import ApprovalRequest, TierLimit
 from compliance.permissions import require_perm
+from compliance.services.approvals import approval_action_register, approval_propose
 from core.errors import InvalidState, NotFound, ValidationFailed
 
 REVIEW_KYC = "compliance.review_kyc"
 VIEW_DOCUMENT = "compliance.view_kyc_document"
+TIER_APPROVE = "kyc_tier_approve"
+SINGLE_REVIEWER_TIER_MAX = 1
 
 
 def _lock_submitted(identity_id: int) -> Identity:
@@ -27,6 +37,34 @@ def _lock_submitted(identity_id: int) -> Identity:
     return identity
 
 
+def _check_tier(tier: int) -> None:
+    tiers = set(TierLimit.objects.values_list("tier", flat=True))
+    if tier < 1 or tier not in tiers:
+        raise ValidationFailed(
+            "Choose a tier that has limits set",
+            fields={"tier": [f"Tiers: {sorted(t for t in tiers if t >= 1)}"]},
+        )
+
+
+def _check_four_eyes(actor: Actor, identity_id: int, tier: int,
+                     approval: ApprovalRequest | None) -> None:  # fmt: skip
+    if tier <= SINGLE_REVIEWER_TIER_MAX:
+        return
+    actor_id = getattr(actor, "pk", None)
+    if (
+        approval is None
+        or approval.action != TIER_APPROVE
+        or approval.target_id != str(identity_id)
+        or int(approval.params.get("tier", -1)) != tier
+        or approval.approved_by_id != actor_id
+        or approval.proposed_by_id == actor_id
+    ):
+        raise FourEyesViolation(
+            f"Tier {tier} needs four eyes: one reviewer proposes, another approves",
+            fields={"tier": [f"Above tier {SINGLE_REVIEWER_TIER_MAX}: propose it."]},
+        )
+
+
 def identity_approve(
     *,
     actor: Actor,
@@ -34,15 +72,16 @@ def identity_approve(
     tier: int,
     reason: str = "",
     client_address: str | None = None,
+    approval: ApprovalRequest | None = None,
 ) -> Identity:
-    """Approve a submitted identity and give the customer ``tier`` (1 or higher)."""
+    """Approve a submitted identity and give the customer ``tier`` (1 or higher).
+
+    A tier above the first needs ``approval``: the request another reviewer proposed,
+    approved now by ``actor`` (the four-eyes executor passes it).
+    """
     actor = require_perm(actor, REVIEW_KYC)
-    tiers = set(TierLimit.objects.values_list("tier", flat=True))
-    if tier < 1 or tier not in tiers:
-        raise ValidationFailed(
-            "Choose a tier that has limits set",
-            fields={"tier": [f"Tiers: {sorted(t for t in tiers if t >= 1)}"]},
-        )
+    _check_tier(tier)
+    _check_four_eyes(actor, identity_id, tier, approval)
     with transaction.atomic():
         identity = _lock_submitted(identity_id)
         if identity.user_id == actor.pk:
@@ -64,10 +103,78 @@ def identity_approve(
                 "before": before,
                 "after": {"status": "approved", "tier": tier},
                 "reason": identity.decision_reason,
+                "approval": approval.pk if approval else None,
             },
             client_address=client_address,
         )
     return identity
+
+
+def identity_approve_propose(
+    *,
+    actor: Actor,
+    identity_id: int,
+    tier: int,
+    reason: str,
+    client_address: str | None = None,
+) -> ApprovalRequest:
+    """Propose approving an identity at a tier above the first; a second reviewer approves."""
+    actor = require_perm(actor, REVIEW_KYC)
+    _check_tier(tier)
+    if tier <= SINGLE_REVIEWER_TIER_MAX:
+        raise ValidationFailed(
+            f"Tier {tier} needs no second reviewer: approve it", fields={"tier": ["Approve."]}
+        )
+    identity = Identity.objects.filter(pk=identity_id).first()
+    if identity is None:
+        raise NotFound("Identity not found")
+    if identity.status != KycStatus.SUBMITTED:
+        raise InvalidState(f"The identity is {identity.status}, not submitted")
+    if identity.user_id == actor.pk:
+        raise ValidationFailed("You cannot review your own identity")
+    return approval_propose(
+        actor=actor,
+        action=TIER_APPROVE,
+        target=identity,
+        params={"tier": tier, "user": identity.user_id},
+        reason=reason,
+        client_address=client_address,
+    )
+
+
+def identity_review_approve(
+    *,
+    actor: Actor,
+    identity_id: int,
+    tier: int,
+    reason: str = "",
+    client_address: str | None = None,
+) -> Identity | ApprovalRequest:
+    """Approve at tier 1, or propose a higher tier for a second reviewer (the admin's door)."""
+    if tier > SINGLE_REVIEWER_TIER_MAX:
+        return identity_approve_propose(actor=actor, identity_id=identity_id, tier=tier,
+                                        reason=reason, client_address=client_address)  # fmt: skip
+    return identity_approve(actor=actor, identity_id=identity_id, tier=tier, reason=reason,
+                            client_address=client_address)  # fmt: skip
+
+
+def _tier_approve_execute(request: ApprovalRequest, actor: Actor) -> dict[str, Any]:
+    identity = identity_approve(
+        actor=actor,
+        identity_id=int(request.target_id),
+        tier=int(request.params["tier"]),
+        reason=f"four eyes: {request.reason}",
+        approval=request,
+    )
+    return {"identity_id": identity.pk, "tier": identity.tier}
+
+
+approval_action_register(
+    TIER_APPROVE,
+    permission=REVIEW_KYC,
+    executor=_tier_approve_execute,
+    description="Approve an identity at a tier above the first",
+)
 
 
 def identity_reject(

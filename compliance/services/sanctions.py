@@ -1,4 +1,10 @@
-"""Staff maintenance of the sanctions list: add, deactivate, import CSV."""
+"""Staff maintenance of the sanctions list: add, import CSV, deactivate by four eyes.
+
+Putting an address on the list (adding, reactivating, importing) takes effect at once:
+it only ever stops money. Taking one off the list lets money through again, so one
+staff member proposes it and a different one approves (``sanctions_deactivate``).
+Rows are never deleted.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,14 @@ from django.db import transaction
 
 from accounts.actor import Actor
 from audit.chain import audit_record
-from compliance.models import SanctionedAddress
+from compliance.errors import FourEyesViolation
+from compliance.models import ApprovalRequest, SanctionedAddress
 from compliance.permissions import require_perm
-from core.errors import ValidationFailed
+from compliance.services.approvals import approval_action_register, approval_propose
+from core.errors import InvalidState, NotFound, ValidationFailed
 
 MANAGE_SANCTIONS = "compliance.manage_sanctions"
+DEACTIVATE = "sanctions_deactivate"
 IMPORT_MAX_ROWS = 50_000
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 # Base58 (legacy, P2SH) and bech32/bech32m addresses of any network.
@@ -63,24 +72,89 @@ def sanctioned_address_add(
 
 
 def sanctioned_address_set_active(
-    *, actor: Actor, address_id: int, active: bool, reason: str, client_address: str | None = None
+    *,
+    actor: Actor,
+    address_id: int,
+    active: bool,
+    reason: str,
+    client_address: str | None = None,
+    approval: ApprovalRequest | None = None,
 ) -> SanctionedAddress:
-    """Take an address off the list (or back on) with a reason; rows are never deleted."""
+    """Put an address back on the list at once; take one off only through four eyes.
+
+    ``active=False`` is refused unless ``approval`` is the approved request of someone
+    else (the four-eyes executor passes it): use ``sanctioned_address_deactivate_propose``.
+    """
     actor = require_perm(actor, MANAGE_SANCTIONS)
     if not (reason or "").strip():
         raise ValidationFailed("A reason is required", fields={"reason": ["Say why."]})
+    if not active and (
+        approval is None
+        or approval.action != DEACTIVATE
+        or approval.target_id != str(address_id)
+        or approval.approved_by_id != actor.pk
+        or approval.proposed_by_id == actor.pk
+    ):
+        raise FourEyesViolation(
+            "Taking an address off the sanctions list needs four eyes: "
+            "one staff member proposes, another approves"
+        )
     with transaction.atomic():
-        row = SanctionedAddress.objects.select_for_update().get(pk=address_id)
+        row = SanctionedAddress.objects.select_for_update().filter(pk=address_id).first()
+        if row is None:
+            raise NotFound("Sanctioned address not found")
         row.active = active
         row.save(update_fields=["active"])
         audit_record(
             actor=actor,
             action="sanctions.set_active",
             obj=row,
-            data={"active": active, "reason": reason.strip()},
+            data={
+                "active": active,
+                "reason": reason.strip(),
+                "approval": approval.pk if approval else None,
+            },
             client_address=client_address,
         )
     return row
+
+
+def sanctioned_address_deactivate_propose(
+    *, actor: Actor, address_id: int, reason: str, client_address: str | None = None
+) -> ApprovalRequest:
+    """Propose taking an address off the list; it stays listed until a second person approves."""
+    row = SanctionedAddress.objects.filter(pk=address_id).first()
+    if row is None:
+        raise NotFound("Sanctioned address not found")
+    if not row.active:
+        raise InvalidState("The address is not on the list")
+    return approval_propose(
+        actor=actor,
+        action=DEACTIVATE,
+        target=row,
+        params={"address": row.address, "source": row.source},
+        reason=reason,
+        client_address=client_address,
+    )
+
+
+def _deactivate_execute(request: ApprovalRequest, actor: Actor) -> dict[str, Any]:
+    row = sanctioned_address_set_active(
+        actor=actor,
+        address_id=int(request.target_id),
+        active=False,
+        reason=f"four eyes: {request.reason}",
+        approval=request,
+    )
+    return {"address": row.address, "active": row.active}
+
+
+approval_action_register(
+    DEACTIVATE,
+    permission=MANAGE_SANCTIONS,
+    executor=_deactivate_execute,
+    description="Take an address off the sanctions list",
+)
 
 
 def sanctions_import_csv(

@@ -44,8 +44,12 @@ def withdrawal_kzt_tiyn(withdrawal: Withdrawal) -> int:
 
 
 def withdrawal_needs_four_eyes(withdrawal: Withdrawal) -> bool:
-    """Return whether approving this withdrawal needs a second reviewer."""
-    enabled, params = rule_config(FOUR_EYES_WITHDRAWAL)
+    """Return whether approving this withdrawal needs a second reviewer.
+
+    Decided with the four-eyes rule in force when the withdrawal was requested: a rule
+    raised (or switched off) while it waits never changes its decision.
+    """
+    enabled, params = rule_config(FOUR_EYES_WITHDRAWAL, at=withdrawal.created_at)
     return enabled and withdrawal_kzt_tiyn(withdrawal) >= params["threshold_tiyn"]
 
 

@@ -26,7 +26,8 @@ from bank.localenv import VAR
 from banking.services.kyc import identity_submit
 from banking.services.signup import user_signup
 from compliance import roles
-from compliance.services.kyc import identity_approve
+from compliance.services.approvals import approval_approve
+from compliance.services.kyc import identity_approve_propose
 from core.errors import ServiceUnavailable
 from custody.node import node_client
 from custody.services.addresses import deposit_address_new
@@ -149,7 +150,12 @@ class Command(BaseCommand):
             )  # fmt: skip
             identity = Identity.objects.get(user=user)
         if identity.status == KycStatus.SUBMITTED:
-            identity_approve(actor=officer, identity_id=identity.pk, tier=2, reason="demo data")
+            # Tier 2 is four eyes: officer proposes, officer2 approves.
+            proposal = identity_approve_propose(
+                actor=officer, identity_id=identity.pk, tier=2, reason="demo data"
+            )
+            second = User.objects.get(email="officer2@alatau.kz")
+            approval_approve(actor=second, request_id=proposal.pk, reason="demo data")
         return user, sats
 
     def _fund(self, customers: list[tuple[User, int]]) -> None:
