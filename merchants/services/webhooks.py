@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts.actor import Actor
 from audit.chain import audit_record
 from core.errors import ValidationFailed
+from core.tasks import enqueue_or_leave
 from merchants.errors import DeliveryNotFound, WebhookNotFound, WebhookUrlInvalid
 from merchants.ids import delivery_id_new, webhook_id_new
 from merchants.models import (
@@ -184,9 +185,10 @@ def webhook_delete(*, merchant: Merchant, webhook_id: str, actor: Actor) -> None
 
 
 def _enqueue(delivery_id: str) -> None:
+    """Send the delivery task; with the broker down the delivery stays pending for the sweep."""
     from merchants.tasks import webhook_deliver
 
-    webhook_deliver.delay(delivery_id)
+    enqueue_or_leave(webhook_deliver, delivery_id)
 
 
 def _body_bytes(body: dict[str, Any]) -> str:
