@@ -214,6 +214,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "merchants.schema.greenfield_path_names",  # BTCPay's {storeId}, {invoiceId}, ...
+    ],
 }
 
 # Bank identity: Kazakh IBAN bank code (3 digits) for account numbers.

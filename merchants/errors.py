@@ -48,10 +48,30 @@ class InvoiceAlreadyPaid(Conflict):
     code = "invoice_already_paid"
 
 
-class InvoiceStatusInvalid(InvalidState):
-    """The invoice cannot be marked with this status."""
+class InvoiceStatusInvalid(ValidationFailed):
+    """Status can only be marked to invalid or settled within certain conditions."""
 
     code = "invoice_status_invalid"
+
+
+class InvoiceAlreadyUnarchived(ApplicationError):
+    """Invoice is already unarchived."""
+
+    code = "already_unarchived"
+    http_status = 400
+
+
+class PaymentMethodUnknown(NotFound):
+    """The payment method does not exist."""
+
+    code = "paymentmethod_not_found"
+
+
+class NotRefundable(ApplicationError):
+    """Cannot refund this invoice."""
+
+    code = "non_refundable"
+    http_status = 400
 
 
 class WebhookUrlInvalid(ValidationFailed):
