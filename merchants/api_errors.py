@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -52,16 +53,20 @@ class InvalidJson(exceptions.APIException):
         self.path = path
 
 
-def problems(fields: dict[str, Any], message: str) -> list[dict[str, str]]:
-    """Turn ``{"checkout.speedPolicy": ["..."]}`` into Greenfield's ``[{"path", "message"}]``."""
+def problems(
+    fields: dict[str, Any], message: str, code: str = "validation-error"
+) -> list[dict[str, str]]:
+    """Turn ``{"checkout.speedPolicy": ["..."]}`` into Greenfield's ``[{"path", "message"}]``.
+
+    Each item also carries Alatau's stable ``code`` (BTCPay's items are open objects).
+    """
     out: list[dict[str, str]] = []
     for path, messages in fields.items():
         items = messages if isinstance(messages, list) else [messages]
         for item in items:
-            out.append(
-                {"path": "" if path == "non_field_errors" else str(path), "message": str(item)}
-            )
-    return out or [{"path": "", "message": message}]
+            where = "" if path == "non_field_errors" else str(path)
+            out.append({"path": where, "message": str(item), "code": code})
+    return out or [{"path": "", "message": message, "code": code}]
 
 
 def _drf_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -69,7 +74,10 @@ def _drf_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = str(key) if not prefix else f"{prefix}.{key}"
+            if isinstance(key, int):
+                name = f"{prefix}[{key}]"  # DRF's ListField reports items by index
+            else:
+                name = str(key) if not prefix else f"{prefix}.{key}"
             if key == "non_field_errors":
                 name = prefix
             if isinstance(value, dict | list) and not _is_leaf_list(value):
@@ -96,21 +104,22 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def validation_response(fields: dict[str, Any], message: str) -> Response:
-    return Response(problems(fields, message), status=status.HTTP_422_UNPROCESSABLE_ENTITY)
-
-
 def greenfield_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map application and DRF errors to Greenfield's shapes; let others become 500s."""
-    if isinstance(exc, ValidationFailed):
-        return validation_response(exc.fields, exc.message)
+    if isinstance(exc, ValidationFailed) or (
+        isinstance(exc, ApplicationError) and exc.http_status == 422
+    ):
+        return Response(problems(exc.fields, exc.message, kebab(exc.code)), status=422)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(_too_large_body(), status=413)
     if isinstance(exc, ApplicationError):
         body: dict[str, Any] = {"code": kebab(exc.code), "message": exc.message}
         if exc.fields:
             body["fields"] = exc.fields  # Alatau's detail, beside BTCPay's two fields
         return Response(body, status=exc.http_status)
     if isinstance(exc, InvalidJson):
-        return Response([{"path": exc.path, "message": str(exc.detail)}], status=422)
+        body = [{"path": exc.path, "message": str(exc.detail), "code": "invalid-json"}]
+        return Response(body, status=422)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -145,9 +154,6 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespon
     )
 
 
-def api_body_too_large() -> JsonResponse:
-    """The JSON 413 for a body over Django's memory cap (same as the API's own cap)."""
-    return JsonResponse(
-        {"code": BodyTooLarge.default_code, "message": str(BodyTooLarge.default_detail)},
-        status=413,
-    )
+def _too_large_body() -> dict[str, str]:
+    """The 413 body for a body over Django's memory cap: the same as over the API's own."""
+    return {"code": BodyTooLarge.default_code, "message": str(BodyTooLarge.default_detail)}

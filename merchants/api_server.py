@@ -9,14 +9,27 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from custody.node import node_client
-from merchants.api import ERRORS, INVOICE_ID, STORE_ID, WRITE_ERRORS, MerchantApiView
+from merchants.api import (
+    ERRORS,
+    IDEMPOTENCY_HEADER,
+    INVOICE_ID,
+    STORE_ID,
+    WRITE_ERRORS,
+    MerchantApiView,
+)
 from merchants.api_errors import MissingPermission
 from merchants.api_params import bool_param
 from merchants.auth import IsApiKey
@@ -37,17 +50,26 @@ PAYMENT_METHOD_ID = OpenApiParameter(
 )
 
 
-class NodeStatusOut(serializers.Serializer):
-    headers = serializers.IntegerField()
-    blocks = serializers.IntegerField()
-    verificationProgress = serializers.DecimalField(
-        max_digits=9, decimal_places=8, coerce_to_string=False, min_value=0, max_value=1
-    )
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "description": "The node's own sync state; null when the node is not reachable.",
+        "properties": {
+            "headers": {"type": "integer"},
+            "blocks": {"type": "integer"},
+            "verificationProgress": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+        "required": ["headers", "blocks", "verificationProgress"],
+    }
+)
+class NodeStatusField(serializers.JSONField):
+    """Greenfield's ``ApplicationServerInfoNodeStatusData`` (nullable object)."""
 
 
 class SyncStatusOut(serializers.Serializer):
     paymentMethodId = serializers.CharField()
-    nodeInformation = NodeStatusOut(allow_null=True)
+    nodeInformation = NodeStatusField(allow_null=True)
     chainHeight = serializers.IntegerField()
     syncHeight = serializers.IntegerField(allow_null=True)
     available = serializers.BooleanField()
@@ -281,7 +303,7 @@ class ActivatePaymentMethodApi(MerchantApiView):
         summary="Activate Payment Method",
         description="Alatau activates every method at creation, so this is needed only when the "
         "node was unreachable then: BTC-CHAIN gets its address now. An unknown method is 422.",
-        parameters=[STORE_ID, INVOICE_ID, PAYMENT_METHOD_ID],
+        parameters=[STORE_ID, INVOICE_ID, PAYMENT_METHOD_ID, IDEMPOTENCY_HEADER],
         request=None,
         responses={200: OpenApiResponse(description="Activated."), **WRITE_ERRORS},
     )
@@ -293,7 +315,14 @@ class ActivatePaymentMethodApi(MerchantApiView):
         store_id: str | None = None,
     ) -> Response:
         merchant = self.merchant(store_id)
-        invoice_payment_method_activate(
-            merchant=merchant, invoice_id=invoice_id, method=payment_method_id, actor=merchant.owner
-        )
-        return Response(status=200)
+
+        def run() -> Response:
+            invoice_payment_method_activate(
+                merchant=merchant,
+                invoice_id=invoice_id,
+                method=payment_method_id,
+                actor=merchant.owner,
+            )
+            return Response(status=200)
+
+        return self.idempotent(merchant, run)

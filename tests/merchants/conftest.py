@@ -216,3 +216,12 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.close()
+
+
+def problems(response: Any) -> dict[str, str]:
+    """A Greenfield 422 body (``[{"path", "message"}]``) as {path: message}; asserts the shape."""
+    assert response.status_code == 422, (response.status_code, response.content)
+    body = response.json()
+    assert isinstance(body, list) and body, body
+    assert all({"path", "message"} <= set(item) for item in body), body
+    return {item["path"]: item["message"] for item in body}

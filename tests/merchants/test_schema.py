@@ -44,10 +44,12 @@ def test_schema_is_valid_openapi(spec: dict[str, Any]) -> None:
 
 def test_every_operation_has_examples_and_errors(spec: dict[str, Any]) -> None:
     operations = _merchant_operations(spec)
-    assert len(operations) >= 22
+    assert len(operations) >= 26
     for path, method, op in operations:
         assert op.get("operationId") and op.get("summary"), (path, method)
-        assert {"401", "403", "404", "429"} <= set(op["responses"]), (path, method)
+        if path == "/api/v1/health":  # open to all, as in BTCPay
+            continue
+        assert {"401", "403", "404", "422", "429"} <= set(op["responses"]), (path, method)
         ok = op["responses"]["200"]
         if "content" in ok:
             assert ok["content"]["application/json"].get("examples"), f"{method} {path}"
@@ -87,7 +89,7 @@ def test_responses_match_the_published_schema(
     funded_account: Callable[..., Account],
 ) -> None:
     contract = Contract(spec)
-    s = "/api/v1/stores/{store_id}/"
+    s = "/api/v1/stores/{storeId}/"
     created = api.post(
         store_url(merchant, "invoices"),
         {"amount": "0.001", "metadata": {"orderId": "c-1"}, "checkout": {"paymentTolerance": 2.5}},
@@ -101,19 +103,19 @@ def test_responses_match_the_published_schema(
         contract.check("post", s + "invoices", {**created, "createdTime": "yesterday"})
     contract.check("get", s + "invoices", api.get(store_url(merchant, "invoices")).json())
     contract.check(
-        "get", s + "invoices/{invoice_id}", api.get(store_url(merchant, f"invoices/{iid}")).json()
+        "get", s + "invoices/{invoiceId}", api.get(store_url(merchant, f"invoices/{iid}")).json()
     )
     customer = make_user(email_verified_at=timezone.now())
     wallet = funded_account(1_000_000, owner=customer)
     invoice_pay_in_bank(invoice_id=iid, payer=customer, account_id=wallet.pk)
     contract.check(
         "get",
-        s + "invoices/{invoice_id}/payment-methods",
+        s + "invoices/{invoiceId}/payment-methods",
         api.get(store_url(merchant, f"invoices/{iid}/payment-methods")).json(),
     )
     contract.check(
         "post",
-        s + "invoices/{invoice_id}/refunds",
+        s + "invoices/{invoiceId}/refunds",
         api.post(
             store_url(merchant, f"invoices/{iid}/refunds"),
             {"method": "InBank", "amount": "0.0001"},
@@ -122,21 +124,22 @@ def test_responses_match_the_published_schema(
     )
     contract.check(
         "post",
-        s + "invoices/{invoice_id}/status",
+        s + "invoices/{invoiceId}/status",
         api.post(
             store_url(merchant, f"invoices/{iid}/status"), {"status": "Invalid"}, format="json"
         ).json(),
     )
     contract.check(
         "put",
-        s + "invoices/{invoice_id}",
+        s + "invoices/{invoiceId}",
         api.put(
             store_url(merchant, f"invoices/{iid}"), {"metadata": {"a": 1}}, format="json"
         ).json(),
     )
+    api.delete(store_url(merchant, f"invoices/{iid}"))
     contract.check(
         "post",
-        s + "invoices/{invoice_id}/unarchive",
+        s + "invoices/{invoiceId}/unarchive",
         api.post(store_url(merchant, f"invoices/{iid}/unarchive")).json(),
     )
     hook = api.post(
@@ -146,39 +149,49 @@ def test_responses_match_the_published_schema(
     contract.check("get", s + "webhooks", api.get(store_url(merchant, "webhooks")).json())
     wid = hook["id"]
     contract.check(
-        "get", s + "webhooks/{webhook_id}", api.get(store_url(merchant, f"webhooks/{wid}")).json()
+        "get", s + "webhooks/{webhookId}", api.get(store_url(merchant, f"webhooks/{wid}")).json()
     )
     contract.check(
         "put",
-        s + "webhooks/{webhook_id}",
+        s + "webhooks/{webhookId}",
         api.put(
             store_url(merchant, f"webhooks/{wid}"), {"url": "http://127.0.0.1:9/h2"}, format="json"
         ).json(),
     )
     api.post(store_url(merchant, "invoices"), {"amount": "0.001"}, format="json")
     deliveries = api.get(store_url(merchant, f"webhooks/{wid}/deliveries")).json()
-    contract.check("get", s + "webhooks/{webhook_id}/deliveries", deliveries)
+    contract.check("get", s + "webhooks/{webhookId}/deliveries", deliveries)
     did = deliveries[0]["id"]
     contract.check(
         "get",
-        s + "webhooks/{webhook_id}/deliveries/{delivery_id}",
+        s + "webhooks/{webhookId}/deliveries/{deliveryId}",
         api.get(store_url(merchant, f"webhooks/{wid}/deliveries/{did}")).json(),
     )
     contract.check(
         "get",
-        s + "webhooks/{webhook_id}/deliveries/{delivery_id}/request",
+        s + "webhooks/{webhookId}/deliveries/{deliveryId}/request",
         api.get(store_url(merchant, f"webhooks/{wid}/deliveries/{did}/request")).json(),
     )
     contract.check(
         "post",
-        s + "webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        s + "webhooks/{webhookId}/deliveries/{deliveryId}/redeliver",
         api.post(store_url(merchant, f"webhooks/{wid}/deliveries/{did}/redeliver")).json(),
     )
     contract.check("get", s + "balance", api.get(store_url(merchant, "balance")).json())
     contract.check("get", s + "transactions", api.get(store_url(merchant, "transactions")).json())
     contract.check("get", s + "payouts", api.get(store_url(merchant, "payouts")).json())
-    contract.check("get", "/api/v1/stores/{store_id}", api.get(store_url(merchant)[:-1]).json())
+    contract.check("get", "/api/v1/stores/{storeId}", api.get(store_url(merchant)[:-1]).json())
     contract.check("get", "/api/v1/stores", api.get("/api/v1/stores").json())
+    contract.check("get", "/api/v1/server/info", api.get("/api/v1/server/info").json())
+    contract.check("get", "/api/v1/health", api.get("/api/v1/health").json())
+    contract.check(
+        "get", s + "payment-methods", api.get(store_url(merchant, "payment-methods")).json()
+    )
+    contract.check(
+        "get",
+        s + "payment-methods/{paymentMethodId}",
+        api.get(store_url(merchant, "payment-methods/BTC-CHAIN")).json(),
+    )
     contract.check("get", "/api/v1/api-keys/current", api.get("/api/v1/api-keys/current").json())
     with_json = {
         (m, p) for p, m, op in _merchant_operations(spec) if "content" in op["responses"]["200"]
