@@ -118,8 +118,8 @@ def greenfield_exception_handler(exc: Exception, context: dict[str, Any]) -> Res
             body["fields"] = exc.fields  # Alatau's detail, beside BTCPay's two fields
         return Response(body, status=exc.http_status)
     if isinstance(exc, InvalidJson):
-        body = [{"path": exc.path, "message": str(exc.detail), "code": "invalid-json"}]
-        return Response(body, status=422)
+        item = {"path": exc.path, "message": str(exc.detail), "code": "invalid-json"}
+        return Response([item], status=422)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
