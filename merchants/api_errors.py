@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -147,6 +148,7 @@ def _error_body(exc: Exception) -> dict[str, Any]:
     return {"code": kebab(code), "message": detail}
 
 
+@csrf_exempt  # an API path: no session, no CSRF page (it would be Django's HTML 403)
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Answer any unknown path under ``/api/v1/`` with JSON, never Django's HTML page."""
     return JsonResponse(

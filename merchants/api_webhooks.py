@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from merchants.api import ERRORS, IDEMPOTENCY_HEADER, STORE_ID, WRITE_ERRORS, MerchantApiView
+from merchants.api_params import int_param
 from merchants.models import Webhook, WebhookDelivery
 from merchants.presenters import unix
 from merchants.selectors import delivery_get, delivery_list, webhook_get, webhook_list
@@ -220,11 +221,10 @@ class DeliveriesApi(MerchantApiView):
         examples=[OpenApiExample("Deliveries", value=[DELIVERY_EXAMPLE], response_only=True)],
     )
     def get(self, request: Request, webhook_id: str, store_id: str | None = None) -> Response:
-        count = request.query_params.get("count", "50")
         deliveries = delivery_list(
             merchant=self.merchant(store_id),
             webhook_id=webhook_id,
-            count=int(count) if count.isdigit() else 50,
+            count=int_param(request, "count", 50, low=1, high=100) or 50,
         )
         return Response([delivery_json(d) for d in deliveries])
 

@@ -55,7 +55,7 @@ class InvoiceStatusInvalid(ValidationFailed):
 
 
 class InvoiceAlreadyUnarchived(ApplicationError):
-    """Invoice is already unarchived."""
+    """Invoice is already unarchived"""
 
     code = "already_unarchived"
     http_status = 400
