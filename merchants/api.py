@@ -41,7 +41,6 @@ from merchants.serializers import (
     MarkStatusIn,
     PaymentMethodOut,
     UpdateInvoiceIn,
-    ValidationErrorOut,
 )
 from merchants.services import invoices as invoice_services
 from merchants.services.idempotency import idempotency_begin, idempotency_finish
@@ -61,6 +60,19 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     "included; with a different request it is 409 `idempotency-conflict`, and while the first "
     "is still running 409 `idempotency-in-progress`. Keys live per store.",
 )
+# Greenfield's ValidationProblemDetails: a JSON array of {path, message} (plus Alatau's code).
+VALIDATION_ERRORS_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "path": {"type": "string", "description": "JSON path; empty: the whole body."},
+            "message": {"type": "string"},
+            "code": {"type": "string", "description": "Alatau's stable code (kebab case)."},
+        },
+        "required": ["path", "message"],
+    },
+}
 ERRORS = {
     401: OpenApiResponse(ErrorOut, description="`unauthenticated`: missing or invalid API key."),
     403: OpenApiResponse(
@@ -68,7 +80,7 @@ ERRORS = {
     ),
     404: OpenApiResponse(ErrorOut, description="Not found, or not this store's."),
     422: OpenApiResponse(
-        ValidationErrorOut(many=True), description="Validation failed: one item per problem."
+        VALIDATION_ERRORS_SCHEMA, description="Validation failed: one item per problem."
     ),
     429: OpenApiResponse(ErrorOut, description="Rate limited; see Retry-After."),
 }
@@ -77,6 +89,9 @@ WRITE_ERRORS = {
     400: OpenApiResponse(ErrorOut, description="The request cannot be done in this state."),
     409: OpenApiResponse(ErrorOut, description="Conflict (state or idempotency key)."),
     413: OpenApiResponse(ErrorOut, description="`body-too-large`: over 64 KiB."),
+    503: OpenApiResponse(
+        ErrorOut, description="A dependency is down (no BTC/KZT rate, the node); try again."
+    ),
 }
 INVOICE_EXAMPLE = {
     "id": "HMprBnL9BTXWuPvpoKBS6e",

@@ -102,7 +102,8 @@ def _version() -> str:
 def node_sync() -> dict[str, Any]:
     """The node's sync state as Greenfield's ``ApplicationServerInfoSyncStatusData``."""
     try:
-        info = node_client(timeout_s=NODE_PROBE_TIMEOUT_S).call("getblockchaininfo")
+        client = node_client().with_timeout(NODE_PROBE_TIMEOUT_S, attempts_max=1)
+        info = client.call("getblockchaininfo")
     except Exception as exc:  # any failure to reach the node means "not available", never a 500
         logger.warning("server info: node not reachable: %s", type(exc).__name__)
         info = None

@@ -348,10 +348,3 @@ class ErrorOut(serializers.Serializer):
     missingPermission = serializers.CharField(
         required=False, help_text="On 403 missing-permission: the permission the key lacks."
     )
-
-
-class ValidationErrorOut(serializers.Serializer):
-    """One problem of a 422: the JSON path of the field and what is wrong."""
-
-    path = serializers.CharField(help_text="JSON path, e.g. checkout.speedPolicy; empty: the body.")
-    message = serializers.CharField()

@@ -16,7 +16,7 @@ from tests.merchants.conftest import problems, store_url
 pytestmark = pytest.mark.django_db
 
 
-def _post_raw(api: APIClient, url: str, raw: str | bytes) -> Any:
+def _post_raw(api: APIClient, url: str, raw: Any) -> Any:
     return api.generic("POST", url, raw, content_type="application/json")
 
 
