@@ -78,4 +78,4 @@ app_name = "merchants_api"
 urlpatterns: list[URLPattern | URLResolver] = [
     pattern for rule, view, name in ROUTES for pattern in route(rule, view, name)
 ]
-urlpatterns.append(re_path(r"^.*$", api_not_found))
+urlpatterns.append(re_path(r"^[\s\S]*$", api_not_found))  # newlines too

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from merchants.api import ERRORS, IDEMPOTENCY_HEADER, STORE_ID, WRITE_ERRORS, MerchantApiView
 from merchants.api_params import int_param
-from merchants.models import Webhook, WebhookDelivery
+from merchants.models import DeliveryStatus, Webhook, WebhookDelivery
 from merchants.presenters import unix
 from merchants.selectors import delivery_get, delivery_list, webhook_get, webhook_list
 from merchants.serializers import DeliveryOut, WebhookCreatedOut, WebhookIn, WebhookOut
@@ -41,6 +41,7 @@ DELIVERY_EXAMPLE = {
     "httpCode": 200,
     "errorMessage": "",
     "status": "HttpSuccess",
+    "alatauStatus": "HttpSuccess",
     "eventType": "InvoiceSettled",
     "attempts": [
         {
@@ -67,13 +68,31 @@ def webhook_json(webhook: Webhook) -> dict[str, Any]:
     }
 
 
+def greenfield_delivery_status(delivery: WebhookDelivery) -> str:
+    """BTCPay's ``Failed`` / ``HttpError`` / ``HttpSuccess`` for a delivery.
+
+    BTCPay has no pending state; a delivery waiting for its first attempt is not
+    delivered (``Failed``), one waiting for a retry keeps its last attempt's answer.
+    """
+    if delivery.status != DeliveryStatus.PENDING:
+        return str(delivery.status)
+    return DeliveryStatus.HTTP_ERROR if delivery.http_code else DeliveryStatus.FAILED
+
+
+def _pending_note(delivery: WebhookDelivery) -> str:
+    if delivery.status != DeliveryStatus.PENDING:
+        return ""
+    return "Queued for delivery." if not delivery.attempt_count else "Waiting to retry."
+
+
 def delivery_json(delivery: WebhookDelivery) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": delivery.id,
         "timestamp": unix(delivery.created_at),
         "httpCode": delivery.http_code,
-        "errorMessage": delivery.error_message,
-        "status": delivery.status,
+        "errorMessage": delivery.error_message or _pending_note(delivery),
+        "status": greenfield_delivery_status(delivery),
+        "alatauStatus": delivery.status,
         "eventType": delivery.event_type,
         "attempts": [
             {

@@ -332,6 +332,29 @@ class WebhookEvent(models.TextChoices):
     INVOICE_INVALID = "InvoiceInvalid"
 
 
+# Every event name BTCPay's Greenfield knows: a webhook may ask for any of them
+# (clients register the full list); Alatau sends those it has (``WebhookEvent``).
+GREENFIELD_EVENTS: tuple[str, ...] = (
+    *WebhookEvent.values,
+    "PaymentRequestCreated",
+    "PaymentRequestUpdated",
+    "PaymentRequestArchived",
+    "PaymentRequestStatusChanged",
+    "PayoutCreated",
+    "PayoutApproved",
+    "PayoutUpdated",
+    "SubscriberCreated",
+    "SubscriberCredited",
+    "SubscriberCharged",
+    "SubscriberActivated",
+    "SubscriberPhaseChanged",
+    "SubscriberDisabled",
+    "PaymentReminder",
+    "PlanStarted",
+    "SubscriberNeedUpgrade",
+)
+
+
 class Webhook(models.Model):
     """A merchant's endpoint for signed event deliveries."""
 

@@ -13,13 +13,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from merchants.models import (
+    GREENFIELD_EVENTS,
     AdditionalStatus,
     InvoiceStatus,
     PaymentMethod,
     PaymentStatus,
     RefundMethod,
     SpeedPolicy,
-    WebhookEvent,
 )
 
 STATUS_CHOICES = InvoiceStatus.values
@@ -224,7 +224,9 @@ class PaymentMethodOut(serializers.Serializer):
 class AuthorizedEvents(serializers.Serializer):
     everything = serializers.BooleanField(default=True)
     specificEvents = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.values), default=list
+        child=serializers.ChoiceField(choices=list(GREENFIELD_EVENTS)),
+        default=list,
+        max_length=len(GREENFIELD_EVENTS),
     )
 
 
@@ -264,7 +266,14 @@ class DeliveryOut(serializers.Serializer):
     deliveryTime = serializers.IntegerField(required=False, help_text="Absent until attempted.")
     httpCode = serializers.IntegerField(allow_null=True)
     errorMessage = serializers.CharField()
-    status = serializers.ChoiceField(choices=["Pending", "Failed", "HttpError", "HttpSuccess"])
+    status = serializers.ChoiceField(
+        choices=["Failed", "HttpError", "HttpSuccess"],
+        help_text="BTCPay's values. Not attempted yet: `Failed` with `alatauStatus` `Pending`.",
+    )
+    alatauStatus = serializers.ChoiceField(
+        choices=["Pending", "Failed", "HttpError", "HttpSuccess"],
+        help_text="Alatau's own: `Pending` while queued or waiting for a retry.",
+    )
     eventType = serializers.CharField()
     attempts = DeliveryAttemptOut(many=True)
 

@@ -31,13 +31,13 @@ from compliance.audit import audit_record
 from merchants.errors import DeliveryNotFound, WebhookNotFound, WebhookUrlInvalid
 from merchants.ids import delivery_id_new, webhook_id_new
 from merchants.models import (
+    GREENFIELD_EVENTS,
     DeliveryStatus,
     Invoice,
     Merchant,
     Webhook,
     WebhookAttempt,
     WebhookDelivery,
-    WebhookEvent,
 )
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def _check_events(everything: bool, events: Any) -> list[str]:
             "Events must be a list of names",
             fields={"authorizedEvents.specificEvents": ["A list of names."]},
         )
-    unknown = sorted(set(events) - set(WebhookEvent.values))
+    unknown = sorted(set(events) - set(GREENFIELD_EVENTS))
     if unknown:
         raise ValidationFailed(
             "Unknown events",

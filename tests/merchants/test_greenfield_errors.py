@@ -64,6 +64,8 @@ def test_trailing_slash_calls(api: APIClient, merchant: Merchant) -> None:
         "/api/v1/invoices/%00",
         "/api/v1/invoices/%ED%A0%80",
         "/api/v1/stores/%00/invoices",
+        "/api/v1/invoices/abc/payment-methods/%0A%09/activate",
+        "/api/v1/%0A",
     ],
 )
 def test_unknown_api_paths_answer_json_404(api: APIClient, path: str) -> None:
@@ -181,3 +183,44 @@ def test_error_codes_are_kebab_case_everywhere(api: APIClient, merchant: Merchan
         for item in items:
             code = item.get("code", "")
             assert code and "_" not in code and code == code.lower(), body
+
+
+def test_specific_events_accept_every_btcpay_event_name(api: APIClient, merchant: Merchant) -> None:
+    from merchants.models import GREENFIELD_EVENTS
+
+    events = list(GREENFIELD_EVENTS)
+    assert {"PayoutCreated", "PayoutApproved", "PayoutUpdated", "PaymentRequestCreated"} <= set(
+        events
+    )
+    response = api.post(
+        store_url(merchant, "webhooks"),
+        {
+            "url": "https://x.example/h",
+            "authorizedEvents": {"everything": False, "specificEvents": events},
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["authorizedEvents"]["specificEvents"] == sorted(events)
+    bad = api.post(
+        store_url(merchant, "webhooks"),
+        {
+            "url": "https://x.example/h",
+            "authorizedEvents": {"everything": False, "specificEvents": ["Nope"]},
+        },
+        format="json",
+    )
+    assert "authorizedEvents.specificEvents[0]" in problems(bad)
+
+
+def test_delivery_status_is_btcpays_enum(
+    api: APIClient, merchant: Merchant, greenfield: Any
+) -> None:
+    api.post(store_url(merchant, "webhooks"), {"url": "https://x.example/h"}, format="json")
+    hook = api.get(store_url(merchant, "webhooks")).json()[0]
+    _invoice(api, merchant)  # InvoiceCreated: a delivery queued, not sent (on commit only)
+    delivery = api.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json()[0]
+    assert delivery["status"] == "Failed" and delivery["alatauStatus"] == "Pending"
+    assert delivery["errorMessage"] == "Queued for delivery."
+    assert delivery["status"] in {"Failed", "HttpError", "HttpSuccess"}
+    greenfield.validate(delivery, "WebhookDeliveryData")

@@ -73,7 +73,9 @@ def test_fiat_without_a_bank_rate_is_a_clear_422(
 def test_payment_methods_are_honoured(
     api: APIClient, merchant: Merchant, make_user: Any, funded_account: Any
 ) -> None:
-    chain_only = create(api, merchant, {"amount": "0.001", "checkout": {"paymentMethods": ["BTC-CHAIN"]}})
+    chain_only = create(
+        api, merchant, {"amount": "0.001", "checkout": {"paymentMethods": ["BTC-CHAIN"]}}
+    )
     body = chain_only.json()
     assert body["checkout"]["paymentMethods"] == ["BTC-CHAIN"]
     assert body["checkout"]["defaultPaymentMethod"] == "BTC-CHAIN"
@@ -98,7 +100,9 @@ def test_payment_methods_are_honoured(
 
 def test_monitoring_minutes_are_honoured(api: APIClient, merchant: Merchant) -> None:
     body = create(
-        api, merchant, {"amount": "0.001", "checkout": {"expirationMinutes": 10, "monitoringMinutes": 60}}
+        api,
+        merchant,
+        {"amount": "0.001", "checkout": {"expirationMinutes": 10, "monitoringMinutes": 60}},
     ).json()
     assert body["checkout"]["monitoringMinutes"] == 60
     assert body["monitoringExpiration"] == body["expirationTime"] + 3600
