@@ -25,6 +25,9 @@ from merchants.services.merchants import merchant_onboard
 # BTCPay Server's own OpenAPI description of invoices and webhooks, copied from the
 # project's shared reference data so the contract tests run from any checkout.
 REFERENCE = Path(__file__).parent / "reference" / "greenfield-invoices-webhooks.openapi.json"
+# The other Greenfield files Alatau shares endpoints with (server info, health, stores,
+# store payment methods, API keys), from the same commit; merged into one document.
+WIDER_REFERENCE = sorted((Path(__file__).parent / "reference" / "swagger").glob("*.json"))
 ALL_SCOPES = sorted(SCOPES)
 
 
@@ -126,6 +129,10 @@ class Greenfield:
 
     def __init__(self) -> None:
         self.raw = json.loads(REFERENCE.read_text())
+        for extra in WIDER_REFERENCE:
+            for kind, items in json.loads(extra.read_text()).get("components", {}).items():
+                for name, item in items.items():
+                    self.raw.setdefault("components", {}).setdefault(kind, {}).setdefault(name, item)
         doc = _drop_closed(_nullable(copy.deepcopy(self.raw)))
         self.registry: Registry = Registry().with_resource(
             "urn:greenfield", DRAFT202012.create_resource(doc)

@@ -224,3 +224,63 @@ def test_delivery_status_is_btcpays_enum(
     assert delivery["errorMessage"] == "Queued for delivery."
     assert delivery["status"] in {"Failed", "HttpError", "HttpSuccess"}
     greenfield.validate(delivery, "WebhookDeliveryData")
+
+
+@pytest.fixture
+def no_node(settings: Any) -> None:
+    settings.BITCOIND_RPC_URL = "http://127.0.0.1:9"  # the discard port: refused at once
+
+
+def test_shared_endpoints_match_btcpays_own_schemas(
+    api: APIClient, merchant: Merchant, greenfield: Any, no_node: None
+) -> None:
+    info = api.get("/api/v1/server/info")
+    assert info.status_code == 200
+    greenfield.validate(info.json(), "ApplicationServerInfoData")
+    assert set(info.json()["supportedPaymentMethods"]) == {"BTC-CHAIN", "BTC-ALATAU"}
+    health = APIClient().get("/api/v1/health")  # no key needed, as in BTCPay
+    assert health.status_code == 200
+    greenfield.validate(health.json(), "ApplicationHealthData")
+    methods = api.get(store_url(merchant, "payment-methods")).json()
+    for method in methods:
+        greenfield.validate(method, "GenericPaymentMethodData")
+    assert {m["paymentMethodId"] for m in methods} == {"BTC-CHAIN", "BTC-ALATAU"}
+    one = api.get(store_url(merchant, "payment-methods/BTC-ALATAU")).json()
+    greenfield.validate(one, "GenericPaymentMethodData")
+    assert api.get(store_url(merchant, "payment-methods/BTC-LN")).status_code == 404
+    greenfield.validate(api.get(f"/api/v1/stores/{merchant.store_id}").json(), "StoreData")
+    for store in api.get("/api/v1/stores").json():
+        greenfield.validate(store, "StoreData")
+    greenfield.validate(api.get("/api/v1/api-keys/current").json(), "ApiKeyData")
+
+
+def test_store_payment_methods_filters(api: APIClient, merchant: Merchant, settings: Any) -> None:
+    settings.MERCHANT_INVOICE_ONCHAIN = False
+    everything = api.get(store_url(merchant, "payment-methods")).json()
+    assert {m["paymentMethodId"]: m["enabled"] for m in everything} == {
+        "BTC-CHAIN": False,
+        "BTC-ALATAU": True,
+    }
+    enabled = api.get(store_url(merchant, "payment-methods?onlyEnabled=true")).json()
+    assert [m["paymentMethodId"] for m in enabled] == ["BTC-ALATAU"]
+    config = api.get(store_url(merchant, "payment-methods?includeConfig=true"))
+    assert config.status_code == 403
+    assert config.json()["missingPermission"] == "btcpay.store.canmodifystoresettings"
+
+
+def test_activate_payment_method(api: APIClient, merchant: Merchant) -> None:
+    invoice_id = _invoice(api, merchant)
+    url = f"/api/v1/invoices/{invoice_id}/payment-methods/BTC-CHAIN/activate"
+    assert api.post(url).status_code == 200  # no node in this test: stays without an address
+    bad = api.post(f"/api/v1/invoices/{invoice_id}/payment-methods/BTC-LN/activate")
+    assert problems(bad) == {"paymentMethod": "Invalid payment method"}
+    missing = api.post("/api/v1/invoices/nope/payment-methods/BTC-CHAIN/activate")
+    assert missing.json()["code"] == "invoice-not-found"
+
+
+def test_server_info_needs_a_key_and_health_does_not(api: APIClient, no_node: None) -> None:
+    assert APIClient().get("/api/v1/server/info").json()["code"] == "unauthenticated"
+    info = api.get("/api/v1/server/info/").json()
+    assert info["fullySynched"] is False  # no node in this test
+    assert info["syncStatus"][0]["available"] is False
+    assert APIClient().get("/api/v1/health/").json() == {"synchronized": False}
