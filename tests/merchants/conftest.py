@@ -132,7 +132,9 @@ class Greenfield:
         for extra in WIDER_REFERENCE:
             for kind, items in json.loads(extra.read_text()).get("components", {}).items():
                 for name, item in items.items():
-                    self.raw.setdefault("components", {}).setdefault(kind, {}).setdefault(name, item)
+                    self.raw.setdefault("components", {}).setdefault(kind, {}).setdefault(
+                        name, item
+                    )
         doc = _drop_closed(_nullable(copy.deepcopy(self.raw)))
         self.registry: Registry = Registry().with_resource(
             "urn:greenfield", DRAFT202012.create_resource(doc)
