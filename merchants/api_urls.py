@@ -13,7 +13,7 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, path, re_path
 from drf_spectacular.utils import extend_schema
 
-from merchants import api, api_funds, api_server, api_store, api_webhooks
+from merchants import api, api_funds, api_pull, api_server, api_store, api_webhooks
 from merchants import ids as _ids  # noqa: F401 - registers the <pid:> converter
 from merchants.api_errors import api_not_found
 
@@ -34,6 +34,7 @@ I = "invoices/<pid:invoice_id>"  # noqa: E741
 W = "webhooks/<pid:webhook_id>"
 D = W + "/deliveries/<pid:delivery_id>"
 PM = "/payment-methods/<pid:payment_method_id>"
+P = "pull-payments/<pid:pull_payment_id>"
 
 ROUTES: list[tuple[str, type[Any], str | None]] = [
     ("server/info", api_server.ServerInfoApi, "server-info"),
@@ -50,6 +51,13 @@ ROUTES: list[tuple[str, type[Any], str | None]] = [
     (S + I + "/status", api.InvoiceStatusApi, "invoice-status"),
     (S + I + "/unarchive", api.InvoiceUnarchiveApi, "invoice-unarchive"),
     (S + I + "/refunds", api_funds.InvoiceRefundsApi, "invoice-refunds"),
+    (S + I + "/refund", api_pull.InvoiceRefundApi, "invoice-refund"),
+    (S + "pull-payments", api_pull.StorePullPaymentsApi, "pull-payments"),
+    (P, api_pull.PullPaymentApi, "pull-payment"),
+    (P + "/payouts", api_pull.PullPaymentPayoutsApi, "pull-payment-payouts"),
+    (P + "/payouts/<pid:payout_id>", api_pull.PullPaymentPayoutApi, "pull-payment-payout"),
+    ("payouts/<pid:payout_id>", api_pull.PayoutApi, "payout"),
+    ("payouts/<pid:payout_id>/mark-paid", api_pull.PayoutMarkPaidApi, "payout-mark-paid"),
     (S + "webhooks", api_webhooks.WebhooksApi, "webhooks"),
     (S + W, api_webhooks.WebhookApi, "webhook"),
     (S + W + "/deliveries", api_webhooks.DeliveriesApi, "deliveries"),
@@ -67,6 +75,7 @@ ROUTES: list[tuple[str, type[Any], str | None]] = [
     (I + "/status", api.InvoiceStatusApi, None),
     (I + "/unarchive", api.InvoiceUnarchiveApi, None),
     (I + "/refunds", api_funds.InvoiceRefundsApi, None),
+    (I + "/refund", api_pull.InvoiceRefundApi, None),
     (W, api_webhooks.WebhookApi, None),
     (W + "/deliveries", api_webhooks.DeliveriesApi, None),
     (D, api_webhooks.DeliveryApi, None),

@@ -135,6 +135,19 @@ class ApiKeyRateThrottle(BaseThrottle):
         return float(getattr(self, "_wait_s", 1))
 
 
+class ClientRateThrottle(BaseThrottle):
+    """Public paths (no key): a fixed-window counter per client address."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        client = client_address(request._request) or "unknown"
+        rate = str(getattr(settings, "MERCHANT_API_PUBLIC_RATE", "120/min"))
+        hits, limit, self._wait_s = window_hit(f"public:{client}", rate)
+        return hits <= limit
+
+    def wait(self) -> float | None:
+        return float(getattr(self, "_wait_s", 1))
+
+
 def _check_text(value: str, path: str) -> None:
     """Refuse text that PostgreSQL or UTF-8 cannot hold: NUL and lone surrogates."""
     if "\x00" in value:

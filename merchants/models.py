@@ -330,6 +330,9 @@ class WebhookEvent(models.TextChoices):
     INVOICE_EXPIRED = "InvoiceExpired"
     INVOICE_SETTLED = "InvoiceSettled"
     INVOICE_INVALID = "InvoiceInvalid"
+    PAYOUT_CREATED = "PayoutCreated"
+    PAYOUT_APPROVED = "PayoutApproved"
+    PAYOUT_UPDATED = "PayoutUpdated"
 
 
 # Every event name BTCPay's Greenfield knows: a webhook may ask for any of them
@@ -340,9 +343,6 @@ GREENFIELD_EVENTS: tuple[str, ...] = (
     "PaymentRequestUpdated",
     "PaymentRequestArchived",
     "PaymentRequestStatusChanged",
-    "PayoutCreated",
-    "PayoutApproved",
-    "PayoutUpdated",
     "SubscriberCreated",
     "SubscriberCredited",
     "SubscriberCharged",
@@ -470,3 +470,7 @@ class Payout(models.Model):
 
     def __str__(self) -> str:
         return f"payout {self.kind} {self.amount_sats} sats"
+
+
+# Pull payments and their payouts live in their own module (this one is long enough).
+from merchants.models_pull import PayoutState, PullPayment, PullPaymentPayout  # noqa: E402, F401

@@ -36,9 +36,13 @@ def btc(sats: int) -> str:
     return format_amount(sats, "BTC")
 
 
+def public_url(path: str) -> str:
+    """An absolute URL on the bank's public origin (``MERCHANT_PUBLIC_BASE_URL``)."""
+    return f"{getattr(settings, 'MERCHANT_PUBLIC_BASE_URL', '').rstrip('/')}{path}"
+
+
 def checkout_link(invoice: Invoice) -> str:
-    base = getattr(settings, "MERCHANT_PUBLIC_BASE_URL", "").rstrip("/")
-    return f"{base}{reverse('merchants:checkout', args=[invoice.id])}"
+    return public_url(reverse("merchants:checkout", args=[invoice.id]))
 
 
 def bip21(invoice: Invoice) -> str | None:

@@ -31,6 +31,8 @@ PATH_PARAMETERS = {
     "webhook_id": "webhookId",
     "delivery_id": "deliveryId",
     "payment_method_id": "paymentMethodId",
+    "pull_payment_id": "pullPaymentId",
+    "payout_id": "payoutId",
 }
 
 

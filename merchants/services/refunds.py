@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
 
 from accounts.models import TransferCode
 from accounts.services import transfer_create
@@ -16,6 +15,7 @@ from custody.services.withdrawals import withdrawal_request
 from merchants.errors import RefundNotAllowed
 from merchants.models import InvoiceStatus, PaymentMethod, Refund, RefundMethod
 from merchants.services.invoices import invoice_lock
+from merchants.services.pull_payments import invoice_refund_reserved_sats
 
 REFUNDABLE = (InvoiceStatus.SETTLED, InvoiceStatus.INVALID, InvoiceStatus.EXPIRED)
 
@@ -45,8 +45,8 @@ def invoice_refund(
             raise RefundNotAllowed(
                 "Only paid invoices that are settled, expired or invalid can be refunded."
             )
-        refunded = invoice.refunds.aggregate(total=Sum("amount_sats"))["total"] or 0
-        left = invoice.paid_sats - refunded
+        # Pull payments (Greenfield refunds) count too: their amount is promised.
+        left = invoice.paid_sats - invoice_refund_reserved_sats(invoice)
         amount = left if amount_sats is None else amount_sats
         if amount <= 0 or amount > left:
             raise ValidationFailed(

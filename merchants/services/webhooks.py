@@ -194,9 +194,21 @@ def webhook_event_emit(*, invoice: Invoice, event_type: str, extra: dict[str, An
 
     Call inside the transaction that changed the invoice; sending starts after commit.
     """
+    return webhook_store_event_emit(
+        merchant=invoice.merchant,
+        event_type=event_type,
+        extra={"invoiceId": invoice.id, "metadata": invoice.metadata, **extra},
+        invoice=invoice,
+    )
+
+
+def webhook_store_event_emit(
+    *, merchant: Merchant, event_type: str, extra: dict[str, Any], invoice: Invoice | None = None
+) -> int:
+    """Create a delivery of a store event (invoice or payout) for every webhook that wants it."""
     now = int(time.time())
     count = 0
-    for webhook in Webhook.objects.filter(merchant_id=invoice.merchant_id, enabled=True):
+    for webhook in Webhook.objects.filter(merchant_id=merchant.pk, enabled=True):
         if not webhook.wants(event_type):
             continue
         delivery_id = delivery_id_new()
@@ -207,9 +219,7 @@ def webhook_event_emit(*, invoice: Invoice, event_type: str, extra: dict[str, An
             "isRedelivery": False,
             "type": event_type,
             "timestamp": now,
-            "storeId": invoice.merchant.store_id,
-            "invoiceId": invoice.id,
-            "metadata": invoice.metadata,
+            "storeId": merchant.store_id,
             **extra,
         }
         WebhookDelivery.objects.create(
