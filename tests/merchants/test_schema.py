@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from accounts.models import Account, User
 from merchants.services.payments import invoice_pay_in_bank
 from tests.merchants.conftest import store_url
+from tests.merchants.test_funds import ADDRESS
 
 pytestmark = pytest.mark.django_db
 
@@ -193,6 +194,46 @@ def test_responses_match_the_published_schema(
         api.get(store_url(merchant, "payment-methods/BTC-CHAIN")).json(),
     )
     contract.check("get", "/api/v1/api-keys/current", api.get("/api/v1/api-keys/current").json())
+    pull = api.post(
+        store_url(merchant, f"invoices/{iid}/refund"),
+        {"refundVariant": "Custom", "customAmount": "0.0003", "customCurrency": "BTC"},
+        format="json",
+    ).json()
+    contract.check("post", s + "invoices/{invoiceId}/refund", pull)
+    contract.check("get", s + "pull-payments", api.get(store_url(merchant, "pull-payments")).json())
+    p = "/api/v1/pull-payments/{pullPaymentId}"
+    contract.check("get", p, APIClient().get(f"/api/v1/pull-payments/{pull['id']}").json())
+    claims = []
+    for _ in range(3):
+        claim = APIClient().post(
+            f"/api/v1/pull-payments/{pull['id']}/payouts",
+            {"destination": ADDRESS, "amount": "0.0001"},
+            format="json",
+        )
+        contract.check("post", p + "/payouts", claim.json())
+        claims.append(claim.json()["id"])
+    contract.check(
+        "get", p + "/payouts", APIClient().get(f"/api/v1/pull-payments/{pull['id']}/payouts").json()
+    )
+    contract.check(
+        "get",
+        p + "/payouts/{payoutId}",
+        APIClient().get(f"/api/v1/pull-payments/{pull['id']}/payouts/{claims[0]}").json(),
+    )
+    contract.check(
+        "get", "/api/v1/payouts/{payoutId}", api.get(f"/api/v1/payouts/{claims[0]}").json()
+    )
+    approved = api.post(f"/api/v1/payouts/{claims[0]}", {}, format="json")
+    assert approved.status_code == 200, approved.content
+    contract.check("post", "/api/v1/payouts/{payoutId}", approved.json())
+    contract.check(
+        "post",
+        "/api/v1/payouts/{payoutId}/mark-paid",
+        api.post(f"/api/v1/payouts/{claims[1]}/mark-paid").json(),
+    )
+    contract.check(
+        "delete", "/api/v1/payouts/{payoutId}", api.delete(f"/api/v1/payouts/{claims[2]}").json()
+    )
     with_json = {
         (m, p) for p, m, op in _merchant_operations(spec) if "content" in op["responses"]["200"]
     }

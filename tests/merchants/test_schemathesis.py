@@ -20,6 +20,7 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.test import Client
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, Phase, settings
@@ -33,8 +34,11 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.services.exchange import exchange_rate_set
 from merchants.models import Merchant
+from merchants.services.invoices import invoice_create
 from merchants.services.keys import SCOPES, api_key_create
+from merchants.services.payments import invoice_pay_in_bank
 from tests.merchants.conftest import store_url
+from tests.merchants.test_funds import ADDRESS
 
 CHECKS = [
     not_a_server_error,
@@ -42,7 +46,7 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 8
 LOOPBACK_HOOK = "http://127.0.0.1:9/hook"
 
 
@@ -94,7 +98,12 @@ def test_the_fuzzed_spec_is_the_served_one() -> None:
 
 
 @pytest.fixture
-def world(db: Any, make_merchant: Callable[..., Merchant]) -> World:
+def world(
+    db: Any,
+    make_merchant: Callable[..., Merchant],
+    make_user: Callable[..., Any],
+    funded_account: Callable[..., Any],
+) -> World:
     exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=None)
     merchant = make_merchant(with_kzt=True)
     _, token = api_key_create(
@@ -106,6 +115,23 @@ def world(db: Any, make_merchant: Callable[..., Merchant]) -> World:
     hook = api.post(store_url(merchant, "webhooks"), {"url": LOOPBACK_HOOK}, format="json").json()
     api.post(store_url(merchant, "invoices"), {"amount": "0.002"}, format="json")
     delivery = api.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json()[0]
+    payer = make_user(email_verified_at=timezone.now())
+    paid = invoice_create(merchant=merchant, amount="0.0005", currency="BTC")  # under tier 0
+    invoice_pay_in_bank(
+        invoice_id=paid.id, payer=payer, account_id=funded_account(1_000_000, owner=payer).pk
+    )
+    pull = api.post(
+        f"/api/v1/invoices/{paid.id}/refund", {"refundVariant": "RateThen"}, format="json"
+    ).json()
+    claim = (
+        APIClient()
+        .post(
+            f"/api/v1/pull-payments/{pull['id']}/payouts",
+            {"destination": ADDRESS, "amount": "0.0001"},
+            format="json",
+        )
+        .json()
+    )
     return World(
         token=token,
         ids={
@@ -113,6 +139,8 @@ def world(db: Any, make_merchant: Callable[..., Merchant]) -> World:
             "invoiceId": invoice["id"],
             "webhookId": hook["id"],
             "deliveryId": delivery["id"],
+            "pullPaymentId": pull["id"],
+            "payoutId": claim["id"],
         },
     )
 
