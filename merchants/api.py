@@ -235,7 +235,7 @@ class InvoicesApi(MerchantApiView):
             INCLUDE_PAYMENT_METHODS,
         ],
         responses={200: InvoiceOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Invoices", value=[INVOICE_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Invoices", value=INVOICE_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, store_id: str) -> Response:
         merchant = self.merchant(store_id)
@@ -427,23 +427,22 @@ class InvoicePaymentMethodsApi(MerchantApiView):
             OpenApiExample(
                 "On-chain",
                 response_only=True,
-                value=[
-                    {
-                        "paymentMethodId": "BTC-CHAIN",
-                        "currency": "BTC",
-                        "destination": "bcrt1qexampleaddress0000000000000000000000",
-                        "paymentLink": "bitcoin:bcrt1qexampleaddress0000000000000000000000?amount=0.0015",
-                        "rate": "1",
-                        "paymentMethodPaid": "0.00000000",
-                        "totalPaid": "0.00000000",
-                        "due": "0.00150000",
-                        "amount": "0.00150000",
-                        "paymentMethodFee": "0.00000000",
-                        "payments": [],
-                        "activated": True,
-                        "additionalData": {},
-                    }
-                ],
+                # One item: drf-spectacular puts a list view's example in a list itself.
+                value={
+                    "paymentMethodId": "BTC-CHAIN",
+                    "currency": "BTC",
+                    "destination": "bcrt1qexampleaddress0000000000000000000000",
+                    "paymentLink": "bitcoin:bcrt1qexampleaddress0000000000000000000000?amount=0.0015",
+                    "rate": "1",
+                    "paymentMethodPaid": "0.00000000",
+                    "totalPaid": "0.00000000",
+                    "due": "0.00150000",
+                    "amount": "0.00150000",
+                    "paymentMethodFee": "0.00000000",
+                    "payments": [],
+                    "activated": True,
+                    "additionalData": {},
+                },
             )
         ],
     )

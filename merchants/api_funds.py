@@ -278,7 +278,7 @@ class PayoutsApi(MerchantApiView):
         summary="Latest payouts",
         parameters=[STORE_ID],
         responses={200: PayoutOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Payouts", response_only=True, value=[PAYOUT_EXAMPLE])],
+        examples=[OpenApiExample("Payouts", response_only=True, value=PAYOUT_EXAMPLE)],
     )
     def get(self, request: Request, store_id: str) -> Response:
         merchant = self.merchant(store_id)

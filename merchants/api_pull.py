@@ -76,7 +76,7 @@ PAYOUT_EXAMPLE = {
 }
 
 
-class RefundIn(serializers.Serializer):
+class GreenfieldRefundIn(serializers.Serializer):
     refundVariant = serializers.ChoiceField(choices=list(pull_services.REFUND_VARIANTS))
     name = serializers.CharField(required=False, allow_null=True, max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
@@ -116,7 +116,7 @@ class ApproveIn(serializers.Serializer):
     rateRule = serializers.CharField(required=False, allow_null=True, max_length=200)
 
 
-class PayoutOut(serializers.Serializer):
+class PullPayoutOut(serializers.Serializer):
     id = serializers.CharField()
     revision = serializers.IntegerField()
     pullPaymentId = serializers.CharField()
@@ -201,7 +201,7 @@ class InvoiceRefundApi(MerchantApiView):
         "(`customAmount` in BTC or KZT); `Fiat` is refused. `subtractPercentage` keeps a part. "
         "All refunds of an invoice together never exceed what it received.",
         parameters=[STORE_ID, INVOICE_ID, IDEMPOTENCY_HEADER],
-        request=RefundIn,
+        request=GreenfieldRefundIn,
         responses={200: PullPaymentOut, **WRITE_ERRORS},
         examples=[
             OpenApiExample(
@@ -216,7 +216,7 @@ class InvoiceRefundApi(MerchantApiView):
         merchant = self.merchant(store_id)
 
         def run() -> Response:
-            data = self.body(RefundIn)
+            data = self.body(GreenfieldRefundIn)
             pull = pull_services.invoice_refund_pull_payment(
                 merchant=merchant,
                 invoice_id=invoice_id,
@@ -243,7 +243,7 @@ class StorePullPaymentsApi(MerchantApiView):
         summary="Get store's pull payments",
         parameters=[STORE_ID, OpenApiParameter("includeArchived", OpenApiTypes.BOOL)],
         responses={200: PullPaymentOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Pull payments", response_only=True, value=[PULL_EXAMPLE])],
+        examples=[OpenApiExample("Pull payments", response_only=True, value=PULL_EXAMPLE)],
     )
     def get(self, request: Request, store_id: str) -> Response:
         query = self.merchant(store_id).pull_payments.all()
@@ -287,8 +287,8 @@ class PullPaymentPayoutsApi(PublicPullApiView):
         summary="Get payouts",
         auth=[],
         parameters=[PULL_PAYMENT_ID, OpenApiParameter("includeCancelled", OpenApiTypes.BOOL)],
-        responses={200: PayoutOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Payouts", response_only=True, value=[PAYOUT_EXAMPLE])],
+        responses={200: PullPayoutOut(many=True), **ERRORS},
+        examples=[OpenApiExample("Payouts", response_only=True, value=PAYOUT_EXAMPLE)],
     )
     def get(self, request: Request, pull_payment_id: str) -> Response:
         query = self.pull(pull_payment_id).payouts.all()
@@ -304,7 +304,7 @@ class PullPaymentPayoutsApi(PublicPullApiView):
         auth=[],
         parameters=[PULL_PAYMENT_ID, IDEMPOTENCY_HEADER],
         request=ClaimIn,
-        responses={200: PayoutOut, **WRITE_ERRORS},
+        responses={200: PullPayoutOut, **WRITE_ERRORS},
         examples=[
             OpenApiExample(
                 "Claim",
@@ -341,7 +341,7 @@ class PullPaymentPayoutApi(PublicPullApiView):
         summary="Get Payout",
         auth=[],
         parameters=[PULL_PAYMENT_ID, PAYOUT_ID],
-        responses={200: PayoutOut, **ERRORS},
+        responses={200: PullPayoutOut, **ERRORS},
         examples=[OpenApiExample("Payout", response_only=True, value=PAYOUT_EXAMPLE)],
     )
     def get(self, request: Request, pull_payment_id: str, payout_id: str) -> Response:
@@ -373,7 +373,7 @@ class PayoutApi(MerchantApiView):
         tags=["Payouts"],
         summary="Get Payout",
         parameters=[PAYOUT_ID],
-        responses={200: PayoutOut, **ERRORS},
+        responses={200: PullPayoutOut, **ERRORS},
         examples=[OpenApiExample("Payout", response_only=True, value=PAYOUT_EXAMPLE)],
     )
     def get(self, request: Request, payout_id: str) -> Response:
@@ -388,7 +388,7 @@ class PayoutApi(MerchantApiView):
         "Only an `AwaitingApproval` payout (422 otherwise).",
         parameters=[PAYOUT_ID, IDEMPOTENCY_HEADER],
         request=ApproveIn,
-        responses={200: PayoutOut, **WRITE_ERRORS},
+        responses={200: PullPayoutOut, **WRITE_ERRORS},
         examples=[
             OpenApiExample("Approve", request_only=True, value={"revision": 0}),
             OpenApiExample(
@@ -419,7 +419,7 @@ class PayoutApi(MerchantApiView):
         tags=["Payouts"],
         summary="Cancel Payout",
         parameters=[PAYOUT_ID],
-        responses={200: PayoutOut, **WRITE_ERRORS},
+        responses={200: PullPayoutOut, **WRITE_ERRORS},
         examples=[
             OpenApiExample(
                 "Cancelled", response_only=True, value={**PAYOUT_EXAMPLE, "state": "Cancelled"}
@@ -446,7 +446,7 @@ class PayoutMarkPaidApi(MerchantApiView):
         description="For a payout you paid outside the bank; only while `AwaitingApproval`.",
         parameters=[PAYOUT_ID, IDEMPOTENCY_HEADER],
         request=None,
-        responses={200: PayoutOut, **WRITE_ERRORS},
+        responses={200: PullPayoutOut, **WRITE_ERRORS},
         examples=[
             OpenApiExample(
                 "Paid", response_only=True, value={**PAYOUT_EXAMPLE, "state": "Completed"}

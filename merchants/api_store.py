@@ -77,7 +77,7 @@ class StoresApi(MerchantApiView):
         tags=["Store"],
         summary="Stores of this key",
         responses={200: StoreOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Stores", value=[STORE_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Stores", value=STORE_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:
         return Response([store_json(self.api_key.merchant)])

@@ -133,7 +133,7 @@ class WebhooksApi(MerchantApiView):
         summary="List webhooks",
         parameters=[STORE_ID],
         responses={200: WebhookOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Webhooks", value=[WEBHOOK_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Webhooks", value=WEBHOOK_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, store_id: str) -> Response:
         return Response([webhook_json(w) for w in webhook_list(merchant=self.merchant(store_id))])
@@ -237,7 +237,7 @@ class DeliveriesApi(MerchantApiView):
             OpenApiParameter("count", OpenApiTypes.INT, description="At most 100."),
         ],
         responses={200: DeliveryOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Deliveries", value=[DELIVERY_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Deliveries", value=DELIVERY_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, webhook_id: str, store_id: str | None = None) -> Response:
         deliveries = delivery_list(

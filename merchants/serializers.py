@@ -71,7 +71,13 @@ class CheckoutIn(serializers.Serializer):
         required=False, allow_null=True, min_value=0, max_value=30 * 24 * 60
     )
     paymentTolerance = serializers.DecimalField(
-        required=False, allow_null=True, max_digits=5, decimal_places=2, min_value=0, max_value=100
+        required=False,
+        allow_null=True,
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        max_value=100,
+        coerce_to_string=False,  # a JSON number, as Greenfield documents it
     )
     redirectURL = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, max_length=2000
