@@ -328,6 +328,9 @@ LOGGING = {
 # Merchant API (merchants/): per-key rate limit, public base of checkout links,
 # on-chain invoice addresses, the deposit listener, periodic expiry and webhook sweeps.
 MERCHANT_API_RATE = env.str("MERCHANT_API_RATE", default="600/min")
+# Failed API-key authentications per client address; public pull-payment paths per client.
+MERCHANT_API_AUTH_FAILURE_RATE = env.str("MERCHANT_API_AUTH_FAILURE_RATE", default="30/min")
+MERCHANT_API_PUBLIC_RATE = env.str("MERCHANT_API_PUBLIC_RATE", default="120/min")
 MERCHANT_PUBLIC_BASE_URL = env.str("MERCHANT_PUBLIC_BASE_URL", default="")
 MERCHANT_INVOICE_ONCHAIN = env.bool("MERCHANT_INVOICE_ONCHAIN", default=True)
 # Webhooks to loopback/private addresses only outside production (SSRF guard).
