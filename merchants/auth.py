@@ -106,7 +106,8 @@ class HasScope(BasePermission):
             return False
         if not hasattr(view, str(request.method).lower()):
             return True  # no such operation: the view answers 405 method-not-allowed
-        needed = view.required_scopes.get(request.method)
+        method = "GET" if request.method == "HEAD" else request.method  # HEAD reads like GET
+        needed = view.required_scopes.get(method)
         if needed is None:
             return False
         if needed not in scopes_effective(key.scopes):

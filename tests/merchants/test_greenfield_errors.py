@@ -284,3 +284,8 @@ def test_server_info_needs_a_key_and_health_does_not(api: APIClient, no_node: No
     assert info["fullySynched"] is False  # no node in this test
     assert info["syncStatus"][0]["available"] is False
     assert APIClient().get("/api/v1/health/").json() == {"synchronized": False}
+
+
+def test_head_reads_like_get(api: APIClient, merchant: Merchant) -> None:
+    assert api.head(store_url(merchant, "invoices")).status_code == 200
+    assert APIClient().head(store_url(merchant, "invoices")).status_code == 401
