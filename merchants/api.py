@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from bank.errors import ValidationFailed
 from bank.middleware import client_address
 from merchants import schema  # noqa: F401 - registers the auth scheme with drf-spectacular
-from merchants.api_errors import greenfield_exception_handler
+from merchants.api_errors import VALIDATION_ERRORS_SCHEMA, greenfield_exception_handler
 from merchants.api_params import (
     bool_param,
     choice_params,
@@ -60,19 +60,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     "included; with a different request it is 409 `idempotency-conflict`, and while the first "
     "is still running 409 `idempotency-in-progress`. Keys live per store.",
 )
-# Greenfield's ValidationProblemDetails: a JSON array of {path, message} (plus Alatau's code).
-VALIDATION_ERRORS_SCHEMA = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "properties": {
-            "path": {"type": "string", "description": "JSON path; empty: the whole body."},
-            "message": {"type": "string"},
-            "code": {"type": "string", "description": "Alatau's stable code (kebab case)."},
-        },
-        "required": ["path", "message"],
-    },
-}
 ERRORS = {
     401: OpenApiResponse(ErrorOut, description="`unauthenticated`: missing or invalid API key."),
     403: OpenApiResponse(

@@ -23,6 +23,20 @@ from bank.errors import ApplicationError, ValidationFailed
 
 BODY_BYTES_MAX = 64 * 1024
 
+# Greenfield's ValidationProblemDetails: a JSON array of {path, message} (plus Alatau's code).
+VALIDATION_ERRORS_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "path": {"type": "string", "description": "JSON path; empty: the whole body."},
+            "message": {"type": "string"},
+            "code": {"type": "string", "description": "Alatau's stable code (kebab case)."},
+        },
+        "required": ["path", "message"],
+    },
+}
+
 
 def kebab(code: str) -> str:
     """Return a stable code in BTCPay's kebab case (``invoice_not_found`` -> ``invoice-not-found``)."""

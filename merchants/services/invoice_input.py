@@ -64,6 +64,28 @@ def parse_checkout(checkout: dict[str, Any]) -> dict[str, Any]:
                 "checkout.paymentTolerance": ["A percentage from 0 to 100, at most 2 decimals."]
             },
         )
+    methods, default = _payment_methods(checkout)
+    monitoring = _monitoring_minutes(checkout)
+    redirect = checkout.get("redirectURL") or ""
+    if redirect:
+        parts = urlsplit(str(redirect))
+        if parts.scheme not in ("http", "https") or not parts.netloc or len(redirect) > 2000:
+            raise ValidationFailed(
+                "Bad redirect URL", fields={"checkout.redirectURL": ["An absolute http(s) URL."]}
+            )
+    return {
+        "speed": speed,
+        "minutes": int(minutes),
+        "monitoring": monitoring,
+        "tolerance_bp": int(tol * 100),
+        "redirect": str(redirect),
+        "methods": methods,
+        "default": default,
+    }
+
+
+def _payment_methods(checkout: dict[str, Any]) -> tuple[list[str], str]:
+    """``paymentMethods`` (a subset of Alatau's, in their order) and ``defaultPaymentMethod``."""
     methods = checkout.get("paymentMethods") or []
     if not isinstance(methods, list) or not set(methods) <= set(PaymentMethod.values):
         raise ValidationFailed(
@@ -76,6 +98,10 @@ def parse_checkout(checkout: dict[str, Any]) -> dict[str, Any]:
             "Invalid default payment method",
             fields={"checkout.defaultPaymentMethod": ["One of the invoice's payment methods."]},
         )
+    return sorted(set(methods), key=PaymentMethod.values.index), str(default)
+
+
+def _monitoring_minutes(checkout: dict[str, Any]) -> int:
     monitoring = checkout.get("monitoringMinutes")
     monitoring = MONITORING_MINUTES_DEFAULT if monitoring is None else monitoring
     if (
@@ -91,22 +117,7 @@ def parse_checkout(checkout: dict[str, Any]) -> dict[str, Any]:
                 ]
             },
         )
-    redirect = checkout.get("redirectURL") or ""
-    if redirect:
-        parts = urlsplit(str(redirect))
-        if parts.scheme not in ("http", "https") or not parts.netloc or len(redirect) > 2000:
-            raise ValidationFailed(
-                "Bad redirect URL", fields={"checkout.redirectURL": ["An absolute http(s) URL."]}
-            )
-    return {
-        "speed": speed,
-        "minutes": int(minutes),
-        "monitoring": monitoring,
-        "tolerance_bp": int(tol * 100),
-        "redirect": str(redirect),
-        "methods": sorted(set(methods), key=PaymentMethod.values.index),
-        "default": default,
-    }
+    return int(monitoring)
 
 
 def parse_metadata(metadata: Any) -> tuple[dict[str, Any], str]:

@@ -146,6 +146,33 @@ def test_responses_match_the_published_schema(
         s + "invoices/{invoiceId}/unarchive",
         api.post(store_url(merchant, f"invoices/{iid}/unarchive")).json(),
     )
+    _check_webhooks(contract, api, merchant, s)
+    contract.check("get", s + "balance", api.get(store_url(merchant, "balance")).json())
+    contract.check("get", s + "transactions", api.get(store_url(merchant, "transactions")).json())
+    contract.check("get", s + "payouts", api.get(store_url(merchant, "payouts")).json())
+    contract.check("get", "/api/v1/stores/{storeId}", api.get(store_url(merchant)[:-1]).json())
+    contract.check("get", "/api/v1/stores", api.get("/api/v1/stores").json())
+    contract.check("get", "/api/v1/server/info", api.get("/api/v1/server/info").json())
+    contract.check("get", "/api/v1/health", api.get("/api/v1/health").json())
+    contract.check(
+        "get", s + "payment-methods", api.get(store_url(merchant, "payment-methods")).json()
+    )
+    contract.check(
+        "get",
+        s + "payment-methods/{paymentMethodId}",
+        api.get(store_url(merchant, "payment-methods/BTC-CHAIN")).json(),
+    )
+    contract.check("get", "/api/v1/api-keys/current", api.get("/api/v1/api-keys/current").json())
+    _check_pull_payments(contract, api, merchant, iid, s)
+    with_json = {
+        (m, p) for p, m, op in _merchant_operations(spec) if "content" in op["responses"]["200"]
+    }
+    # Payout and conversion bodies are checked in test_funds against the same serializers.
+    missing = with_json - contract.checked - {("post", s + "payouts"), ("post", s + "conversions")}
+    assert not missing, missing
+
+
+def _check_webhooks(contract: Contract, api: APIClient, merchant: Any, s: str) -> None:
     hook = api.post(
         store_url(merchant, "webhooks"), {"url": "http://127.0.0.1:9/h"}, format="json"
     ).json()
@@ -181,22 +208,11 @@ def test_responses_match_the_published_schema(
         s + "webhooks/{webhookId}/deliveries/{deliveryId}/redeliver",
         api.post(store_url(merchant, f"webhooks/{wid}/deliveries/{did}/redeliver")).json(),
     )
-    contract.check("get", s + "balance", api.get(store_url(merchant, "balance")).json())
-    contract.check("get", s + "transactions", api.get(store_url(merchant, "transactions")).json())
-    contract.check("get", s + "payouts", api.get(store_url(merchant, "payouts")).json())
-    contract.check("get", "/api/v1/stores/{storeId}", api.get(store_url(merchant)[:-1]).json())
-    contract.check("get", "/api/v1/stores", api.get("/api/v1/stores").json())
-    contract.check("get", "/api/v1/server/info", api.get("/api/v1/server/info").json())
-    contract.check("get", "/api/v1/health", api.get("/api/v1/health").json())
-    contract.check(
-        "get", s + "payment-methods", api.get(store_url(merchant, "payment-methods")).json()
-    )
-    contract.check(
-        "get",
-        s + "payment-methods/{paymentMethodId}",
-        api.get(store_url(merchant, "payment-methods/BTC-CHAIN")).json(),
-    )
-    contract.check("get", "/api/v1/api-keys/current", api.get("/api/v1/api-keys/current").json())
+
+
+def _check_pull_payments(
+    contract: Contract, api: APIClient, merchant: Any, iid: str, s: str
+) -> None:
     pull = api.post(
         store_url(merchant, f"invoices/{iid}/refund"),
         {"refundVariant": "Custom", "customAmount": "0.0003", "customCurrency": "BTC"},
@@ -237,12 +253,6 @@ def test_responses_match_the_published_schema(
     contract.check(
         "delete", "/api/v1/payouts/{payoutId}", api.delete(f"/api/v1/payouts/{claims[2]}").json()
     )
-    with_json = {
-        (m, p) for p, m, op in _merchant_operations(spec) if "content" in op["responses"]["200"]
-    }
-    # Payout and conversion bodies are checked in test_funds against the same serializers.
-    missing = with_json - contract.checked - {("post", s + "payouts"), ("post", s + "conversions")}
-    assert not missing, missing
 
 
 def _normal(path: str) -> str:
