@@ -133,7 +133,7 @@ class ApiKeyRateThrottle(BaseThrottle):
         return hits <= limit
 
     def wait(self) -> float | None:
-        return float(getattr(self, "_wait_s", 1))
+        return int(getattr(self, "_wait_s", 1))  # whole seconds (Retry-After)
 
 
 class ClientRateThrottle(BaseThrottle):
@@ -146,7 +146,7 @@ class ClientRateThrottle(BaseThrottle):
         return hits <= limit
 
     def wait(self) -> float | None:
-        return float(getattr(self, "_wait_s", 1))
+        return int(getattr(self, "_wait_s", 1))  # whole seconds (Retry-After)
 
 
 def _check_text(value: str, path: str) -> None:
