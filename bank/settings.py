@@ -244,6 +244,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "merchants.schema.greenfield_path_names",  # BTCPay's {storeId}, {invoiceId}, ...
+    ],
 }
 
 # Bank identity: Kazakh IBAN bank code (3 digits) for account numbers.
@@ -370,6 +374,9 @@ LOGGING = {
 # Merchant API (merchants/): per-key rate limit, public base of checkout links,
 # on-chain invoice addresses, the deposit listener, periodic expiry and webhook sweeps.
 MERCHANT_API_RATE = env.str("MERCHANT_API_RATE", default="600/min")
+# Failed API-key authentications per client address; public pull-payment paths per client.
+MERCHANT_API_AUTH_FAILURE_RATE = env.str("MERCHANT_API_AUTH_FAILURE_RATE", default="30/min")
+MERCHANT_API_PUBLIC_RATE = env.str("MERCHANT_API_PUBLIC_RATE", default="120/min")
 MERCHANT_PUBLIC_BASE_URL = env.str("MERCHANT_PUBLIC_BASE_URL", default="")
 MERCHANT_INVOICE_ONCHAIN = env.bool("MERCHANT_INVOICE_ONCHAIN", default=True)
 # Webhooks to loopback/private addresses only outside production (SSRF guard).

@@ -21,10 +21,19 @@ from rest_framework.views import APIView
 from core.errors import ValidationFailed
 from core.http import client_address
 from merchants import schema  # noqa: F401 - registers the auth scheme with drf-spectacular
+from merchants.api_errors import VALIDATION_ERRORS_SCHEMA, greenfield_exception_handler
+from merchants.api_params import (
+    bool_param,
+    choice_params,
+    date_param,
+    int_param,
+    query_check,
+    text_param,
+)
 from merchants.auth import ApiKeyAuthentication, ApiKeyRateThrottle, DecimalJSONParser, HasScope
 from merchants.models import ApiKey, InvoiceStatus, Merchant
 from merchants.presenters import invoice_json, payment_methods_json
-from merchants.selectors import invoice_get, invoice_list, merchant_for_store
+from merchants.selectors import PAGE_MAX, invoice_get, invoice_list, merchant_for_store
 from merchants.serializers import (
     CreateInvoiceIn,
     ErrorOut,
@@ -46,19 +55,30 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=False,
-    description="Optional. The same key with the same body returns the first response; "
-    "with a different body: 409 idempotency_conflict. Keys live per store.",
+    description="Optional, at most 128 characters. The same key with the same method, path "
+    "and body returns the first response again (with `Idempotent-Replayed: true`), errors "
+    "included; with a different request it is 409 `idempotency-conflict`, and while the first "
+    "is still running 409 `idempotency-in-progress`. Keys live per store.",
 )
 ERRORS = {
-    401: OpenApiResponse(ErrorOut, description="Missing or invalid API key."),
-    403: OpenApiResponse(ErrorOut, description="The key lacks the permission."),
+    401: OpenApiResponse(ErrorOut, description="`unauthenticated`: missing or invalid API key."),
+    403: OpenApiResponse(
+        ErrorOut, description="`missing-permission`: the key lacks `missingPermission`."
+    ),
     404: OpenApiResponse(ErrorOut, description="Not found, or not this store's."),
+    422: OpenApiResponse(
+        VALIDATION_ERRORS_SCHEMA, description="Validation failed: one item per problem."
+    ),
     429: OpenApiResponse(ErrorOut, description="Rate limited; see Retry-After."),
 }
 WRITE_ERRORS = {
     **ERRORS,
+    400: OpenApiResponse(ErrorOut, description="The request cannot be done in this state."),
     409: OpenApiResponse(ErrorOut, description="Conflict (state or idempotency key)."),
-    422: OpenApiResponse(ErrorOut, description="Validation failed; see `fields`."),
+    413: OpenApiResponse(ErrorOut, description="`body-too-large`: over 64 KiB."),
+    503: OpenApiResponse(
+        ErrorOut, description="A dependency is down (no BTC/KZT rate, the node); try again."
+    ),
 }
 INVOICE_EXAMPLE = {
     "id": "HMprBnL9BTXWuPvpoKBS6e",
@@ -94,6 +114,11 @@ STORE_ID = OpenApiParameter(
     description="The store id (Merchant.store_id).",
 )
 INVOICE_ID = OpenApiParameter("invoice_id", OpenApiTypes.STR, OpenApiParameter.PATH)
+INCLUDE_PAYMENT_METHODS = OpenApiParameter(
+    "includePaymentMethods",
+    OpenApiTypes.BOOL,
+    description="Add `paymentMethods` (as the payment-methods endpoint) to each invoice.",
+)
 
 
 def request_fingerprint(request: Request) -> str:
@@ -114,6 +139,13 @@ class MerchantApiView(APIView):
     parser_classes = [DecimalJSONParser]
     required_scopes: dict[str, str] = {}
 
+    def get_exception_handler(self) -> Any:
+        return greenfield_exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        query_check(request)
+
     @property
     def api_key(self) -> ApiKey:
         key = self.request.auth
@@ -128,8 +160,7 @@ class MerchantApiView(APIView):
     def body(self, serializer_class: type[Any]) -> dict[str, Any]:
         if not isinstance(self.request.data, dict):
             raise ValidationFailed(
-                "The body must be a JSON object",
-                fields={"non_field_errors": ["Send a JSON object."]},
+                "The body must be a JSON object", fields={"": ["Send a JSON object."]}
             )
         serializer = serializer_class(data=self.request.data)
         serializer.is_valid(raise_exception=True)
@@ -162,18 +193,6 @@ class MerchantApiView(APIView):
         return response
 
 
-def _int_param(request: Request, name: str, default: int | None) -> int | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValidationFailed(
-            f"{name} must be an integer", fields={name: ["An integer."]}
-        ) from None
-
-
 class InvoicesApi(MerchantApiView):
     """List and create invoices of a store."""
 
@@ -198,29 +217,38 @@ class InvoicesApi(MerchantApiView):
             OpenApiParameter("startDate", OpenApiTypes.INT, description="Unix seconds."),
             OpenApiParameter("endDate", OpenApiTypes.INT, description="Unix seconds."),
             OpenApiParameter("skip", OpenApiTypes.INT),
-            OpenApiParameter("take", OpenApiTypes.INT, description="At most 100 (default)."),
+            OpenApiParameter("take", OpenApiTypes.INT, description="0 to 100 (default 100)."),
             OpenApiParameter("includeArchived", OpenApiTypes.BOOL),
+            INCLUDE_PAYMENT_METHODS,
         ],
         responses={200: InvoiceOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Invoices", value=[INVOICE_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Invoices", value=INVOICE_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, store_id: str) -> Response:
         merchant = self.merchant(store_id)
-        statuses = request.query_params.getlist("status")
-        if any(s not in InvoiceStatus.values for s in statuses):
-            raise ValidationFailed("Unknown status", fields={"status": InvoiceStatus.values})
+        start, end = date_param(request, "startDate"), date_param(request, "endDate")
+        if start is not None and end is not None and start > end:
+            raise ValidationFailed(
+                "startDate is after endDate",
+                fields={
+                    "startDate": ["startDate should not be above endDate"],
+                    "endDate": ["endDate should not be below startDate"],
+                },
+            )
+        with_methods = bool_param(request, "includePaymentMethods", False)
         invoices = invoice_list(
             merchant=merchant,
             order_ids=request.query_params.getlist("orderId"),
-            statuses=statuses,
-            start=_int_param(request, "startDate", None),
-            end=_int_param(request, "endDate", None),
-            skip=max(0, _int_param(request, "skip", 0) or 0),
-            take=_int_param(request, "take", 100) or 0,
-            include_archived=request.query_params.get("includeArchived") == "true",
-            text=request.query_params.get("textSearch", "").strip(),
+            statuses=choice_params(request, "status", InvoiceStatus.values),
+            start=start,
+            end=end,
+            skip=int_param(request, "skip", 0, high=10**9) or 0,
+            take=int_param(request, "take", PAGE_MAX, high=PAGE_MAX) or 0,
+            include_archived=bool_param(request, "includeArchived", False),
+            text=text_param(request, "textSearch"),
+            payments=with_methods,
         )
-        return Response([invoice_json(i) for i in invoices])
+        return Response([invoice_json(i, payment_methods=with_methods) for i in invoices])
 
     @extend_schema(
         operation_id="Invoices_CreateInvoice",
@@ -288,13 +316,16 @@ class InvoiceApi(MerchantApiView):
         operation_id="Invoices_GetInvoice",
         tags=["Invoices"],
         summary="Get an invoice",
-        parameters=[STORE_ID, INVOICE_ID],
+        parameters=[STORE_ID, INVOICE_ID, INCLUDE_PAYMENT_METHODS],
         responses={200: InvoiceOut, **ERRORS},
         examples=[OpenApiExample("Invoice", value=INVOICE_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
-        invoice = invoice_get(merchant=self.merchant(store_id), invoice_id=invoice_id)
-        return Response(invoice_json(invoice))
+        with_methods = bool_param(request, "includePaymentMethods", False)
+        invoice = invoice_get(
+            merchant=self.merchant(store_id), invoice_id=invoice_id, payments=with_methods
+        )
+        return Response(invoice_json(invoice, payment_methods=with_methods))
 
     @extend_schema(
         operation_id="Invoices_UpdateInvoice",
@@ -329,7 +360,7 @@ class InvoiceApi(MerchantApiView):
         summary="Archive an invoice",
         description="Hides the invoice from lists; it keeps working and can be unarchived.",
         parameters=[STORE_ID, INVOICE_ID],
-        responses={200: None, **ERRORS},
+        responses={200: OpenApiResponse(description="Archived."), **ERRORS},
     )
     def delete(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
         merchant = self.merchant(store_id)
@@ -348,9 +379,10 @@ class InvoiceUnarchiveApi(MerchantApiView):
         operation_id="Invoices_UnarchiveInvoice",
         tags=["Invoices"],
         summary="Unarchive",
+        description="400 `already-unarchived` when the invoice is not archived.",
         parameters=[STORE_ID, INVOICE_ID, IDEMPOTENCY_HEADER],
         request=None,
-        responses={200: InvoiceOut, **ERRORS},
+        responses={200: InvoiceOut, **WRITE_ERRORS},
         examples=[OpenApiExample("Invoice", value=INVOICE_EXAMPLE, response_only=True)],
     )
     def post(self, request: Request, invoice_id: str, store_id: str | None = None) -> Response:
@@ -382,23 +414,22 @@ class InvoicePaymentMethodsApi(MerchantApiView):
             OpenApiExample(
                 "On-chain",
                 response_only=True,
-                value=[
-                    {
-                        "paymentMethodId": "BTC-CHAIN",
-                        "currency": "BTC",
-                        "destination": "bcrt1qexampleaddress0000000000000000000000",
-                        "paymentLink": "bitcoin:bcrt1qexampleaddress0000000000000000000000?amount=0.0015",
-                        "rate": "1",
-                        "paymentMethodPaid": "0.00000000",
-                        "totalPaid": "0.00000000",
-                        "due": "0.00150000",
-                        "amount": "0.00150000",
-                        "paymentMethodFee": "0.00000000",
-                        "payments": [],
-                        "activated": True,
-                        "additionalData": {},
-                    }
-                ],
+                # One item: drf-spectacular puts a list view's example in a list itself.
+                value={
+                    "paymentMethodId": "BTC-CHAIN",
+                    "currency": "BTC",
+                    "destination": "bcrt1qexampleaddress0000000000000000000000",
+                    "paymentLink": "bitcoin:bcrt1qexampleaddress0000000000000000000000?amount=0.0015",
+                    "rate": "1",
+                    "paymentMethodPaid": "0.00000000",
+                    "totalPaid": "0.00000000",
+                    "due": "0.00150000",
+                    "amount": "0.00150000",
+                    "paymentMethodFee": "0.00000000",
+                    "payments": [],
+                    "activated": True,
+                    "additionalData": {},
+                },
             )
         ],
     )
@@ -418,7 +449,8 @@ class InvoiceStatusApi(MerchantApiView):
         operation_id="Invoices_MarkInvoiceStatus",
         tags=["Invoices"],
         summary="Mark an invoice Settled or Invalid",
-        description="Sets `additionalStatus` to `Marked`; moves no money.",
+        description="Sets `additionalStatus` to `Marked`; moves no money. From a state that "
+        "does not allow it: 422 at `status` (see `availableStatusesForManualMarking`).",
         parameters=[STORE_ID, INVOICE_ID, IDEMPOTENCY_HEADER],
         request=MarkStatusIn,
         responses={200: InvoiceOut, **WRITE_ERRORS},

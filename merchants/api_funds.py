@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Account
+from core.errors import ValidationFailed
 from core.money import format_amount, parse_amount
 from custody.models import Withdrawal
 from merchants.api import (
@@ -21,6 +22,7 @@ from merchants.api import (
     MerchantApiView,
     client_ip,
 )
+from merchants.api_params import int_param
 from merchants.models import Payout, Refund
 from merchants.presenters import unix
 from merchants.selectors import merchant_statement
@@ -233,14 +235,14 @@ class TransactionsApi(MerchantApiView):
     )
     def get(self, request: Request, store_id: str) -> Response:
         merchant = self.merchant(store_id)
-        currency = request.query_params.get("currency", "BTC").upper()
-        after = request.query_params.get("afterId", "0")
-        limit = request.query_params.get("limit", "100")
+        currency = (request.query_params.get("currency") or "BTC").upper()
+        if currency not in ("BTC", "KZT"):
+            raise ValidationFailed("Unknown currency", fields={"currency": ["BTC or KZT."]})
         statement = merchant_statement(
             merchant=merchant,
-            currency="KZT" if currency == "KZT" else "BTC",
-            after_id=int(after) if after.isdigit() else 0,
-            limit=int(limit) if limit.isdigit() else 100,
+            currency=currency,
+            after_id=int_param(request, "afterId", 0) or 0,
+            limit=int_param(request, "limit", 100, low=1, high=500) or 100,
         )
         cur = statement.account.currency
         return Response(
@@ -276,7 +278,7 @@ class PayoutsApi(MerchantApiView):
         summary="Latest payouts",
         parameters=[STORE_ID],
         responses={200: PayoutOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Payouts", response_only=True, value=[PAYOUT_EXAMPLE])],
+        examples=[OpenApiExample("Payouts", response_only=True, value=PAYOUT_EXAMPLE)],
     )
     def get(self, request: Request, store_id: str) -> Response:
         merchant = self.merchant(store_id)

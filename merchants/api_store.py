@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from merchants.api import ERRORS, STORE_ID, MerchantApiView
 from merchants.auth import IsApiKey
 from merchants.models import Merchant
-from merchants.services.invoices import EXPIRATION_MINUTES_DEFAULT
+from merchants.services.invoice_input import EXPIRATION_MINUTES_DEFAULT
 from merchants.services.keys import SCOPE_VIEW_STORE, SCOPES, scopes_effective
 
 
@@ -77,7 +77,7 @@ class StoresApi(MerchantApiView):
         tags=["Store"],
         summary="Stores of this key",
         responses={200: StoreOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Stores", value=[STORE_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Stores", value=STORE_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:
         return Response([store_json(self.api_key.merchant)])

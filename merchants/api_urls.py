@@ -3,14 +3,27 @@
 BTCPay answers both ``/stores/{storeId}/invoices/{invoiceId}`` and
 ``/invoices/{invoiceId}`` (likewise for webhooks); clients call either. The
 aliases resolve the store from the API key and are left out of the schema.
+ASP.NET routing accepts a trailing slash on every route and clients send one,
+so every route is also answered with it (hidden from the schema too). Any
+other path under ``/api/v1/`` answers a JSON 404.
 """
 
 from typing import Any
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, re_path
 from drf_spectacular.utils import extend_schema
 
-from merchants import api, api_funds, api_payment_requests, api_store, api_webhooks
+from merchants import (
+    api,
+    api_funds,
+    api_payment_requests,
+    api_pull,
+    api_server,
+    api_store,
+    api_webhooks,
+)
+from merchants import ids as _ids  # noqa: F401 - registers the <pid:> converter
+from merchants.api_errors import api_not_found
 
 
 def _alias(view: type[Any]) -> Any:
@@ -18,61 +31,74 @@ def _alias(view: type[Any]) -> Any:
     return hidden.as_view()
 
 
-S = "stores/<str:store_id>/"
-I = "invoices/<str:invoice_id>"  # noqa: E741
-W = "webhooks/<str:webhook_id>"
-D = W + "/deliveries/<str:delivery_id>"
-R = "payment-requests/<str:request_id>"
+def route(rule: str, view: type[Any], name: str | None = None) -> list[URLPattern]:
+    """The route as documented, and the same with a trailing slash (not in the schema)."""
+    main = path(rule, view.as_view(), name=name) if name else path(rule, _alias(view))
+    return [main, path(rule + "/", _alias(view))]
+
+
+S = "stores/<pid:store_id>/"
+I = "invoices/<pid:invoice_id>"  # noqa: E741
+W = "webhooks/<pid:webhook_id>"
+D = W + "/deliveries/<pid:delivery_id>"
+PM = "/payment-methods/<pid:payment_method_id>"
+P = "pull-payments/<pid:pull_payment_id>"
+R = "payment-requests/<pid:request_id>"
+
+ROUTES: list[tuple[str, type[Any], str | None]] = [
+    ("server/info", api_server.ServerInfoApi, "server-info"),
+    ("health", api_server.HealthApi, "health"),
+    ("api-keys/current", api_store.CurrentKeyApi, "api-key-current"),
+    ("stores", api_store.StoresApi, "stores"),
+    ("stores/<pid:store_id>", api_store.StoreApi, "store"),
+    (S + "payment-methods", api_server.StorePaymentMethodsApi, "store-payment-methods"),
+    (S + PM[1:], api_server.StorePaymentMethodApi, "store-payment-method"),
+    (S + "invoices", api.InvoicesApi, "invoices"),
+    (S + I, api.InvoiceApi, "invoice"),
+    (S + I + "/payment-methods", api.InvoicePaymentMethodsApi, "invoice-payment-methods"),
+    (S + I + PM + "/activate", api_server.ActivatePaymentMethodApi, "invoice-pm-activate"),
+    (S + I + "/status", api.InvoiceStatusApi, "invoice-status"),
+    (S + I + "/unarchive", api.InvoiceUnarchiveApi, "invoice-unarchive"),
+    (S + I + "/refunds", api_funds.InvoiceRefundsApi, "invoice-refunds"),
+    (S + I + "/refund", api_pull.InvoiceRefundApi, "invoice-refund"),
+    (S + "pull-payments", api_pull.StorePullPaymentsApi, "pull-payments"),
+    (P, api_pull.PullPaymentApi, "pull-payment"),
+    (P + "/payouts", api_pull.PullPaymentPayoutsApi, "pull-payment-payouts"),
+    (P + "/payouts/<pid:payout_id>", api_pull.PullPaymentPayoutApi, "pull-payment-payout"),
+    ("payouts/<pid:payout_id>", api_pull.PayoutApi, "payout"),
+    ("payouts/<pid:payout_id>/mark-paid", api_pull.PayoutMarkPaidApi, "payout-mark-paid"),
+    (S + "webhooks", api_webhooks.WebhooksApi, "webhooks"),
+    (S + W, api_webhooks.WebhookApi, "webhook"),
+    (S + W + "/deliveries", api_webhooks.DeliveriesApi, "deliveries"),
+    (S + D, api_webhooks.DeliveryApi, "delivery"),
+    (S + D + "/request", api_webhooks.DeliveryRequestApi, "delivery-request"),
+    (S + D + "/redeliver", api_webhooks.DeliveryRedeliverApi, "delivery-redeliver"),
+    (S + "balance", api_funds.BalanceApi, "balance"),
+    (S + "transactions", api_funds.TransactionsApi, "transactions"),
+    (S + "payouts", api_funds.PayoutsApi, "payouts"),
+    (S + "conversions", api_funds.ConversionsApi, "conversions"),
+    (S + "payment-requests", api_payment_requests.PaymentRequestsApi, "payment-requests"),
+    (S + R, api_payment_requests.PaymentRequestApi, "payment-request"),
+    (S + R + "/pay", api_payment_requests.PaymentRequestPayApi, "payment-request-pay"),
+    # Greenfield's top-level forms.
+    (R, api_payment_requests.PaymentRequestApi, None),
+    (R + "/pay", api_payment_requests.PaymentRequestPayApi, None),
+    (I, api.InvoiceApi, None),
+    (I + "/payment-methods", api.InvoicePaymentMethodsApi, None),
+    (I + PM + "/activate", api_server.ActivatePaymentMethodApi, None),
+    (I + "/status", api.InvoiceStatusApi, None),
+    (I + "/unarchive", api.InvoiceUnarchiveApi, None),
+    (I + "/refunds", api_funds.InvoiceRefundsApi, None),
+    (I + "/refund", api_pull.InvoiceRefundApi, None),
+    (W, api_webhooks.WebhookApi, None),
+    (W + "/deliveries", api_webhooks.DeliveriesApi, None),
+    (D, api_webhooks.DeliveryApi, None),
+    (D + "/request", api_webhooks.DeliveryRequestApi, None),
+    (D + "/redeliver", api_webhooks.DeliveryRedeliverApi, None),
+]
 
 app_name = "merchants_api"
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("api-keys/current", api_store.CurrentKeyApi.as_view(), name="api-key-current"),
-    path("stores", api_store.StoresApi.as_view(), name="stores"),
-    path("stores/<str:store_id>", api_store.StoreApi.as_view(), name="store"),
-    path(S + "invoices", api.InvoicesApi.as_view(), name="invoices"),
-    path(S + I, api.InvoiceApi.as_view(), name="invoice"),
-    path(
-        S + I + "/payment-methods",
-        api.InvoicePaymentMethodsApi.as_view(),
-        name="invoice-payment-methods",
-    ),
-    path(S + I + "/status", api.InvoiceStatusApi.as_view(), name="invoice-status"),
-    path(S + I + "/unarchive", api.InvoiceUnarchiveApi.as_view(), name="invoice-unarchive"),
-    path(S + I + "/refunds", api_funds.InvoiceRefundsApi.as_view(), name="invoice-refunds"),
-    path(S + "webhooks", api_webhooks.WebhooksApi.as_view(), name="webhooks"),
-    path(S + W, api_webhooks.WebhookApi.as_view(), name="webhook"),
-    path(S + W + "/deliveries", api_webhooks.DeliveriesApi.as_view(), name="deliveries"),
-    path(S + D, api_webhooks.DeliveryApi.as_view(), name="delivery"),
-    path(S + D + "/request", api_webhooks.DeliveryRequestApi.as_view(), name="delivery-request"),
-    path(
-        S + D + "/redeliver", api_webhooks.DeliveryRedeliverApi.as_view(), name="delivery-redeliver"
-    ),
-    path(S + "balance", api_funds.BalanceApi.as_view(), name="balance"),
-    path(S + "transactions", api_funds.TransactionsApi.as_view(), name="transactions"),
-    path(S + "payouts", api_funds.PayoutsApi.as_view(), name="payouts"),
-    path(S + "conversions", api_funds.ConversionsApi.as_view(), name="conversions"),
-    path(
-        S + "payment-requests",
-        api_payment_requests.PaymentRequestsApi.as_view(),
-        name="payment-requests",
-    ),
-    path(S + R, api_payment_requests.PaymentRequestApi.as_view(), name="payment-request"),
-    path(
-        S + R + "/pay",
-        api_payment_requests.PaymentRequestPayApi.as_view(),
-        name="payment-request-pay",
-    ),
-    # Greenfield's top-level forms.
-    path(R, _alias(api_payment_requests.PaymentRequestApi)),
-    path(R + "/pay", _alias(api_payment_requests.PaymentRequestPayApi)),
-    path(I, _alias(api.InvoiceApi)),
-    path(I + "/payment-methods", _alias(api.InvoicePaymentMethodsApi)),
-    path(I + "/status", _alias(api.InvoiceStatusApi)),
-    path(I + "/unarchive", _alias(api.InvoiceUnarchiveApi)),
-    path(I + "/refunds", _alias(api_funds.InvoiceRefundsApi)),
-    path(W, _alias(api_webhooks.WebhookApi)),
-    path(W + "/deliveries", _alias(api_webhooks.DeliveriesApi)),
-    path(D, _alias(api_webhooks.DeliveryApi)),
-    path(D + "/request", _alias(api_webhooks.DeliveryRequestApi)),
-    path(D + "/redeliver", _alias(api_webhooks.DeliveryRedeliverApi)),
+    pattern for rule, view, name in ROUTES for pattern in route(rule, view, name)
 ]
+urlpatterns.append(re_path(r"^[\s\S]*$", api_not_found))  # newlines too

@@ -11,7 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from merchants.api import ERRORS, IDEMPOTENCY_HEADER, STORE_ID, WRITE_ERRORS, MerchantApiView
-from merchants.models import Webhook, WebhookDelivery
+from merchants.api_params import int_param
+from merchants.models import DeliveryStatus, Webhook, WebhookDelivery
 from merchants.presenters import unix
 from merchants.selectors import delivery_get, delivery_list, webhook_get, webhook_list
 from merchants.serializers import DeliveryOut, WebhookCreatedOut, WebhookIn, WebhookOut
@@ -40,6 +41,7 @@ DELIVERY_EXAMPLE = {
     "httpCode": 200,
     "errorMessage": "",
     "status": "HttpSuccess",
+    "alatauStatus": "HttpSuccess",
     "eventType": "InvoiceSettled",
     "attempts": [
         {
@@ -66,13 +68,31 @@ def webhook_json(webhook: Webhook) -> dict[str, Any]:
     }
 
 
+def greenfield_delivery_status(delivery: WebhookDelivery) -> str:
+    """BTCPay's ``Failed`` / ``HttpError`` / ``HttpSuccess`` for a delivery.
+
+    BTCPay has no pending state; a delivery waiting for its first attempt is not
+    delivered (``Failed``), one waiting for a retry keeps its last attempt's answer.
+    """
+    if delivery.status != DeliveryStatus.PENDING:
+        return str(delivery.status)
+    return DeliveryStatus.HTTP_ERROR if delivery.http_code else DeliveryStatus.FAILED
+
+
+def _pending_note(delivery: WebhookDelivery) -> str:
+    if delivery.status != DeliveryStatus.PENDING:
+        return ""
+    return "Queued for delivery." if not delivery.attempt_count else "Waiting to retry."
+
+
 def delivery_json(delivery: WebhookDelivery) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": delivery.id,
         "timestamp": unix(delivery.created_at),
         "httpCode": delivery.http_code,
-        "errorMessage": delivery.error_message,
-        "status": delivery.status,
+        "errorMessage": delivery.error_message or _pending_note(delivery),
+        "status": greenfield_delivery_status(delivery),
+        "alatauStatus": delivery.status,
         "eventType": delivery.event_type,
         "attempts": [
             {
@@ -113,7 +133,7 @@ class WebhooksApi(MerchantApiView):
         summary="List webhooks",
         parameters=[STORE_ID],
         responses={200: WebhookOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Webhooks", value=[WEBHOOK_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Webhooks", value=WEBHOOK_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, store_id: str) -> Response:
         return Response([webhook_json(w) for w in webhook_list(merchant=self.merchant(store_id))])
@@ -217,14 +237,13 @@ class DeliveriesApi(MerchantApiView):
             OpenApiParameter("count", OpenApiTypes.INT, description="At most 100."),
         ],
         responses={200: DeliveryOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Deliveries", value=[DELIVERY_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Deliveries", value=DELIVERY_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, webhook_id: str, store_id: str | None = None) -> Response:
-        count = request.query_params.get("count", "50")
         deliveries = delivery_list(
             merchant=self.merchant(store_id),
             webhook_id=webhook_id,
-            count=int(count) if count.isdigit() else 50,
+            count=int_param(request, "count", 50, low=1, high=100) or 50,
         )
         return Response([delivery_json(d) for d in deliveries])
 

@@ -1,27 +1,67 @@
-"""API key authentication, scope permission, per-key rate limit, a float-free JSON parser."""
+"""API key authentication, scope permission, per-key and failed-auth rate limits, a safe JSON parser."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
-from merchants.errors import MerchantErrorCode
+from core.http import client_address
+from merchants.api_errors import BODY_BYTES_MAX, BodyTooLarge, InvalidJson, MissingPermission
 from merchants.models import ApiKey
 from merchants.services.keys import api_key_authenticate, scopes_effective
 
+JSON_DEPTH_MAX = 32
+RATE_UNITS_S = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """``"600/min"`` -> (600, 60)."""
+    count, _, unit = str(rate).partition("/")
+    return int(count), RATE_UNITS_S[unit.strip().lower()]
+
+
+def window_hit(name: str, rate: str, *, add: int = 1) -> tuple[int, int, int]:
+    """Count one hit in the current fixed window with the cache's atomic increment.
+
+    Return (hits so far in this window, the limit, seconds to the window's end).
+    Redis ``INCR`` is atomic, so concurrent requests never read-then-write the
+    counter (the lost updates that let 12 threads through 29% over the limit).
+    """
+    limit, window_s = parse_rate(rate)
+    now = int(time.time())
+    start = now - now % window_s
+    key = f"ratelimit:{name}:{start}"
+    cache.add(key, 0, timeout=window_s + 5)
+    try:
+        hits = cache.incr(key, add) if add else int(cache.get(key) or 0)
+    except ValueError:  # evicted between add and incr: start the window again
+        cache.add(key, add, timeout=window_s + 5)
+        hits = add
+    return hits, limit, start + window_s - now
+
+
+def _failure_rate() -> str:
+    return str(getattr(settings, "MERCHANT_API_AUTH_FAILURE_RATE", "30/min"))
+
 
 class ApiKeyAuthentication(BaseAuthentication):
-    """``Authorization: token <key>`` (BTCPay Greenfield). The user is the merchant's owner."""
+    """``Authorization: token <key>`` (BTCPay Greenfield). The user is the merchant's owner.
+
+    Failed attempts are counted per client address; past ``MERCHANT_API_AUTH_FAILURE_RATE``
+    the client gets 429 before any key is checked, so keys cannot be guessed at speed.
+    """
 
     keyword = "token"
 
@@ -29,22 +69,34 @@ class ApiKeyAuthentication(BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
+        client = client_address(request._request) or "unknown"
+        hits, limit, wait_s = window_hit(f"authfail:{client}", _failure_rate(), add=0)
+        if hits >= limit:
+            raise exceptions.Throttled(wait=wait_s, detail="Too many failed authentications.")
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != self.keyword:
+            self._failed(client)
             raise exceptions.AuthenticationFailed("Use the header 'Authorization: token <key>'.")
         key = api_key_authenticate(parts[1])
         if key is None:
+            self._failed(client)
             raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
         if not key.merchant.is_active:
             raise exceptions.AuthenticationFailed("The merchant is suspended.")
         return key.merchant.owner, key
+
+    def _failed(self, client: str) -> None:
+        window_hit(f"authfail:{client}", _failure_rate())
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
 
 
 class HasScope(BasePermission):
-    """Allow a request when the key holds the view's scope for this HTTP method."""
+    """Allow a request when the key holds the view's scope for this HTTP method.
+
+    A key without it gets 403 ``missing-permission`` naming the permission (BTCPay's answer).
+    """
 
     message = "This API key lacks the permission for this operation."
 
@@ -52,8 +104,15 @@ class HasScope(BasePermission):
         key = request.auth
         if not isinstance(key, ApiKey):
             return False
-        needed = view.required_scopes.get(request.method)
-        return needed is not None and needed in scopes_effective(key.scopes)
+        if not hasattr(view, str(request.method).lower()):
+            return True  # no such operation: the view answers 405 method-not-allowed
+        method = "GET" if request.method == "HEAD" else request.method  # HEAD reads like GET
+        needed = view.required_scopes.get(method)
+        if needed is None:
+            return False
+        if needed not in scopes_effective(key.scopes):
+            raise MissingPermission(needed)
+        return True
 
 
 class IsApiKey(BasePermission):
@@ -63,34 +122,70 @@ class IsApiKey(BasePermission):
         return isinstance(request.auth, ApiKey)
 
 
-class ApiKeyRateThrottle(SimpleRateThrottle):
-    """A token bucket per API key in the Redis cache (``MERCHANT_API_RATE``, e.g. ``600/min``)."""
+class ApiKeyRateThrottle(BaseThrottle):
+    """A fixed-window counter per API key in the Redis cache (``MERCHANT_API_RATE``)."""
 
-    scope = "merchant_api"
-
-    def get_rate(self) -> str:
-        return str(settings.MERCHANT_API_RATE)
-
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
+    def allow_request(self, request: Request, view: Any) -> bool:
         key = request.auth
         if not isinstance(key, ApiKey):
-            return None
-        return f"throttle:merchant_api:{key.pk}"
+            return True
+        hits, limit, self._wait_s = window_hit(f"key:{key.pk}", str(settings.MERCHANT_API_RATE))
+        return hits <= limit
+
+    def wait(self) -> float | None:
+        return int(getattr(self, "_wait_s", 1))  # whole seconds (Retry-After)
 
 
-BODY_BYTES_MAX = 64 * 1024
+class ClientRateThrottle(BaseThrottle):
+    """Public paths (no key): a fixed-window counter per client address."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        client = client_address(request._request) or "unknown"
+        rate = str(getattr(settings, "MERCHANT_API_PUBLIC_RATE", "120/min"))
+        hits, limit, self._wait_s = window_hit(f"public:{client}", rate)
+        return hits <= limit
+
+    def wait(self) -> float | None:
+        return int(getattr(self, "_wait_s", 1))  # whole seconds (Retry-After)
 
 
-class BodyTooLarge(exceptions.APIException):
-    status_code = 413
-    default_detail = f"The request body is larger than {BODY_BYTES_MAX} bytes."
-    default_code = MerchantErrorCode.BODY_TOO_LARGE
+def _check_text(value: str, path: str) -> None:
+    """Refuse text that PostgreSQL or UTF-8 cannot hold: NUL and lone surrogates."""
+    if "\x00" in value:
+        raise InvalidJson("NUL characters are not allowed.", path=path)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidJson("Lone surrogates are not valid Unicode.", path=path) from None
+
+
+def check_json_value(value: Any, path: str = "", depth: int = 0) -> None:
+    """Walk parsed JSON: bounded depth, every key and string storable."""
+    if depth > JSON_DEPTH_MAX:
+        raise InvalidJson(f"JSON nested deeper than {JSON_DEPTH_MAX} levels.", path=path)
+    if isinstance(value, str):
+        _check_text(value, path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            _check_text(key, path)
+            check_json_value(item, where, depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_json_value(item, f"{path}[{i}]", depth + 1)
+    elif isinstance(value, Decimal) and not value.is_finite():
+        raise InvalidJson("NaN and Infinity are not JSON numbers.", path=path)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 class DecimalJSONParser(JSONParser):
     """Parse JSON numbers with a fraction as ``Decimal``: no binary float ever holds money.
 
-    Bodies are bounded (``BODY_BYTES_MAX``): an invoice with its metadata is far smaller.
+    Bodies are bounded (``BODY_BYTES_MAX``), nesting too (``JSON_DEPTH_MAX``), and
+    strings that the database cannot store (NUL, lone surrogates) are refused with 422.
     """
 
     def parse(
@@ -105,6 +200,37 @@ class DecimalJSONParser(JSONParser):
             raise BodyTooLarge()
         try:
             raw = data.decode(encoding)
-            return json.loads(raw, parse_float=Decimal) if raw.strip() else {}
-        except ValueError as exc:
-            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+        except (UnicodeDecodeError, LookupError):
+            raise InvalidJson("The body is not UTF-8 text.") from None
+        if not raw.strip():
+            return {}
+        if _depth_over(raw):
+            raise InvalidJson(f"JSON nested deeper than {JSON_DEPTH_MAX} levels.")
+        try:
+            value = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
+        except (ValueError, RecursionError) as exc:
+            raise InvalidJson(f"JSON parse error - {exc}") from None
+        check_json_value(value)
+        return value
+
+
+def _depth_over(raw: str) -> bool:
+    """Cheap pre-check of bracket depth (outside strings) before ``json.loads`` recurses."""
+    depth, in_string, escaped = 0, False, False
+    for ch in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > JSON_DEPTH_MAX + 1:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False

@@ -24,6 +24,12 @@ class MerchantErrorCode(StrEnum):
     IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
     REFUND_NOT_ALLOWED = "refund_not_allowed"
     BODY_TOO_LARGE = "body_too_large"
+    ALREADY_UNARCHIVED = "already_unarchived"
+    PAYMENTMETHOD_NOT_FOUND = "paymentmethod_not_found"
+    NON_REFUNDABLE = "non_refundable"
+    AUTHORIZE_REQUEST_INVALID = "authorize_request_invalid"
+    PAYOUT_NOT_FOUND = "payout_not_found"
+    PULLPAYMENT_NOT_FOUND = "pullpayment_not_found"
 
 
 class MerchantNotFound(NotFound):
@@ -69,10 +75,30 @@ class InvoiceAlreadyPaid(Conflict):
     code = MerchantErrorCode.INVOICE_ALREADY_PAID
 
 
-class InvoiceStatusInvalid(InvalidState):
-    """The invoice cannot be marked with this status."""
+class InvoiceStatusInvalid(ValidationFailed):
+    """Status can only be marked to invalid or settled within certain conditions."""
 
     code = MerchantErrorCode.INVOICE_STATUS_INVALID
+
+
+class InvoiceAlreadyUnarchived(ApplicationError):
+    """Invoice is already unarchived"""
+
+    code = MerchantErrorCode.ALREADY_UNARCHIVED
+    http_status = 400
+
+
+class PaymentMethodUnknown(NotFound):
+    """The payment method does not exist."""
+
+    code = MerchantErrorCode.PAYMENTMETHOD_NOT_FOUND
+
+
+class NotRefundable(ApplicationError):
+    """Cannot refund this invoice."""
+
+    code = MerchantErrorCode.NON_REFUNDABLE
+    http_status = 400
 
 
 class WebhookUrlInvalid(ValidationFailed):

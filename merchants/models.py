@@ -6,6 +6,8 @@ in the invoice's own currency (satoshi for BTC, tiyn for KZT).
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -112,8 +114,20 @@ CONFIRMATIONS_FOR_SPEED: dict[str, int] = {
 }
 
 
+class InvoiceType(models.TextChoices):
+    STANDARD = "Standard"
+    TOP_UP = "TopUp"  # no amount: any payment counts as payment in full
+
+
+MONITORING_MINUTES_DEFAULT = 24 * 60
+
+
 class Invoice(models.Model):
-    """A request for payment, in BTC or KZT; KZT invoices carry a BTC quote fixed until expiry."""
+    """A request for payment, in BTC or KZT; KZT invoices carry a BTC quote fixed until expiry.
+
+    A top-up invoice has no amount (``amount_minor`` and ``amount_sats`` are 0):
+    whatever is paid is the amount.
+    """
 
     id = models.CharField(max_length=32, primary_key=True)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="invoices")
@@ -135,6 +149,13 @@ class Invoice(models.Model):
     # Payment tolerance in hundredths of a percent (0..10000).
     tolerance_bp = models.PositiveIntegerField(default=0)
     expiration_minutes = models.PositiveIntegerField(default=15)
+    monitoring_minutes = models.PositiveIntegerField(default=MONITORING_MINUTES_DEFAULT)
+    invoice_type = models.CharField(
+        max_length=8, choices=InvoiceType.choices, default=InvoiceType.STANDARD
+    )
+    # The payment methods the merchant allowed for this invoice ([] = all of them).
+    payment_methods = models.JSONField(default=list, blank=True)
+    default_payment_method = models.CharField(max_length=16, blank=True)
     redirect_url = models.CharField(max_length=2000, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     order_id = models.CharField(max_length=200, blank=True, db_index=True)
@@ -161,8 +182,9 @@ class Invoice(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(amount_minor__gt=0) & Q(amount_sats__gt=0),
-                name="invoice_amounts_positive",
+                condition=(Q(amount_minor__gt=0) & Q(amount_sats__gt=0))
+                | (Q(invoice_type="TopUp") & Q(amount_minor=0) & Q(amount_sats=0)),
+                name="invoice_amounts_positive_unless_topup",
             ),
             models.CheckConstraint(
                 condition=Q(paid_sats__gte=0) & Q(settled_sats__gte=0),
@@ -177,9 +199,29 @@ class Invoice(models.Model):
         return f"invoice {self.id} {self.status}"
 
     @property
+    def is_topup(self) -> bool:
+        return self.invoice_type == InvoiceType.TOP_UP
+
+    @property
     def threshold_sats(self) -> int:
-        """Return the least total that counts as paid in full, after the tolerance."""
+        """Return the least total that counts as paid in full, after the tolerance.
+
+        For a top-up invoice any payment (one satoshi or more) is payment in full.
+        """
+        if self.is_topup:
+            return 1
         return self.amount_sats - (self.amount_sats * self.tolerance_bp) // 10000
+
+    def offers(self, method: str) -> bool:
+        """Whether the merchant allowed this payment method for the invoice."""
+        return not self.payment_methods or method in self.payment_methods
+
+    @property
+    def redirect_target(self) -> str:
+        """``redirectURL`` with Greenfield's ``{InvoiceId}`` and ``{OrderId}`` filled in."""
+        return self.redirect_url.replace("{InvoiceId}", quote(self.id, safe="")).replace(
+            "{OrderId}", quote(self.order_id, safe="")
+        )
 
 
 class PaymentMethod(models.TextChoices):
@@ -290,6 +332,29 @@ class WebhookEvent(models.TextChoices):
     INVOICE_EXPIRED = "InvoiceExpired"
     INVOICE_SETTLED = "InvoiceSettled"
     INVOICE_INVALID = "InvoiceInvalid"
+    PAYOUT_CREATED = "PayoutCreated"
+    PAYOUT_APPROVED = "PayoutApproved"
+    PAYOUT_UPDATED = "PayoutUpdated"
+
+
+# Every event name BTCPay's Greenfield knows: a webhook may ask for any of them
+# (clients register the full list); Alatau sends those it has (``WebhookEvent``).
+GREENFIELD_EVENTS: tuple[str, ...] = (
+    *WebhookEvent.values,
+    "PaymentRequestCreated",
+    "PaymentRequestUpdated",
+    "PaymentRequestArchived",
+    "PaymentRequestStatusChanged",
+    "SubscriberCreated",
+    "SubscriberCredited",
+    "SubscriberCharged",
+    "SubscriberActivated",
+    "SubscriberPhaseChanged",
+    "SubscriberDisabled",
+    "PaymentReminder",
+    "PlanStarted",
+    "SubscriberNeedUpgrade",
+)
 
 
 class Webhook(models.Model):
@@ -412,6 +477,8 @@ class Payout(models.Model):
 
 
 # The merchant web door's models live in their own module; importing them here registers them.
+# Pull payments and their payouts live in their own module (this one is long enough).
+from merchants.models_pull import PayoutState, PullPayment, PullPaymentPayout  # noqa: E402, F401
 from merchants.models_sales import (  # noqa: E402, F401
     KztSettlement,
     PaymentRequest,

@@ -26,7 +26,6 @@ MANUAL_MARKS: dict[str, list[str]] = {
     InvoiceStatus.INVALID: [InvoiceStatus.SETTLED],
     InvoiceStatus.SETTLED: [InvoiceStatus.INVALID],
 }
-MONITORING_S = 24 * 3600
 
 
 def unix(dt: Any) -> int:
@@ -37,18 +36,30 @@ def btc(sats: int) -> str:
     return format_amount(sats, "BTC")
 
 
+def public_url(path: str) -> str:
+    """An absolute URL on the bank's public origin (``MERCHANT_PUBLIC_BASE_URL``)."""
+    return f"{getattr(settings, 'MERCHANT_PUBLIC_BASE_URL', '').rstrip('/')}{path}"
+
+
 def checkout_link(invoice: Invoice) -> str:
-    base = getattr(settings, "MERCHANT_PUBLIC_BASE_URL", "").rstrip("/")
-    return f"{base}{reverse('merchants:checkout', args=[invoice.id])}"
+    return public_url(reverse("merchants:checkout", args=[invoice.id]))
 
 
 def bip21(invoice: Invoice) -> str | None:
+    """The BIP21 link; a top-up invoice's has no amount (the payer chooses)."""
     if not invoice.destination:
         return None
-    due = max(invoice.amount_sats - invoice.paid_sats, 0)
     label = quote(invoice.merchant.name[:60])
+    message = quote("Invoice " + invoice.id)
+    if invoice.is_topup:
+        return f"bitcoin:{invoice.destination}?label={label}&message={message}"
+    due = max(invoice.amount_sats - invoice.paid_sats, 0)
     link = f"bitcoin:{invoice.destination}?amount={btc(due or invoice.amount_sats)}"
-    return f"{link}&label={label}&message={quote('Invoice ' + invoice.id)}"
+    return f"{link}&label={label}&message={message}"
+
+
+def offered_methods(invoice: Invoice) -> list[str]:
+    return [m for m in PaymentMethod.values if invoice.offers(m)]
 
 
 def rate_text(invoice: Invoice) -> str:
@@ -76,29 +87,36 @@ def payment_json(payment: InvoicePayment) -> dict[str, Any]:
     }
 
 
-def invoice_json(invoice: Invoice) -> dict[str, Any]:
-    """Return an invoice as Greenfield ``InvoiceData``."""
+def invoice_json(invoice: Invoice, *, payment_methods: bool = False) -> dict[str, Any]:
+    """Return an invoice as Greenfield ``InvoiceData``.
+
+    A top-up invoice's ``amount`` is what was paid (zero until then), as in BTCPay.
+    With ``payment_methods`` (``includePaymentMethods``) the payment methods are added;
+    the invoice must then come with its payments prefetched.
+    """
+    methods = offered_methods(invoice)
     checkout = {
         "speedPolicy": invoice.speed_policy,
-        "paymentMethods": [m.value for m in PaymentMethod],
-        "defaultPaymentMethod": PaymentMethod.CHAIN.value,
+        "paymentMethods": methods,
+        "defaultPaymentMethod": invoice.default_payment_method or methods[0],
         "expirationMinutes": invoice.expiration_minutes,
-        "monitoringMinutes": MONITORING_S // 60,
+        "monitoringMinutes": invoice.monitoring_minutes,
         "paymentTolerance": Decimal(invoice.tolerance_bp) / 100,
         "redirectURL": invoice.redirect_url or None,
     }
     paid_minor = _paid_in_invoice_currency(invoice)
-    return {
+    amount_minor = paid_minor if invoice.is_topup else invoice.amount_minor
+    out = {
         "id": invoice.id,
         "storeId": invoice.merchant.store_id,
-        "amount": format_amount(invoice.amount_minor, invoice.currency),
+        "amount": format_amount(amount_minor, invoice.currency),
         "paidAmount": format_amount(paid_minor, invoice.currency),
         "currency": invoice.currency,
-        "type": "Standard",
+        "type": invoice.invoice_type,
         "checkoutLink": checkout_link(invoice),
         "createdTime": unix(invoice.created_at),
         "expirationTime": unix(invoice.expires_at),
-        "monitoringExpiration": unix(invoice.expires_at) + MONITORING_S,
+        "monitoringExpiration": unix(invoice.expires_at) + invoice.monitoring_minutes * 60,
         "status": invoice.status,
         "additionalStatus": invoice.additional_status,
         "availableStatusesForManualMarking": MANUAL_MARKS[invoice.status],
@@ -107,6 +125,9 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
         "checkout": checkout,
         "receipt": {"enabled": True, "showQR": None, "showPayments": None},
     }
+    if payment_methods:
+        out["paymentMethods"] = payment_methods_json(invoice)
+    return out
 
 
 def _paid_in_invoice_currency(invoice: Invoice) -> int:
@@ -119,9 +140,12 @@ def _paid_in_invoice_currency(invoice: Invoice) -> int:
 def payment_methods_json(invoice: Invoice) -> list[dict[str, Any]]:
     """Return the invoice's payment methods as Greenfield ``InvoicePaymentMethodDataModel``."""
     payments = list(invoice.payments.all())
-    due = invoice.amount_sats - invoice.paid_sats
+    amount = invoice.paid_sats if invoice.is_topup else invoice.amount_sats
+    due = amount - invoice.paid_sats
     out: list[dict[str, Any]] = []
     for method in PaymentMethod:
+        if not invoice.offers(method):
+            continue
         mine = [p for p in payments if p.method == method]
         if method == PaymentMethod.CHAIN:
             destination, link = invoice.destination, bip21(invoice)
@@ -137,7 +161,7 @@ def payment_methods_json(invoice: Invoice) -> list[dict[str, Any]]:
                 "paymentMethodPaid": btc(sum(p.amount_sats for p in mine if p.status != "Invalid")),
                 "totalPaid": btc(invoice.paid_sats),
                 "due": btc(due),
-                "amount": btc(invoice.amount_sats),
+                "amount": btc(amount),
                 "paymentMethodFee": btc(0),
                 "payments": [payment_json(p) for p in mine],
                 "activated": bool(destination),
@@ -148,7 +172,7 @@ def payment_methods_json(invoice: Invoice) -> list[dict[str, Any]]:
 
 
 def is_overpaid(invoice: Invoice) -> bool:
-    return invoice.paid_sats > invoice.amount_sats
+    return not invoice.is_topup and invoice.paid_sats > invoice.amount_sats
 
 
 __all__ = ["AdditionalStatus", "invoice_json", "payment_json", "payment_methods_json"]

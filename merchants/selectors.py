@@ -61,9 +61,12 @@ def invoice_list(
     take: int = PAGE_MAX,
     include_archived: bool = False,
     text: str = "",
+    payments: bool = False,
 ) -> list[Invoice]:
     """Return the merchant's invoices, newest first, filtered as Greenfield's list."""
     query = Invoice.objects.filter(merchant=merchant).select_related("merchant")
+    if payments:
+        query = _with_payments(query)
     if not include_archived:
         query = query.filter(archived=False)
     if order_ids:

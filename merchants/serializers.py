@@ -6,19 +6,58 @@ Output serializers describe the JSON the presenters build, for the schema.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from merchants.models import (
+    GREENFIELD_EVENTS,
     AdditionalStatus,
     InvoiceStatus,
     PaymentMethod,
     PaymentStatus,
     RefundMethod,
     SpeedPolicy,
-    WebhookEvent,
 )
 
 STATUS_CHOICES = InvoiceStatus.values
+AMOUNT_CHARS = frozenset("0123456789.-")
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "format": "decimal"}, {"type": "number"}],
+        "example": "0.00150000",
+    }
+)
+class AmountField(serializers.Field):
+    """A decimal amount as Greenfield takes it: a JSON string or a JSON number.
+
+    Returned as plain decimal text for ``parse_amount``. Whitespace (spaces,
+    newlines), exponents written in a string, booleans and other types are refused.
+    """
+
+    default_error_messages = {
+        "invalid": 'A decimal number as a string ("0.0015") or a JSON number.',
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, int):
+            return str(data)
+        if isinstance(data, Decimal):
+            if not data.is_finite() or abs(data.adjusted()) > 30:
+                self.fail("invalid")
+            return format(data, "f")
+        if not isinstance(data, str) or not data or not set(data) <= AMOUNT_CHARS:
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value: Any) -> str:
+        return str(value)
 
 
 class CheckoutIn(serializers.Serializer):
@@ -28,38 +67,80 @@ class CheckoutIn(serializers.Serializer):
     expirationMinutes = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=7 * 24 * 60
     )
+    monitoringMinutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=30 * 24 * 60
+    )
     paymentTolerance = serializers.DecimalField(
-        required=False, allow_null=True, max_digits=5, decimal_places=2, min_value=0, max_value=100
+        required=False,
+        allow_null=True,
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        max_value=100,
+        coerce_to_string=False,  # a JSON number, as Greenfield documents it
     )
     redirectURL = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, max_length=2000
     )
     paymentMethods = serializers.ListField(
-        child=serializers.CharField(),
+        child=serializers.ChoiceField(
+            choices=PaymentMethod.values,
+            error_messages={"invalid_choice": "Invalid PaymentMethodId"},
+        ),
         required=False,
         allow_null=True,
-        help_text="Accepted for compatibility; Alatau offers BTC-CHAIN and BTC-ALATAU.",
+        max_length=len(PaymentMethod.values),
+        help_text="The methods this invoice may be paid with (default all): BTC-CHAIN, BTC-ALATAU.",
     )
-    defaultPaymentMethod = serializers.CharField(required=False, allow_null=True)
-    lazyPaymentMethods = serializers.BooleanField(required=False, allow_null=True)
-    monitoringMinutes = serializers.IntegerField(required=False, allow_null=True)
-    redirectAutomatically = serializers.BooleanField(required=False, allow_null=True)
-    defaultLanguage = serializers.CharField(required=False, allow_null=True)
+    defaultPaymentMethod = serializers.ChoiceField(
+        choices=PaymentMethod.values, required=False, allow_null=True
+    )
+    lazyPaymentMethods = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="`true` is refused: Alatau activates every method at creation.",
+    )
+    redirectAutomatically = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="`true` is refused: the checkout shows a button back to the store.",
+    )
+    defaultLanguage = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=20,
+        help_text="Only English (`en`, `en-US`, ...) is available; others are refused.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        errors: dict[str, str] = {}
+        if attrs.get("lazyPaymentMethods"):
+            errors["lazyPaymentMethods"] = "Lazy payment methods are not supported."
+        if attrs.get("redirectAutomatically"):
+            errors["redirectAutomatically"] = "Automatic redirection is not supported."
+        language = attrs.get("defaultLanguage")
+        if language and language.split("-")[0].lower() != "en":
+            errors["defaultLanguage"] = "The requested defaultLang does not exist (only en)."
+        methods, default = attrs.get("paymentMethods"), attrs.get("defaultPaymentMethod")
+        if methods and default and default not in methods:
+            errors["defaultPaymentMethod"] = "Must be one of paymentMethods."
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 class CreateInvoiceIn(serializers.Serializer):
-    amount = serializers.CharField(
-        max_length=40,
+    amount = AmountField(
         allow_null=True,
         required=False,
-        help_text='Decimal string in the invoice currency, e.g. "0.00150000" or "25000.00".',
+        help_text='In the invoice currency, e.g. "0.00150000" or 25000. Absent or null: a '
+        "top-up invoice (any payment is payment in full).",
     )
-    currency = serializers.CharField(
-        max_length=3,
+    currency = serializers.RegexField(
+        r"^[A-Za-z]{3}$",
         required=False,
-        allow_null=True,
-        allow_blank=True,
-        help_text="BTC (default) or KZT.",
+        help_text="BTC (default when absent) or KZT; other currencies answer 422. "
+        "An empty or null currency is refused.",
     )
     metadata = serializers.DictField(
         required=False, allow_null=True, help_text="Free JSON; `orderId` is indexed and filterable."
@@ -71,7 +152,10 @@ class CreateInvoiceIn(serializers.Serializer):
 
 
 class UpdateInvoiceIn(serializers.Serializer):
-    metadata = serializers.DictField(help_text="Replaces the metadata; `orderId` is re-indexed.")
+    metadata = serializers.DictField(
+        allow_null=True,
+        help_text="Replaces the metadata; `orderId` is re-indexed. `null` clears it.",
+    )
 
 
 class MarkStatusIn(serializers.Serializer):
@@ -146,7 +230,9 @@ class PaymentMethodOut(serializers.Serializer):
 class AuthorizedEvents(serializers.Serializer):
     everything = serializers.BooleanField(default=True)
     specificEvents = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.values), default=list
+        child=serializers.ChoiceField(choices=list(GREENFIELD_EVENTS)),
+        default=list,
+        max_length=len(GREENFIELD_EVENTS),
     )
 
 
@@ -186,7 +272,14 @@ class DeliveryOut(serializers.Serializer):
     deliveryTime = serializers.IntegerField(required=False, help_text="Absent until attempted.")
     httpCode = serializers.IntegerField(allow_null=True)
     errorMessage = serializers.CharField()
-    status = serializers.ChoiceField(choices=["Pending", "Failed", "HttpError", "HttpSuccess"])
+    status = serializers.ChoiceField(
+        choices=["Failed", "HttpError", "HttpSuccess"],
+        help_text="BTCPay's values. Not attempted yet: `Failed` with `alatauStatus` `Pending`.",
+    )
+    alatauStatus = serializers.ChoiceField(
+        choices=["Pending", "Failed", "HttpError", "HttpSuccess"],
+        help_text="Alatau's own: `Pending` while queued or waiting for a retry.",
+    )
     eventType = serializers.CharField()
     attempts = DeliveryAttemptOut(many=True)
 
@@ -263,14 +356,10 @@ class PayoutOut(serializers.Serializer):
 
 
 class ErrorOut(serializers.Serializer):
-    """The one error shape: ``{"code", "message", "fields"}``."""
+    """Greenfield's error: ``{"code", "message"}`` (``missingPermission`` on a 403)."""
 
-    code = serializers.CharField(help_text="Stable machine code, e.g. invoice_not_found.")
+    code = serializers.CharField(help_text="Stable kebab-case code, e.g. invoice-not-found.")
     message = serializers.CharField()
-
-
-# A field called "fields" would shadow Serializer.fields, so it is declared after the class.
-ErrorOut._declared_fields["fields"] = serializers.DictField(
-    child=serializers.ListField(child=serializers.CharField()),
-    help_text="Field errors by JSON path (e.g. checkout.speedPolicy); empty if none.",
-)
+    missingPermission = serializers.CharField(
+        required=False, help_text="On 403 missing-permission: the permission the key lacks."
+    )

@@ -2,13 +2,16 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from merchants import views
+from merchants import ids, views, views_authorize  # noqa: F401 - ids: the <pid:> converter
 
 app_name = "merchants"
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("i/<str:invoice_id>", views.checkout, name="checkout"),
-    path("i/<str:invoice_id>/pay", views.checkout_pay, name="checkout_pay"),
-    path("i/<str:invoice_id>/status", views.checkout_status, name="checkout_status"),
+    path("i/<pid:invoice_id>", views.checkout, name="checkout"),
+    path("i/<pid:invoice_id>/pay", views.checkout_pay, name="checkout_pay"),
+    path("i/<pid:invoice_id>/status", views.checkout_status, name="checkout_status"),
     path("merchant/keys/", views.keys, name="keys"),
+    # BTCPay's key request flow for shop plugins (with and without the trailing slash).
+    path("api-keys/authorize", views_authorize.api_key_authorize, name="api_key_authorize"),
+    path("api-keys/authorize/", views_authorize.api_key_authorize),
     path("merchant/keys/<int:key_id>/revoke", views.key_revoke, name="key_revoke"),
 ]

@@ -22,12 +22,9 @@ what it does not want to keep (``invoice_refund``).
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.utils import timezone
@@ -36,7 +33,12 @@ from accounts.actor import Actor
 from audit.chain import audit_record
 from core.errors import ValidationFailed
 from core.money import Currency, parse_amount
-from merchants.errors import InvoiceNotFound, InvoiceStatusInvalid, MerchantSuspended
+from merchants.errors import (
+    InvoiceAlreadyUnarchived,
+    InvoiceNotFound,
+    InvoiceStatusInvalid,
+    MerchantSuspended,
+)
 from merchants.ids import invoice_id_new
 from merchants.models import (
     CONFIRMATIONS_FOR_SPEED,
@@ -44,110 +46,37 @@ from merchants.models import (
     Invoice,
     InvoicePayment,
     InvoiceStatus,
+    InvoiceType,
     Merchant,
+    PaymentMethod,
     PaymentStatus,
-    SpeedPolicy,
     WebhookEvent,
 )
 from merchants.presenters import MANUAL_MARKS, is_overpaid, payment_json
 from merchants.services import onchain_address, quotes
+from merchants.services.invoice_input import (
+    amount_text,
+    parse_checkout,
+    parse_currency,
+    parse_metadata,
+)
 from merchants.services.settlement import invoice_settle_to_kzt_on_settled
 from merchants.services.webhooks import webhook_event_emit
 
 logger = logging.getLogger(__name__)
 
-EXPIRATION_MINUTES_DEFAULT = 15
-EXPIRATION_MINUTES_MAX = 7 * 24 * 60
-METADATA_BYTES_MAX = 16 * 1024
-ORDER_ID_MAX = 200
 EXPIRE_BATCH_MAX = 500
 
 
-def _parse_checkout(checkout: dict[str, Any]) -> dict[str, Any]:
-    speed = checkout.get("speedPolicy") or SpeedPolicy.MEDIUM
-    if speed not in SpeedPolicy.values:
-        raise ValidationFailed(
-            "Unknown speed policy",
-            fields={"checkout.speedPolicy": [f"One of {', '.join(SpeedPolicy.values)}."]},
-        )
-    minutes = checkout.get("expirationMinutes")
-    minutes = EXPIRATION_MINUTES_DEFAULT if minutes is None else minutes
-    if (
-        isinstance(minutes, bool)
-        or not isinstance(minutes, int | Decimal)
-        or minutes != int(minutes)
-        or not 1 <= minutes <= EXPIRATION_MINUTES_MAX
-    ):
-        raise ValidationFailed(
-            "Bad expiration",
-            fields={
-                "checkout.expirationMinutes": [
-                    f"A whole number from 1 to {EXPIRATION_MINUTES_MAX}."
-                ]
-            },
-        )
-    tolerance = checkout.get("paymentTolerance")
-    try:
-        tol = Decimal(0) if tolerance is None else Decimal(str(tolerance))
-    except InvalidOperation:
-        tol = Decimal(-1)
-    if (
-        isinstance(tolerance, bool)
-        or not tol.is_finite()
-        or not 0 <= tol <= 100
-        or (tol * 100) != (tol * 100).to_integral_value()
-    ):
-        raise ValidationFailed(
-            "Bad tolerance",
-            fields={
-                "checkout.paymentTolerance": ["A percentage from 0 to 100, at most 2 decimals."]
-            },
-        )
-    redirect = checkout.get("redirectURL") or ""
-    if redirect:
-        parts = urlsplit(str(redirect))
-        if parts.scheme not in ("http", "https") or not parts.netloc or len(redirect) > 2000:
-            raise ValidationFailed(
-                "Bad redirect URL", fields={"checkout.redirectURL": ["An absolute http(s) URL."]}
-            )
-    return {
-        "speed": speed,
-        "minutes": int(minutes),
-        "tolerance_bp": int(tol * 100),
-        "redirect": str(redirect),
-    }
-
-
-def _parse_metadata(metadata: Any) -> tuple[dict[str, Any], str]:
-    metadata = metadata or {}
-    if not isinstance(metadata, dict):
-        raise ValidationFailed(
-            "Metadata must be an object", fields={"metadata": ["A JSON object."]}
-        )
-    if len(json.dumps(metadata, default=str)) > METADATA_BYTES_MAX:
-        raise ValidationFailed("Metadata too large", fields={"metadata": ["At most 16 KiB."]})
-    order_id = metadata.get("orderId")
-    if order_id is not None and (not isinstance(order_id, str) or len(order_id) > ORDER_ID_MAX):
-        raise ValidationFailed(
-            "Bad orderId",
-            fields={"metadata.orderId": [f"A string of at most {ORDER_ID_MAX} characters."]},
-        )
-    return _plain_json(metadata), order_id or ""
-
-
-def _plain_json(value: Any) -> Any:
-    """Return metadata as plain JSON, numbers as the merchant sent them.
-
-    The API parses fractions as ``Decimal``; metadata is the merchant's opaque
-    data (never an amount the bank uses), so its numbers go back to JSON numbers.
-    """
-    if isinstance(value, dict):
-        return {str(k): _plain_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain_json(v) for v in value]
-    if isinstance(value, Decimal):
-        return json.loads(str(value)) if value.is_finite() else str(value)
-    return value
+def _address_first(
+    merchant: Merchant, invoice_id: str, methods: list[str], confirmations: int
+) -> tuple[int, str] | None:
+    """The invoice's on-chain address, asked of the node before any transaction is open."""
+    if methods and PaymentMethod.CHAIN not in methods:
+        return None  # an in-bank-only invoice gets no address
+    return onchain_address.address_for_invoice(
+        merchant=merchant, invoice_id=invoice_id, required_confirmations=confirmations
+    )
 
 
 def invoice_create(
@@ -159,30 +88,25 @@ def invoice_create(
     checkout: dict[str, Any] | None = None,
     actor: Actor = None,
 ) -> Invoice:
-    """Create an invoice, its on-chain address, and the ``InvoiceCreated`` event."""
+    """Create an invoice, its on-chain address, and the ``InvoiceCreated`` event.
+
+    ``amount`` ``None`` makes a top-up invoice: any payment is payment in full.
+    ``currency`` ``None`` is the store's default (BTC).
+    """
     if not merchant.is_active:
         raise MerchantSuspended()
-    cur = (currency or "BTC").upper()
-    if cur not in Currency.__members__:
-        raise ValidationFailed("Unsupported currency", fields={"currency": ["Use BTC or KZT."]})
-    if amount is None:
-        raise ValidationFailed(
-            "Top-up invoices are not supported",
-            fields={"amount": ["Send the amount as a decimal string."]},
-        )
-    amount_minor = parse_amount(str(amount) if isinstance(amount, Decimal) else amount, cur)
-    options = _parse_checkout(checkout or {})
-    meta, order_id = _parse_metadata(metadata)
+    cur = parse_currency(currency)
+    topup = amount is None
+    amount_minor = 0 if topup else parse_amount(amount_text(amount), cur)
+    options = parse_checkout(checkout or {})
+    meta, order_id = parse_metadata(metadata)
     if cur == Currency.BTC:
         amount_sats, rate = amount_minor, 0
     else:
         amount_sats, rate = quotes.sats_for_tiyn(amount_minor)
     invoice_id = invoice_id_new()
     confirmations = CONFIRMATIONS_FOR_SPEED[options["speed"]]
-    # The node is asked before the transaction: no lock is held while it answers.
-    address = onchain_address.address_for_invoice(
-        merchant=merchant, invoice_id=invoice_id, required_confirmations=confirmations
-    )
+    address = _address_first(merchant, invoice_id, options["methods"], confirmations)
     now = timezone.now()
     with transaction.atomic():
         invoice = Invoice.objects.create(
@@ -196,6 +120,10 @@ def invoice_create(
             required_confirmations=confirmations,
             tolerance_bp=options["tolerance_bp"],
             expiration_minutes=options["minutes"],
+            monitoring_minutes=options["monitoring"],
+            invoice_type=InvoiceType.TOP_UP if topup else InvoiceType.STANDARD,
+            payment_methods=options["methods"],
+            default_payment_method=options["default"],
             redirect_url=options["redirect"],
             metadata=meta,
             order_id=order_id,
@@ -218,6 +146,48 @@ def invoice_create(
         )
         webhook_event_emit(invoice=invoice, event_type=WebhookEvent.INVOICE_CREATED, extra={})
     return invoice
+
+
+def invoice_payment_method_activate(
+    *, merchant: Merchant, invoice_id: str, method: str, actor: Any
+) -> Invoice:
+    """Activate a payment method of an invoice: give BTC-CHAIN its address if it has none.
+
+    Every method is active from creation; an on-chain address can be missing only when
+    the node was unreachable then. A method the invoice does not offer stays inactive.
+    """
+    if method not in PaymentMethod.values:
+        raise ValidationFailed(
+            "Invalid payment method", fields={"paymentMethod": ["Invalid payment method"]}
+        )
+    invoice = Invoice.objects.filter(merchant=merchant, pk=invoice_id).first()
+    if invoice is None:
+        raise InvoiceNotFound()
+    if not _needs_address(invoice, method):
+        return invoice
+    # Ask the node first, with nothing locked; then attach under the lock if still needed.
+    address = onchain_address.address_for_invoice(
+        merchant=merchant, invoice_id=invoice.id,
+        required_confirmations=invoice.required_confirmations,
+    )  # fmt: skip
+    with transaction.atomic():
+        invoice = invoice_lock(merchant=merchant, invoice_id=invoice_id)
+        if address is not None and _needs_address(invoice, method):
+            invoice.deposit_address_id, invoice.destination = address
+            invoice.save(update_fields=["deposit_address_id", "destination"])
+            audit_record(
+                actor=actor, action="invoice.activate", obj=invoice, data={"method": method}
+            )
+    return invoice
+
+
+def _needs_address(invoice: Invoice, method: str) -> bool:
+    return (
+        method == PaymentMethod.CHAIN
+        and invoice.offers(method)
+        and not invoice.destination
+        and invoice.status == InvoiceStatus.NEW
+    )
 
 
 def invoice_lock(*, merchant: Merchant | None, invoice_id: str) -> Invoice:
@@ -379,7 +349,7 @@ def _payment_extra(payment: InvoicePayment) -> dict[str, Any]:
 def _next_status(invoice: Invoice, *, now: datetime, late: bool) -> tuple[str, str]:
     status, additional = invoice.status, invoice.additional_status
     paid, threshold = invoice.paid_sats, invoice.threshold_sats
-    over = AdditionalStatus.PAID_OVER if paid > invoice.amount_sats else AdditionalStatus.NONE
+    over = AdditionalStatus.PAID_OVER if is_overpaid(invoice) else AdditionalStatus.NONE
     if additional == AdditionalStatus.MARKED:
         return status, additional  # the merchant's word stands; payments are still recorded
     if status in (InvoiceStatus.NEW, InvoiceStatus.PROCESSING):
@@ -419,7 +389,11 @@ def invoice_mark_status(
         if status not in MANUAL_MARKS[invoice.status]:
             raise InvoiceStatusInvalid(
                 f"A {invoice.status} invoice cannot be marked {status}.",
-                fields={"status": [f"Not allowed from {invoice.status}."]},
+                fields={
+                    "status": [
+                        "Status can only be marked to invalid or settled within certain conditions."
+                    ]
+                },
             )
         before = invoice.status
         _set_status(invoice, status, AdditionalStatus.MARKED, now)
@@ -448,9 +422,15 @@ def invoice_mark_status(
 def invoice_set_archived(
     *, merchant: Merchant, invoice_id: str, archived: bool, actor: Actor
 ) -> Invoice:
-    """Archive (hide from lists) or unarchive an invoice; it keeps working either way."""
+    """Archive (hide from lists) or unarchive an invoice; it keeps working either way.
+
+    Unarchiving a live invoice is refused as BTCPay does (``already-unarchived``);
+    archiving twice is not.
+    """
     with transaction.atomic():
         invoice = invoice_lock(merchant=merchant, invoice_id=invoice_id)
+        if not archived and not invoice.archived:
+            raise InvoiceAlreadyUnarchived()
         if invoice.archived != archived:
             invoice.archived = archived
             invoice.save(update_fields=["archived"])
@@ -466,7 +446,7 @@ def invoice_update_metadata(
     *, merchant: Merchant, invoice_id: str, metadata: Any, actor: Actor
 ) -> Invoice:
     """Replace an invoice's metadata (Greenfield's ``PUT``); ``orderId`` is re-indexed."""
-    meta, order_id = _parse_metadata(metadata)
+    meta, order_id = parse_metadata(metadata)
     with transaction.atomic():
         invoice = invoice_lock(merchant=merchant, invoice_id=invoice_id)
         before = invoice.metadata

@@ -24,6 +24,10 @@ SCOPE_PAYOUT = "alatau.store.canpayout"
 SCOPE_REFUND = "alatau.store.canrefund"
 SCOPE_VIEW_PAYMENT_REQUESTS = "btcpay.store.canviewpaymentrequests"
 SCOPE_MODIFY_PAYMENT_REQUESTS = "btcpay.store.canmodifypaymentrequests"
+SCOPE_CREATE_REFUND_PULL = "btcpay.store.cancreatenonapprovedpullpayments"
+SCOPE_VIEW_PULL_PAYMENTS = "btcpay.store.canviewpullpayments"
+SCOPE_MANAGE_PAYOUTS = "btcpay.store.canmanagepayouts"
+SCOPE_VIEW_PAYOUTS = "btcpay.store.canviewpayouts"
 
 SCOPES: dict[str, str] = {
     SCOPE_VIEW_INVOICES: "View invoices",
@@ -35,11 +39,17 @@ SCOPES: dict[str, str] = {
     SCOPE_PAYOUT: "Pay out and convert the store's bitcoin",
     SCOPE_VIEW_PAYMENT_REQUESTS: "View payment requests (and make invoices to pay them)",
     SCOPE_MODIFY_PAYMENT_REQUESTS: "Create, change and archive payment requests",
+    SCOPE_CREATE_REFUND_PULL: "Refund invoices as pull payments (the payer claims, you approve)",
+    SCOPE_VIEW_PULL_PAYMENTS: "View pull payments",
+    SCOPE_MANAGE_PAYOUTS: "Approve, cancel and mark payouts paid (approval sends bitcoin)",
+    SCOPE_VIEW_PAYOUTS: "View payouts",
 }
 # As in BTCPay: a broader permission includes narrower ones.
 IMPLIED: dict[str, tuple[str, ...]] = {
     SCOPE_MODIFY_INVOICES: (SCOPE_VIEW_INVOICES, SCOPE_CREATE_INVOICE),
     SCOPE_MODIFY_PAYMENT_REQUESTS: (SCOPE_VIEW_PAYMENT_REQUESTS,),
+    SCOPE_MANAGE_PAYOUTS: (SCOPE_VIEW_PAYOUTS,),
+    SCOPE_CREATE_REFUND_PULL: (SCOPE_VIEW_PULL_PAYMENTS,),
 }
 # 20 random bytes = 160 bits, 40 hex characters like a BTCPay key. The first
 # PREFIX_LEN characters are stored in clear to find the row; the rest is secret.

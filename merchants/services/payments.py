@@ -84,6 +84,8 @@ def _pay(
     """Pay a locked, unexpired invoice (inside ``invoice_pay_in_bank``'s transaction)."""
     if invoice.status != InvoiceStatus.NEW:
         raise InvoiceNotPayable(f"This invoice is {invoice.status.lower()} and cannot be paid.")
+    if invoice.is_topup or not invoice.offers(PaymentMethod.BANK):
+        raise InvoiceNotPayable("This invoice is paid on-chain only.")
     if not invoice.merchant.is_active:
         raise MerchantSuspended("This merchant cannot take payments now.")
     account = Account.objects.filter(

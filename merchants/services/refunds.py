@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
 
 from accounts.actor import Actor
 from accounts.models import TransferCode
@@ -21,6 +20,7 @@ from custody.services.withdrawals import (
 from merchants.errors import RefundNotAllowed
 from merchants.models import InvoiceStatus, PaymentMethod, Refund, RefundMethod
 from merchants.services.invoices import invoice_lock
+from merchants.services.pull_payments import invoice_refund_reserved_sats
 
 REFUNDABLE = (InvoiceStatus.SETTLED, InvoiceStatus.INVALID, InvoiceStatus.EXPIRED)
 
@@ -104,9 +104,11 @@ def _payer_account_id(invoice: Any) -> int:
 
 
 def _amount_left_checked(invoice: Any, amount_sats: int | None) -> int:
-    """Return the refund's amount: what is asked, or all that is left; never more."""
-    refunded = invoice.refunds.aggregate(total=Sum("amount_sats"))["total"] or 0
-    left = invoice.paid_sats - refunded
+    """Return the refund's amount: what is asked, or all that is left; never more.
+
+    Pull payments (Greenfield refunds) count too: their amount is promised.
+    """
+    left = invoice.paid_sats - invoice_refund_reserved_sats(invoice)
     amount = left if amount_sats is None else amount_sats
     if amount <= 0 or amount > left:
         raise ValidationFailed(

@@ -30,13 +30,13 @@ from core.tasks import enqueue_or_leave
 from merchants.errors import DeliveryNotFound, WebhookNotFound, WebhookUrlInvalid
 from merchants.ids import delivery_id_new, webhook_id_new
 from merchants.models import (
+    GREENFIELD_EVENTS,
     DeliveryStatus,
     Invoice,
     Merchant,
     Webhook,
     WebhookAttempt,
     WebhookDelivery,
-    WebhookEvent,
 )
 from merchants.services.webhook_http import SendResult, webhook_send
 
@@ -80,7 +80,7 @@ def _check_events(everything: bool, events: Any) -> list[str]:
             "Events must be a list of names",
             fields={"authorizedEvents.specificEvents": ["A list of names."]},
         )
-    unknown = sorted(set(events) - set(WebhookEvent.values))
+    unknown = sorted(set(events) - set(GREENFIELD_EVENTS))
     if unknown:
         raise ValidationFailed(
             "Unknown events",
@@ -200,9 +200,21 @@ def webhook_event_emit(*, invoice: Invoice, event_type: str, extra: dict[str, An
 
     Call inside the transaction that changed the invoice; sending starts after commit.
     """
+    return webhook_store_event_emit(
+        merchant=invoice.merchant,
+        event_type=event_type,
+        extra={"invoiceId": invoice.id, "metadata": invoice.metadata, **extra},
+        invoice=invoice,
+    )
+
+
+def webhook_store_event_emit(
+    *, merchant: Merchant, event_type: str, extra: dict[str, Any], invoice: Invoice | None = None
+) -> int:
+    """Create a delivery of a store event (invoice or payout) for every webhook that wants it."""
     now = int(time.time())
     count = 0
-    for webhook in Webhook.objects.filter(merchant_id=invoice.merchant_id, enabled=True):
+    for webhook in Webhook.objects.filter(merchant_id=merchant.pk, enabled=True):
         if not webhook.wants(event_type):
             continue
         delivery_id = delivery_id_new()
@@ -213,9 +225,7 @@ def webhook_event_emit(*, invoice: Invoice, event_type: str, extra: dict[str, An
             "isRedelivery": False,
             "type": event_type,
             "timestamp": now,
-            "storeId": invoice.merchant.store_id,
-            "invoiceId": invoice.id,
-            "metadata": invoice.metadata,
+            "storeId": merchant.store_id,
             **extra,
         }
         WebhookDelivery.objects.create(

@@ -25,6 +25,9 @@ from merchants.services.merchants import merchant_onboard
 # BTCPay Server's own OpenAPI description of invoices and webhooks, copied from the
 # project's shared reference data so the contract tests run from any checkout.
 REFERENCE = Path(__file__).parent / "reference" / "greenfield-invoices-webhooks.openapi.json"
+# The other Greenfield files Alatau shares endpoints with (server info, health, stores,
+# store payment methods, API keys), from the same commit; merged into one document.
+WIDER_REFERENCE = sorted((Path(__file__).parent / "reference" / "swagger").glob("*.json"))
 ALL_SCOPES = sorted(SCOPES)
 
 
@@ -32,6 +35,9 @@ ALL_SCOPES = sorted(SCOPES)
 def _merchant_settings(settings: Any) -> None:
     settings.MERCHANT_INVOICE_ONCHAIN = False  # the node tests turn it on
     settings.MERCHANT_API_RATE = "1000/min"
+    # Failed keys are counted per client address; tests share 127.0.0.1, so only the
+    # throttling test sets a low limit (with its own address).
+    settings.MERCHANT_API_AUTH_FAILURE_RATE = "100000/min"
     settings.MERCHANT_PUBLIC_BASE_URL = "http://testserver"
 
 
@@ -123,6 +129,12 @@ class Greenfield:
 
     def __init__(self) -> None:
         self.raw = json.loads(REFERENCE.read_text())
+        for extra in WIDER_REFERENCE:
+            for kind, items in json.loads(extra.read_text()).get("components", {}).items():
+                for name, item in items.items():
+                    self.raw.setdefault("components", {}).setdefault(kind, {}).setdefault(
+                        name, item
+                    )
         doc = _drop_closed(_nullable(copy.deepcopy(self.raw)))
         self.registry: Registry = Registry().with_resource(
             "urn:greenfield", DRAFT202012.create_resource(doc)
@@ -216,3 +228,12 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.close()
+
+
+def problems(response: Any) -> dict[str, str]:
+    """A Greenfield 422 body (``[{"path", "message"}]``) as {path: message}; asserts the shape."""
+    assert response.status_code == 422, (response.status_code, response.content)
+    body = response.json()
+    assert isinstance(body, list) and body, body
+    assert all({"path", "message"} <= set(item) for item in body), body
+    return {item["path"]: item["message"] for item in body}

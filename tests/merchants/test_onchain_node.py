@@ -86,3 +86,19 @@ def test_onchain_payment_settles_after_the_speed_policy(
     for request in receiver.requests:
         event = json.loads(request["body"])
         greenfield.validate(event, SCHEMAS[event["type"]])
+
+
+def test_server_info_and_health_report_the_node(
+    chain: Chain,  # noqa: F811 - the fixture imported above
+    api: APIClient,
+    greenfield: Greenfield,
+) -> None:
+    tip = node_client().call("getblockchaininfo")
+    info = api.get("/api/v1/server/info").json()
+    greenfield.validate(info, "ApplicationServerInfoData")
+    sync = info["syncStatus"][0]
+    assert sync["paymentMethodId"] == "BTC-CHAIN"
+    assert sync["nodeInformation"]["blocks"] >= tip["blocks"]
+    assert sync["nodeInformation"]["headers"] >= tip["headers"]
+    assert info["fullySynched"] is sync["available"] is True
+    assert APIClient().get("/api/v1/health").json() == {"synchronized": True}

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from merchants.models import DeliveryStatus, Merchant, WebhookAttempt, WebhookDelivery
 from merchants.services.webhooks import RETRY_DELAYS_S, webhook_delivery_attempt
-from tests.merchants.conftest import Greenfield, Receiver, store_url
+from tests.merchants.conftest import Greenfield, Receiver, problems, store_url
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,8 @@ def test_webhook_crud_contract(api: APIClient, merchant: Merchant, greenfield: G
 def test_webhook_refuses_non_http_urls(api: APIClient, merchant: Merchant, url: str) -> None:
     response = api.post(store_url(merchant, "webhooks"), {"url": url}, format="json")
     assert response.status_code == 422
-    assert response.json()["code"] == "webhook_url_invalid" and "url" in response.json()["fields"]
+    assert "url" in problems(response)
+    assert response.json()[0]["code"] == "webhook-url-invalid"
 
 
 def test_webhook_rejects_unknown_events(api: APIClient, merchant: Merchant) -> None:
