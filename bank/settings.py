@@ -383,6 +383,9 @@ MERCHANT_INVOICE_ONCHAIN = env.bool("MERCHANT_INVOICE_ONCHAIN", default=True)
 MERCHANT_WEBHOOK_ALLOW_PRIVATE = env.bool(
     "MERCHANT_WEBHOOK_ALLOW_PRIVATE", default=ALATAU_ENV in ("development", "test")
 )
+# Money-moving API requests without an Idempotency-Key: the same request within this
+# window is a retry, answered once (merchants/services/idempotency.py).
+MERCHANT_DERIVED_IDEMPOTENCY_S = env.int("MERCHANT_DERIVED_IDEMPOTENCY_S", default=600)
 _INVOICE_LISTENER = "merchants.services.payments.invoice_deposit_listener"
 if _INVOICE_LISTENER not in CUSTODY_DEPOSIT_LISTENERS:
     CUSTODY_DEPOSIT_LISTENERS.append(_INVOICE_LISTENER)

@@ -69,13 +69,13 @@ def _setup(env: dict[str, str]) -> tuple[str, str]:
     call_command("migrate", "--noinput", verbosity=0)
     from accounts.models import User
     from accounts.services.accounts import ledger_bootstrap
-    from merchants.services.keys import SCOPES, api_key_create
+    from merchants.services.keys import SCOPES, api_key_issue
     from merchants.services.merchants import merchant_onboard
 
     ledger_bootstrap()
     owner = User.objects.create_user(email=f"bench-{time.time_ns()}@example.kz", password=None)
     merchant = merchant_onboard(name="Bench Shop", owner=owner, actor=None)
-    _, token = api_key_create(merchant=merchant, label="bench", scopes=list(SCOPES), actor=owner)
+    _, token = api_key_issue(merchant=merchant, label="bench", scopes=list(SCOPES), actor=owner)
     return merchant.store_id, token
 
 

@@ -43,7 +43,11 @@ from merchants.serializers import (
     UpdateInvoiceIn,
 )
 from merchants.services import invoices as invoice_services
-from merchants.services.idempotency import idempotency_begin, idempotency_finish
+from merchants.services.idempotency import (
+    idempotency_begin,
+    idempotency_derived_key,
+    idempotency_finish,
+)
 from merchants.services.keys import (
     SCOPE_CREATE_INVOICE,
     SCOPE_MODIFY_INVOICES,
@@ -166,14 +170,20 @@ class MerchantApiView(APIView):
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
+    # A view that moves money (refund, payout, conversion) sets this: a request without an
+    # ``Idempotency-Key`` then gets one derived from the request itself, so a client that
+    # retries after a timeout never pays twice (``idempotency_derived_key``).
+    moves_money = False
+
     def idempotent(self, merchant: Merchant, handler: Callable[[], Response]) -> Response:
-        """Run a POST handler once per ``Idempotency-Key`` (when the client sends one)."""
+        """Run a POST handler once per ``Idempotency-Key`` (derived when money moves)."""
         key = self.request.headers.get("Idempotency-Key")
+        fingerprint = request_fingerprint(self.request)
+        if key is None and self.moves_money:
+            key = idempotency_derived_key(merchant=merchant, request_hash=fingerprint)
         if key is None:
             return handler()
-        record, replay = idempotency_begin(
-            merchant=merchant, key=key, request_hash=request_fingerprint(self.request)
-        )
+        record, replay = idempotency_begin(merchant=merchant, key=key, request_hash=fingerprint)
         if replay:
             response = Response(record.response_body, status=record.status_code)
             response["Idempotent-Replayed"] = "true"

@@ -82,6 +82,8 @@ def payout_json(payout: Payout, *, withdrawal_status: str | None = None) -> dict
 class InvoiceRefundsApi(MerchantApiView):
     """Refund a paid invoice."""
 
+    moves_money = True
+
     required_scopes = {"POST": SCOPE_REFUND}
 
     @extend_schema(
@@ -270,6 +272,8 @@ class TransactionsApi(MerchantApiView):
 class PayoutsApi(MerchantApiView):
     """Send bitcoin out of the store."""
 
+    moves_money = True
+
     required_scopes = {"GET": SCOPE_VIEW_STORE, "POST": SCOPE_PAYOUT}
 
     @extend_schema(
@@ -319,12 +323,20 @@ class PayoutsApi(MerchantApiView):
 
         def run() -> Response:
             data = self.body(PayoutIn)
+            travel = data.get("travelRule")
             payout = payout_services.merchant_payout_request(
                 merchant=merchant,
                 amount_sats=parse_amount(data["amount"], "BTC"),
                 address=data["destination"],
                 actor=merchant.owner,
                 client_address=client_ip(request),
+                travel_rule=None
+                if travel is None
+                else {
+                    "beneficiary_name": travel["beneficiaryName"],
+                    "wallet": travel["wallet"],
+                    "provider_name": travel.get("providerName", ""),
+                },
             )
             return Response(payout_json(payout))
 
@@ -333,6 +345,8 @@ class PayoutsApi(MerchantApiView):
 
 class ConversionsApi(MerchantApiView):
     """Sell the store's BTC for KZT."""
+
+    moves_money = True
 
     required_scopes = {"POST": SCOPE_PAYOUT}
 

@@ -188,6 +188,8 @@ def _claims(query: Any) -> list[PullPaymentPayout]:
 class InvoiceRefundApi(MerchantApiView):
     """Greenfield's refund: a pull payment the payer claims to an address."""
 
+    moves_money = True
+
     required_scopes = {"POST": SCOPE_CREATE_REFUND_PULL}
 
     @extend_schema(
@@ -362,6 +364,8 @@ def store_claim_json(merchant: Any, payout_id: str) -> dict[str, Any]:
 class PayoutApi(MerchantApiView):
     """One payout of the store: read, approve (POST), cancel (DELETE)."""
 
+    moves_money = True
+
     required_scopes = {
         "GET": SCOPE_VIEW_PAYOUTS,
         "POST": SCOPE_MANAGE_PAYOUTS,
@@ -436,6 +440,8 @@ class PayoutApi(MerchantApiView):
 
 class PayoutMarkPaidApi(MerchantApiView):
     """Mark a payout paid outside the bank."""
+
+    moves_money = True
 
     required_scopes = {"POST": SCOPE_MANAGE_PAYOUTS}
 

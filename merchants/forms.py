@@ -15,6 +15,11 @@ class ApiKeyForm(forms.Form):
     scopes = forms.MultipleChoiceField(
         choices=list(SCOPES.items()), widget=forms.CheckboxSelectMultiple
     )
+    otp_code = forms.CharField(
+        required=False, max_length=10, label="Authenticator code",
+        help_text="Needed for a key that can refund, pay out or approve payouts.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )  # fmt: skip
 
 
 class AccountChoiceField(forms.ModelChoiceField):

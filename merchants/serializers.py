@@ -335,9 +335,21 @@ class TransactionPageOut(serializers.Serializer):
     transactions = TransactionOut(many=True)
 
 
+class TravelRuleIn(serializers.Serializer):
+    beneficiaryName = serializers.CharField(max_length=200)
+    wallet = serializers.ChoiceField(choices=["own", "provider"])
+    providerName = serializers.CharField(max_length=200, required=False)
+
+
 class PayoutIn(serializers.Serializer):
     amount = serializers.CharField(help_text="BTC decimal string.")
-    destination = serializers.CharField(max_length=100, help_text="A bitcoin address.")
+    destination = serializers.CharField(
+        max_length=100, help_text="A bitcoin address on the store's allow-list, past its cool-down."
+    )
+    travelRule = TravelRuleIn(
+        required=False,
+        help_text="Beneficiary data, required at or above the travel-rule threshold.",
+    )
 
 
 class ConversionIn(serializers.Serializer):

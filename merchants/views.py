@@ -145,6 +145,7 @@ def keys(request: HttpRequest) -> HttpResponse:
                 label=form.cleaned_data["label"],
                 scopes=form.cleaned_data["scopes"],
                 actor=acting_user(request),
+                otp_code=form.cleaned_data.get("otp_code") or "",
             )
             form = ApiKeyForm()
         except ApplicationError as exc:

@@ -161,8 +161,9 @@ def api_key_authorize(request: HttpRequest) -> HttpResponse:
     label = (ask.application_name or "Authorized application")[:APPLICATION_NAME_MAX]
     try:
         _, token = api_key_create(
-            merchant=merchant, label=label, scopes=chosen, actor=acting_user(request)
-        )
+            merchant=merchant, label=label, scopes=chosen, actor=acting_user(request),
+            otp_code=str(request.POST.get("otp_code", ""))[:10],
+        )  # fmt: skip
     except ApplicationError as exc:
         return _page(request, {**context, "error": exc.message}, status=400)
     permissions = [f"{p}:{merchant.store_id}" for p in chosen]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -56,6 +57,22 @@ def idempotency_finish(*, record: IdempotencyRecord, status_code: int, body: Any
         return
     record.status_code, record.response_body = status_code, body
     record.save(update_fields=["status_code", "response_body"])
+
+
+def idempotency_derived_key(*, merchant: Merchant, request_hash: str) -> str:
+    """Return the key for a money-moving request sent without one: the request itself.
+
+    The same request (path, body) from the same store within
+    ``MERCHANT_DERIVED_IDEMPOTENCY_S`` is the same request retried: it is answered
+    from the first one and moves money once. After the window the derived key is free
+    again; a merchant that means two identical payouts in a row sends its own keys.
+    """
+    key = f"derived:{request_hash}"[:KEY_LEN_MAX]
+    window = timedelta(seconds=int(settings.MERCHANT_DERIVED_IDEMPOTENCY_S))
+    IdempotencyRecord.objects.filter(
+        merchant=merchant, key=key, created_at__lt=timezone.now() - window
+    ).exclude(status_code=None).delete()
+    return key
 
 
 def idempotency_purge(*, max_age_h: int = 24, limit: int = 10_000) -> int:

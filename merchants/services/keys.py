@@ -11,6 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.actor import Actor
+from accounts.models import User
+from accounts.services.twofactor import twofactor_check, twofactor_enabled
 from audit.chain import audit_record
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from merchants.models import ApiKey, Merchant
@@ -45,6 +47,11 @@ SCOPES: dict[str, str] = {
     SCOPE_VIEW_PAYOUTS: "View payouts",
 }
 # As in BTCPay: a broader permission includes narrower ones.
+# Keys with these can move the store's money: creating one needs the owner's second factor.
+MONEY_SCOPES = frozenset(
+    {SCOPE_PAYOUT, SCOPE_REFUND, SCOPE_MANAGE_PAYOUTS, SCOPE_CREATE_REFUND_PULL}
+)
+
 IMPLIED: dict[str, tuple[str, ...]] = {
     SCOPE_MODIFY_INVOICES: (SCOPE_VIEW_INVOICES, SCOPE_CREATE_INVOICE),
     SCOPE_MODIFY_PAYMENT_REQUESTS: (SCOPE_VIEW_PAYMENT_REQUESTS,),
@@ -71,11 +78,31 @@ def scopes_effective(scopes: Iterable[str]) -> set[str]:
 
 
 def api_key_create(
-    *, merchant: Merchant, label: str, scopes: list[str], actor: Actor
+    *, merchant: Merchant, label: str, scopes: list[str], actor: Actor, otp_code: str = ""
 ) -> tuple[ApiKey, str]:
-    """Create a key and return it with its token; the token is never stored or shown again."""
-    if actor is None:
-        raise PermissionDenied("Sign in to create a key")
+    """Create a key and return it with its token; the token is never stored or shown again.
+
+    Only the store's owner creates keys; a key that can move money (``MONEY_SCOPES``)
+    also needs the owner's second factor now, whichever door asks (keys page, the
+    plugins' authorize page). Keys are never widened: a new key is made instead.
+    """
+    if actor is None or actor.pk != merchant.owner_id:
+        raise PermissionDenied("Only the store's owner creates its keys")
+    if set(scopes) & MONEY_SCOPES:
+        if not twofactor_enabled(actor):
+            raise ValidationFailed(
+                "Two-factor required",
+                fields={"otp_code": ["Turn on two-factor authentication to create a key "
+                                     "that can move money."]},
+            )  # fmt: skip
+        twofactor_check(user=actor, code=otp_code)
+    return api_key_issue(merchant=merchant, label=label, scopes=scopes, actor=actor)
+
+
+def api_key_issue(
+    *, merchant: Merchant, label: str, scopes: list[str], actor: User
+) -> tuple[ApiKey, str]:
+    """Write a key after the door's checks (``api_key_create``); also for tests and benches."""
     label = label.strip()
     if not label or len(label) > 100:
         raise ValidationFailed("A label is required", fields={"label": ["1 to 100 characters."]})

@@ -3,19 +3,55 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.models import AccountKind, TransferCode
 from accounts.services import account_open, system_account, transfer_create
 from audit.chain import audit_record
+from compliance.services import limits_check, travel_rule_required, travel_rule_validate
 from core.errors import ServiceUnavailable, ValidationFailed, invariant
 from core.money import check_minor
+from custody.selectors import withdrawal_fee_sats
 from custody.services.withdrawals import withdrawal_address_checked, withdrawal_request
+from exchange.rates import kzt_value_tiyn
 from exchange.services import bid_rate, exchange_rate_fresh, kzt_for_btc
 from merchants.errors import MerchantSuspended, QuoteUnavailable
-from merchants.models import Merchant, Payout, PayoutKind
+from merchants.models import Merchant, Payout, PayoutAddress, PayoutKind
+
+
+def payout_address_allowed(*, merchant: Merchant, address: str) -> PayoutAddress:
+    """Return the store's allow-listed entry for ``address`` if it is usable now, or refuse.
+
+    Addresses are added with the owner's second factor and usable only after the
+    cool-down (``merchants.services.payout_addresses``), as a customer's are: a stolen
+    API key can pay only to addresses the owner listed a day before.
+    """
+    saved = PayoutAddress.objects.filter(
+        merchant=merchant, address=address, removed_at__isnull=True
+    ).first()
+    if saved is None:
+        raise ValidationFailed(
+            "Not on the allow-list",
+            fields={"destination": ["Pay out only to an address on the store's allow-list "
+                                    "(added by the owner with 2FA in the merchant web)."]},
+        )  # fmt: skip
+    if saved.usable_from > timezone.now():
+        raise ValidationFailed(
+            "Address cooling down",
+            fields={"destination": [f"Usable from {saved.usable_from.isoformat()}."]},
+        )
+    return saved
+
+
+def _payout_rules(merchant: Merchant, amount_sats: int, travel_rule: Any) -> Any:
+    """Tier limits and the travel rule, as for a customer's withdrawal; return cleaned data."""
+    kzt = kzt_value_tiyn(amount_minor=amount_sats + withdrawal_fee_sats(), currency="BTC")
+    limits_check(user=merchant.owner, kind="withdrawal", amount_kzt_tiyn=kzt)
+    return travel_rule_validate(travel_rule or {}) if travel_rule_required(kzt) else None
 
 
 def merchant_payout_request(
@@ -25,16 +61,21 @@ def merchant_payout_request(
     address: str,
     actor: Actor,
     client_address: str | None = None,
+    travel_rule: Any = None,
 ) -> Payout:
-    """Send the merchant's bitcoin to an address through the withdrawal flow (screened).
+    """Send the merchant's bitcoin to an allow-listed address through the withdrawal flow.
 
-    The address is checked (with the node) before the transaction is opened.
+    Whichever door asks (the API key, the merchant web, a pull payment's approval), the
+    customer door's rules hold: allow-list and cool-down, tier limits, travel rule, then
+    custody's screening and review. The address is checked with the node first.
     """
     if not merchant.is_active:
         raise MerchantSuspended()
     check_minor(amount_sats, "BTC")
+    payout_address_allowed(merchant=merchant, address=address.strip())
     destination = withdrawal_address_checked(address.strip())
     with transaction.atomic():
+        cleaned_travel = _payout_rules(merchant, amount_sats, travel_rule)
         payout = Payout.objects.create(
             merchant=merchant,
             kind=PayoutKind.ON_CHAIN,
@@ -48,6 +89,7 @@ def merchant_payout_request(
             amount_sats=amount_sats,
             requested_by=merchant.owner,
             idempotency_key=f"payout:{payout.pk}",
+            travel_rule=cleaned_travel,
             client_address=client_address,
         )
         payout.withdrawal_id, payout.status = withdrawal.pk, withdrawal.status

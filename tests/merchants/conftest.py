@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from bank.celery import app as celery_app
 from merchants.models import Merchant
-from merchants.services.keys import SCOPES, api_key_create
+from merchants.services.keys import SCOPES, api_key_issue
 from merchants.services.merchants import merchant_onboard
 
 # BTCPay Server's own OpenAPI description of invoices and webhooks, copied from the
@@ -64,7 +64,7 @@ def merchant(make_merchant: Callable[..., Merchant]) -> Merchant:
 @pytest.fixture
 def make_client() -> Callable[..., APIClient]:
     def make(merchant: Merchant, scopes: list[str] | None = None) -> APIClient:
-        _, token = api_key_create(
+        _, token = api_key_issue(
             merchant=merchant, label="test", scopes=scopes or ALL_SCOPES, actor=merchant.owner
         )
         client = APIClient()

@@ -14,7 +14,7 @@ from accounts.models import User
 from merchants.models import ApiKey, Merchant
 from merchants.services.keys import token_hash
 from merchants.services.merchants import merchant_onboard
-from tests.web.conftest import PASSWORD, enable_2fa, login
+from tests.banking.conftest import PASSWORD, enable_2fa, login
 
 pytestmark = pytest.mark.django_db
 

@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 from exchange.services import exchange_rate_set
 from merchants.models import Merchant
 from merchants.services.invoices import invoice_create
-from merchants.services.keys import SCOPES, api_key_create
+from merchants.services.keys import SCOPES, api_key_issue
 from merchants.services.payments import invoice_pay_in_bank
 from tests.merchants.conftest import store_url
 from tests.merchants.test_funds import ADDRESS
@@ -106,7 +106,7 @@ def world(
 ) -> World:
     exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=None)
     merchant = make_merchant(with_kzt=True)
-    _, token = api_key_create(
+    _, token = api_key_issue(
         merchant=merchant, label="fuzz", scopes=sorted(SCOPES), actor=merchant.owner
     )
     api = APIClient()

@@ -35,7 +35,7 @@ from custody.services.deposits import deposit_scan
 from custody.services.wallets import wallet_load_or_create, wallets_setup
 from exchange.services import exchange_rate_current, exchange_rate_fresh, exchange_rate_set
 from merchants.models import Merchant
-from merchants.services.keys import SCOPES, api_key_create
+from merchants.services.keys import SCOPES, api_key_issue
 from merchants.services.merchants import merchant_onboard
 
 STAFF = [
@@ -193,7 +193,7 @@ class Command(BaseCommand):
         if merchant is not None:
             return f"  merchant   {MERCHANT_OWNER} store {merchant.store_id} (API key shown at first seed)"
         merchant = merchant_onboard(name="Alatau Coffee", owner=owner, actor=officer, with_kzt=True)
-        _, token = api_key_create(merchant=merchant, label="demo", scopes=list(SCOPES), actor=owner)
+        _, token = api_key_issue(merchant=merchant, label="demo", scopes=list(SCOPES), actor=owner)
         return (
             f"  merchant   {MERCHANT_OWNER} password: {password} store {merchant.store_id}\n"
             f"             API key (Authorization: token ...): {token}"
