@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.actor import Actor
-from accounts.services import transfer_create, transfer_reverse
+from accounts.services import transfer_create
 from audit.chain import audit_record
 from compliance.models import ApprovalRequest, ApprovalStatus
 from compliance.permissions import require_perm
@@ -39,7 +39,12 @@ from custody.node import btc, node_client, sats
 from custody.services import internal_address_new
 from treasury.errors import ColdFourEyes, ColdMoveState, PsbtRefused
 from treasury.models import ColdMove, ColdMoveStatus
-from treasury.services.common import COLD_MOVE_PERMISSION, cold_wallet, custody_accounts
+from treasury.services.common import (
+    COLD_MOVE_PERMISSION,
+    cold_wallet,
+    custody_accounts,
+    transit_legs_reverse,
+)
 
 ACTION = "cold_to_hot"
 OPEN_STATUSES = (
@@ -336,21 +341,13 @@ def _on_confirm(move: ColdMove) -> Sequence[str]:
     return ["settle_transfer"]
 
 
-def _on_fail(move: ColdMove, reason: str) -> Sequence[str]:
-    """Reverse what the broadcast booked (nothing, if it failed before)."""
-    for transfer_id in (move.transit_transfer_id, move.fee_transfer_id):
-        if transfer_id is not None:
-            transfer_reverse(transfer_id=transfer_id, actor=None, reason=reason)
-    return []
-
-
 # The transaction pays the hot wallet, so the hot wallet's client sends and follows it.
 COLD_MOVE_SPEND = SpendKind(
     name="cold_move", model=ColdMove,
     signed=ColdMoveStatus.SIGNED, broadcast=ColdMoveStatus.BROADCAST,
     confirmed=ColdMoveStatus.CONFIRMED, failed=ColdMoveStatus.FAILED,
     confirmations_needed=lambda: 1,
-    on_broadcast=_on_broadcast, on_confirm=_on_confirm, on_fail=_on_fail,
+    on_broadcast=_on_broadcast, on_confirm=_on_confirm, on_fail=transit_legs_reverse,
     broadcast_max=CONFIRM_MAX, confirm_max=CONFIRM_MAX,
 )  # fmt: skip
 

@@ -24,7 +24,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.models import Account, AccountKind
-from accounts.services import transfer_create, transfer_reverse
+from accounts.services import transfer_create
 from audit.chain import audit_record
 from custody.errors import WalletNotFound
 from custody.hotwallet.builder import hot_builder_lock, hot_tx_build, unsent_hot_spend_exists
@@ -37,6 +37,7 @@ from treasury.models import ColdMove, RebalanceAlert, Sweep, SweepStatus
 from treasury.services.common import (
     cold_wallet,
     custody_accounts,
+    transit_legs_reverse,
 )
 from treasury.services.descriptors import cold_address_pinned
 from treasury.services.moves import OPEN_STATUSES, cold_move_request
@@ -190,20 +191,12 @@ def _on_confirm(sweep: Sweep) -> Sequence[str]:
     return ["settle_transfer"]
 
 
-def _on_fail(sweep: Sweep, reason: str) -> Sequence[str]:
-    """Reverse what the broadcast booked (nothing, if it failed before)."""
-    for transfer_id in (sweep.transit_transfer_id, sweep.fee_transfer_id):
-        if transfer_id is not None:
-            transfer_reverse(transfer_id=transfer_id, actor=None, reason=reason)
-    return []
-
-
 SWEEP_SPEND = SpendKind(
     name="sweep", model=Sweep,
     signed=SweepStatus.SIGNED, broadcast=SweepStatus.BROADCAST,
     confirmed=SweepStatus.CONFIRMED, failed=SweepStatus.FAILED,
     confirmations_needed=lambda: 1,
-    on_broadcast=_on_broadcast, on_confirm=_on_confirm, on_fail=_on_fail,
+    on_broadcast=_on_broadcast, on_confirm=_on_confirm, on_fail=transit_legs_reverse,
     broadcast_max=SWEEPS_MAX, confirm_max=SWEEPS_MAX,
 )  # fmt: skip
 
