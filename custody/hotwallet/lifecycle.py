@@ -14,7 +14,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from audit.chain import audit_record
-from custody.errors import TxAlreadyInChain, TxRejected
+from custody.errors import NodeError, NodeUnavailable, TxAlreadyInChain, TxRejected
 from custody.hotwallet.kinds import SpendKind
 from custody.hotwallet.verdict import rejected_tx_verdict
 from custody.node import NodeClient, hot_wallet
@@ -109,7 +109,14 @@ def spends_confirm(kind: SpendKind, *, client: NodeClient | None = None) -> int:
     done = 0
     pending = kind.rows().filter(status=kind.broadcast).order_by("pk")
     for spend in list(pending[: kind.confirm_max]):
-        reply = hot.call("gettransaction", spend.txid)
+        try:
+            reply = hot.call("gettransaction", spend.txid)
+        except NodeUnavailable:
+            raise  # the node is down: the task's retry policy takes over
+        except NodeError as exc:
+            # One item the node refuses must not block the others: note it, go on.
+            _rejection_record(kind, spend, f"gettransaction: {exc}")
+            continue
         confirmations = int(reply.get("confirmations", 0))
         if confirmations == 0 and reply.get("in_mempool") is False:
             _rebroadcast(hot, kind, spend)  # dropped from the mempool (e.g. a node restart)

@@ -146,3 +146,26 @@ def test_database_connection_dropped_mid_movement_leaves_nothing_half_written(
     assert refresh(account).held_minor == again.amount_sats + again.fee_sats
     with transaction.atomic():
         assert ledger_check() == []
+
+
+def test_one_batch_the_node_refuses_does_not_block_the_others(
+    chain: Chain, funded_account: Any, hot_funded: Any
+) -> None:
+    from custody.models import WithdrawalBatch
+
+    stray = WithdrawalBatch.objects.create(  # first in line; the wallet never heard of it
+        txid="ab" * 32, raw_tx="00", status=BatchStatus.BROADCAST, fee_sats=0,
+        fee_rate_sat_vb=1, vsize=1,
+    )  # fmt: skip
+    hot_funded(5_000_000)
+    account = funded_account(1_000_000)
+    withdrawal_request(account=account, address=chain.new_funder_address(), amount_sats=40_000,
+                       requested_by=account.owner, idempotency_key="behind")  # fmt: skip
+    withdrawal_batch_create()
+    withdrawal_batch_broadcast()
+    chain.mine(1)
+    assert withdrawal_batch_confirm() == 1  # the real batch, despite the refused one before it
+    stray.refresh_from_db()
+    assert stray.status == BatchStatus.BROADCAST and "gettransaction" in stray.last_error
+    assert Withdrawal.objects.get().status == WithdrawalStatus.CONFIRMED
+    assert ledger_check() == []
