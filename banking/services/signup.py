@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
 from accounts.models import Identity, User
 from accounts.services.accounts import account_open
@@ -40,7 +41,7 @@ def user_signup(*, email: str, password: str, client_address: str | None = None)
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationFailed(
             "Email already registered",
-            fields={"email": ["An account with this email already exists. Try logging in."]},
+            fields={"email": [_("An account with this email already exists. Try logging in.")]},
         )
     candidate = User(email=email)
     try:
@@ -57,7 +58,7 @@ def user_signup(*, email: str, password: str, client_address: str | None = None)
     except IntegrityError:
         raise ValidationFailed(
             "Email already registered",
-            fields={"email": ["An account with this email already exists. Try logging in."]},
+            fields={"email": [_("An account with this email already exists. Try logging in.")]},
         ) from None
     return user
 
@@ -68,9 +69,10 @@ def email_confirmation_send(*, user: User, base_url: str) -> None:
     token = email_confirmation_token.make_token(user)
     link = f"{base_url.rstrip('/')}/confirm-email/{uid}/{token}/"
     body = render_to_string("accounts/email/confirm_email.txt", {"user": user, "link": link})
+    subject = _("Confirm your email for Alatau Bank")
     transaction.on_commit(
         lambda: send_mail(
-            "Confirm your email for Alatau Bank",
+            subject,
             body,
             settings.DEFAULT_FROM_EMAIL,
             [user.email],
@@ -83,11 +85,11 @@ def email_confirm(*, uidb64: str, token: str) -> User:
     try:
         user = User.objects.get(pk=int(force_str(urlsafe_base64_decode(uidb64))))
     except (ValueError, TypeError, OverflowError, User.DoesNotExist):
-        raise ValidationFailed("This confirmation link is not valid.") from None
+        raise ValidationFailed(_("This confirmation link is not valid.")) from None
     if user.email_verified_at is not None:
         return user
     if not email_confirmation_token.check_token(user, token):
-        raise ValidationFailed("This confirmation link is not valid or has expired.")
+        raise ValidationFailed(_("This confirmation link is not valid or has expired."))
     with transaction.atomic():
         user.email_verified_at = timezone.now()
         user.save(update_fields=["email_verified_at"])

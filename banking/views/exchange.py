@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.access import current_user, verified_customer_required
@@ -78,7 +79,7 @@ def quote_accept(request: HttpRequest, quote_id: int) -> HttpResponse:
             user=current_user(request), quote_id=quote.pk, client_address=address_of(request)
         )
     except QuoteUsed:
-        messages.info(request, "This exchange was already done.")
+        messages.info(request, _("This exchange was already done."))
     except QuoteExpired as exc:
         messages.error(request, exc.message)
         return redirect("exchange")
@@ -86,5 +87,5 @@ def quote_accept(request: HttpRequest, quote_id: int) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("quote_detail", quote_id=quote.pk)
     else:
-        messages.success(request, "Exchange done. Your balances are updated.")
+        messages.success(request, _("Exchange done. Your balances are updated."))
     return redirect("dashboard")
