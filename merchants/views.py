@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -17,6 +16,7 @@ from accounts.services.twofactor import transfer_needs_2fa
 from core.errors import ApplicationError
 from core.http import client_address
 from core.money import format_amount
+from core.qr import qr_svg as core_qr_svg
 from merchants.errors import InvoiceNotFound
 from merchants.forms import ApiKeyForm, PayInvoiceForm
 from merchants.models import Invoice, InvoiceStatus, Merchant
@@ -37,7 +37,7 @@ def checkout(request: HttpRequest, invoice_id: str) -> HttpResponse:
     """Show an invoice to its payer: amount, countdown, QR + BIP21, pay from balance."""
     invoice = _invoice_or_404(invoice_id)
     link = bip21(invoice)
-    qr_svg = mark_safe(segno.make(link, error="m").svg_inline(scale=4)) if link else ""  # noqa: S308 - segno's own SVG
+    qr_svg = mark_safe(core_qr_svg(link)) if link else ""  # noqa: S308 - segno's own SVG
     form = None
     user = request.user
     if user.is_authenticated and not user.is_staff and invoice.status == InvoiceStatus.NEW:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 
-import segno
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -34,13 +33,14 @@ from banking.forms import OtpSetupForm, PasswordConfirmForm, TwofactorDisableFor
 from banking.views.auth import safe_next
 from banking.views.common import address_of, form_error
 from core.errors import ApplicationError, NotFound
+from core.qr import qr_svg as core_qr_svg
 
 SETUP_DEVICE = "totp_setup_device"
 
 
 def qr_svg(data: str, scale: int = 4) -> str:
-    """Return an inline SVG QR code (no external request, no JavaScript)."""
-    return str(segno.make(data, error="m").svg_inline(scale=scale, dark="#0b2545", light="#ffffff"))
+    """Return an inline SVG QR code (no external request, no JavaScript); CSS sets its size."""
+    return core_qr_svg(data)
 
 
 @customer_required
