@@ -35,19 +35,41 @@ class EmailConfirmationTokenGenerator(PasswordResetTokenGenerator):
 email_confirmation_token = EmailConfirmationTokenGenerator()
 
 
+class EmailTaken(ValidationFailed):
+    """The email already has an account (the door must not tell the visitor so)."""
+
+    code = "email_taken"
+
+
+def email_taken_notice_send(*, email: str, base_url: str) -> None:
+    """Tell an address that someone tried to open an account with it (sent after commit).
+
+    The sign-up page answers the same whether or not an email is registered; the
+    owner of the address learns the truth by mail.
+    """
+    login_url = f"{base_url.rstrip('/')}/login/"
+    reset_url = f"{base_url.rstrip('/')}/password-reset/"
+    body = render_to_string(
+        "accounts/email/signup_taken.txt", {"login_url": login_url, "reset_url": reset_url}
+    )
+    subject = _("Your Alatau Bank account")
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email]))
+
+
 def user_signup(*, email: str, password: str, client_address: str | None = None) -> User:
     """Create a customer with a BTC and a KZT account; the caller sends the confirmation mail."""
     email = User.objects.normalize_email(email.strip()).lower()
-    if User.objects.filter(email__iexact=email).exists():
-        raise ValidationFailed(
-            "Email already registered",
-            fields={"email": [_("An account with this email already exists. Try logging in.")]},
-        )
+    # The password is judged first, so a weak one is refused alike for every email.
     candidate = User(email=email)
     try:
         password_validation.validate_password(password, candidate)
     except DjangoValidationError as exc:
         raise ValidationFailed("Weak password", fields={"password1": list(exc.messages)}) from None
+    if User.objects.filter(email__iexact=email).exists():
+        raise EmailTaken(
+            "Email already registered",
+            fields={"email": [_("An account with this email already exists. Try logging in.")]},
+        )
     try:
         with transaction.atomic():
             user = User.objects.create_user(email=email, password=password)
@@ -56,7 +78,7 @@ def user_signup(*, email: str, password: str, client_address: str | None = None)
                 account_open(owner=user, currency=currency)
             audit_record(actor=user, action="user.signup", obj=user, client_address=client_address)
     except IntegrityError:
-        raise ValidationFailed(
+        raise EmailTaken(
             "Email already registered",
             fields={"email": [_("An account with this email already exists. Try logging in.")]},
         ) from None

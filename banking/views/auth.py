@@ -27,11 +27,18 @@ from accounts.models import User
 from accounts.services.sessions import user_session_forget, user_session_record
 from accounts.services.twofactor import twofactor_check, twofactor_enabled
 from banking.forms import LoginForm, OtpForm, SignupForm
-from banking.services.signup import email_confirm, email_confirmation_send, user_signup
+from banking.services.signup import (
+    EmailTaken,
+    email_confirm,
+    email_confirmation_send,
+    email_taken_notice_send,
+    user_signup,
+)
 from banking.views.common import address_of, form_error
 from core.errors import ApplicationError
 
 PENDING_LOGIN = "pending_login"
+SIGNUP_EMAIL = "signup_email"
 PENDING_LOGIN_MAX_S = 300
 
 
@@ -79,25 +86,32 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("dashboard")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        base_url = request.build_absolute_uri("/")
         try:
             with transaction.atomic():
                 user = user_signup(
-                    email=form.cleaned_data["email"],
+                    email=email,
                     password=form.cleaned_data["password1"],
                     client_address=address_of(request),
                 )
-                email_confirmation_send(user=user, base_url=request.build_absolute_uri("/"))
+                email_confirmation_send(user=user, base_url=base_url)
+        except EmailTaken:
+            # Answer exactly as for a new email: the address's owner is told by mail.
+            email_taken_notice_send(email=email, base_url=base_url)
         except ApplicationError as exc:
             form_error(form, exc)
-        else:
-            _complete_login(request, user, "django.contrib.auth.backends.ModelBackend")
-            return redirect("signup_done")
+            return render(request, "accounts/auth/signup.html", {"form": form})
+        request.session[SIGNUP_EMAIL] = email
+        return redirect("signup_done")
     return render(request, "accounts/auth/signup.html", {"form": form})
 
 
-@customer_required
 def signup_done(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/auth/signup_done.html")
+    """Say "check your email", the same for a new and a registered address."""
+    return render(
+        request, "accounts/auth/signup_done.html", {"email": request.session.get(SIGNUP_EMAIL, "")}
+    )
 
 
 @rate_limited("RATELIMIT_SIGNUP")
