@@ -10,6 +10,7 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Account
 from accounts.selectors import customer_accounts
@@ -176,7 +177,9 @@ class AccountChoiceField(forms.ModelChoiceField):
 
 class TransferForm(forms.Form):
     from_account = AccountChoiceField(
-        queryset=Account.objects.none(), label=_("From"), empty_label=None
+        queryset=Account.objects.none(),
+        label=pgettext_lazy("account", "From"),
+        empty_label=None,
     )
     recipient = forms.CharField(
         label=_("Recipient"),
@@ -239,7 +242,9 @@ class StatementForm(forms.Form):
     account = AccountChoiceField(
         queryset=Account.objects.none(), label=_("Account"), empty_label=None
     )
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(
+        label=pgettext_lazy("date range", "From"), widget=forms.DateInput(attrs={"type": "date"})
+    )
     end = forms.DateField(label=_("To (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
