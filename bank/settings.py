@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "custody",
     "treasury",
     "merchants",
+    "notifications",
     "banking",
     "devtools",
     "bank",
@@ -78,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "banking.middleware.UserSessionMiddleware",
+    "banking.language.CustomerLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # AxesMiddleware must be last: it turns lockouts into a response.
@@ -98,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "banking.context.unread_notifications",
             ],
         },
     },
@@ -272,6 +275,10 @@ FEE_RATE_CAP_SAT_VB = env.int("FEE_RATE_CAP_SAT_VB", default=200)
 # Address validation at request time must not wait on the node for long.
 WITHDRAWAL_NODE_CHECK_TIMEOUT_S = env.int("WITHDRAWAL_NODE_CHECK_TIMEOUT_S", default=2)
 CELERY_BEAT_SCHEDULE = {
+    "notifications-collect": {
+        "task": "notifications.tasks.notifications_collect",
+        "schedule": 15.0,
+    },
     "custody-deposit-scan": {"task": "custody.tasks.deposit_scan", "schedule": 30.0},
     "custody-withdrawal-batch": {"task": "custody.tasks.withdrawal_batch", "schedule": 60.0},
     "custody-withdrawal-broadcast": {

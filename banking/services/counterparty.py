@@ -70,5 +70,6 @@ def _name(
     if other.pk in merchant_of:
         return merchant_of[other.pk]
     if other.kind == AccountKind.CUSTOMER and other.owner is not None:
-        return _customer_name(names.get(other.owner_id, "") or "", other.owner.email)
-    return str(SYSTEM_NAMES.get(code, BANK))
+        return _customer_name(names.get(other.owner.pk, ""), other.owner.email)
+    label = SYSTEM_NAMES.get(TransferCode(code)) if code in TransferCode.values else None
+    return str(label if label is not None else BANK)

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -33,7 +34,7 @@ DOCUMENT_TYPES: tuple[tuple[bytes, str, tuple[str, ...]], ...] = (
 
 # What each KYC tier allows, in one place. Compliance enforces the limits;
 # this is what the customer is told.
-TIER_DESCRIPTIONS: dict[int, str] = {
+TIER_DESCRIPTIONS: dict[int, str | Promise] = {
     0: gettext_lazy(
         "Email confirmed: deposit, exchange and transfers inside Alatau; no withdrawals."
     ),

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.access import current_user, verified_customer_required
-from accounts.models import Account
+from accounts.models import Account, User
 from banking.forms import WithdrawConfirmForm, WithdrawForm
 from banking.services.withdrawals import (
     btc_account,
@@ -117,7 +117,7 @@ def withdraw(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _withdraw_context(user: object, account: Account, form: WithdrawForm) -> dict[str, object]:
+def _withdraw_context(user: User, account: Account, form: WithdrawForm) -> dict[str, object]:
     """Return the withdraw page's context: the form, the balance and each address's state."""
     now = timezone.now()
     saved = list(WithdrawalAddress.objects.filter(user=user, removed_at__isnull=True))

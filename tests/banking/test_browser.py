@@ -185,7 +185,7 @@ def test_customer_journey(
     link = re.search(r"https?://\S+/confirm-email/\S+/", str(mail.outbox[-1].body))
     assert link, mail.outbox[-1].body
     page.goto(link.group(0))
-    page.click(f"text={t('Confirm my email')}")
+    page.click(f"main button:has-text('{t('Confirm my email')}')")
     page.wait_for_url(re.compile(r".*/login/$"))
     assert t("Your email is confirmed. Welcome to Alatau Bank.") in page.content()
     page.fill("#id_email", email)
@@ -210,7 +210,7 @@ def test_customer_journey(
 
     # Deposit address (its QR decodes to it), then a regtest payment, confirmed and scanned.
     page.goto(f"{base}/deposit/")
-    page.click(f"text={t('Get my deposit address')}")
+    page.click(f"main button:has-text('{t('Get my deposit address')}')")
     address = page.inner_text("[data-testid=deposit-address]").strip()
     assert address.startswith("bcrt1")
     assert qr_text(page, "[data-testid=deposit-qr]").lower().startswith(f"bitcoin:{address}")
@@ -251,7 +251,7 @@ def test_customer_journey(
     page.set_input_files(
         "#id_document", {"name": "id.pdf", "mimeType": "application/pdf", "buffer": PDF}
     )
-    page.click(f"text={t('Submit for review')}")
+    page.click(f"main button:has-text('{t('Submit for review')}')")
     assert t("Submitted", "status") in page.content()
     shot(page, prefix + "06-identity")
     officer = User.objects.create_superuser(email="officer@alatau.kz", password=PASSWORD)
@@ -263,7 +263,7 @@ def test_customer_journey(
     page.goto(f"{base}/exchange/")
     page.check("input[name=direction][value=btc_kzt]")
     page.fill("#id_amount", "0.001")
-    page.click(f"text={t('Get quote')}")
+    page.click(f"main button:has-text('{t('Get quote')}')")
     page.wait_for_url(re.compile(r".*/exchange/quotes/\d+/$"))
     quoted = t.money(44_550_00, "KZT")  # 0.001 BTC at 44 550 000.00 (mid - 1%)
     assert quoted in page.content()
@@ -272,7 +272,7 @@ def test_customer_journey(
         f"() => Number(document.querySelector('[data-countdown-left]').innerText) < {first}"
     )
     shot(page, prefix + "07-exchange-quote")
-    page.click(f"text={t('Exchange now')}")
+    page.click(f"main button:has-text('{t('Exchange now')}')")
     page.wait_for_url(f"{base}/")
     assert quoted in page.content()
 
@@ -282,7 +282,7 @@ def test_customer_journey(
     page.fill("#id_label", "My hardware wallet")
     page.fill("#id_address", destination)
     page.fill("#id_otp_code", backup[0])
-    page.click(f"text={t('Save address')}")
+    page.click(f"main button:has-text('{t('Save address')}')")
     assert t("Address saved. For your safety you can use it from %(when)s.").split("%")[0] in (
         page.content()
     )
@@ -323,6 +323,7 @@ def test_customer_journey(
     btc_option = page.locator("#id_account option", has_text="BTC").get_attribute("value")
     page.select_option("#id_account", btc_option)
     page.click(f"main button:has-text('{t('Show')}')")
+    page.wait_for_selector("[data-testid=counterparty]")
     assert t("Bitcoin network (deposit)", "counterparty") in page.content()
     shot(page, prefix + "11-statement")
     phone_shot(page, prefix + "11-statement")
