@@ -243,9 +243,12 @@ class StatementForm(forms.Form):
         queryset=Account.objects.none(), label=_("Account"), empty_label=None
     )
     start = forms.DateField(
-        label=pgettext_lazy("date range", "From"), widget=forms.DateInput(attrs={"type": "date"})
+        label=pgettext_lazy("date range", "From"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    end = forms.DateField(label=_("To (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(
+        label=_("To (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

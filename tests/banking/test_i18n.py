@@ -112,3 +112,13 @@ def test_field_errors_come_in_the_customers_language(customer: User) -> None:
         HTTP_ACCEPT_LANGUAGE="ru",
     )
     assert "Обязательное поле." in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["kk", "ru", "en"])
+def test_date_fields_keep_iso_values_in_every_language(customer: User, language: str) -> None:
+    # <input type=date> takes only ISO dates: a localised "02.12.2026" shows as empty.
+    page = login(Client(), customer).get("/statement/", HTTP_ACCEPT_LANGUAGE=language)
+    html = page.content.decode()
+    start = page.context["form"]["start"].value()
+    assert f'value="{start:%Y-%m-%d}"' in html
