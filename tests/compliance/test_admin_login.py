@@ -50,7 +50,7 @@ def test_a_wrong_code_is_refused(staff: Callable[..., User]) -> None:
     officer = _officer(staff)
     correct = _code(TOTPDevice.objects.get(user=officer))
     wrong = f"{(int(correct) + 1) % 1_000_000:06d}"
-    client, status, body = _login(officer, wrong)
+    client, status, _body = _login(officer, wrong)
     assert status == 200
     assert client.get(reverse("admin:index")).status_code == 302
 
