@@ -368,3 +368,22 @@ def test_customer_journey(
     page.fill("#id_otp_code", codes.next())
     page.click("main button[type=submit]")
     page.wait_for_url(f"{base}/statement/")
+
+
+def test_invoice_qr_keeps_its_quiet_zone_and_decodes(
+    browser_page: Any, live_server: Any, funder: Any
+) -> None:
+    from merchants.services.invoices import invoice_create
+    from merchants.services.merchants import merchant_onboard
+
+    admin = User.objects.create_superuser(email="admin.qr@alatau.kz", password=PASSWORD)
+    owner = User.objects.create_user(email="shop.qr@example.kz", password=PASSWORD)
+    merchant = merchant_onboard(name="Alatau Coffee", owner=owner, actor=admin)
+    invoice = invoice_create(merchant=merchant, amount="0.00125", currency="BTC", actor=admin)
+    page = browser_page
+    for width in (1200, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}/i/{invoice.id}")
+        text = qr_text(page, ".qr")
+        assert text.lower().startswith("bitcoin:") and "amount=0.00125" in text
+        shot(page, f"invoice-checkout-{width}")
