@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -61,9 +62,11 @@ def amount_display(name: str, label: str) -> Callable[[Any], str]:
 
 def _label(model: type[Model], name: str) -> str:
     try:
-        words = str(model._meta.get_field(name).verbose_name).split()
-    except Exception:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:  # not a model field: use the name itself
         words = name.replace("_", " ").split()
+    else:
+        words = str(getattr(field, "verbose_name", name)).split()
     kept = [w for w in words if w.lower() not in UNIT_WORDS] or words
     return " ".join(kept).capitalize()
 

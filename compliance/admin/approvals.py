@@ -63,7 +63,7 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
                 name="compliance_approvalrequest_decide",
             )
         ]
-        return ours + super().get_urls()  # type: ignore[return-value]
+        return ours + super().get_urls()
 
     def decide_view(self, request: HttpRequest, request_id: int) -> HttpResponse:
         """Approve or reject one request from its page (POST, reason from the form)."""

@@ -136,7 +136,7 @@ def test_pdf_statement_has_the_name_pages_time_and_a_cyrillic_font(
     today = timezone.localdate()
     response = customer_client.get(
         "/statement/",
-        {"account": kzt.pk, "start": str(today), "end": str(today), "format": "pdf"},
+        {"account": str(kzt.pk), "start": str(today), "end": str(today), "format": "pdf"},
         HTTP_ACCEPT_LANGUAGE="kk",
     )
     assert response["Content-Type"] == "application/pdf"

@@ -72,7 +72,7 @@ def test_security_events_are_told_and_carry_no_secrets(customer: User) -> None:
     assert _kinds(customer) == [
         NotificationKind.TWOFACTOR_CHANGED, NotificationKind.WITHDRAWAL_ADDRESS_ADDED
     ]  # fmt: skip
-    bodies = " ".join(m.body for m in mail.outbox if m.to == [customer.email])
+    bodies = " ".join(str(m.body) for m in mail.outbox if m.to == [customer.email])
     assert "turned on" in bodies and ADDRESS in bodies
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -87,7 +87,7 @@ def test_kyc_decision_and_freeze_are_told(customer: User, make_user: Callable[..
     account_freeze(account_id=account_of(customer, "BTC").pk, actor=officer, reason="check")
     notifications_collect()
     assert _kinds(customer) == [NotificationKind.KYC_DECIDED, NotificationKind.ACCOUNT_FROZEN]
-    body = " ".join(m.body for m in mail.outbox if m.to == [customer.email])
+    body = " ".join(str(m.body) for m in mail.outbox if m.to == [customer.email])
     assert "tier 1" in body and account_of(customer, "BTC").number in body
 
 
