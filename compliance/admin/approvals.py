@@ -14,12 +14,14 @@ from accounts.admin import AccountAdmin
 from accounts.models import Account
 from compliance.admin.approval_words import approval_permitted, approval_words
 from compliance.models import ApprovalRequest, ApprovalStatus
+from compliance.permissions import has_perm
 from compliance.services import (
     approval_approve,
     approval_reject,
     staff_account_freeze,
     staff_account_unfreeze_propose,
 )
+from compliance.services.actions import FREEZE, UNFREEZE
 from core.admin_tools import ReadOnlyAdmin, ReasonActionForm, call_service, reason_of
 
 
@@ -124,6 +126,15 @@ class AccountControlAdmin(AccountAdmin):
 
     action_form = ReasonActionForm
     actions = ["freeze", "propose_unfreeze"]
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        """Offer freezing and unfreezing only to staff whose role allows them."""
+        actions = super().get_actions(request)
+        if not has_perm(request.user, FREEZE):
+            actions.pop("freeze", None)
+        if not has_perm(request.user, UNFREEZE):
+            actions.pop("propose_unfreeze", None)
+        return actions
 
     @admin.action(description="Freeze now (reason required)")
     def freeze(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:

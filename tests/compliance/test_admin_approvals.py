@@ -60,3 +60,14 @@ def test_amounts_in_the_admin_carry_their_unit(
     assert "0.49950000 BTC" in body and "49950000<" not in body
     plural = client.get(reverse("admin:index")).content.decode()
     assert "Withdrawal addresses" in plural and "addresss" not in plural
+
+
+def test_account_controls_are_offered_only_to_roles_that_may_use_them(
+    staff: Callable[..., User], customer_btc: Callable[..., Account]
+) -> None:
+    customer_btc()
+    url = reverse("admin:accounts_account_changelist")
+    officer_page = otp_client(staff(COMPLIANCE_OFFICER)).get(url).content.decode()
+    auditor_page = otp_client(staff(AUDITOR)).get(url).content.decode()
+    assert 'value="freeze"' in officer_page
+    assert 'value="freeze"' not in auditor_page and 'value="propose_unfreeze"' not in auditor_page
