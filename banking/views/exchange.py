@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import current_user, verified_customer_required
 from accounts.selectors import customer_accounts
 from banking.forms import ExchangeForm
+from banking.services.exchange import customer_quote_create
 from banking.views.common import address_of, form_error
 from core.errors import ApplicationError
 from exchange.models import Quote
@@ -21,7 +22,6 @@ from exchange.services import (
     ask_rate,
     bid_rate,
     exchange_rate_current,
-    quote_create,
     quote_execute,
 )
 
@@ -32,7 +32,7 @@ def exchange(request: HttpRequest) -> HttpResponse:
     form = ExchangeForm(request.POST or None, initial={"direction": "btc_kzt"})
     if request.method == "POST" and form.is_valid() and form.cleaned_data.get("amount_minor"):
         try:
-            quote = quote_create(
+            quote = customer_quote_create(
                 user=current_user(request),
                 direction=form.cleaned_data["direction"],
                 amount_in_minor=form.cleaned_data["amount_minor"],

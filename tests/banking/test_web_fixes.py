@@ -152,3 +152,14 @@ def test_the_2fa_qr_code_scales_instead_of_being_cropped(customer_client: Client
     html = customer_client.get("/security/2fa/setup/").content.decode()
     svg = html[html.index("<svg") : html.index("</svg>")]
     assert "viewBox" in svg and 'width="' not in svg.split(">", 1)[0]
+
+
+def test_no_quote_for_more_than_the_balance(
+    customer: User, customer_client: Client, rate: object
+) -> None:
+    fund(account_of(customer, "BTC"), 100_000)  # 0.001 BTC
+    response = customer_client.post("/exchange/", {"direction": "btc_kzt", "amount": "0.002"})
+    assert response.status_code == 200
+    assert "0.00100000 BTC available" in " ".join(response.context["form"].errors["amount"])
+    response = customer_client.post("/exchange/", {"direction": "btc_kzt", "amount": "0.001"})
+    assert response.status_code == 302
