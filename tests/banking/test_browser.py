@@ -42,6 +42,7 @@ from custody.services import (
     withdrawal_batch_create,
 )
 from exchange.services import exchange_rate_set
+from notifications.services import notifications_collect
 from treasury.services.reserves import reserves_snapshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
@@ -354,13 +355,21 @@ def test_customer_journey(
     shot(page, prefix + "12-reserves")
     phone_shot(page, prefix + "12-reserves")
 
+    # What the bank told the customer, in the app (collected by the Celery job).
+    assert notifications_collect()
+    page.goto(f"{base}/notifications/")
+    notes = page.inner_text("[data-testid=notifications]")
+    assert t("Deposit credited") in notes and t("Withdrawal confirmed") in notes
+    shot(page, prefix + "13-notifications")
+    phone_shot(page, prefix + "13-notifications")
+
     # Phone-sized transfer page; then log out and back in with the code.
     page.goto(f"{base}/transfers/new/")
-    phone_shot(page, prefix + "13-transfer")
+    phone_shot(page, prefix + "14-transfer")
     page.click(f"text={t('Log out')}")
     page.goto(f"{base}/statement/")
     page.wait_for_url(re.compile(r".*/login/\?next=/statement/$"))
-    shot(page, prefix + "14-login")
+    shot(page, prefix + "15-login")
     page.fill("#id_email", email)
     page.fill("#id_password", PASSWORD)
     page.click("main button[type=submit]")
