@@ -22,8 +22,10 @@ class CustomerLanguageMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         language = get_language() or ""
+        # Web sessions only: API clients (merchant keys) have no session and no language.
         if (
             user is not None
+            and request.session.session_key
             and user.is_authenticated
             and not user.is_staff
             and request.session.get(SESSION_KEY) != language
