@@ -3,15 +3,17 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore='templates/admin/*' --ignore='templates/merchant/*' --ignore='templates/merchants/*'
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest venv node clean-var help
+.PHONY: run test lint typecheck pytest venv node clean-var help messages
 
 help:
 	@echo "make run   - install, migrate, demo data, start web + worker + beat + bitcoind"
 	@echo "make test  - ruff, mypy and the whole pytest suite on the real services"
 
 $(STAMP): pyproject.toml
+	sh scripts/ensure-system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev,embedded]'
@@ -39,3 +41,9 @@ test: lint typecheck pytest
 
 node: venv
 	$(PY) manage.py bitcoind install
+
+# Translations: refresh the catalogs from the code, then compile them. The compiled
+# .mo files are committed, so running the bank needs no gettext; tests check both.
+messages: venv
+	$(PY) manage.py makemessages -l kk -l ru --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) manage.py compilemessages -l kk -l ru $(MESSAGES_IGNORE)

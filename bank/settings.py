@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "custody",
     "treasury",
     "merchants",
+    "notifications",
     "banking",
     "devtools",
     "bank",
@@ -84,11 +85,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "bank.middleware.RequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions (it reads the language chosen with set_language), before common.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "banking.middleware.UserSessionMiddleware",
+    "banking.language.CustomerLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # AxesMiddleware must be last: it turns lockouts into a response.
@@ -110,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "merchants.web.context.merchant_nav",
+                "banking.context.unread_notifications",
             ],
         },
     },
@@ -182,7 +187,15 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
-LANGUAGE_CODE = "en-us"
+# Kazakh, Russian and English. The browser's Accept-Language picks one until the
+# customer chooses with the switcher (set_language stores it in a cookie); without
+# either, English.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("kk", "Қазақша"), ("ru", "Русский"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "alatau_language"
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = SECURE_COOKIES
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Almaty")
 USE_I18N = True
 USE_TZ = True
@@ -298,6 +311,10 @@ FEE_BUMP_AFTER_S = env.int("FEE_BUMP_AFTER_S", default=3 * 3600)
 # Address validation at request time must not wait on the node for long.
 WITHDRAWAL_NODE_CHECK_TIMEOUT_S = env.int("WITHDRAWAL_NODE_CHECK_TIMEOUT_S", default=2)
 CELERY_BEAT_SCHEDULE = {
+    "notifications-collect": {
+        "task": "notifications.tasks.notifications_collect",
+        "schedule": 15.0,
+    },
     "custody-deposit-scan": {"task": "custody.tasks.deposit_scan", "schedule": 30.0},
     "custody-withdrawal-batch": {"task": "custody.tasks.withdrawal_batch", "schedule": 60.0},
     "custody-withdrawal-broadcast": {

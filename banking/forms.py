@@ -8,6 +8,9 @@ from typing import Any
 from django import forms
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Account
 from accounts.selectors import customer_accounts
@@ -27,10 +30,10 @@ OTP_ATTRS = {
 
 def otp_field(required: bool = True) -> forms.CharField:
     return forms.CharField(
-        label="Two-factor code",
+        label=_("Two-factor code"),
         required=required,
         max_length=16,
-        help_text="6 digits from your authenticator app, or one of your backup codes.",
+        help_text=_("6 digits from your authenticator app, or one of your backup codes."),
         widget=forms.TextInput(attrs=OTP_ATTRS),
     )
 
@@ -47,16 +50,18 @@ def amount_minor(form: forms.Form, field: str, currency: str) -> int | None:
 
 class SignupForm(forms.Form):
     email = forms.EmailField(
-        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+        label=_("Email"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
     password1 = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 10 characters; not a common password; not only digits.",
+        help_text=_("At least 10 characters; not a common password; not only digits."),
     )
     password2 = forms.CharField(
-        label="Repeat password",
+        label=_("Repeat password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
@@ -64,7 +69,7 @@ class SignupForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("password1") and data.get("password1") != data.get("password2"):
-            self.add_error("password2", "The two passwords are different.")
+            self.add_error("password2", _("The two passwords are different."))
         return data
 
 
@@ -77,12 +82,14 @@ class LoginForm(forms.Form):
     """
 
     email = forms.EmailField(
-        label="Email",
+        label=_("Email"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
     password = forms.CharField(
-        strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
     def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
@@ -97,7 +104,7 @@ class LoginForm(forms.Form):
             self.user_cache = authenticate(self.request, email=email.lower(), password=password)
             if self.user_cache is None:
                 raise forms.ValidationError(
-                    "Please enter a correct email and password. Both are case-sensitive.",
+                    _("Please enter a correct email and password. Both are case-sensitive."),
                     code="invalid_login",
                 )
         return data
@@ -112,16 +119,16 @@ class OtpForm(forms.Form):
 
 class OtpSetupForm(forms.Form):
     otp_code = forms.CharField(
-        label="Code from the app",
+        label=_("Code from the app"),
         max_length=6,
-        help_text="The 6 digits your authenticator app shows for Alatau Bank.",
+        help_text=_("The 6 digits your authenticator app shows for Alatau Bank."),
         widget=forms.TextInput(attrs={**OTP_ATTRS, "pattern": "[0-9]{6}", "maxlength": "6"}),
     )
 
 
 class PasswordConfirmForm(forms.Form):
     password = forms.CharField(
-        label="Your password",
+        label=_("Your password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
@@ -133,34 +140,34 @@ class TwofactorDisableForm(PasswordConfirmForm):
 
 class IdentityForm(forms.Form):
     full_name = forms.CharField(
-        label="Full name (as in your document)",
+        label=_("Full name (as in your document)"),
         max_length=200,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     date_of_birth = forms.DateField(
-        label="Date of birth", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("Date of birth"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     iin = forms.CharField(
-        label="IIN",
+        label=_("IIN"),
         max_length=12,
-        help_text="Your 12-digit individual identification number.",
+        help_text=_("Your 12-digit individual identification number."),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "pattern": "[0-9]{12}"}),
     )
     address = forms.CharField(
-        label="Registered address",
+        label=_("Registered address"),
         max_length=300,
         widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
     )
     document = forms.FileField(
-        label="Identity document",
-        help_text="ID card or passport: PDF, JPEG or PNG, up to 5 MB.",
+        label=_("Identity document"),
+        help_text=_("ID card or passport: PDF, JPEG or PNG, up to 5 MB."),
         widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png"}),
     )
 
     def clean_date_of_birth(self) -> dt.date:
         value: dt.date = self.cleaned_data["date_of_birth"]
         if value.year < 1900:
-            raise forms.ValidationError("Enter your real date of birth.")
+            raise forms.ValidationError(_("Enter your real date of birth."))
         return value
 
 
@@ -171,19 +178,22 @@ class AccountChoiceField(forms.ModelChoiceField):
 
 class TransferForm(forms.Form):
     from_account = AccountChoiceField(
-        queryset=Account.objects.none(), label="From", empty_label=None
+        queryset=Account.objects.none(),
+        label=pgettext_lazy("account", "From"),
+        empty_label=None,
     )
     recipient = forms.CharField(
-        label="Recipient",
+        label=_("Recipient"),
         max_length=254,
-        help_text="Account number (KZ…, spaces allowed) or the email the person signed up with.",
+        help_text=_("Account number (KZ…, spaces allowed) or the email the person signed up with."),
     )
     amount = forms.CharField(
+        label=_("Amount"),
         max_length=32,
-        help_text="In the currency of the account you send from, e.g. 2500.50 or 0.0015.",
+        help_text=_("In the currency of the account you send from, e.g. 2500.50 or 0.0015."),
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
-    memo = forms.CharField(label="Message (optional)", max_length=140, required=False)
+    memo = forms.CharField(label=_("Message (optional)"), max_length=140, required=False)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -205,12 +215,19 @@ class TransferConfirmForm(TransferForm):
 
 
 class ExchangeForm(forms.Form):
-    direction = forms.ChoiceField(choices=QuoteDirection.choices, widget=forms.RadioSelect)
+    direction = forms.ChoiceField(
+        label=_("Direction"),
+        choices=[
+            (QuoteDirection.BTC_TO_KZT, _("BTC to KZT")),
+            (QuoteDirection.KZT_TO_BTC, _("KZT to BTC")),
+        ],
+        widget=forms.RadioSelect,
+    )
     amount = forms.CharField(
-        label="Amount to exchange",
+        label=_("Amount to exchange"),
         max_length=32,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-        help_text="In the currency you give: BTC for BTC to KZT, KZT for KZT to BTC.",
+        help_text=_("In the currency you give: BTC for BTC to KZT, KZT for KZT to BTC."),
     )
 
     def clean(self) -> dict[str, Any]:
@@ -223,9 +240,16 @@ class ExchangeForm(forms.Form):
 
 
 class StatementForm(forms.Form):
-    account = AccountChoiceField(queryset=Account.objects.none(), empty_label=None)
-    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
+    account = AccountChoiceField(
+        queryset=Account.objects.none(), label=_("Account"), empty_label=None
+    )
+    start = forms.DateField(
+        label=pgettext_lazy("date range", "From"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    end = forms.DateField(
+        label=_("To (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -238,16 +262,18 @@ class StatementForm(forms.Form):
         start, end = data.get("start"), data.get("end")
         if start and end:
             if end < start:
-                self.add_error("end", "The end date is before the start date.")
+                self.add_error("end", _("The end date is before the start date."))
             elif (end - start).days > 366:
-                self.add_error("end", "Choose at most one year.")
+                self.add_error("end", _("Choose at most one year."))
         return data
 
 
 class WithdrawalAddressForm(forms.Form):
-    label = forms.CharField(max_length=60, help_text="A name for you, e.g. “My hardware wallet”.")
+    label = forms.CharField(
+        label=_("Name"), max_length=60, help_text=_("A name for you, e.g. “My hardware wallet”.")
+    )
     address = forms.CharField(
-        label="Bitcoin address",
+        label=_("Bitcoin address"),
         max_length=100,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
@@ -256,15 +282,22 @@ class WithdrawalAddressForm(forms.Form):
 
 class AddressChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: WithdrawalAddress) -> str:
+        if obj.usable_from > timezone.now():
+            when = timezone.localtime(obj.usable_from)
+            return _("%(label)s · %(address)s (usable from %(when)s)") % {
+                "label": obj.label,
+                "address": obj.address,
+                "when": f"{when:%d.%m.%Y %H:%M}",
+            }
         return f"{obj.label} · {obj.address}"
 
 
 class WithdrawForm(forms.Form):
     address = AddressChoiceField(
-        queryset=WithdrawalAddress.objects.none(), label="To address", empty_label=None
+        queryset=WithdrawalAddress.objects.none(), label=_("To address"), empty_label=None
     )
     amount = forms.CharField(
-        label="Amount (BTC)",
+        label=_("Amount (BTC)"),
         max_length=32,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
@@ -286,15 +319,15 @@ class WithdrawConfirmForm(WithdrawForm):
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=128)
     # Travel-rule data: asked for (and required by compliance) above its threshold.
     beneficiary_name = forms.CharField(
-        label="Beneficiary's full name", max_length=200, required=False
+        label=_("Beneficiary's full name"), max_length=200, required=False
     )
     wallet = forms.ChoiceField(
-        label="Who holds this address?",
-        choices=[("own", "My own wallet"), ("provider", "Another provider (exchange, bank)")],
+        label=_("Who holds this address?"),
+        choices=[("own", _("My own wallet")), ("provider", _("Another provider (exchange, bank)"))],
         required=False,
         widget=forms.RadioSelect,
     )
-    provider_name = forms.CharField(label="Provider's name", max_length=200, required=False)
+    provider_name = forms.CharField(label=_("Provider's name"), max_length=200, required=False)
     otp_code = otp_field()
 
     TRAVEL_FIELDS = ("beneficiary_name", "wallet", "provider_name")

@@ -9,6 +9,7 @@ from banking.views import (
     dashboard,
     exchange,
     identity,
+    notifications,
     reserves,
     security,
     statements,
@@ -54,6 +55,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("exchange/quotes/<int:quote_id>/", exchange.quote_detail, name="quote_detail"),
     path("exchange/quotes/<int:quote_id>/accept/", exchange.quote_accept, name="quote_accept"),
     path("statement/", statements.statement, name="statement"),
+    path("notifications/", notifications.notifications, name="notifications"),
     path("addresses/", addresses.addresses, name="addresses"),
     path("addresses/<int:address_id>/remove/", addresses.address_remove, name="address_remove"),
 ]

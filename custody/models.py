@@ -259,6 +259,7 @@ class WithdrawalAddress(models.Model):
 
     class Meta:
         db_table = "accounts_withdrawaladdress"  # kept from when the ledger app held it
+        verbose_name_plural = "withdrawal addresses"
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django_otp import devices_for_user
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -35,20 +39,48 @@ def twofactor_check(*, user: Any, code: str, field: str = "otp_code") -> Device:
     """
     code = "".join(code.split()).lower()
     if not code:
-        raise ValidationFailed("Code required", fields={field: ["Enter the code from your app."]})
+        raise ValidationFailed(
+            "Code required", fields={field: [_("Enter the code from your app.")]}
+        )
     kind = TOTPDevice if len(code) == TOTP_DIGITS and code.isdigit() else StaticDevice
     for device in devices_for_user(user, confirmed=True):
-        if isinstance(device, kind) and device.verify_token(code):
+        if not isinstance(device, kind):
+            continue
+        _raise_if_throttled(device, field)
+        if device.verify_token(code):
             return device
     raise ValidationFailed(
-        "Wrong code", fields={field: ["This code is not valid. Check your app and try again."]}
+        "Wrong code", fields={field: [_("This code is not valid. Check your app and try again.")]}
     )
+
+
+def _raise_if_throttled(device: Device, field: str) -> None:
+    """Say why a code is refused while the device waits after wrong codes, and for how long.
+
+    django-otp refuses every code, even a right one, for a doubling delay after each
+    failure; without this the customer sees "not valid" for a valid code.
+    """
+    allowed, info = device.verify_is_allowed()
+    if allowed:
+        return
+    locked_until = (info or {}).get("locked_until")
+    seconds = 1
+    if locked_until is not None:
+        seconds = max(1, math.ceil((locked_until - timezone.now()).total_seconds()))
+    message = ngettext(
+        "Too many wrong codes. Wait %(seconds)d second, then enter the code your app shows.",
+        "Too many wrong codes. Wait %(seconds)d seconds, then enter the code your app shows.",
+        seconds,
+    ) % {"seconds": seconds}
+    raise ValidationFailed("Code throttled", fields={field: [message]})
 
 
 def password_check(*, user: Any, password: str, field: str = "password") -> None:
     """Re-authenticate a signed-in user with their password before a sensitive change."""
     if not password or not user.check_password(password):
-        raise ValidationFailed("Wrong password", fields={field: ["Your password is not correct."]})
+        raise ValidationFailed(
+            "Wrong password", fields={field: [_("Your password is not correct.")]}
+        )
 
 
 def totp_device_start(*, user: Any) -> TOTPDevice:

@@ -10,6 +10,9 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Identity, KycStatus
 from audit.chain import audit_record
@@ -31,10 +34,12 @@ DOCUMENT_TYPES: tuple[tuple[bytes, str, tuple[str, ...]], ...] = (
 
 # What each KYC tier allows, in one place. Compliance enforces the limits;
 # this is what the customer is told.
-TIER_DESCRIPTIONS: dict[int, str] = {
-    0: "Email confirmed: deposit, exchange and transfers inside Alatau; no withdrawals.",
-    1: "Identity approved: withdrawals and merchant payments within standard limits.",
-    2: "Enhanced review: higher daily and monthly limits.",
+TIER_DESCRIPTIONS: dict[int, str | Promise] = {
+    0: gettext_lazy(
+        "Email confirmed: deposit, exchange and transfers inside Alatau; no withdrawals."
+    ),
+    1: gettext_lazy("Identity approved: withdrawals and merchant payments within standard limits."),
+    2: gettext_lazy("Enhanced review: higher daily and monthly limits."),
 }
 
 
@@ -64,17 +69,17 @@ def iin_validate(iin: str) -> IinInfo:
     Return the birth date and sex it encodes, or raise ``ValidationFailed``.
     """
     if len(iin) != 12 or not iin.isascii() or not iin.isdigit():
-        raise _iin_error("An IIN is exactly 12 digits.")
+        raise _iin_error(_("An IIN is exactly 12 digits."))
     century = IIN_CENTURY.get(iin[6])
     if century is None:
-        raise _iin_error("The 7th digit of an IIN must be 1 to 6.")
+        raise _iin_error(_("The 7th digit of an IIN must be 1 to 6."))
     try:
         birth = dt.date(century + int(iin[0:2]), int(iin[2:4]), int(iin[4:6]))
     except ValueError:
-        raise _iin_error("The first six digits of the IIN are not a valid date.") from None
+        raise _iin_error(_("The first six digits of the IIN are not a valid date.")) from None
     check = iin_check_digit(iin[:11])
     if check is None or check != int(iin[11]):
-        raise _iin_error("This IIN's check digit is wrong. Please check the number.")
+        raise _iin_error(_("This IIN's check digit is wrong. Please check the number."))
     return IinInfo(birth_date=birth, sex="M" if int(iin[6]) % 2 else "F")
 
 
@@ -82,7 +87,7 @@ def document_check(document: UploadedFile) -> str:
     """Check an identity document's size and type (by its bytes); return the extension."""
     if document.size is None or document.size > DOCUMENT_MAX_BYTES:
         raise ValidationFailed(
-            "Document too large", fields={"document": ["The file must be 5 MB or smaller."]}
+            "Document too large", fields={"document": [_("The file must be 5 MB or smaller.")]}
         )
     document.seek(0)
     head = document.read(16)
@@ -96,7 +101,7 @@ def document_check(document: UploadedFile) -> str:
             return stored_as
     raise ValidationFailed(
         "Unsupported document type",
-        fields={"document": ["Upload a PDF, JPEG or PNG file (the name must match its type)."]},
+        fields={"document": [_("Upload a PDF, JPEG or PNG file (the name must match its type).")]},
     )
 
 
@@ -120,28 +125,28 @@ def identity_submit(
     errors: dict[str, list[str]] = {}
     full_name, address = " ".join(full_name.split()), " ".join(address.split())
     if len(full_name) < 3 or " " not in full_name:
-        errors["full_name"] = ["Enter your first and last name as in your document."]
+        errors["full_name"] = [_("Enter your first and last name as in your document.")]
     if len(address) < 10:
-        errors["address"] = ["Enter your full registered address."]
+        errors["address"] = [_("Enter your full registered address.")]
     try:
         info = iin_validate(iin)
     except ValidationFailed as exc:
         errors.update(exc.fields)
     else:
         if info.birth_date != date_of_birth:
-            errors["date_of_birth"] = ["The date of birth does not match the one in your IIN."]
+            errors["date_of_birth"] = [_("The date of birth does not match the one in your IIN.")]
     if date_of_birth > timezone.localdate() - dt.timedelta(days=18 * 365 + 4):
-        errors.setdefault("date_of_birth", ["You must be 18 or older."])
+        errors.setdefault("date_of_birth", [_("You must be 18 or older.")])
     try:
         extension = document_check(document)
     except ValidationFailed as exc:
         errors.update(exc.fields)
     if errors:
-        raise ValidationFailed("Please correct the errors below.", fields=errors)
+        raise ValidationFailed(_("Please correct the errors below."), fields=errors)
     with transaction.atomic():
-        identity, _ = Identity.objects.select_for_update().get_or_create(user=user)
+        identity, _created = Identity.objects.select_for_update().get_or_create(user=user)
         if identity.status not in (KycStatus.NONE, KycStatus.REJECTED):
-            raise InvalidState(f"Your identity is already {identity.status}.")
+            raise InvalidState(_("Your identity is already submitted or approved."))
         document.name = f"{uuid.uuid4().hex}.{extension}"
         identity.full_name = full_name
         identity.date_of_birth = date_of_birth
@@ -185,17 +190,26 @@ def masked_name(user: Any) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+LIMIT_KIND_LABELS = {
+    "withdrawal": gettext_lazy("Withdrawals"),
+    "transfer": gettext_lazy("Transfers"),
+}
+
+
 def tier_table() -> list[dict[str, Any]]:
     """Return each tier with what it allows and its limits (compliance's ``TierLimit`` rows)."""
     limits: dict[int, list[str]] = {}
     for row in TierLimit.objects.order_by("tier", "kind"):
+        kind = str(LIMIT_KIND_LABELS.get(row.kind, row.kind))
         if row.per_transaction_tiyn == 0:
-            text = f"{row.get_kind_display()}: not allowed"
+            text = _("%(kind)s: not allowed") % {"kind": kind}
         else:
-            text = (
-                f"{row.get_kind_display()}: up to {_tenge(row.per_transaction_tiyn)} each, "
-                f"{_tenge(row.daily_tiyn)} a day, {_tenge(row.monthly_tiyn)} a month"
-            )
+            text = _("%(kind)s: up to %(each)s each, %(day)s a day, %(month)s a month") % {
+                "kind": kind,
+                "each": _tenge(row.per_transaction_tiyn),
+                "day": _tenge(row.daily_tiyn),
+                "month": _tenge(row.monthly_tiyn),
+            }
         limits.setdefault(row.tier, []).append(text)
     return [
         {"tier": tier, "description": text, "limits": "; ".join(limits.get(tier, []))}

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.errors import InsufficientFunds
 from accounts.models import Account, AccountKind, AccountStatus, Transfer, TransferCode, User
@@ -21,7 +23,7 @@ from core.errors import NotFound, ValidationFailed
 from core.money import check_minor, format_amount
 from exchange.rates import kzt_value_tiyn
 
-_NO_RECIPIENT = "No Alatau customer with this account number or email."
+_NO_RECIPIENT = gettext_lazy("No Alatau customer with this account number or email.")
 
 
 def recipient_resolve(*, sender: Any, query: str, currency: str) -> Account:
@@ -29,7 +31,7 @@ def recipient_resolve(*, sender: Any, query: str, currency: str) -> Account:
     text = "".join(query.split())
     if not text:
         raise ValidationFailed(
-            "Recipient required", fields={"recipient": ["Enter an account number or email."]}
+            "Recipient required", fields={"recipient": [_("Enter an account number or email.")]}
         )
     if "@" in text:
         account = (
@@ -52,13 +54,19 @@ def recipient_resolve(*, sender: Any, query: str, currency: str) -> Account:
         if account is not None and account.currency != currency:
             raise ValidationFailed(
                 "Currency mismatch",
-                fields={"recipient": [f"This account holds {account.currency}, not {currency}."]},
+                fields={
+                    "recipient": [
+                        _("This account holds %(held)s, not %(sent)s.")
+                        % {"held": account.currency, "sent": currency}
+                    ]
+                },
             )
     if account is None or account.status == AccountStatus.CLOSED:
-        raise ValidationFailed(_NO_RECIPIENT, fields={"recipient": [_NO_RECIPIENT]})
+        raise ValidationFailed(str(_NO_RECIPIENT), fields={"recipient": [str(_NO_RECIPIENT)]})
     if account.owner_id == sender.pk:
         raise ValidationFailed(
-            "Own account", fields={"recipient": ["This is your own account. Use Exchange instead."]}
+            "Own account",
+            fields={"recipient": [_("This is your own account. Use Exchange instead.")]},
         )
     return account
 
@@ -99,7 +107,12 @@ def customer_transfer_create(
             )
             raise ValidationFailed(
                 "Two-factor required",
-                fields={"amount": [f"Turn on two-factor authentication to send {limit} or more."]},
+                fields={
+                    "amount": [
+                        _("Turn on two-factor authentication to send %(limit)s or more.")
+                        % {"limit": limit}
+                    ]
+                },
             )
         twofactor_check(user=sender, code=otp_code)
     if earlier:
@@ -136,7 +149,7 @@ def _post(
     except InsufficientFunds:
         raise InsufficientFunds(
             "Not enough money",
-            fields={"amount": ["You don't have enough available money for this."]},
+            fields={"amount": [_("You don't have enough available money for this.")]},
         ) from None
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.access import current_user, verified_customer_required
@@ -36,15 +39,31 @@ def addresses(request: HttpRequest) -> HttpResponse:
             local = timezone.localtime(saved.usable_from)
             messages.success(
                 request,
-                f"Address saved. For your safety you can use it from {local:%d.%m.%Y %H:%M}.",
+                _("Address saved. For your safety you can use it from %(when)s.")
+                % {"when": f"{local:%d.%m.%Y %H:%M}"},
             )
             return redirect("addresses")
     saved_list = withdrawal_addresses_active(user=current_user(request))
     return render(
         request,
         "accounts/addresses.html",
-        {"form": form, "addresses": saved_list, "now": timezone.now()},
+        {
+            "form": form,
+            "addresses": saved_list,
+            "now": timezone.now(),
+            "cooldown": cooldown_text(),
+        },
     )
+
+
+def cooldown_text() -> str:
+    """Return the address cool-down in words ("24 hours", "30 minutes")."""
+    seconds = int(getattr(settings, "WITHDRAWAL_ADDRESS_COOLDOWN_S", 86400))
+    if seconds >= 3600 and seconds % 3600 == 0:
+        hours = seconds // 3600
+        return ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
+    minutes = max(1, seconds // 60)
+    return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
 
 
 @verified_customer_required
@@ -56,5 +75,5 @@ def address_remove(request: HttpRequest, address_id: int) -> HttpResponse:
         )
     except NotFound:
         raise Http404("No such address") from None
-    messages.success(request, "Address removed.")
+    messages.success(request, _("Address removed."))
     return redirect("addresses")

@@ -17,6 +17,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_ratelimit.decorators import ratelimit
@@ -26,11 +27,18 @@ from accounts.models import User
 from accounts.services.sessions import user_session_forget, user_session_record
 from accounts.services.twofactor import twofactor_check, twofactor_enabled
 from banking.forms import LoginForm, OtpForm, SignupForm
-from banking.services.signup import email_confirm, email_confirmation_send, user_signup
+from banking.services.signup import (
+    EmailTaken,
+    email_confirm,
+    email_confirmation_send,
+    email_taken_notice_send,
+    user_signup,
+)
 from banking.views.common import address_of, form_error
 from core.errors import ApplicationError
 
 PENDING_LOGIN = "pending_login"
+SIGNUP_EMAIL = "signup_email"
 PENDING_LOGIN_MAX_S = 300
 
 
@@ -78,25 +86,32 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("dashboard")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        base_url = request.build_absolute_uri("/")
         try:
             with transaction.atomic():
                 user = user_signup(
-                    email=form.cleaned_data["email"],
+                    email=email,
                     password=form.cleaned_data["password1"],
                     client_address=address_of(request),
                 )
-                email_confirmation_send(user=user, base_url=request.build_absolute_uri("/"))
+                email_confirmation_send(user=user, base_url=base_url)
+        except EmailTaken:
+            # Answer exactly as for a new email: the address's owner is told by mail.
+            email_taken_notice_send(email=email, base_url=base_url)
         except ApplicationError as exc:
             form_error(form, exc)
-        else:
-            _complete_login(request, user, "django.contrib.auth.backends.ModelBackend")
-            return redirect("signup_done")
+            return render(request, "accounts/auth/signup.html", {"form": form})
+        request.session[SIGNUP_EMAIL] = email
+        return redirect("signup_done")
     return render(request, "accounts/auth/signup.html", {"form": form})
 
 
-@customer_required
 def signup_done(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/auth/signup_done.html")
+    """Say "check your email", the same for a new and a registered address."""
+    return render(
+        request, "accounts/auth/signup_done.html", {"email": request.session.get(SIGNUP_EMAIL, "")}
+    )
 
 
 @rate_limited("RATELIMIT_SIGNUP")
@@ -107,7 +122,9 @@ def confirmation_resend(request: HttpRequest) -> HttpResponse:
     assert isinstance(user, User)
     if user.email_verified_at is None:
         email_confirmation_send(user=user, base_url=request.build_absolute_uri("/"))
-        messages.success(request, f"We sent a new confirmation link to {user.email}.")
+        messages.success(
+            request, _("We sent a new confirmation link to %(email)s.") % {"email": user.email}
+        )
     return redirect("dashboard")
 
 
@@ -120,7 +137,7 @@ def confirm_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse
             return render(
                 request, "accounts/auth/confirm_email.html", {"error": exc.message}, status=400
             )
-        messages.success(request, "Your email is confirmed. Welcome to Alatau Bank.")
+        messages.success(request, _("Your email is confirmed. Welcome to Alatau Bank."))
         return redirect("dashboard" if request.user.is_authenticated else "login")
     return render(request, "accounts/auth/confirm_email.html")
 
@@ -151,7 +168,7 @@ def login_verify(request: HttpRequest) -> HttpResponse:
     pending = request.session.get(PENDING_LOGIN)
     if not pending or time.time() - pending["at"] > PENDING_LOGIN_MAX_S:
         request.session.pop(PENDING_LOGIN, None)
-        messages.info(request, "Please log in again.")
+        messages.info(request, _("Please log in again."))
         return redirect("login")
     user = User.objects.filter(pk=pending["user_id"], is_active=True).first()
     if user is None:
@@ -176,7 +193,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     if request.session.session_key:
         user_session_forget(session_key=request.session.session_key)
     logout(request)
-    messages.success(request, "You have logged out.")
+    messages.success(request, _("You have logged out."))
     return redirect("login")
 
 
@@ -225,7 +242,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
             ip=address_of(self.request),
             user_agent=self.request.META.get("HTTP_USER_AGENT", ""),
         )
-        messages.success(self.request, "Your password was changed. Other sessions were signed out.")
+        messages.success(
+            self.request, _("Your password was changed. Other sessions were signed out.")
+        )
         return response
 
 

@@ -12,6 +12,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 
 from accounts.access import View
 from accounts.services.twofactor import twofactor_enabled
@@ -25,7 +26,7 @@ def twofactor_required(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not twofactor_enabled(request.user):
-            messages.info(request, "Set up two-factor authentication first: this page needs it.")
+            messages.info(request, _("Set up two-factor authentication first: this page needs it."))
             return redirect(f"{reverse('twofactor_setup')}?{urlencode({'next': request.path})}")
         return view(request, *args, **kwargs)
 

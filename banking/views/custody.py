@@ -7,13 +7,16 @@ import uuid
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.access import current_user, verified_customer_required
-from accounts.models import Account
+from accounts.models import Account, User
 from banking.forms import WithdrawConfirmForm, WithdrawForm
 from banking.services.withdrawals import (
     btc_account,
+    customer_withdrawal_precheck,
     customer_withdrawal_request,
     withdrawal_fee_sats,
     withdrawal_needs_travel_rule,
@@ -45,9 +48,13 @@ def deposit(request: HttpRequest) -> HttpResponse:
         try:
             deposit_address_new(account=account, actor=current_user(request))
         except ApplicationError as exc:
-            messages.error(request, f"We could not make a deposit address right now: {exc.message}")
+            messages.error(
+                request,
+                _("We could not make a deposit address right now: %(reason)s")
+                % {"reason": exc.message},
+            )
         else:
-            messages.success(request, "Your new deposit address is ready.")
+            messages.success(request, _("Your new deposit address is ready."))
         return redirect("deposit")
     current = deposit_address_current(account=account)
     uri = deposit_address_bip21(deposit_address=current) if current else ""
@@ -86,42 +93,49 @@ def withdraw(request: HttpRequest) -> HttpResponse:
         return _withdraw_confirm(request, account)
     form = WithdrawForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid() and form.cleaned_data.get("amount_minor"):
-        confirm = WithdrawConfirmForm(
-            user=user,
-            initial={
-                "address": form.cleaned_data["address"].pk,
-                "amount": form.cleaned_data["amount"],
-                "idempotency_key": uuid.uuid4().hex,
-            },
-        )
-        return _review(
-            request,
-            confirm,
-            account,
-            form.cleaned_data["address"],
-            form.cleaned_data["amount_minor"],
-        )
-    return _withdraw_page(request, form, account)
-
-
-def _withdraw_page(
-    request: HttpRequest, form: WithdrawForm, account: Account, status: int = 200
-) -> HttpResponse:
-    """Step 1: the address and amount form, with the customer's recent withdrawals."""
-    user = current_user(request)
+        address, amount = form.cleaned_data["address"], form.cleaned_data["amount_minor"]
+        try:
+            # Everything the request would refuse is refused here, before a code is asked.
+            customer_withdrawal_precheck(user=user, address_id=address.pk, amount_sats=amount)
+        except ApplicationError as exc:
+            form_error(form, exc)
+        else:
+            confirm = WithdrawConfirmForm(
+                user=user,
+                initial={
+                    "address": address.pk,
+                    "amount": form.cleaned_data["amount"],
+                    "idempotency_key": uuid.uuid4().hex,
+                },
+            )
+            return _review(request, confirm, account, address, amount)
+    status = 422 if request.method == "POST" else 200
     return render(
         request,
         "accounts/custody/withdraw.html",
-        {
-            "form": form,
-            "account": account,
-            "fee_sats": withdrawal_fee_sats(),
-            "has_addresses": withdrawal_addresses_active(user=user).exists(),
-            "tier": user_tier(user),
-            "withdrawals": withdrawals_for_account(account=account, limit=20),
-        },
+        _withdraw_context(user, account, form),
         status=status,
     )
+
+
+def _withdraw_context(user: User, account: Account, form: WithdrawForm) -> dict[str, object]:
+    """Return the withdraw page's context: the form, the balance and each address's state."""
+    now = timezone.now()
+    saved = list(withdrawal_addresses_active(user=user))
+    rows = [
+        {"label": a.label, "usable_from": a.usable_from, "ready": a.usable_from <= now}
+        for a in saved
+    ]
+    return {
+        "form": form,
+        "account": account,
+        "fee_sats": withdrawal_fee_sats(),
+        "has_addresses": bool(saved),
+        "has_ready_address": any(row["ready"] for row in rows),
+        "address_rows": rows,
+        "tier": user_tier(user),
+        "withdrawals": withdrawals_for_account(account=account, limit=20),
+    }
 
 
 def _review(
@@ -158,7 +172,12 @@ def _withdraw_confirm(request: HttpRequest, account: Account) -> HttpResponse:
     user = current_user(request)
     form = WithdrawConfirmForm(request.POST, user=user)
     if not (form.is_valid() and form.cleaned_data.get("amount_minor")):
-        return _withdraw_page(request, form, account, status=422)
+        return render(
+            request,
+            "accounts/custody/withdraw.html",
+            _withdraw_context(user, account, form),
+            status=422,
+        )
     data = form.cleaned_data
     travel = {name: data.get(name) or "" for name in WithdrawConfirmForm.TRAVEL_FIELDS}
     try:
@@ -175,7 +194,7 @@ def _withdraw_confirm(request: HttpRequest, account: Account) -> HttpResponse:
         address, amount_sats = data["address"], data["amount_minor"]
         form_error(form, exc)  # this drops the fields in error from cleaned_data
         return _review(request, form, account, address, amount_sats, status=422)
-    messages.success(request, "Withdrawal requested. You can follow it here.")
+    messages.success(request, _("Withdrawal requested. You can follow it here."))
     return redirect("withdrawal_detail", withdrawal_id=withdrawal.pk)
 
 
@@ -209,5 +228,5 @@ def withdrawal_cancel_view(request: HttpRequest, withdrawal_id: int) -> HttpResp
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Withdrawal cancelled. The money is available again.")
+        messages.success(request, _("Withdrawal cancelled. The money is available again."))
     return redirect("withdrawal_detail", withdrawal_id=withdrawal_id)

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.access import current_user, customer_required
-from accounts.models import Account, Identity, Transfer
+from accounts.models import Account, AccountStatus, Identity, Transfer
 from accounts.selectors import customer_accounts
 from accounts.services.twofactor import twofactor_enabled
 from banking.templatetags.bank import movement_detail, movement_label
@@ -48,6 +48,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "accounts": accounts,
         "activity": activity_rows(accounts, RECENT_MAX),
         "identity": identity,
+        "frozen": any(a.status == AccountStatus.FROZEN for a in accounts),
         "twofactor_on": twofactor_enabled(user),
         **dashboard_panels(user),
     }

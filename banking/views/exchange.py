@@ -6,11 +6,13 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.access import current_user, verified_customer_required
 from accounts.selectors import customer_accounts
 from banking.forms import ExchangeForm
+from banking.services.exchange import customer_quote_create
 from banking.views.common import address_of, form_error
 from core.errors import ApplicationError
 from exchange.models import Quote
@@ -20,7 +22,6 @@ from exchange.services import (
     ask_rate,
     bid_rate,
     exchange_rate_current,
-    quote_create,
     quote_execute,
 )
 
@@ -31,7 +32,7 @@ def exchange(request: HttpRequest) -> HttpResponse:
     form = ExchangeForm(request.POST or None, initial={"direction": "btc_kzt"})
     if request.method == "POST" and form.is_valid() and form.cleaned_data.get("amount_minor"):
         try:
-            quote = quote_create(
+            quote = customer_quote_create(
                 user=current_user(request),
                 direction=form.cleaned_data["direction"],
                 amount_in_minor=form.cleaned_data["amount_minor"],
@@ -78,7 +79,7 @@ def quote_accept(request: HttpRequest, quote_id: int) -> HttpResponse:
             user=current_user(request), quote_id=quote.pk, client_address=address_of(request)
         )
     except QuoteUsed:
-        messages.info(request, "This exchange was already done.")
+        messages.info(request, _("This exchange was already done."))
     except QuoteExpired as exc:
         messages.error(request, exc.message)
         return redirect("exchange")
@@ -86,5 +87,5 @@ def quote_accept(request: HttpRequest, quote_id: int) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("quote_detail", quote_id=quote.pk)
     else:
-        messages.success(request, "Exchange done. Your balances are updated.")
+        messages.success(request, _("Exchange done. Your balances are updated."))
     return redirect("dashboard")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
 from accounts.access import current_user, customer_required
 from accounts.models import KycStatus
@@ -34,7 +35,7 @@ def identity(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             form_error(form, exc)
         else:
-            messages.success(request, "Thank you. We will review your identity shortly.")
+            messages.success(request, _("Thank you. We will review your identity shortly."))
             return redirect("identity")
     return render(
         request,

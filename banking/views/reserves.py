@@ -12,12 +12,27 @@ from treasury.selectors import reserve_accounts_for, reserve_snapshot_latest
 from treasury.services import reserve_proof
 
 
-@customer_required
 def reserves_page(request: HttpRequest) -> HttpResponse:
-    """Show the latest snapshot's root and total, with a download link per account."""
+    """Show the latest snapshot to anyone: root, totals, coverage and a verifier.
+
+    Public on purpose: a proof of reserves that only customers can read proves
+    little. Signed-in customers also get a download link per account.
+    """
     snapshot = reserve_snapshot_latest()
-    accounts = reserve_accounts_for(user=request.user, snapshot=snapshot) if snapshot else []
-    return render(request, "treasury/reserves.html", {"snapshot": snapshot, "accounts": accounts})
+    user = request.user
+    signed_in_customer = user.is_authenticated and not user.is_staff
+    accounts = (
+        reserve_accounts_for(user=user, snapshot=snapshot)
+        if snapshot and signed_in_customer
+        else []
+    )
+    context: dict[str, object] = {"snapshot": snapshot, "accounts": accounts}
+    if snapshot is not None:
+        liabilities, assets = snapshot.total_sats, snapshot.assets_total_sats
+        context["shortfall_sats"] = max(0, liabilities - assets)
+        # Whole percent, rounded down, so 99.99 % never reads as 100 %.
+        context["ratio_percent"] = assets * 100 // liabilities if liabilities else None
+    return render(request, "treasury/reserves.html", context)
 
 
 @customer_required

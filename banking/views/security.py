@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 
-import segno
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticToken
@@ -32,13 +33,14 @@ from banking.forms import OtpSetupForm, PasswordConfirmForm, TwofactorDisableFor
 from banking.views.auth import safe_next
 from banking.views.common import address_of, form_error
 from core.errors import ApplicationError, NotFound
+from core.qr import qr_svg as core_qr_svg
 
 SETUP_DEVICE = "totp_setup_device"
 
 
 def qr_svg(data: str, scale: int = 4) -> str:
-    """Return an inline SVG QR code (no external request, no JavaScript)."""
-    return str(segno.make(data, error="m").svg_inline(scale=scale, dark="#0b2545", light="#ffffff"))
+    """Return an inline SVG QR code (no external request, no JavaScript); CSS sets its size."""
+    return core_qr_svg(data)
 
 
 @customer_required
@@ -62,7 +64,7 @@ def twofactor_setup(request: HttpRequest) -> HttpResponse:
     """Show a fresh secret as a QR code; confirm it with the first code from the app."""
     user = current_user(request)
     if twofactor_enabled(user):
-        messages.info(request, "Two-factor authentication is already on.")
+        messages.info(request, _("Two-factor authentication is already on."))
         return redirect("security")
     form = OtpSetupForm(request.POST or None)
     device = None
@@ -86,7 +88,11 @@ def twofactor_setup(request: HttpRequest) -> HttpResponse:
             return render(
                 request,
                 "accounts/security/backup_codes.html",
-                {"codes": codes, "next": safe_next(request, request.GET.get("next"))},
+                {
+                    "codes": codes,
+                    "codes_text": "\n".join(codes),
+                    "next": safe_next(request, request.GET.get("next")),
+                },
             )
     if device is None:
         device = totp_device_start(user=user)
@@ -118,7 +124,11 @@ def backup_codes_new(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             form_error(form, exc)
         else:
-            return render(request, "accounts/security/backup_codes.html", {"codes": codes})
+            return render(
+                request,
+                "accounts/security/backup_codes.html",
+                {"codes": codes, "codes_text": "\n".join(codes)},
+            )
     return render(request, "accounts/security/backup_codes_new.html", {"form": form})
 
 
@@ -136,7 +146,7 @@ def twofactor_off(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             form_error(form, exc)
         else:
-            messages.warning(request, "Two-factor authentication is off. Withdrawals need it.")
+            messages.warning(request, _("Two-factor authentication is off. Withdrawals need it."))
             return redirect("security")
     return render(request, "accounts/security/twofactor_off.html", {"form": form})
 
@@ -152,7 +162,7 @@ def session_end(request: HttpRequest, session_id: int) -> HttpResponse:
         )
     except NotFound:
         raise Http404("No such session") from None
-    messages.success(request, "The session was ended.")
+    messages.success(request, _("The session was ended."))
     return redirect("security")
 
 
@@ -164,5 +174,11 @@ def sessions_end_others(request: HttpRequest) -> HttpResponse:
         keep_session_key=request.session.session_key or "",
         client_address=address_of(request),
     )
-    messages.success(request, f"Signed out {count} other session(s).")
+    messages.success(
+        request,
+        ngettext(
+            "Signed out %(count)d other session.", "Signed out %(count)d other sessions.", count
+        )
+        % {"count": count},
+    )
     return redirect("security")

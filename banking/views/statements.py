@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
-from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.access import current_user, customer_required
 from accounts.models import Account
 from accounts.selectors import Statement, StatementLine, account_statement
 from banking.forms import StatementForm
+from banking.services.counterparty import statement_counterparties
 from banking.templatetags.bank import movement_label
+from banking.views.statement_pdf import statement_pdf_response
 from core.money import format_amount
 
 PAGE_LINES = 500
@@ -66,17 +67,24 @@ def statement(request: HttpRequest) -> HttpResponse:
         if fmt == "csv":
             return _csv(_full_statement(account, *window), start, end)
         if fmt == "pdf":
-            return _pdf(_full_statement(account, *window), start, end, current_user(request))
+            full = _full_statement(account, *window)
+            return statement_pdf_response(
+                full, start, end, current_user(request), _filename(full, start, end, "pdf")
+            )
         result = account_statement(
             account=account, start=window[0], end=window[1], limit=PAGE_LINES
         )
     elif params is not None and "account" in form.errors:
         # Another customer's account id (or none at all): nothing to show.
         raise Http404("No such account")
+    lines = []
+    if result is not None:
+        names = statement_counterparties(account=result.account, lines=result.lines)
+        lines = list(zip(result.lines, names, strict=True))
     return render(
         request,
         "accounts/statement.html",
-        {"form": form, "statement": result, "query": request.GET.urlencode()},
+        {"form": form, "statement": result, "lines": lines, "query": request.GET.urlencode()},
         status=200 if params is None or form.is_valid() else 400,
     )
 
@@ -90,77 +98,28 @@ def _csv(stmt: Statement, start: dt.date, end: dt.date) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_filename(stmt, start, end, "csv")}"'
     writer = csv.writer(response)
-    writer.writerow(["date", "reference", "description", "amount", "currency", "balance"])
-    writer.writerow(["", "", "Opening balance", "", cur, format_amount(stmt.opening_minor, cur)])
-    for line in stmt.lines:
+    header = ["date", "reference", "description", "counterparty", "amount", "currency", "balance"]
+    writer.writerow(header)
+    opening = format_amount(stmt.opening_minor, cur)
+    writer.writerow(["", "", _("Opening balance"), "", "", cur, opening])
+    names = statement_counterparties(account=stmt.account, lines=stmt.lines)
+    for line, name in zip(stmt.lines, names, strict=True):
         writer.writerow(
             [
                 timezone.localtime(line.transfer.created_at).isoformat(timespec="seconds"),
                 f"T{line.transfer.pk}",
                 _csv_safe(_label(line)),
+                _csv_safe(name),
                 format_amount(line.amount_minor, cur),
                 cur,
                 format_amount(line.balance_minor, cur),
             ]
         )
-    writer.writerow(["", "", "Closing balance", "", cur, format_amount(stmt.closing_minor, cur)])
+    closing = format_amount(stmt.closing_minor, cur)
+    writer.writerow(["", "", _("Closing balance"), "", "", cur, closing])
     return response
 
 
 def _csv_safe(text: str) -> str:
     """Keep spreadsheet programs from running a description as a formula."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _pdf(stmt: Statement, start: dt.date, end: dt.date, user: Any) -> HttpResponse:
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
-    cur = stmt.account.currency
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer, pagesize=A4, title="Alatau Bank statement", author="Alatau Bank"
-    )
-    styles = getSampleStyleSheet()
-    story: list[Any] = [
-        Paragraph("Alatau Bank — account statement", styles["Title"]),
-        Paragraph(f"Customer: {user.email}", styles["Normal"]),
-        Paragraph(f"Account: {stmt.account.number_formatted} ({cur})", styles["Normal"]),
-        Paragraph(f"Amounts in {cur}.", styles["Normal"]),
-        Paragraph(f"Period: {start:%d.%m.%Y} to {end:%d.%m.%Y}", styles["Normal"]),
-        Spacer(1, 12),
-    ]
-    rows: list[list[str]] = [["Date", "Ref.", "Description", "Amount", "Balance"]]
-    rows.append(["", "", "Opening balance", "", format_amount(stmt.opening_minor, cur)])
-    for line in stmt.lines:
-        rows.append(
-            [
-                timezone.localtime(line.transfer.created_at).strftime("%d.%m.%Y %H:%M"),
-                f"T{line.transfer.pk}",
-                _label(line)[:48],
-                format_amount(line.amount_minor, cur),
-                format_amount(line.balance_minor, cur),
-            ]
-        )
-    rows.append(["", "", "Closing balance", "", format_amount(stmt.closing_minor, cur)])
-    table = Table(rows, repeatRows=1, colWidths=[80, 45, 170, 105, 105])
-    table.setStyle(
-        TableStyle(
-            [
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#0b2545")),
-                ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
-                ("FONTSIZE", (0, 0), (-1, -1), 8),
-                ("ALIGN", (3, 0), (4, -1), "RIGHT"),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#cccccc")),
-            ]
-        )
-    )
-    story.append(table)
-    if stmt.has_more:
-        story.append(Paragraph("The statement was cut at 20 000 lines.", styles["Italic"]))
-    doc.build(story)
-    response = HttpResponse(buffer.getvalue(), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{_filename(stmt, start, end, "pdf")}"'
-    return response

@@ -7,6 +7,7 @@ import uuid
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
 from accounts.access import current_user, verified_customer_required
 from accounts.models import Account
@@ -104,7 +105,7 @@ def _confirm(request: HttpRequest) -> HttpResponse:
                 form_error(step1, exc)
                 return render(request, "accounts/transfers/new.html", {"form": step1}, status=422)
         else:
-            messages.success(request, "Transfer sent.")
+            messages.success(request, _("Transfer sent."))
             return redirect("transfer_detail", transfer_id=transfer.pk)
         try:
             recipient = recipient_resolve(

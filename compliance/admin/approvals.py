@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import URLPattern, path
 
 from accounts.admin import AccountAdmin
 from accounts.models import Account
-from compliance.models import ApprovalRequest
+from compliance.admin.approval_words import approval_permitted, approval_words
+from compliance.models import ApprovalRequest, ApprovalStatus
 from compliance.permissions import has_perm
 from compliance.services import (
     approval_approve,
@@ -25,9 +30,7 @@ from core.admin_tools import ReadOnlyAdmin, ReasonActionForm, call_service, reas
 class ApprovalRequestAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
-        "action",
-        "target_type",
-        "target_id",
+        "what",
         "status",
         "proposed_by",
         "approved_by",
@@ -41,6 +44,54 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
     list_select_related = ["proposed_by", "approved_by", "rejected_by"]
     action_form = ReasonActionForm
     actions = ["approve", "reject"]
+    change_form_template = "admin/compliance/approvalrequest/change_form.html"
+
+    @admin.display(description="What is asked")
+    def what(self, obj: ApprovalRequest) -> str:
+        return approval_words(obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        """Offer Approve and Reject only to staff who may decide some pending request."""
+        actions = super().get_actions(request)
+        pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING)[:200]
+        if not any(approval_permitted(request.user, item) for item in pending):
+            actions.pop("approve", None)
+            actions.pop("reject", None)
+        return actions
+
+    def get_urls(self) -> list[URLPattern]:
+        ours = [
+            path(
+                "<int:request_id>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="compliance_approvalrequest_decide",
+            )
+        ]
+        return ours + super().get_urls()
+
+    def decide_view(self, request: HttpRequest, request_id: int) -> HttpResponse:
+        """Approve or reject one request from its page (POST, reason from the form)."""
+        if request.method != "POST":
+            return redirect("admin:compliance_approvalrequest_change", request_id)
+        service = approval_approve if request.POST.get("decision") == "approve" else approval_reject
+        ok, _ = call_service(request, service, f"Request {request_id}",
+                             request_id=request_id, reason=reason_of(request))  # fmt: skip
+        if ok:
+            messages.success(request, f"Request {request_id}: decision recorded.")
+        return redirect("admin:compliance_approvalrequest_change", request_id)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:  # fmt: skip
+        item = ApprovalRequest.objects.filter(pk=object_id).first()
+        context = {**(extra_context or {})}
+        if item is not None:
+            context["approval_words"] = approval_words(item)
+            context["can_decide"] = item.status == ApprovalStatus.PENDING and approval_permitted(
+                request.user, item
+            )
+        return super().change_view(request, object_id, form_url, context)
 
     def has_decide_permission(self, request: HttpRequest) -> bool:
         # Each request needs its action's permission (the service checks it per request).

@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, path
 from django_otp.admin import OTPAdminSite
 
 from accounts.access import acting_user
+from compliance.admin.login import StaffLoginForm
 from compliance.permissions import has_perm
 from compliance.selectors import admin_counters
 from compliance.services.reports import REPORT_NAMES, VIEW_REPORTS, report_open
@@ -42,6 +43,8 @@ class AlatauAdminSite(OTPAdminSite):
     site_title = "Alatau staff"
     index_title = "Work queues"
     index_template = "admin/alatau_index.html"
+    # Picks the device from the code, so a valid code works on the first submit.
+    login_form = StaffLoginForm
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         context = {

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts.actor import Actor
 from accounts.models import Hold, HoldStatus, Identity, KycStatus, Transfer, User
@@ -100,10 +101,21 @@ def limits_check(
             _exceeded("monthly", limit.monthly_tiyn, month_used + amount_kzt_tiyn, tier)
 
 
+# The customer reads these (in their language) next to the amount they typed.
+LIMIT_MESSAGES = {
+    "per_transaction": gettext_lazy(
+        "This is over your per-transaction limit of %(limit)s KZT (tier %(tier)s)"
+    ),
+    "daily": gettext_lazy("This is over your daily limit of %(limit)s KZT (tier %(tier)s)"),
+    "monthly": gettext_lazy("This is over your monthly limit of %(limit)s KZT (tier %(tier)s)"),
+}
+
+
 def _exceeded(period: str, limit_tiyn: int, would_be_tiyn: int, tier: int) -> None:
     # The message is the customer's, shown next to the amount field whichever door
     # asked; the figures for staff are in the audit trail of the refused movement.
-    message = f"This is over your {period.replace('_', ' ')} limit of {limit_tiyn // 100:,} KZT (tier {tier})"
+    amount = f"{limit_tiyn // 100:,}".replace(",", "\u202f")
+    message = str(LIMIT_MESSAGES[period]) % {"limit": amount, "tier": tier}
     raise LimitExceeded(message, fields={"amount": [message]})
 
 

@@ -21,6 +21,7 @@ LAYERS = [
     "custody",
     "treasury",
     "merchants",
+    "notifications",
     "banking",
     "devtools",
 ]

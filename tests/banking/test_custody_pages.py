@@ -70,18 +70,15 @@ def test_add_address_needs_a_code_and_waits_for_the_cooldown(
     assert saved.usable_from > timezone.now() + dt.timedelta(minutes=59)
     # Cooling down: a withdrawal to it is refused.
     fund(account_of(tfa_customer, "BTC"), 1_000_000)
+    # The withdraw page says when the address becomes usable and offers no form yet.
+    page = tfa_client.get("/withdraw/")
+    assert page.context["has_ready_address"] is False
+    assert "Usable from" in page.content.decode()
+    # Posting anyway is refused on the first step, before any 2FA code, saying when.
     response = tfa_client.post("/withdraw/", {"address": saved.pk, "amount": "0.001"})
-    review = response.context["form"]
-    data = {
-        "address": saved.pk,
-        "amount": "0.001",
-        "idempotency_key": review["idempotency_key"].value(),
-        "confirm": "1",
-        "otp_code": otp_code(tfa_customer),
-    }
-    response = tfa_client.post("/withdraw/", data)
     assert response.status_code == 422
-    assert "cool-down" in response.content.decode()
+    errors = " ".join(response.context["form"].errors["address"])
+    assert "cool-down" in errors and "can be used from" in errors
     assert not Withdrawal.objects.exists()
 
 
@@ -143,14 +140,18 @@ def test_withdraw_shows_fee_and_total_then_needs_a_code(
 def test_tier_0_cannot_withdraw(tfa_customer: User, tfa_client: Client) -> None:
     saved = _ready_address(tfa_customer)
     fund(account_of(tfa_customer, "BTC"), 1_000_000)
-    review = tfa_client.post("/withdraw/", {"address": saved.pk, "amount": "0.001"})
-    key = review.context["form"]["idempotency_key"].value()
+    # The limit is checked on the first step, before a 2FA code is asked for.
+    response = tfa_client.post("/withdraw/", {"address": saved.pk, "amount": "0.001"})
+    assert response.status_code == 422
+    assert "otp_code" not in response.context["form"].fields
+    assert "limit" in " ".join(response.context["form"].errors["amount"])
+    # A confirm posted anyway is refused the same way.
     response = tfa_client.post(
         "/withdraw/",
         {
             "address": saved.pk,
             "amount": "0.001",
-            "idempotency_key": key,
+            "idempotency_key": "k-tier0",
             "confirm": "1",
             "otp_code": otp_code(tfa_customer),
         },

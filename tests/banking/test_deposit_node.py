@@ -49,7 +49,7 @@ def test_deposit_page_shows_address_qr_bip21_and_confirmations(
     deposit_scan()
     html = customer_client.get("/deposit/").content.decode()
     needed = int(settings.DEPOSIT_CONFIRMATIONS)
-    assert f"1 of {needed}" in html and "Pending" in html
+    assert f"1 of {needed}" in html and "Waiting for confirmations" in html
     assert account_of(customer, "BTC").posted_minor == 0
     node_client().call("generatetoaddress", needed - 1, mine_to)
     deposit_scan()

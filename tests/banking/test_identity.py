@@ -34,9 +34,9 @@ def test_identity_page_shows_status_tier_and_tier_limits(customer_client: Client
     page = customer_client.get("/identity/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "None" in html and "Tier" in html
+    assert "Not verified" in html and "Tier" in html
     assert "no withdrawals" in html
-    assert "Withdrawal: not allowed" in html  # tier 0 limits from compliance
+    assert "Withdrawals: not allowed" in html  # tier 0 limits from compliance
 
 
 def test_submit_identity(customer_client: Client, customer: User) -> None:

@@ -138,10 +138,13 @@ def test_statement_page_csv_and_pdf(customer: User, customer_client: Client) -> 
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["date", "reference", "description", "amount", "currency", "balance"]
-    assert rows[1][2] == "Opening balance" and rows[1][5] == "0.00"
-    assert [r[3] for r in rows[2:4]] == ["1000.00", "250.50"]
-    assert rows[-1][2] == "Closing balance" and rows[-1][5] == "1250.50"
+    assert rows[0] == [
+        "date", "reference", "description", "counterparty", "amount", "currency", "balance"
+    ]  # fmt: skip
+    assert rows[1][2] == "Opening balance" and rows[1][6] == "0.00"
+    assert [r[4] for r in rows[2:4]] == ["1000.00", "250.50"]
+    assert all(r[3] for r in rows[2:4])  # every movement names its counterparty
+    assert rows[-1][2] == "Closing balance" and rows[-1][6] == "1250.50"
 
     response = customer_client.get("/statement/", _statement_params(kzt.pk, "pdf"))
     assert response["Content-Type"] == "application/pdf"

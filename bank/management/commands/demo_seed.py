@@ -79,6 +79,8 @@ class Command(BaseCommand):
         self._cold_wallet(User.objects.get(email="operator@alatau.kz"))
         customers = [self._customer(password, officer, *spec) for spec in CUSTOMERS]
         self._fund(customers)
+        for customer, _sats in customers:
+            self._customer_security(customer, logins)
         merchant_line = self._merchant(password, officer)
         logins.append(
             f"  customers  {', '.join(c.email for c, _ in customers)}  password: {password}"
@@ -157,6 +159,39 @@ class Command(BaseCommand):
             second = User.objects.get(email="officer2@alatau.kz")
             approval_approve(actor=second, request_id=proposal.pk, reason="demo data")
         return user, sats
+
+    def _customer_security(self, user: User, logins: list[str]) -> None:
+        """Give a demo customer an authenticator app and a withdrawal address ready to use.
+
+        So a newcomer can watch a withdrawal move through its states at once: the
+        address is put past its cool-down here (demo data only; real addresses wait).
+        """
+        from django_otp.oath import totp
+
+        from accounts.services.twofactor import totp_device_confirm, totp_device_start
+        from custody.models import WithdrawalAddress
+        from custody.services.withdrawal_addresses import withdrawal_address_add
+
+        def code(device: TOTPDevice, steps_ahead: int) -> str:
+            t0 = device.t0 - steps_ahead * device.step
+            return f"{totp(device.bin_key, step=device.step, t0=t0, digits=device.digits):06d}"
+
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            started = totp_device_start(user=user)
+            totp_device_confirm(user=user, device_id=started.pk, code=code(started, 0))
+            device = TOTPDevice.objects.get(pk=started.pk)
+        secret = base64.b32encode(bytes.fromhex(device.key)).decode()
+        logins.append(f"  customer   {user.email:22} 2FA (TOTP) secret {secret}")
+        if not WithdrawalAddress.objects.filter(user=user, removed_at__isnull=True).exists():
+            # A code one step ahead: the confirming code above may not be used twice.
+            client = node_client()
+            wallet_load_or_create(client=client, name=FUNDER)
+            address = client.wallet(FUNDER).call("getnewaddress")
+            saved = withdrawal_address_add(
+                user=user, label="Demo wallet", address=address, otp_code=code(device, 1)
+            )
+            WithdrawalAddress.objects.filter(pk=saved.pk).update(usable_from=timezone.now())
 
     def _fund(self, customers: list[tuple[User, int]]) -> None:
         """Pay each unfunded customer from the funder wallet and let the scanner credit it."""

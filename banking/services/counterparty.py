@@ -1,0 +1,75 @@
+"""Who is on the other side of each statement line, in words a customer can read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Q
+from django.utils.translation import pgettext_lazy
+
+from accounts.models import Account, AccountKind, Identity, TransferCode
+from accounts.selectors import StatementLine
+from merchants.models import Merchant
+
+# The bank's own accounts, by the kind of movement that touches them.
+SYSTEM_NAMES = {
+    TransferCode.DEPOSIT: pgettext_lazy("counterparty", "Bitcoin network (deposit)"),
+    TransferCode.WITHDRAWAL: pgettext_lazy("counterparty", "Bitcoin network (withdrawal)"),
+    TransferCode.FEE: pgettext_lazy("counterparty", "Alatau Bank (fee)"),
+    TransferCode.EXCHANGE: pgettext_lazy("counterparty", "Alatau Bank (exchange)"),
+}
+BANK = pgettext_lazy("counterparty", "Alatau Bank")
+
+
+def _customer_name(full_name: str, email: str) -> str:
+    parts = full_name.split()
+    if len(parts) >= 2:
+        return f"{parts[0]} {parts[-1][0]}."
+    if parts:
+        return parts[0]
+    local, _sep, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def statement_counterparties(*, account: Account, lines: Iterable[StatementLine]) -> list[str]:
+    """Return, line by line, the other party's name (masked for other customers).
+
+    Three queries whatever the number of lines: the other accounts, their owners'
+    identities, and the merchants among them.
+    """
+    lines = list(lines)
+    other_ids = {
+        line.transfer.debit_account_id
+        if line.transfer.credit_account_id == account.pk
+        else line.transfer.credit_account_id
+        for line in lines
+    }
+    others = {a.pk: a for a in Account.objects.filter(pk__in=other_ids).select_related("owner")}
+    owner_ids = {a.owner_id for a in others.values() if a.owner_id}
+    names = dict(Identity.objects.filter(user_id__in=owner_ids).values_list("user_id", "full_name"))
+    merchant_of: dict[int, str] = {}
+    for name, btc, kzt in Merchant.objects.filter(
+        Q(btc_account_id__in=other_ids) | Q(kzt_account_id__in=other_ids)
+    ).values_list("name", "btc_account_id", "kzt_account_id"):
+        merchant_of[btc] = merchant_of[kzt] = name
+    result = []
+    for line in lines:
+        t = line.transfer
+        other = others.get(
+            t.debit_account_id if t.credit_account_id == account.pk else t.credit_account_id
+        )
+        result.append(_name(other, t.code, names, merchant_of))
+    return result
+
+
+def _name(
+    other: Account | None, code: str, names: dict[int, str], merchant_of: dict[int, str]
+) -> str:
+    if other is None:
+        return ""
+    if other.pk in merchant_of:
+        return merchant_of[other.pk]
+    if other.kind == AccountKind.CUSTOMER and other.owner is not None:
+        return _customer_name(names.get(other.owner.pk, ""), other.owner.email)
+    label = SYSTEM_NAMES.get(TransferCode(code)) if code in TransferCode.values else None
+    return str(label if label is not None else BANK)
