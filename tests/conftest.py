@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -77,21 +76,41 @@ def funded_account(make_user: Callable[..., User]) -> Callable[..., Account]:
     return make
 
 
+class RaceBroken(AssertionError):
+    """The threads of a concurrency test did not all start together."""
+
+
 def run_threads(count: int, target: Callable[[int], Any], *, max_open: int = 80) -> list[Any]:
     """Run ``target(i)`` in ``count`` threads, each with its own database connection.
 
     ``max_open`` bounds how many connections are open at once: PostgreSQL here
-    allows 100 in all. Results (or the exception raised) are returned in order.
+    allows 100 in all. The first ``min(count, max_open)`` threads wait at one barrier
+    and are released together; if the barrier breaks (a thread was not there within
+    its timeout) the run fails with how many threads reached it, because the
+    concurrency under test did not happen. Results (or the exception raised) are
+    returned in order.
     """
     results: list[Any] = [None] * count
     gate = threading.Semaphore(max_open)
-    start = threading.Barrier(min(count, max_open))
+    parties = min(count, max_open)
+    start = threading.Barrier(parties)
+    arrived = {"n": 0}
+    raced: dict[str, int] = {}  # how many had reached the barrier when it broke
+    lock = threading.Lock()
 
     def work(i: int) -> None:
         with gate:
             try:
-                with contextlib.suppress(threading.BrokenBarrierError):
-                    start.wait(timeout=10)
+                with lock:
+                    ticket = arrived["n"]
+                    arrived["n"] += 1
+                if ticket < parties:  # the first threads in race; the rest follow as slots free
+                    try:
+                        start.wait(timeout=30)
+                    except threading.BrokenBarrierError:
+                        with lock:
+                            raced.setdefault("n", min(arrived["n"], parties))
+                        return
                 results[i] = target(i)
             except Exception as exc:
                 results[i] = exc
@@ -103,6 +122,11 @@ def run_threads(count: int, target: Callable[[int], Any], *, max_open: int = 80)
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    alive = sum(thread.is_alive() for thread in threads)
+    if raced:
+        raise RaceBroken(f"only {raced['n']} of {parties} threads reached the start barrier")
+    if alive:
+        raise RaceBroken(f"{alive} of {count} threads still running after 120 s")
     return results
 
 
