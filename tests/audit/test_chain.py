@@ -91,8 +91,9 @@ def test_concurrent_writers_keep_one_chain(funded_account: Callable[..., Account
     seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
     audited = set(
-        AuditEvent.objects.filter(action="transfer.create", seq__gt=before)
-        .values_list("object_id", flat=True)
+        AuditEvent.objects.filter(action="transfer.create", seq__gt=before).values_list(
+            "object_id", flat=True
+        )
     )
     assert audited == {str(r.pk) for r in results}  # one event per transfer, none lost
     assert audit_verify() == []
