@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -80,7 +82,9 @@ class RaceBroken(AssertionError):
     """The threads of a concurrency test did not all start together."""
 
 
-def run_threads(count: int, target: Callable[[int], Any], *, max_open: int = 80) -> list[Any]:
+def run_threads(
+    count: int, target: Callable[[int], Any], *, max_open: int = 80, start_timeout_s: float = 30
+) -> list[Any]:
     """Run ``target(i)`` in ``count`` threads, each with its own database connection.
 
     ``max_open`` bounds how many connections are open at once: PostgreSQL here
@@ -106,7 +110,7 @@ def run_threads(count: int, target: Callable[[int], Any], *, max_open: int = 80)
                     arrived["n"] += 1
                 if ticket < parties:  # the first threads in race; the rest follow as slots free
                     try:
-                        start.wait(timeout=30)
+                        start.wait(timeout=start_timeout_s)
                     except threading.BrokenBarrierError:
                         with lock:
                             raced.setdefault("n", min(arrived["n"], parties))
@@ -160,3 +164,29 @@ def bitcoind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         override.disable()
         call_command("bitcoind", "stop", "--datadir", datadir)
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+def chromium_path() -> str:
+    """Return the Chromium the browser tests drive, found the way ``bank.testenv`` finds it.
+
+    Missing, a local run skips the browser tests; in CI (``CI=true``) it fails them,
+    so a runner without a browser can never pass by skipping.
+    """
+    found = shutil.which("chromium") or (
+        "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+    )
+    if found:
+        return found
+    message = "Chromium is not installed: run scripts/ensure-chromium.sh"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{message} (CI=true: the browser tests must run)")
+    pytest.skip(message)

@@ -82,6 +82,7 @@ def test_fifty_withdrawals_one_transaction_and_ledger(
     assert ledger_check() == []
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize("point", ["after_sign", "after_commit", "after_broadcast"])
 def test_crash_at_any_point_pays_once(
     chain: Chain, funded_account: Any, hot_funded: Any, monkeypatch: Any, point: str
@@ -203,6 +204,7 @@ def _spend_batch_inputs_elsewhere(chain: Chain, batch: WithdrawalBatch) -> None:
     chain.client.call("generateblock", chain.mine_address, [signed["hex"]])
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize("when", ["after_broadcast", "before_broadcast"])
 def test_batch_whose_coins_are_spent_elsewhere_fails_and_releases_holds(
     chain: Chain, funded_account: Any, hot_funded: Any, when: str

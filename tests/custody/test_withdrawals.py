@@ -143,6 +143,7 @@ def test_review_approve_reject_cancel(chain: Chain, funded_account: Any, make_us
     assert refresh(account).held_minor == 201_000  # only the approved one is still held
 
 
+@pytest.mark.faults
 def test_node_down_requests_work_tasks_retry(
     chain: Chain, bitcoind: str, funded_account: Any, hot_funded: Any
 ) -> None:
