@@ -36,6 +36,7 @@ from custody.services import (
 )
 from exchange.services import exchange_rate_set
 from tests.conftest import CHROMIUM_ARGS, chromium_path
+from tests.custody.conftest import chain_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
@@ -152,6 +153,7 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     assert page.locator("a[href^='bitcoin:']").count() == 1
     wallet.call("sendtoaddress", address, "0.01000000")
     node_client().call("generatetoaddress", int(django_settings.DEPOSIT_CONFIRMATIONS), mine_to)
+    chain_sync()
     deposit_scan()
     page.reload()
     assert "Credited" in page.inner_text("[data-testid=deposits]")
@@ -218,6 +220,7 @@ def test_customer_journey(browser_page: Any, live_server: Any, funder: Any, sett
     assert withdrawal_batch_create() is not None
     assert withdrawal_batch_broadcast() == 1
     node_client().call("generatetoaddress", int(django_settings.WITHDRAWAL_CONFIRMATIONS), mine_to)
+    chain_sync()
     assert withdrawal_batch_confirm() == 1
     page.reload()
     assert page.inner_text("[data-testid=withdrawal-status]") == "Confirmed"

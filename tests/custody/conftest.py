@@ -16,6 +16,16 @@ from custody.services import internal_address_new, wallet_load_or_create
 from custody.services.deposits import CURSOR_NAME
 
 
+def chain_sync(client: NodeClient | None = None) -> None:
+    """Wait until every wallet has seen what the node validated.
+
+    A wallet learns of new blocks and mempool transactions asynchronously (bitcoind's
+    validation interface queue): a scan right after a send or a block could miss it
+    under load. Every test that changes the chain and then reads a wallet calls this.
+    """
+    (client or node_client()).call("syncwithvalidationinterfacequeue")
+
+
 @dataclass
 class Chain:
     """The regtest chain as tests drive it: a funder wallet, mining, the hot wallet.
@@ -38,7 +48,24 @@ class Chain:
         return node_client().wallet(str(settings.CUSTODY_HOT_WALLET))
 
     def mine(self, blocks: int = 1) -> list[str]:
-        return list(self.client.call("generatetoaddress", blocks, self.mine_address))
+        hashes = list(self.client.call("generatetoaddress", blocks, self.mine_address))
+        self.sync()
+        return hashes
+
+    def sync(self) -> None:
+        chain_sync(self.client)
+
+    def send(self, address: str, amount_sats: int) -> str:
+        """Pay ``address`` from the funder wallet; return once every wallet has seen it."""
+        txid = self.funder.send_to_address(address, amount_sats)
+        self.sync()
+        return txid
+
+    def node(self, method: str, *params: Any) -> Any:
+        """Call a chain-changing RPC (``invalidateblock``, ``generateblock``...) and sync."""
+        result = self.client.call(method, *params)
+        self.sync()
+        return result
 
     def tip(self) -> str:
         return str(self.client.call("getbestblockhash"))
@@ -95,7 +122,7 @@ def hot_funded(chain: Chain, db: None) -> Callable[[int], None]:
 
     def fund_hot(amount_sats: int) -> None:
         address = internal_address_new(label="test funding").address
-        chain.funder.send_to_address(address, amount_sats)
+        chain.send(address, amount_sats)
         chain.mine(1)
 
     return fund_hot

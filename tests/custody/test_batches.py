@@ -201,7 +201,7 @@ def _spend_batch_inputs_elsewhere(chain: Chain, batch: WithdrawalBatch) -> None:
     chain.hot.call("lockunspent", True)
     raw = chain.client.call("createrawtransaction", inputs, outputs)
     signed = chain.hot.call("signrawtransactionwithwallet", raw)
-    chain.client.call("generateblock", chain.mine_address, [signed["hex"]])
+    chain.node("generateblock", chain.mine_address, [signed["hex"]])
 
 
 @pytest.mark.faults
