@@ -9,7 +9,7 @@ from django.test import Client
 
 from accounts.models import Identity, Transfer, User
 from accounts.selectors import ledger_check
-from tests.banking.conftest import account_of, enable_2fa, login, otp_code
+from tests.banking.conftest import account_of, enable_2fa, login, otp_code, otp_lockout_elapse
 from tests.conftest import fund, run_threads
 
 
@@ -178,6 +178,7 @@ def test_large_transfer_needs_a_second_factor(
     assert response.status_code == 422
     assert "not valid" in " ".join(response.context["form"].errors["otp_code"])
     assert Transfer.objects.filter(code="internal").count() == 0
+    otp_lockout_elapse(customer)  # the wrong code above locked the device
     response = _confirm(customer_client, review, otp_code=otp_code(customer))
     assert response.status_code == 302
     # Below the threshold no code is asked.
