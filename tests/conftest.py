@@ -34,6 +34,16 @@ def _ledger_base(request: pytest.FixtureRequest) -> None:
         ledger_bootstrap()
 
 
+@pytest.fixture(autouse=True)
+def _webhook_production_rules(settings: Any) -> None:
+    """Webhooks refuse loopback and private targets in every test, as in production.
+
+    Only a test that needs a receiver on 127.0.0.1 lifts it, through the ``receiver``
+    fixture (tests/merchants/conftest.py).
+    """
+    settings.MERCHANT_WEBHOOK_ALLOW_PRIVATE = False
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
     counter = {"n": 0}

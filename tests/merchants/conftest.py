@@ -212,7 +212,14 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def loopback_webhooks(settings: Any) -> None:
+    """Lift the webhook SSRF guard for this test only: its target is on 127.0.0.1."""
+    settings.MERCHANT_WEBHOOK_ALLOW_PRIVATE = True
+
+
+@pytest.fixture
+def receiver(loopback_webhooks: None) -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (so the SSRF guard is lifted for the test)."""
     r = Receiver()
     yield r
     r.close()

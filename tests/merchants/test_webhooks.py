@@ -199,7 +199,9 @@ def test_failed_delivery_is_retried_with_backoff_and_logged(
     assert len({r["body"] for r in receiver.requests}) == 1  # the same bytes every time
 
 
-def test_backoff_schedule_and_final_failure(merchant: Merchant, api: APIClient) -> None:
+def test_backoff_schedule_and_final_failure(
+    merchant: Merchant, api: APIClient, loopback_webhooks: None
+) -> None:
     add_webhook(api, merchant, "http://127.0.0.1:9/unreachable")  # discard port: refused
     api.post(store_url(merchant, "invoices"), {"amount": "0.001"}, format="json")
     delivery = WebhookDelivery.objects.get()
