@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from merchants.models import ApiKey, IdempotencyRecord, Invoice, Merchant
+from merchants.services import invoices as invoice_services
+from merchants.services.idempotency import IN_PROGRESS_MAX_S
 from merchants.services.keys import token_hash
 from tests.merchants.conftest import store_url
 
@@ -245,3 +249,31 @@ def test_concurrent_requests_with_one_key_create_one_invoice(
     assert all(
         r.json()["code"] == "idempotency_in_progress" for r in results if r.status_code == 409
     )
+
+
+@pytest.mark.faults
+def test_key_left_in_progress_by_a_crashed_worker_is_recovered(
+    api: APIClient, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = store_url(merchant, "invoices")
+
+    def killed(**_: Any) -> None:
+        raise SystemExit("worker killed mid-request")  # not an Exception: no cleanup runs
+
+    with monkeypatch.context() as patch:
+        patch.setattr(invoice_services, "invoice_create", killed)
+        with pytest.raises(SystemExit):
+            api.post(url, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-crash")
+    record = IdempotencyRecord.objects.get(key="k-crash")
+    assert record.status_code is None  # the claim the dead worker left behind
+    busy = api.post(url, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-crash")
+    assert busy.status_code == 409 and busy.json()["code"] == "idempotency_in_progress"
+    # Later than any request can run: the claim is abandoned and the retry runs once.
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        created_at=timezone.now() - timedelta(seconds=IN_PROGRESS_MAX_S + 1)
+    )
+    retried = api.post(url, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-crash")
+    assert retried.status_code == 200, retried.json()
+    replayed = api.post(url, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-crash")
+    assert replayed.json() == retried.json() and replayed["Idempotent-Replayed"] == "true"
+    assert Invoice.objects.count() == 1
