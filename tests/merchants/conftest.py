@@ -185,6 +185,7 @@ class Receiver:
         self.requests: list[dict[str, Any]] = []
         self.statuses: list[int] = []
         self.lock = threading.Lock()
+        self.hold: threading.Event | None = None  # set: answers wait for it (10 s at most)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -194,6 +195,8 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append({"headers": dict(self.headers), "body": body})
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
+                if receiver.hold is not None:
+                    receiver.hold.wait(10)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

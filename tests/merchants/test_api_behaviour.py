@@ -223,7 +223,9 @@ def test_periodic_tasks_run(api: APIClient, merchant: Merchant) -> None:
     from merchants.tasks import idempotency_purge_old, invoice_expire, webhook_deliver_due
 
     assert invoice_expire.apply().get() == 0
-    assert webhook_deliver_due.apply().get() == 0
+    assert (
+        webhook_deliver_due.apply().get() == 0
+    )  # the sweep itself: tests/merchants/test_webhooks.py
     assert idempotency_purge_old.apply().get() == 0
 
 
