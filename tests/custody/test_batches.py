@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from accounts.models import AccountKind, Transfer
 from accounts.selectors import ledger_check
 from accounts.services import system_account
 from compliance.models import Case
+from custody import tasks
 from custody.errors import NodeUnavailable
 from custody.models import BatchStatus, Withdrawal, WithdrawalBatch, WithdrawalStatus
+from custody.node import NodeClient
 from custody.services import batches as batches_module
 from custody.services import (
+    deposit_address_new,
     withdrawal_batch_broadcast,
     withdrawal_batch_confirm,
     withdrawal_batch_create,
@@ -159,12 +163,55 @@ def test_hundred_concurrent_requests_no_overdraft(
     assert ledger_check() == []
 
 
-def test_tasks_raise_node_unavailable_for_retry(bitcoind: str, db: None) -> None:
-    with override_settings(BITCOIND_RPC_URL="http://u:p@127.0.0.1:9/"):
-        from custody import tasks
+def _node_fails_once(monkeypatch: pytest.MonkeyPatch, method: str) -> list[str]:
+    """Make the node time out on the first ``method`` call (an outage); record the calls."""
+    real = NodeClient._call_once
+    seen: list[str] = []
 
-        with pytest.raises(NodeUnavailable):
-            tasks.deposit_scan.run()
+    def flaky(self: NodeClient, name: str, params: tuple[Any, ...]) -> Any:
+        seen.append(name)
+        if name == method and seen.count(method) == 1:
+            raise NodeUnavailable(f"bitcoind timed out on {name} (injected)")
+        return real(self, name, params)
+
+    monkeypatch.setattr(NodeClient, "_call_once", flaky)
+    return seen
+
+
+@pytest.mark.faults
+@pytest.mark.usefixtures("scan_from_tip")
+def test_scan_task_failing_on_a_node_error_runs_again_and_credits(
+    chain: Chain, funded_account: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = funded_account()
+    chain.send(deposit_address_new(account=account).address, 30_000)
+    chain.mine(int(settings.DEPOSIT_CONFIRMATIONS))
+    seen = _node_fails_once(monkeypatch, "listsinceblock")
+    result = tasks.deposit_scan.apply()  # eager: Celery runs the retry inline, no countdown
+    assert result.successful(), result.traceback
+    assert result.get()["credited"] == 1
+    assert seen.count("listsinceblock") >= 2  # failed once, then ran again
+    assert refresh(account).posted_minor == 30_000
+
+
+@pytest.mark.faults
+def test_batch_task_failing_on_a_node_error_runs_again_and_pays_once(
+    chain: Chain, funded_account: Any, hot_funded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hot_funded(10_000_000)
+    account = funded_account(100_000)
+    address = chain.new_funder_address()
+    withdrawal = _request(account, address, 20_000, key="retry-1")
+    _node_fails_once(monkeypatch, "sendrawtransaction")  # signed and committed, then down
+    result = tasks.withdrawal_batch.apply()
+    assert result.successful(), result.traceback
+    chain.mine(1)
+    assert withdrawal_batch_confirm() == 1
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == WithdrawalStatus.CONFIRMED
+    assert _paid(chain, address) == [20_000]
+    assert WithdrawalBatch.objects.count() == 1
+    assert ledger_check() == []
 
 
 def test_address_the_node_refuses_fails_alone(
