@@ -94,7 +94,7 @@ def test_bad_idempotency_key(api: APIClient, merchant: Merchant) -> None:
 def test_rate_limit_per_key(
     merchant: Merchant, make_client: Callable[..., APIClient], settings: Any
 ) -> None:
-    settings.MERCHANT_API_RATE = "3/min"
+    settings.MERCHANT_API_RATE = "3/day"  # DRF's window slides: a day outlasts any test run
     limited = make_client(merchant)
     fresh = make_client(merchant)
     url = store_url(merchant, "invoices")
@@ -102,7 +102,7 @@ def test_rate_limit_per_key(
     blocked = limited.get(url)
     assert blocked.status_code == 429
     assert blocked.json()["code"] == "throttled"
-    assert 0 < int(blocked["Retry-After"]) <= 60
+    assert 0 < int(blocked["Retry-After"]) <= 86_400
     assert fresh.get(url).status_code == 200  # the limit is per key
 
 
