@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +109,16 @@ def chain(bitcoind: str) -> Chain:
     if client.call("getblockcount") < 101:
         chain.mine(101)
     return chain
+
+
+@pytest.fixture
+def own_hot_wallet(chain: Chain, settings: Any) -> Iterator[str]:
+    """A hot wallet for this test alone: what it finds there (coins, locks) is its own."""
+    name = f"hot-{uuid.uuid4().hex[:8]}"
+    wallet_load_or_create(client=node_client(), name=name)
+    settings.CUSTODY_HOT_WALLET = name
+    yield name
+    node_client().call("unloadwallet", name)
 
 
 @pytest.fixture

@@ -89,7 +89,12 @@ def test_fifty_withdrawals_one_transaction_and_ledger(
 @pytest.mark.faults
 @pytest.mark.parametrize("point", ["after_sign", "after_commit", "after_broadcast"])
 def test_crash_at_any_point_pays_once(
-    chain: Chain, funded_account: Any, hot_funded: Any, monkeypatch: Any, point: str
+    chain: Chain,
+    own_hot_wallet: str,
+    funded_account: Any,
+    hot_funded: Any,
+    monkeypatch: Any,
+    point: str,
 ) -> None:
     hot_funded(20_000_000)
     account = funded_account(5_000_000)
@@ -106,15 +111,19 @@ def test_crash_at_any_point_pays_once(
         withdrawal_batch_create()
         withdrawal_batch_broadcast()
     monkeypatch.undo()
+    locked = {(o["txid"], o["vout"]) for o in chain.hot.call("listlockunspent")}
     if point == "after_sign":
         assert not WithdrawalBatch.objects.exists()
-        assert chain.hot.call("listlockunspent")  # the dead builder's inputs stay locked
+        assert locked  # the dead builder's inputs stay locked (this test's wallet alone)
     for _ in range(2):  # the tasks run again (twice, as a broker may deliver twice)
         _run_all(chain)
     for address in addresses:
         assert _paid(chain, address) == [50_000]
     assert set(Withdrawal.objects.values_list("status", flat=True)) == {"confirmed"}
     assert WithdrawalBatch.objects.count() == 1
+    if point != "after_sign":
+        spent = {(i[0], i[1]) for i in WithdrawalBatch.objects.get().inputs}
+        assert locked <= spent  # only the committed batch's own inputs were held
     assert ledger_check() == []
 
 

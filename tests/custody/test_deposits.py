@@ -250,13 +250,22 @@ def test_reorg_after_spending_freezes_and_books_shortfall(
 
 
 def test_deposit_address_rules(funded_account: Any, chain: Chain) -> None:
+    from accounts.errors import AccountFrozen
     from core.errors import ValidationFailed
 
     kzt = funded_account(currency="KZT")
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="BTC accounts"):
         deposit_address_new(account=kzt)
-    assert DepositAddress.objects.count() == 0
-    assert Account.objects.filter(pk=kzt.pk).exists()
+    with pytest.raises(ValidationFailed, match="BTC accounts"):
+        deposit_address_new(account=system_account(AccountKind.SUSPENSE, "BTC"))
+    btc_account = funded_account()
+    with pytest.raises(ValidationFailed) as bad:
+        deposit_address_new(account=btc_account, required_confirmations=-1)
+    assert "required_confirmations" in bad.value.fields
+    account_freeze(account_id=btc_account.pk, actor=None, reason="test")
+    with pytest.raises(AccountFrozen):
+        deposit_address_new(account=refresh(btc_account))
+    assert DepositAddress.objects.count() == 0  # nothing refused was written
 
 
 def test_conflicted_deposit_is_never_credited(chain: Chain, funded_account: Any) -> None:
