@@ -13,7 +13,10 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import Account, Identity, User
 from audit.models import AuditEvent
+from banking.services.signup import user_signup
+from core.errors import ValidationFailed
 from tests.banking.conftest import PASSWORD, login
+from tests.conftest import run_threads
 
 
 def _link(body: str) -> str:
@@ -270,3 +273,21 @@ def test_unconfirmed_email_cannot_move_money(
         response = client.post("/confirm-email/resend/")
     assert response.status_code == 302
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_signups_with_one_email_make_one_customer() -> None:
+    emails = ["same@example.kz", "Same@Example.kz", " SAME@example.kz "]
+
+    def signup(i: int) -> User:
+        return user_signup(email=emails[i % len(emails)], password=PASSWORD)
+
+    results = run_threads(8, signup)
+    made = [r for r in results if isinstance(r, User)]
+    refused = [r for r in results if not isinstance(r, User)]
+    assert len(made) == 1, results
+    assert all(isinstance(r, ValidationFailed) and "email" in r.fields for r in refused), refused
+    user = User.objects.get(email__iexact="same@example.kz")
+    assert user.pk == made[0].pk
+    assert Account.objects.filter(owner=user).count() == 2  # one BTC, one KZT: no half signup
+    assert Identity.objects.filter(user=user).count() == 1
