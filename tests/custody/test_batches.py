@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any
 
 import pytest
@@ -284,3 +286,41 @@ def test_batch_whose_coins_are_spent_elsewhere_fails_and_releases_holds(
     assert (account.posted_minor, account.held_minor) == (1_000_000, 0)
     assert ledger_check() == []
     assert withdrawal_batch_create() is None  # a failed batch does not block new ones
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_batch_builds_at_once_put_each_withdrawal_in_one_batch(
+    chain: Chain,
+    own_hot_wallet: str,
+    funded_account: Any,
+    hot_funded: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hot_funded(10_000_000)
+    account = funded_account(1_000_000)
+    addresses = [chain.new_funder_address() for _ in range(6)]
+    for i, address in enumerate(addresses):
+        _request(account, address, 20_000, key=f"b{i}")
+    # Hold each builder, signed but not committed, until the other is there too (3 s at
+    # most): with the hot-wallet lock the other never gets there, without it both would.
+    both_signed = threading.Barrier(2)
+
+    def meet(name: str) -> None:
+        if name == "after_sign":
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_signed.wait(timeout=3)
+
+    monkeypatch.setattr(batches_module, "_crash_point", meet)
+    results = run_threads(2, lambda _: withdrawal_batch_create())
+    assert both_signed.broken  # the second builder waited for the first one's commit
+    assert not [r for r in results if isinstance(r, Exception)], results
+    built = [r for r in results if r is not None]
+    assert built, results  # at least one builder took the withdrawals
+    batched = list(Withdrawal.objects.values_list("batch_id", flat=True))
+    assert None not in batched and len(batched) == 6
+    assert WithdrawalBatch.objects.count() == len(built) == len(set(batched))
+    _run_all(chain)
+    for address in addresses:
+        assert _paid(chain, address) == [20_000]  # each paid once, whichever batch took it
+    assert refresh(account).held_minor == 0
+    assert ledger_check() == []

@@ -16,7 +16,8 @@ from custody.addresses import bip21_uri
 from custody.models import AddressPurpose, Deposit, DepositAddress, DepositStatus
 from custody.node import btc
 from custody.services import deposit_address_new, deposit_scan
-from custody.services.deposits import CURSOR_NAME
+from custody.services.deposits import CURSOR_NAME, ScanReport
+from tests.conftest import run_threads
 from tests.custody.conftest import Chain, refresh
 
 pytestmark = [pytest.mark.node, pytest.mark.usefixtures("scan_from_tip")]
@@ -339,3 +340,20 @@ def test_recording_many_outputs_takes_a_bounded_number_of_queries(
     with django_assert_max_num_queries(15):  # not one per output
         report = deposit_scan()
     assert report.recorded == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_scans_at_once_credit_each_deposit_once(chain: Chain, funded_account: Any) -> None:
+    accounts = [funded_account() for _ in range(3)]
+    for i, account in enumerate(accounts):
+        chain.send(deposit_address_new(account=account).address, 10_000 * (i + 1))
+    chain.mine(3)
+
+    results = run_threads(4, lambda _: deposit_scan())
+    assert all(isinstance(r, ScanReport) for r in results), results
+    assert sum(r.credited for r in results) == 3  # whoever ran, each credit happened once
+    assert sum(r.recorded for r in results if not r.busy) == 3
+    assert [refresh(a).posted_minor for a in accounts] == [10_000, 20_000, 30_000]
+    assert Deposit.objects.filter(status=DepositStatus.CREDITED).count() == 3
+    assert deposit_scan().credited == 0
+    assert ledger_check() == []
