@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest venv node clean-var help
+.PHONY: run test lint typecheck pytest venv node clean-var help mutation
 
 help:
 	@echo "make run   - install, migrate, demo data, start web + worker + beat + bitcoind"
@@ -36,6 +36,12 @@ pytest: venv
 	$(PY) -m bank.testenv $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# On demand, not in CI: cosmic-ray over the money modules (long: minutes per module).
+MUTATION_MODULES ?= accounts/services/posting.py accounts/services/holds.py custody/services/batches.py compliance/services/screening.py
+mutation: venv
+	$(VENV)/bin/pip install -q -e '.[dev,embedded,mutation]'
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m bank.testenv bash scripts/mutation.sh $(MUTATION_MODULES)
 
 node: venv
 	$(PY) manage.py bitcoind install
