@@ -1,0 +1,97 @@
+"""The Python posting primitives (``accounts/services/posting.py``) through holds: the
+cases the mutation check (docs/testing.md) found no test for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from accounts.errors import AccountClosed, CurrencyMismatch
+from accounts.models import Account, AccountStatus, Transfer
+from accounts.selectors import ledger_check
+from accounts.services import system_account
+from accounts.services.holds import Leg, hold_create, hold_post
+from accounts.services.posting import check_key, request_hash
+from core.errors import IdempotencyConflict, ValidationFailed
+
+pytestmark = pytest.mark.django_db
+
+
+def test_request_fingerprint_ignores_field_order() -> None:
+    assert request_hash({"a": 1, "b": "x"}) == request_hash({"b": "x", "a": 1})
+    assert request_hash({"a": 1}) != request_hash({"a": 2})
+
+
+@pytest.mark.parametrize("key", ["k", "k" * 128, "any printable: ü ж 1"])
+def test_idempotency_key_bounds_accept(key: str) -> None:
+    check_key(key)
+
+
+@pytest.mark.parametrize("key", ["", "k" * 129, "tab\there", "new\nline"])
+def test_idempotency_key_bounds_refuse(key: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        check_key(key)
+    assert "idempotency_key" in refused.value.fields
+
+
+def test_a_reused_key_conflicts_whatever_the_other_request(
+    funded_account: Callable[..., Account],
+) -> None:
+    account = funded_account(10_000)
+    first = hold_create(account_id=account.pk, amount_minor=100, code="withdrawal",
+                        idempotency_key="same", initiator=account.owner)  # fmt: skip
+    for amount in range(101, 113):  # twelve other requests: whichever way their hash sorts
+        with pytest.raises(IdempotencyConflict):
+            hold_create(account_id=account.pk, amount_minor=amount, code="withdrawal",
+                        idempotency_key="same", initiator=account.owner)  # fmt: skip
+    again = hold_create(account_id=account.pk, amount_minor=100, code="withdrawal",
+                        idempotency_key="same", initiator=account.owner)  # fmt: skip
+    assert again.pk == first.pk
+
+
+def test_hold_post_refuses_another_currency_both_ways(
+    funded_account: Callable[..., Account],
+) -> None:
+    btc, kzt = funded_account(1_000), funded_account(1_000, "KZT")
+    for source, target in ((btc, kzt), (kzt, btc)):
+        hold = hold_create(account_id=source.pk, amount_minor=100, code="withdrawal")
+        with pytest.raises(CurrencyMismatch):
+            hold_post(hold_id=hold.pk, legs=[Leg(target.pk, 100, "withdrawal")])
+    assert Transfer.objects.filter(code="withdrawal").count() == 0
+
+
+def test_hold_post_credits_a_frozen_account_but_not_a_closed_one(
+    funded_account: Callable[..., Account],
+) -> None:
+    payer, frozen, closed = funded_account(1_000), funded_account(), funded_account()
+    Account.objects.filter(pk=frozen.pk).update(status=AccountStatus.FROZEN)
+    Account.objects.filter(pk=closed.pk).update(status=AccountStatus.CLOSED)
+    to_closed = hold_create(account_id=payer.pk, amount_minor=100, code="withdrawal")
+    with pytest.raises(AccountClosed):
+        hold_post(hold_id=to_closed.pk, legs=[Leg(closed.pk, 100, "internal")])
+    to_frozen = hold_create(account_id=payer.pk, amount_minor=1, code="withdrawal")
+    hold_post(hold_id=to_frozen.pk, legs=[Leg(frozen.pk, 1, "internal")])  # the smallest unit
+    frozen.refresh_from_db()
+    assert frozen.posted_minor == 1  # money may arrive on a frozen account, not leave it
+    assert ledger_check() == []
+
+
+def test_posting_truncates_the_memo_and_bumps_each_version_once(
+    funded_account: Callable[..., Account],
+) -> None:
+    payer = funded_account(1_000)
+    hot = system_account("custody_hot", "BTC")
+    payer.refresh_from_db()
+    hot.refresh_from_db()
+    versions = (payer.version, hot.version)
+    hold = hold_create(account_id=payer.pk, amount_minor=300, code="withdrawal")
+    payer.refresh_from_db()
+    versions = (payer.version, versions[1])
+    hold_post(hold_id=hold.pk, legs=[Leg(hot.pk, 300, "withdrawal", memo="m" * 300)])
+    transfer = Transfer.objects.get(code="withdrawal")
+    assert transfer.memo == "m" * 255
+    payer.refresh_from_db()
+    hot.refresh_from_db()
+    # One bump per write: the payer's hold release and its debit, the credit of hot.
+    assert (payer.version, hot.version) == (versions[0] + 2, versions[1] + 1)
