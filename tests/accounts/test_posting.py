@@ -8,12 +8,13 @@ from collections.abc import Callable
 import pytest
 
 from accounts.errors import AccountClosed, CurrencyMismatch
-from accounts.models import Account, AccountStatus, Transfer
+from accounts.models import Account, AccountStatus, Hold, Transfer
 from accounts.selectors import ledger_check
 from accounts.services import system_account
 from accounts.services.holds import Leg, hold_create, hold_post
 from accounts.services.posting import check_key, request_hash
 from core.errors import IdempotencyConflict, ValidationFailed
+from tests.conftest import run_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +96,27 @@ def test_posting_truncates_the_memo_and_bumps_each_version_once(
     hot.refresh_from_db()
     # One bump per write: the payer's hold release and its debit, the credit of hot.
     assert (payer.version, hot.version) == (versions[0] + 2, versions[1] + 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_holds_with_one_key_make_one_hold(
+    funded_account: Callable[..., Account],
+) -> None:
+    first = funded_account(10_000)
+    second = funded_account(10_000, owner=first.owner)  # another account: another row lock
+
+    def hold(i: int) -> Hold:
+        return hold_create(account_id=(first, second)[i % 2].pk, amount_minor=1_000,
+                           code="withdrawal", idempotency_key="race",
+                           initiator=first.owner)  # fmt: skip
+
+    results = run_threads(8, hold)
+    made = Hold.objects.get()  # one key, one hold, whoever won
+    for result in results:  # the same request replays it; the other is a clear conflict
+        assert (isinstance(result, Hold) and result.pk == made.pk) or isinstance(
+            result, IdempotencyConflict
+        ), results
+    assert sum(isinstance(r, Hold) for r in results) == 4
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.held_minor + second.held_minor == 1_000
