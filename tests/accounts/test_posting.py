@@ -4,16 +4,19 @@ cases the mutation check (docs/testing.md) found no test for."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from accounts.errors import AccountClosed, CurrencyMismatch
-from accounts.models import Account, AccountStatus, Hold, Transfer
+from accounts.models import Account, AccountStatus, Hold, HoldStatus, Transfer
 from accounts.selectors import ledger_check
 from accounts.services import system_account
-from accounts.services.holds import Leg, hold_create, hold_post
+from accounts.services.holds import Leg, hold_create, hold_expire_due, hold_post, hold_void
 from accounts.services.posting import check_key, request_hash
-from core.errors import IdempotencyConflict, ValidationFailed
+from audit.models import AuditEvent
+from core.errors import IdempotencyConflict, InvalidState, ValidationFailed
 from tests.conftest import run_threads
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +123,57 @@ def test_concurrent_holds_with_one_key_make_one_hold(
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.held_minor + second.held_minor == 1_000
+
+
+def test_an_expired_hold_can_be_neither_posted_nor_voided(
+    funded_account: Callable[..., Account],
+) -> None:
+    account = funded_account(1_000)
+    hot = system_account("custody_hot", "BTC")
+    hold = hold_create(account_id=account.pk, amount_minor=100, code="withdrawal",
+                       expires_at=timezone.now() - timedelta(seconds=1))  # fmt: skip
+    assert hold_expire_due() == 1
+    with pytest.raises(InvalidState):
+        hold_post(hold_id=hold.pk, legs=[Leg(hot.pk, 100, "withdrawal")])
+    assert hold_void(hold_id=hold.pk).status == HoldStatus.EXPIRED  # already closed: unchanged
+    account.refresh_from_db()
+    assert (account.posted_minor, account.held_minor) == (1_000, 0)
+
+
+def test_hold_post_leg_bounds(funded_account: Callable[..., Account]) -> None:
+    account = funded_account(1_000)
+    hot = system_account("custody_hot", "BTC")
+    hold = hold_create(account_id=account.pk, amount_minor=300, code="withdrawal",
+                       memo="payout 7")  # fmt: skip
+    for bad in ([Leg(hot.pk, 0, "withdrawal")], [Leg(hot.pk, -1, "withdrawal")],
+                [Leg(hot.pk, 300, "withdrawal"), Leg(hot.pk, 1, "fee")]):  # fmt: skip
+        with pytest.raises(ValidationFailed):
+            hold_post(hold_id=hold.pk, legs=bad)
+    # The whole hold, in legs as small as one unit, is fine; a leg without a memo
+    # carries the hold's.
+    hold_post(hold_id=hold.pk, legs=[Leg(hot.pk, 299, "withdrawal"), Leg(hot.pk, 1, "fee")])
+    assert sorted(
+        Transfer.objects.filter(debit_account=account).values_list("amount_minor", "memo")
+    ) == [
+        (1, "payout 7"),
+        (299, "payout 7"),
+    ]
+    event = AuditEvent.objects.filter(action="hold.post").get()
+    assert (event.data["posted_minor"], event.data["released_minor"]) == (300, 0)
+    account.refresh_from_db()
+    assert (account.posted_minor, account.held_minor) == (700, 0)
+
+
+def test_a_hold_on_an_account_frozen_since_still_posts(
+    funded_account: Callable[..., Account],
+) -> None:
+    account = funded_account(1_000)
+    hot = system_account("custody_hot", "BTC")
+    hold = hold_create(account_id=account.pk, amount_minor=400, code="withdrawal")
+    Account.objects.filter(pk=account.pk).update(status=AccountStatus.FROZEN)
+    hold_post(hold_id=hold.pk, legs=[Leg(hot.pk, 250, "withdrawal")])  # reserved before
+    event = AuditEvent.objects.filter(action="hold.post").get()
+    assert event.data["released_minor"] == 150
+    account.refresh_from_db()
+    assert (account.posted_minor, account.held_minor) == (750, 0)
+    assert ledger_check() == []
