@@ -143,9 +143,9 @@ class RateClock:
     """django-ratelimit's clock, held still: its fixed windows cannot roll over mid-test."""
 
     def __init__(self) -> None:
-        self.now = float(int(time.time()))
+        self.now = int(time.time())
 
-    def time(self) -> float:
+    def time(self) -> int:
         return self.now
 
 
