@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore='templates/admin/*' --ignore='templates/merchant/*' --ignore='templates/merchants/*'
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest venv node clean-var help messages
+.PHONY: run test lint typecheck pytest venv node clean-var help messages mutation
 
 help:
 	@echo "make run   - install, migrate, demo data, start web + worker + beat + bitcoind"
@@ -38,6 +38,12 @@ pytest: venv
 	$(PY) -m bank.testenv $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# On demand, not in CI: cosmic-ray over the money modules (long: minutes per module).
+MUTATION_MODULES ?= accounts/services/posting.py accounts/services/holds.py custody/services/batches.py compliance/services/screening.py
+mutation: venv
+	$(VENV)/bin/pip install -q -e '.[dev,embedded,mutation]'
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m bank.testenv bash scripts/mutation.sh $(MUTATION_MODULES)
 
 node: venv
 	$(PY) manage.py bitcoind install

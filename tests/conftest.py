@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
+import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,16 @@ def _ledger_base(request: pytest.FixtureRequest) -> None:
             "transactional_db" if marker and marker.kwargs.get("transaction") else "db"
         )
         ledger_bootstrap()
+
+
+@pytest.fixture(autouse=True)
+def _webhook_production_rules(settings: Any) -> None:
+    """Webhooks refuse loopback and private targets in every test, as in production.
+
+    Only a test that needs a receiver on 127.0.0.1 lifts it, through the ``receiver``
+    fixture (tests/merchants/conftest.py).
+    """
+    settings.MERCHANT_WEBHOOK_ALLOW_PRIVATE = False
 
 
 @pytest.fixture
@@ -78,21 +89,43 @@ def funded_account(make_user: Callable[..., User]) -> Callable[..., Account]:
     return make
 
 
-def run_threads(count: int, target: Callable[[int], Any], *, max_open: int = 80) -> list[Any]:
+class RaceBroken(AssertionError):
+    """The threads of a concurrency test did not all start together."""
+
+
+def run_threads(
+    count: int, target: Callable[[int], Any], *, max_open: int = 80, start_timeout_s: float = 30
+) -> list[Any]:
     """Run ``target(i)`` in ``count`` threads, each with its own database connection.
 
     ``max_open`` bounds how many connections are open at once: PostgreSQL here
-    allows 100 in all. Results (or the exception raised) are returned in order.
+    allows 100 in all. The first ``min(count, max_open)`` threads wait at one barrier
+    and are released together; if the barrier breaks (a thread was not there within
+    its timeout) the run fails with how many threads reached it, because the
+    concurrency under test did not happen. Results (or the exception raised) are
+    returned in order.
     """
     results: list[Any] = [None] * count
     gate = threading.Semaphore(max_open)
-    start = threading.Barrier(min(count, max_open))
+    parties = min(count, max_open)
+    start = threading.Barrier(parties)
+    arrived = {"n": 0}
+    raced: dict[str, int] = {}  # how many had reached the barrier when it broke
+    lock = threading.Lock()
 
     def work(i: int) -> None:
         with gate:
             try:
-                with contextlib.suppress(threading.BrokenBarrierError):
-                    start.wait(timeout=10)
+                with lock:
+                    ticket = arrived["n"]
+                    arrived["n"] += 1
+                if ticket < parties:  # the first threads in race; the rest follow as slots free
+                    try:
+                        start.wait(timeout=start_timeout_s)
+                    except threading.BrokenBarrierError:
+                        with lock:
+                            raced.setdefault("n", min(arrived["n"], parties))
+                        return
                 results[i] = target(i)
             except Exception as exc:
                 results[i] = exc
@@ -104,6 +137,11 @@ def run_threads(count: int, target: Callable[[int], Any], *, max_open: int = 80)
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    alive = sum(thread.is_alive() for thread in threads)
+    if raced:
+        raise RaceBroken(f"only {raced['n']} of {parties} threads reached the start barrier")
+    if alive:
+        raise RaceBroken(f"{alive} of {count} threads still running after 120 s")
     return results
 
 
@@ -184,3 +222,29 @@ def node_calls(monkeypatch: pytest.MonkeyPatch) -> NodeCalls:
 
     monkeypatch.setattr(NodeClient, "call", call)
     return log
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+def chromium_path() -> str:
+    """Return the Chromium the browser tests drive, found the way ``bank.testenv`` finds it.
+
+    Missing, a local run skips the browser tests; in CI (``CI=true``) it fails them,
+    so a runner without a browser can never pass by skipping.
+    """
+    found = shutil.which("chromium") or (
+        "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+    )
+    if found:
+        return found
+    message = "Chromium is not installed: run scripts/ensure-chromium.sh"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{message} (CI=true: the browser tests must run)")
+    pytest.skip(message)

@@ -2,7 +2,9 @@
 
 Same key and same request: the stored response again (no second effect).
 Same key, different request: ``409 idempotency_conflict``. A request still
-running under the key: ``409 idempotency_in_progress``. Server errors (5xx)
+running under the key: ``409 idempotency_in_progress``, until it has run
+longer than any request may (``IN_PROGRESS_MAX_S``): then the worker that held
+it is taken to have died and the next request with the key runs. Server errors (5xx)
 are not stored, so the client can retry them with the same key. Keys are
 kept for 24 hours (``idempotency_purge``, daily).
 """
@@ -21,6 +23,9 @@ from merchants.errors import IdempotencyInProgress
 from merchants.models import IdempotencyRecord, Merchant
 
 KEY_LEN_MAX = 128
+# Longer than a request can run (the web server kills workers long before): a claim
+# older than this was left by a crashed worker and is taken over.
+IN_PROGRESS_MAX_S = 300
 
 
 def idempotency_begin(
@@ -46,8 +51,23 @@ def idempotency_begin(
             fields={"Idempotency-Key": ["Already used for a different request."]},
         )
     if record.status_code is None:
+        if _reclaim(record):
+            return record, False
         raise IdempotencyInProgress("A request with this Idempotency-Key is still running.")
     return record, True
+
+
+def _reclaim(record: IdempotencyRecord) -> bool:
+    """Take over a claim abandoned by a crashed worker; only one caller can win."""
+    now = timezone.now()
+    taken = IdempotencyRecord.objects.filter(
+        pk=record.pk,
+        status_code__isnull=True,
+        created_at__lt=now - timedelta(seconds=IN_PROGRESS_MAX_S),
+    ).update(created_at=now)
+    if taken:
+        record.created_at = now
+    return bool(taken)
 
 
 def idempotency_finish(*, record: IdempotencyRecord, status_code: int, body: Any) -> None:

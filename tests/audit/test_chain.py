@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
-from accounts.models import Account
+from accounts.models import Account, Transfer
 from accounts.services import transfer_create
 from audit.chain import audit_record, audit_verify
 from audit.models import AuditEvent
@@ -83,7 +83,20 @@ def test_concurrent_writers_keep_one_chain(funded_account: Callable[..., Account
             debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=1, code="internal"
         )
 
-    run_threads(40, move)
+    before = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    results = run_threads(40, move)
+    failures = [r for r in results if not isinstance(r, Transfer)]
+    assert failures == [], failures
+    assert len({r.pk for r in results}) == 40
     seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
+    audited = set(
+        AuditEvent.objects.filter(action="transfer.create", seq__gt=before).values_list(
+            "object_id", flat=True
+        )
+    )
+    assert audited == {str(r.pk) for r in results}  # one event per transfer, none lost
     assert audit_verify() == []
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.posted_minor, b.posted_minor) == (1000 - 40, 40)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,28 @@ def customer_client(customer: User) -> Client:
 
 
 def otp_code(user: User) -> str:
-    """Return a valid current TOTP code for the user's app (each code works once: reset)."""
+    """Return the user's current TOTP code, as if the last one was used a step ago.
+
+    A code works once: the device remembers the last 30-second step it accepted.
+    Tests log in several times within one step, so this forgets that step (and
+    only that: a throttled device stays throttled; see ``otp_lockout_elapse``).
+    ``test_security`` proves reuse and throttling with codes taken without it.
+    """
     device = TOTPDevice.objects.get(user=user, confirmed=True)
-    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1, throttling_failure_count=0)
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)
+    return current_code(device)
+
+
+def current_code(device: TOTPDevice) -> str:
+    """The code the user's app shows now (no change to the device)."""
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+def otp_lockout_elapse(user: User) -> None:
+    """Move the device's last failure an hour back: its lockout is over, its count kept."""
+    TOTPDevice.objects.filter(user=user, confirmed=True).update(
+        throttling_failure_timestamp=timezone.now() - timedelta(hours=1)
+    )
 
 
 def enable_2fa(user: User) -> list[str]:

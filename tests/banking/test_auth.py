@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
+import django_ratelimit.core
 import pytest
 from django.core import mail
 from django.test import Client
@@ -13,7 +15,10 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import Account, Identity, User
 from audit.models import AuditEvent
+from banking.services.signup import user_signup
+from core.errors import ValidationFailed
 from tests.banking.conftest import PASSWORD, login
+from tests.conftest import run_threads
 
 
 def _link(body: str) -> str:
@@ -152,7 +157,24 @@ def test_signup_does_not_reveal_a_registered_email(
     assert "already has one" in str(notice[0].body) and "confirm-email" not in str(notice[0].body)
 
 
-def test_signup_is_rate_limited(db: None, settings: Any) -> None:
+class RateClock:
+    """django-ratelimit's clock, held still: its fixed windows cannot roll over mid-test."""
+
+    def __init__(self) -> None:
+        self.now = int(time.time())
+
+    def time(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def rate_clock(monkeypatch: pytest.MonkeyPatch) -> RateClock:
+    clock = RateClock()
+    monkeypatch.setattr(django_ratelimit.core, "time", clock)
+    return clock
+
+
+def test_signup_is_rate_limited(db: None, settings: Any, rate_clock: RateClock) -> None:
     settings.RATELIMIT_SIGNUP = "2/m"
     client = Client(REMOTE_ADDR="10.9.8.1")
     for i in range(2):
@@ -163,6 +185,11 @@ def test_signup_is_rate_limited(db: None, settings: Any) -> None:
     assert response.status_code == 429
     assert not User.objects.filter(email="r9@example.kz").exists()
     assert Client(REMOTE_ADDR="10.9.8.2").get("/signup/").status_code == 200
+    rate_clock.now += 120  # the next window: the address may try again
+    response = client.post(
+        "/signup/", {"email": "r9@example.kz", "password1": PASSWORD, "password2": PASSWORD}
+    )
+    assert response.status_code == 302
 
 
 def test_login_and_logout(customer: User) -> None:
@@ -244,7 +271,9 @@ def test_password_reset_for_unknown_email_sends_nothing_and_looks_the_same(db: N
     assert len(mail.outbox) == 0
 
 
-def test_password_reset_is_rate_limited(customer: User, settings: Any) -> None:
+def test_password_reset_is_rate_limited(
+    customer: User, settings: Any, rate_clock: RateClock
+) -> None:
     settings.RATELIMIT_PASSWORD_RESET = "1/m"
     client = Client(REMOTE_ADDR="10.2.2.2")
     assert client.post("/password-reset/", {"email": customer.email}).status_code == 302
@@ -286,3 +315,21 @@ def test_unconfirmed_email_cannot_move_money(
         response = client.post("/confirm-email/resend/")
     assert response.status_code == 302
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_signups_with_one_email_make_one_customer() -> None:
+    emails = ["same@example.kz", "Same@Example.kz", " SAME@example.kz "]
+
+    def signup(i: int) -> User:
+        return user_signup(email=emails[i % len(emails)], password=PASSWORD)
+
+    results = run_threads(8, signup)
+    made = [r for r in results if isinstance(r, User)]
+    refused = [r for r in results if not isinstance(r, User)]
+    assert len(made) == 1, results
+    assert all(isinstance(r, ValidationFailed) and "email" in r.fields for r in refused), refused
+    user = User.objects.get(email__iexact="same@example.kz")
+    assert user.pk == made[0].pk
+    assert Account.objects.filter(owner=user).count() == 2  # one BTC, one KZT: no half signup
+    assert Identity.objects.filter(user=user).count() == 1

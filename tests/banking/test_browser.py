@@ -44,28 +44,21 @@ from custody.services import (
 )
 from exchange.services import exchange_rate_set
 from notifications.services import notifications_collect
+from tests.conftest import CHROMIUM_ARGS, chromium_path
+from tests.custody.conftest import chain_sync
 from treasury.services.reserves import reserves_snapshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SHOTS = ARTIFACTS / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 PASSWORD = "Sunny-Almaty-2031"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 @pytest.fixture
 def browser_page(live_server: Any) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed: run scripts/ensure-chromium.sh")
+    chromium = chromium_path()
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the test itself
@@ -73,7 +66,7 @@ def browser_page(live_server: Any) -> Iterator[Any]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         context = browser.new_context(
             viewport={"width": 1200, "height": 900}, accept_downloads=True
         )
@@ -240,7 +233,8 @@ def _journey_deposit(j: Journey) -> None:
     assert qr_text(page, "[data-testid=deposit-qr]").lower().startswith(f"bitcoin:{address}")
     assert page.locator("a[href^='bitcoin:']").count() == 1
     wallet.call("sendtoaddress", address, "0.01000000")
-    node_client().call("generatetoaddress", 1, mine_to)
+    node_client().call("generatetoaddress", int(django_settings.DEPOSIT_CONFIRMATIONS), mine_to)
+    chain_sync()
     deposit_scan()
     # The page updates itself as confirmations arrive (no reload).
     needed = int(django_settings.DEPOSIT_CONFIRMATIONS)
@@ -355,6 +349,7 @@ def _journey_withdraw(j: Journey, codes: Codes, backup: list[str], officer: User
     assert withdrawal_batch_create() is not None
     assert withdrawal_batch_broadcast() == 1
     node_client().call("generatetoaddress", int(django_settings.WITHDRAWAL_CONFIRMATIONS), mine_to)
+    chain_sync()
     assert withdrawal_batch_confirm() == 1
     page.reload()
     assert page.inner_text(status) == t("Confirmed", "status")

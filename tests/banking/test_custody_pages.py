@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Identity, User
 from accounts.selectors import ledger_check
 from custody.models import Withdrawal, WithdrawalAddress
-from tests.banking.conftest import account_of, enable_2fa, login, otp_code
+from tests.banking.conftest import account_of, enable_2fa, login, otp_code, otp_lockout_elapse
 from tests.conftest import fund
 
 # Valid regtest addresses (BIP173 test vector style, hrp bcrt).
@@ -57,6 +57,7 @@ def test_add_address_needs_a_code_and_waits_for_the_cooldown(
     )
     assert response.status_code == 200
     assert "not valid" in " ".join(response.context["form"].errors["otp_code"])
+    otp_lockout_elapse(tfa_customer)  # the wrong code locked the device for a moment
     response = tfa_client.post(
         "/addresses/",
         {"label": "Mine", "address": "bc1qnotregtest", "otp_code": otp_code(tfa_customer)},
@@ -114,6 +115,7 @@ def test_withdraw_shows_fee_and_total_then_needs_a_code(
     response = tfa_client.post("/withdraw/", {**data, "otp_code": "000000"})
     assert response.status_code == 422
     assert not Withdrawal.objects.exists()
+    otp_lockout_elapse(tfa_customer)  # the wrong code above locked the device
     response = tfa_client.post("/withdraw/", {**data, "otp_code": otp_code(tfa_customer)})
     assert response.status_code == 302
     withdrawal = Withdrawal.objects.get()

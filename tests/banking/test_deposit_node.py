@@ -14,6 +14,7 @@ from custody.node import node_client
 from custody.services import deposit_scan, wallet_load_or_create
 from custody.services.deposits import CURSOR_NAME
 from tests.banking.conftest import account_of
+from tests.custody.conftest import chain_sync
 
 pytestmark = pytest.mark.node
 
@@ -46,12 +47,14 @@ def test_deposit_page_shows_address_qr_bip21_and_confirmations(
     assert "<svg" in html
     wallet.call("sendtoaddress", address, "0.00250000")
     node_client().call("generatetoaddress", 1, mine_to)
+    chain_sync()
     deposit_scan()
     html = customer_client.get("/deposit/").content.decode()
     needed = int(settings.DEPOSIT_CONFIRMATIONS)
     assert f"1 of {needed}" in html and "Waiting for confirmations" in html
     assert account_of(customer, "BTC").posted_minor == 0
     node_client().call("generatetoaddress", needed - 1, mine_to)
+    chain_sync()
     deposit_scan()
     html = customer_client.get("/deposit/").content.decode()
     assert "Credited" in html

@@ -12,6 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import given
 from hypothesis import strategies as st
 
+from accounts.errors import InsufficientFunds
 from accounts.models import AccountKind, Transfer, User
 from accounts.selectors import ledger_check
 from accounts.services.accounts import system_account
@@ -172,9 +173,9 @@ def test_another_customers_quote_is_not_found(
 
 def test_insufficient_funds_leaves_the_quote_unused(customer: User, rate: Any) -> None:
     quote = quote_create(user=customer, direction="btc_kzt", amount_in_minor=10_000_000)
-    with pytest.raises(Exception) as exc:
+    with pytest.raises(InsufficientFunds) as exc:
         quote_execute(user=customer, quote_id=quote.pk)
-    assert getattr(exc.value, "code", "") == "insufficient_funds"
+    assert exc.value.code == "insufficient_funds"
     quote.refresh_from_db()
     assert quote.used_at is None
     assert ledger_check() == []

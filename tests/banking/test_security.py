@@ -13,7 +13,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User, UserSession
 from audit.models import AuditEvent
-from tests.banking.conftest import PASSWORD, enable_2fa, login, otp_code
+from tests.banking.conftest import (
+    PASSWORD,
+    current_code,
+    enable_2fa,
+    login,
+    otp_code,
+    otp_lockout_elapse,
+)
 
 
 def test_totp_setup_shows_an_inline_qr_and_confirms_with_a_code(
@@ -59,9 +66,49 @@ def test_login_needs_the_second_factor(customer: User) -> None:
     response = client.post("/login/verify/", {"otp_code": "123456"})
     assert response.status_code == 200
     assert "not valid" in response.content.decode()
+    otp_lockout_elapse(customer)  # the failure throttles the device (tested below)
     response = client.post("/login/verify/", {"otp_code": otp_code(customer)})
     assert response.status_code == 302
     assert client.get("/").status_code == 200
+
+
+def _verify(user: User, code: str) -> int:
+    """Log in with the password, then answer the code step; return the verify status."""
+    client = Client()
+    assert client.post("/login/", {"email": user.email, "password": PASSWORD}).status_code == 302
+    return client.post("/login/verify/", {"otp_code": code}).status_code
+
+
+def test_an_app_code_works_once(customer: User) -> None:
+    enable_2fa(customer)
+    code = otp_code(customer)
+    assert _verify(customer, code) == 302
+    # Replayed (a shoulder-surfed or phished code), within its step or the next: refused.
+    assert _verify(customer, code) == 200
+    device = TOTPDevice.objects.get(user=customer)
+    assert _verify(customer, current_code(device)) == 200  # same step, same code: refused
+    device.refresh_from_db()
+    assert device.throttling_failure_count >= 1  # a replay counts as a failure
+
+
+def test_failed_codes_throttle_the_device(customer: User, settings: Any) -> None:
+    settings.OTP_TOTP_THROTTLE_FACTOR = 60  # locked 60 s, doubling: no race with the clock
+    enable_2fa(customer)
+    assert _verify(customer, "000000") == 200
+    device = TOTPDevice.objects.get(user=customer)
+    assert device.throttling_failure_count == 1
+    code = otp_code(customer)
+    assert _verify(customer, code) == 200  # the right code, refused while locked out
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 1  # locked attempts are not even tried
+    otp_lockout_elapse(customer)
+    assert _verify(customer, "000001" if code != "000001" else "000002") == 200
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 2  # failures add up: the lockout doubles
+    otp_lockout_elapse(customer)
+    assert _verify(customer, otp_code(customer)) == 302
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 0  # a success clears the count
 
 
 def test_backup_code_logs_in_once(customer: User) -> None:
@@ -97,6 +144,7 @@ def test_disabling_2fa_needs_password_and_code(customer: User) -> None:
     response = client.post("/security/2fa/disable/", {"password": PASSWORD, "otp_code": "000000"})
     assert response.status_code == 200
     assert TOTPDevice.objects.filter(user=customer).exists()
+    otp_lockout_elapse(customer)  # the wrong code above locked the device
     response = client.post(
         "/security/2fa/disable/", {"password": "nope", "otp_code": otp_code(customer)}
     )

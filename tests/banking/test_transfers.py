@@ -9,7 +9,10 @@ from django.test import Client
 
 from accounts.models import Identity, Transfer, User
 from accounts.selectors import ledger_check
-from tests.banking.conftest import account_of, enable_2fa, login, otp_code
+from banking.services.transfers import customer_transfer_create
+from compliance.errors import LimitExceeded
+from compliance.models import TierLimit
+from tests.banking.conftest import account_of, enable_2fa, login, otp_code, otp_lockout_elapse
 from tests.conftest import fund, run_threads
 
 
@@ -178,6 +181,7 @@ def test_large_transfer_needs_a_second_factor(
     assert response.status_code == 422
     assert "not valid" in " ".join(response.context["form"].errors["otp_code"])
     assert Transfer.objects.filter(code="internal").count() == 0
+    otp_lockout_elapse(customer)  # the wrong code above locked the device
     response = _confirm(customer_client, review, otp_code=otp_code(customer))
     assert response.status_code == 302
     # Below the threshold no code is asked.
@@ -237,3 +241,52 @@ def test_transfer_post_is_rate_limited(customer: User, recipient: User, settings
     for _ in range(2):
         _review(client, kzt.pk, "bolat@example.kz", "1")
     assert _review(client, kzt.pk, "bolat@example.kz", "1").status_code == 429
+
+
+def _tier1_transfer_limits(user: User, *, daily: int, monthly: int) -> None:
+    Identity.objects.filter(user=user).update(status="approved", tier=1)
+    TierLimit.objects.update_or_create(
+        tier=1, kind="transfer",
+        defaults={"per_transaction_tiyn": 5_000_00, "daily_tiyn": daily, "monthly_tiyn": monthly},
+    )  # fmt: skip
+
+
+def test_monthly_limit_counts_the_month_not_only_the_day(make_customer: Any) -> None:
+    sender, _ = make_customer("s@example.kz"), make_customer("r@example.kz")
+    _tier1_transfer_limits(sender, daily=1_000_000_00, monthly=7_000_00)
+    kzt = account_of(sender, "KZT")
+    fund(kzt, 100_000_00)
+
+    def send(amount: int, key: str) -> Transfer:
+        return customer_transfer_create(
+            sender=sender, debit_account_id=kzt.pk, recipient="r@example.kz",
+            amount_minor=amount, idempotency_key=key,
+        )  # fmt: skip
+
+    send(4_000_00, "m1")
+    send(3_000_00, "m2")  # 7 000.00 KZT in the month: exactly at the limit
+    with pytest.raises(LimitExceeded, match="monthly"):
+        send(1, "m3")
+    assert Transfer.objects.filter(code="internal").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_transfers_never_pass_the_monthly_limit(make_customer: Any) -> None:
+    sender, receiver = make_customer("s@example.kz"), make_customer("r@example.kz")
+    _tier1_transfer_limits(sender, daily=1_000_000_00, monthly=12_000_00)
+    kzt = account_of(sender, "KZT")
+    fund(kzt, 100_000_00)
+
+    def send(i: int) -> Transfer:
+        return customer_transfer_create(
+            sender=sender, debit_account_id=kzt.pk, recipient="r@example.kz",
+            amount_minor=3_000_00, idempotency_key=f"c{i}",
+        )  # fmt: skip
+
+    results = run_threads(8, send)
+    sent = [r for r in results if isinstance(r, Transfer)]
+    refused = [r for r in results if not isinstance(r, Transfer)]
+    assert len(sent) == 4, results  # 4 x 3 000.00 = the 12 000.00 KZT monthly limit
+    assert all(isinstance(r, LimitExceeded) and "monthly" in str(r) for r in refused), refused
+    assert account_of(receiver, "KZT").posted_minor == 12_000_00
+    assert ledger_check() == []

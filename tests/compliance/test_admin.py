@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account, Identity, User
+from accounts.services import transfer_create
 from audit.models import AuditEvent
 from compliance.models import ApprovalRequest, Case, RuleConfig, SanctionedAddress, TierLimit
 from compliance.roles import AUDITOR, COMPLIANCE_OFFICER, CUSTODY_OPERATOR, SUPPORT
@@ -167,18 +168,47 @@ def test_case_work_through_the_admin(staff: Callable[..., User], world: dict[str
 
 
 def test_case_filters(staff: Callable[..., User], world: dict[str, Any]) -> None:
-    client = otp_client(staff(COMPLIANCE_OFFICER))
+    officer = staff(COMPLIANCE_OFFICER)
+    client = otp_client(officer)
     url = reverse("admin:compliance_case_changelist")
-    for query in (
-        "status__exact=open",
-        "kind__exact=other",
-        "age=1",
-        "age=old",
-        "kzt=s",
-        "kzt=xl",
-        "assignee__id__exact=1",
-    ):
-        assert client.get(f"{url}?{query}").status_code == 200
+    now = timezone.now()
+
+    def case(summary: str, **fields: Any) -> int:
+        made = case_open(
+            kind=fields.pop("kind", "other"), subject=world["account"], summary=summary
+        )
+        Case.objects.filter(pk=made.pk).update(**fields)
+        return made.pk
+
+    fresh_small = world["case"].pk  # opened now, 50 000 sats
+    Case.objects.filter(pk=fresh_small).update(amount_kzt_tiyn=99_999_99)
+    two_days = case("two days", created_at=now - timedelta(days=2), amount_kzt_tiyn=100_000_00)
+    week_old = case("eight days", created_at=now - timedelta(days=8), amount_kzt_tiyn=10_000_000_00)
+    closed = case("closed", kind="kyc", amount_kzt_tiyn=9_999_999_99)
+    case_close(actor=officer, case_id=closed, decision="cleared", reason="documents fine")
+    mine = case("mine", status="in_review", assignee=officer)
+
+    def listed(query: str) -> set[int]:
+        response = client.get(f"{url}?{query}")
+        assert response.status_code == 200, query
+        return {c.pk for c in response.context["cl"].result_list}
+
+    everything = {fresh_small, two_days, week_old, closed, mine}
+    assert listed("") == everything
+    assert listed("status__exact=open") == {fresh_small, two_days, week_old}
+    assert listed("state=active") == everything - {closed}
+    assert listed("state=mine") == {mine}
+    assert listed("kind__exact=kyc") == {closed}
+    assert listed("kind__exact=other") == everything - {closed}
+    assert listed("age=1") == {fresh_small, closed, mine}
+    assert listed("age=3") == {two_days}
+    assert listed("age=7") == set()
+    assert listed("age=old") == {week_old}
+    assert listed("kzt=s") == {fresh_small}  # below 100 000.00 KZT, edge excluded
+    assert listed("kzt=m") == {two_days}  # from exactly 100 000.00 KZT
+    assert listed("kzt=l") == {closed}
+    assert listed("kzt=xl") == {week_old}
+    assert listed(f"assignee__id__exact={officer.pk}") == {mine}
 
 
 def test_kyc_review_and_document(staff: Callable[..., User], world: dict[str, Any]) -> None:
@@ -300,6 +330,39 @@ def test_reports_download(
     assert support.get(reverse("admin:report_csv", args=["trial_balance"])).status_code == 403
     bad = client.get(reverse("admin:report_csv", args=["large_transactions"]), {"start": "x"})
     assert bad.status_code == 302
+
+
+def test_large_transactions_report_applies_its_threshold(
+    staff: Callable[..., User], funded_account: Callable[..., Account]
+) -> None:
+    threshold = 5_000_000_00  # 5 000 000.00 KZT
+    source, target = funded_account(10_000_000), funded_account()
+    ids = {}
+    for name, value in (("below", threshold - 1), ("at", threshold), ("above", threshold + 1)):
+        ids[name] = transfer_create(
+            debit_account_id=source.pk, credit_account_id=target.pk, amount_minor=1_000,
+            code="internal", kzt_value_tiyn=value,
+        ).pk  # fmt: skip
+    today = timezone.localdate().isoformat()
+    client = otp_client(staff(AUDITOR))
+    rows = _csv(
+        client.get(
+            reverse("admin:report_csv", args=["large_transactions"]),
+            {"start": today, "end": today, "threshold_tiyn": str(threshold)},
+        )
+    )
+    listed = {int(r[0]): int(r[6]) for r in rows[1:]}
+    assert ids["below"] not in listed
+    assert listed[ids["at"]] == threshold and listed[ids["above"]] == threshold + 1
+    assert all(value >= threshold for value in listed.values())  # the funding is valued too
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    old = _csv(
+        client.get(
+            reverse("admin:report_csv", args=["large_transactions"]),
+            {"start": yesterday, "end": yesterday, "threshold_tiyn": "1"},
+        )
+    )
+    assert old[1:] == []  # the date range applies too
 
 
 def test_sanctions_csv_import(staff: Callable[..., User]) -> None:

@@ -16,24 +16,16 @@ from accounts.models import Account, User
 from compliance.models import Case, RuleConfig
 from compliance.roles import COMPLIANCE_OFFICER
 from tests.compliance.conftest import regtest_address, request_withdrawal
+from tests.conftest import CHROMIUM_ARGS, chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 PASSWORD = "Officer-Pass-2031"
 
 
 @pytest.fixture
 def browser_page() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("run scripts/ensure-chromium.sh to install Chromium")
+    chromium = chromium_path()
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test
@@ -41,7 +33,7 @@ def browser_page() -> Iterator[Any]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.set_default_timeout(15_000)
             yield page

@@ -30,7 +30,7 @@ from compliance.services import (
     staff_account_unfreeze_propose,
     tier_limit_propose,
 )
-from core.errors import PermissionDenied
+from core.errors import Conflict, PermissionDenied
 from custody.models import Withdrawal
 from custody.services import withdrawal_review_approve, withdrawal_review_reject
 from tests.compliance.conftest import otp_client, regtest_address, request_withdrawal
@@ -95,7 +95,7 @@ def test_database_refuses_same_proposer_and_approver(
 
 def test_only_one_pending_proposal_per_target(officers: tuple[User, User], frozen: Account) -> None:
     staff_account_unfreeze_propose(actor=officers[0], account_id=frozen.pk, reason="r")
-    with pytest.raises(Exception, match="already waiting"):
+    with pytest.raises(Conflict, match="already waiting"):
         staff_account_unfreeze_propose(actor=officers[1], account_id=frozen.pk, reason="r")
 
 

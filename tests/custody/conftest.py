@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,16 @@ from custody.models import ChainCursor
 from custody.node import NodeClient, node_client, sats
 from custody.services import internal_address_new, wallet_load_or_create
 from custody.services.deposits import CURSOR_NAME
+
+
+def chain_sync(client: NodeClient | None = None) -> None:
+    """Wait until every wallet has seen what the node validated.
+
+    A wallet learns of new blocks and mempool transactions asynchronously (bitcoind's
+    validation interface queue): a scan right after a send or a block could miss it
+    under load. Every test that changes the chain and then reads a wallet calls this.
+    """
+    (client or node_client()).call("syncwithvalidationinterfacequeue")
 
 
 @dataclass
@@ -43,8 +54,19 @@ class Chain:
         return hashes
 
     def sync(self) -> None:
-        """Wait until every wallet has seen what the node validated (notifications are async)."""
-        self.client.call("syncwithvalidationinterfacequeue")
+        chain_sync(self.client)
+
+    def send(self, address: str, amount_sats: int) -> str:
+        """Pay ``address`` from the funder wallet; return once every wallet has seen it."""
+        txid = self.funder.send_to_address(address, amount_sats)
+        self.sync()
+        return txid
+
+    def node(self, method: str, *params: Any) -> Any:
+        """Call a chain-changing RPC (``invalidateblock``, ``generateblock``...) and sync."""
+        result = self.client.call(method, *params)
+        self.sync()
+        return result
 
     def tip(self) -> str:
         return str(self.client.call("getbestblockhash"))
@@ -90,6 +112,16 @@ def chain(bitcoind: str) -> Chain:
 
 
 @pytest.fixture
+def own_hot_wallet(chain: Chain, settings: Any) -> Iterator[str]:
+    """A hot wallet for this test alone: what it finds there (coins, locks) is its own."""
+    name = f"hot-{uuid.uuid4().hex[:8]}"
+    wallet_load_or_create(client=node_client(), name=name)
+    settings.CUSTODY_HOT_WALLET = name
+    yield name
+    node_client().call("unloadwallet", name)
+
+
+@pytest.fixture
 def scan_from_tip(chain: Chain, db: None) -> None:
     """Start the deposit cursor at the tip, so earlier tests' outputs are not re-read."""
     ChainCursor.objects.update_or_create(name=CURSOR_NAME, defaults={"block_hash": chain.tip()})
@@ -101,7 +133,7 @@ def hot_funded(chain: Chain, db: None) -> Callable[[int], None]:
 
     def fund_hot(amount_sats: int) -> None:
         address = internal_address_new(label="test funding").address
-        chain.funder.send_to_address(address, amount_sats)
+        chain.send(address, amount_sats)
         chain.mine(1)
 
     return fund_hot

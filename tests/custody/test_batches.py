@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from accounts.models import AccountKind, Transfer
 from accounts.selectors import ledger_check
 from accounts.services import system_account
 from compliance.models import Case
+from custody import tasks
 from custody.errors import NodeUnavailable
 from custody.hotwallet import lifecycle
 from custody.models import BatchStatus, Withdrawal, WithdrawalBatch, WithdrawalStatus
+from custody.node import NodeClient
+from custody.services import batches as batches_module
 from custody.services import (
+    deposit_address_new,
     withdrawal_batch_broadcast,
     withdrawal_batch_confirm,
     withdrawal_batch_create,
@@ -82,9 +89,15 @@ def test_fifty_withdrawals_one_transaction_and_ledger(
     assert ledger_check() == []
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize("point", ["after_sign", "after_commit", "after_broadcast"])
 def test_crash_at_any_point_pays_once(
-    chain: Chain, funded_account: Any, hot_funded: Any, monkeypatch: Any, point: str
+    chain: Chain,
+    own_hot_wallet: str,
+    funded_account: Any,
+    hot_funded: Any,
+    monkeypatch: Any,
+    point: str,
 ) -> None:
     hot_funded(20_000_000)
     account = funded_account(5_000_000)
@@ -101,15 +114,19 @@ def test_crash_at_any_point_pays_once(
         withdrawal_batch_create()
         withdrawal_batch_broadcast()
     monkeypatch.undo()
+    locked = {(o["txid"], o["vout"]) for o in chain.hot.call("listlockunspent")}
     if point == "after_sign":
         assert not WithdrawalBatch.objects.exists()
-        assert chain.hot.call("listlockunspent")  # the dead builder's inputs stay locked
+        assert locked  # the dead builder's inputs stay locked (this test's wallet alone)
     for _ in range(2):  # the tasks run again (twice, as a broker may deliver twice)
         _run_all(chain)
     for address in addresses:
         assert _paid(chain, address) == [50_000]
     assert set(Withdrawal.objects.values_list("status", flat=True)) == {"confirmed"}
     assert WithdrawalBatch.objects.count() == 1
+    if point != "after_sign":
+        spent = {(i[0], i[1]) for i in WithdrawalBatch.objects.get().inputs}
+        assert locked <= spent  # only the committed batch's own inputs were held
     assert ledger_check() == []
 
 
@@ -156,12 +173,55 @@ def test_hundred_concurrent_requests_no_overdraft(
     assert ledger_check() == []
 
 
-def test_tasks_raise_node_unavailable_for_retry(bitcoind: str, db: None) -> None:
-    with override_settings(BITCOIND_RPC_URL="http://u:p@127.0.0.1:9/"):
-        from custody import tasks
+def _node_fails_once(monkeypatch: pytest.MonkeyPatch, method: str) -> list[str]:
+    """Make the node time out on the first ``method`` call (an outage); record the calls."""
+    real = NodeClient._call_once
+    seen: list[str] = []
 
-        with pytest.raises(NodeUnavailable):
-            tasks.deposit_scan.run()
+    def flaky(self: NodeClient, name: str, params: tuple[Any, ...]) -> Any:
+        seen.append(name)
+        if name == method and seen.count(method) == 1:
+            raise NodeUnavailable(f"bitcoind timed out on {name} (injected)")
+        return real(self, name, params)
+
+    monkeypatch.setattr(NodeClient, "_call_once", flaky)
+    return seen
+
+
+@pytest.mark.faults
+@pytest.mark.usefixtures("scan_from_tip")
+def test_scan_task_failing_on_a_node_error_runs_again_and_credits(
+    chain: Chain, funded_account: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = funded_account()
+    chain.send(deposit_address_new(account=account).address, 30_000)
+    chain.mine(int(settings.DEPOSIT_CONFIRMATIONS))
+    seen = _node_fails_once(monkeypatch, "listsinceblock")
+    result = tasks.deposit_scan.apply()  # eager: Celery runs the retry inline, no countdown
+    assert result.successful(), result.traceback
+    assert result.get()["credited"] == 1
+    assert seen.count("listsinceblock") >= 2  # failed once, then ran again
+    assert refresh(account).posted_minor == 30_000
+
+
+@pytest.mark.faults
+def test_batch_task_failing_on_a_node_error_runs_again_and_pays_once(
+    chain: Chain, funded_account: Any, hot_funded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hot_funded(10_000_000)
+    account = funded_account(100_000)
+    address = chain.new_funder_address()
+    withdrawal = _request(account, address, 20_000, key="retry-1")
+    _node_fails_once(monkeypatch, "sendrawtransaction")  # signed and committed, then down
+    result = tasks.withdrawal_batch.apply()
+    assert result.successful(), result.traceback
+    chain.mine(1)
+    assert withdrawal_batch_confirm() == 1
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == WithdrawalStatus.CONFIRMED
+    assert _paid(chain, address) == [20_000]
+    assert WithdrawalBatch.objects.count() == 1
+    assert ledger_check() == []
 
 
 def test_address_the_node_refuses_fails_alone(
@@ -198,9 +258,10 @@ def _spend_batch_inputs_elsewhere(chain: Chain, batch: WithdrawalBatch) -> None:
     chain.hot.call("lockunspent", True)
     raw = chain.client.call("createrawtransaction", inputs, outputs)
     signed = chain.hot.call("signrawtransactionwithwallet", raw)
-    chain.client.call("generateblock", chain.mine_address, [signed["hex"]])
+    chain.node("generateblock", chain.mine_address, [signed["hex"]])
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize("when", ["after_broadcast", "before_broadcast"])
 def test_batch_whose_coins_are_spent_elsewhere_fails_and_releases_holds(
     chain: Chain, funded_account: Any, hot_funded: Any, when: str
@@ -224,3 +285,41 @@ def test_batch_whose_coins_are_spent_elsewhere_fails_and_releases_holds(
     assert (account.posted_minor, account.held_minor) == (1_000_000, 0)
     assert ledger_check() == []
     assert withdrawal_batch_create() is None  # a failed batch does not block new ones
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_batch_builds_at_once_put_each_withdrawal_in_one_batch(
+    chain: Chain,
+    own_hot_wallet: str,
+    funded_account: Any,
+    hot_funded: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hot_funded(10_000_000)
+    account = funded_account(1_000_000)
+    addresses = [chain.new_funder_address() for _ in range(6)]
+    for i, address in enumerate(addresses):
+        _request(account, address, 20_000, key=f"b{i}")
+    # Hold each builder, signed but not committed, until the other is there too (3 s at
+    # most): with the hot-wallet lock the other never gets there, without it both would.
+    both_signed = threading.Barrier(2)
+
+    def meet(name: str) -> None:
+        if name == "after_sign":
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_signed.wait(timeout=3)
+
+    monkeypatch.setattr(batches_module, "_crash_point", meet)
+    results = run_threads(2, lambda _: withdrawal_batch_create())
+    assert both_signed.broken  # the second builder waited for the first one's commit
+    assert not [r for r in results if isinstance(r, Exception)], results
+    built = [r for r in results if r is not None]
+    assert built, results  # at least one builder took the withdrawals
+    batched = list(Withdrawal.objects.values_list("batch_id", flat=True))
+    assert None not in batched and len(batched) == 6
+    assert WithdrawalBatch.objects.count() == len(built) == len(set(batched))
+    _run_all(chain)
+    for address in addresses:
+        assert _paid(chain, address) == [20_000]  # each paid once, whichever batch took it
+    assert refresh(account).held_minor == 0
+    assert ledger_check() == []

@@ -16,7 +16,8 @@ from custody.addresses import bip21_uri
 from custody.models import AddressPurpose, Deposit, DepositAddress, DepositStatus
 from custody.node import btc
 from custody.services import deposit_address_new, deposit_scan
-from custody.services.deposits import CURSOR_NAME
+from custody.services.deposits import CURSOR_NAME, ScanReport
+from tests.conftest import run_threads
 from tests.custody.conftest import Chain, refresh
 
 pytestmark = [pytest.mark.node, pytest.mark.usefixtures("scan_from_tip")]
@@ -30,8 +31,8 @@ def test_deposit_credited_once_after_confirmations(chain: Chain, funded_account:
     account = funded_account()
     address = deposit_address_new(account=account)
     assert address.address.startswith("bcrt1q")
-    txid = chain.funder.send_to_address(address.address, 150_000)
-    chain.sync()  # the hot wallet has seen the payment
+    txid = chain.send(address.address, 150_000)
+
     deposit_scan()  # in the mempool: recorded, not credited
     deposit = Deposit.objects.get(txid=txid)
     assert (deposit.status, deposit.confirmations, deposit.amount_sats) == ("pending", 0, 150_000)
@@ -82,7 +83,7 @@ def test_dust_recorded_never_credited(chain: Chain, funded_account: Any) -> None
     account = funded_account()
     address = deposit_address_new(account=account)
     with override_settings(DEPOSIT_MIN_SATS=5_000):
-        chain.funder.send_to_address(address.address, 4_000)
+        chain.send(address.address, 4_000)
         chain.mine(3)
         deposit_scan()
     deposit = Deposit.objects.get(address=address.address)
@@ -121,7 +122,7 @@ def test_deposit_from_a_sanctioned_source_is_held_in_suspense(
     wallet_load_or_create(client=node_client(), name="sanctioned-payer")
     payer = node_client().wallet("sanctioned-payer")
     dirty = payer.call("getnewaddress", "", "bech32")
-    chain.funder.send_to_address(dirty, 200_000)
+    chain.send(dirty, 200_000)
     chain.mine(1)
     SanctionedAddress.objects.create(address=dirty, source="test list")
     customer = funded_account()
@@ -152,8 +153,7 @@ def test_invoice_address_threshold_and_listeners(
     seen.clear()
     listeners = override_settings(CUSTODY_DEPOSIT_LISTENERS=[f"{__name__}.listener"])
     with listeners, django_capture_on_commit_callbacks(execute=True):
-        chain.funder.send_to_address(address.address, 25_000)
-        chain.sync()  # the hot wallet has seen the payment
+        chain.send(address.address, 25_000)
         deposit_scan()
     assert refresh(merchant).posted_minor == 25_000  # 0 confirmations suffice here
     # Called once when recorded and once when credited (run after commit, so both
@@ -192,14 +192,14 @@ def _prev_value(chain: Chain, txid: str, vout: int) -> int:
 def test_reorg_reverses_credit_and_opens_case(chain: Chain, funded_account: Any) -> None:
     account = funded_account()
     address = deposit_address_new(account=account)
-    txid = chain.funder.send_to_address(address.address, 200_000)
+    txid = chain.send(address.address, 200_000)
     conflict = _conflicting_tx(chain, txid)
     blocks = chain.mine(3)
     deposit_scan()
     assert refresh(account).posted_minor == 200_000
 
-    chain.client.call("invalidateblock", blocks[0])
-    chain.client.call("generateblock", chain.mine_address, [conflict])
+    chain.node("invalidateblock", blocks[0])
+    chain.node("generateblock", chain.mine_address, [conflict])
     chain.mine(3)  # the competing chain is longer and never had the deposit
 
     report = deposit_scan()
@@ -212,7 +212,7 @@ def test_reorg_reverses_credit_and_opens_case(chain: Chain, funded_account: Any)
     assert ledger_check() == []
     deposit_scan()  # nothing more happens
     assert refresh(account).posted_minor == 0
-    chain.client.call("reconsiderblock", blocks[0])  # leave the node's chain valid
+    chain.node("reconsiderblock", blocks[0])  # leave the node's chain valid
 
 
 def test_reorg_after_spending_freezes_and_books_shortfall(
@@ -221,7 +221,7 @@ def test_reorg_after_spending_freezes_and_books_shortfall(
     account = funded_account()
     other = funded_account()
     address = deposit_address_new(account=account)
-    txid = chain.funder.send_to_address(address.address, 100_000)
+    txid = chain.send(address.address, 100_000)
     conflict = _conflicting_tx(chain, txid)
     blocks = chain.mine(3)
     deposit_scan()
@@ -237,8 +237,8 @@ def test_reorg_after_spending_freezes_and_books_shortfall(
     suspense = system_account(AccountKind.SUSPENSE, "BTC")
     before = suspense.posted_minor
 
-    chain.client.call("invalidateblock", blocks[0])
-    chain.client.call("generateblock", chain.mine_address, [conflict])
+    chain.node("invalidateblock", blocks[0])
+    chain.node("generateblock", chain.mine_address, [conflict])
     chain.mine(3)
     deposit_scan()
 
@@ -247,27 +247,35 @@ def test_reorg_after_spending_freezes_and_books_shortfall(
     assert account.posted_minor == 0
     assert refresh(suspense).posted_minor == before - 60_000  # receivable from the customer
     assert ledger_check() == []
-    chain.client.call("reconsiderblock", blocks[0])
+    chain.node("reconsiderblock", blocks[0])
 
 
 def test_deposit_address_rules(funded_account: Any, chain: Chain) -> None:
+    from accounts.errors import AccountFrozen
     from core.errors import ValidationFailed
 
     kzt = funded_account(currency="KZT")
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="BTC accounts"):
         deposit_address_new(account=kzt)
-    assert DepositAddress.objects.count() == 0
-    assert Account.objects.filter(pk=kzt.pk).exists()
+    with pytest.raises(ValidationFailed, match="BTC accounts"):
+        deposit_address_new(account=system_account(AccountKind.SUSPENSE, "BTC"))
+    btc_account = funded_account()
+    with pytest.raises(ValidationFailed) as bad:
+        deposit_address_new(account=btc_account, required_confirmations=-1)
+    assert "required_confirmations" in bad.value.fields
+    account_freeze(account_id=btc_account.pk, actor=None, reason="test")
+    with pytest.raises(AccountFrozen):
+        deposit_address_new(account=refresh(btc_account))
+    assert DepositAddress.objects.count() == 0  # nothing refused was written
 
 
 def test_conflicted_deposit_is_never_credited(chain: Chain, funded_account: Any) -> None:
     account = funded_account()
     address = deposit_address_new(account=account)
-    txid = chain.funder.send_to_address(address.address, 80_000)
-    chain.sync()  # the hot wallet has seen the payment
+    txid = chain.send(address.address, 80_000)
     deposit_scan()
     conflict = _conflicting_tx(chain, txid)
-    chain.client.call("generateblock", chain.mine_address, [conflict])  # the double spend wins
+    chain.node("generateblock", chain.mine_address, [conflict])  # the double spend wins
     chain.mine(3)
     deposit_scan()
     deposit = Deposit.objects.get(txid=txid)
@@ -281,14 +289,14 @@ def test_reorg_that_mines_the_deposit_again_keeps_the_credit(
 ) -> None:
     account = funded_account()
     address = deposit_address_new(account=account)
-    txid = chain.funder.send_to_address(address.address, 90_000)
+    txid = chain.send(address.address, 90_000)
     blocks = chain.mine(3)
     deposit_scan()
     assert refresh(account).posted_minor == 90_000
-    chain.client.call("invalidateblock", blocks[0])  # the tx goes back to the mempool
+    chain.node("invalidateblock", blocks[0])  # the tx goes back to the mempool
     # ... and is mined again in a competing chain (another coinbase address, so the
     # blocks differ from the invalidated ones).
-    chain.client.call("generatetoaddress", 4, chain.new_funder_address())
+    chain.node("generatetoaddress", 4, chain.new_funder_address())
     deposit_scan()
     deposit = Deposit.objects.get(txid=txid)
     assert deposit.status == DepositStatus.CREDITED
@@ -296,7 +304,7 @@ def test_reorg_that_mines_the_deposit_again_keeps_the_credit(
     assert refresh(account).posted_minor == 90_000
     assert not Case.objects.filter(kind="deposit_reorg").exists()
     assert len(_credits(account)) == 1
-    chain.client.call("reconsiderblock", blocks[0])
+    chain.node("reconsiderblock", blocks[0])
 
 
 def test_zero_conf_invoice_credit_reversed_when_double_spent(
@@ -306,12 +314,11 @@ def test_zero_conf_invoice_credit_reversed_when_double_spent(
     address = deposit_address_new(
         account=merchant, purpose=AddressPurpose.INVOICE, required_confirmations=0
     )
-    txid = chain.funder.send_to_address(address.address, 70_000)
-    chain.sync()  # the hot wallet has seen the payment
+    txid = chain.send(address.address, 70_000)
     deposit_scan()
     assert refresh(merchant).posted_minor == 70_000  # credited at 0 confirmations
     conflict = _conflicting_tx(chain, txid)
-    chain.client.call("generateblock", chain.mine_address, [conflict])
+    chain.node("generateblock", chain.mine_address, [conflict])
     seen.clear()
     listeners = override_settings(CUSTODY_DEPOSIT_LISTENERS=[f"{__name__}.listener"])
     with listeners, django_capture_on_commit_callbacks(execute=True):
@@ -334,3 +341,20 @@ def test_recording_many_outputs_takes_a_bounded_number_of_queries(
     with django_assert_max_num_queries(15):  # not one per output
         report = deposit_scan()
     assert report.recorded == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_scans_at_once_credit_each_deposit_once(chain: Chain, funded_account: Any) -> None:
+    accounts = [funded_account() for _ in range(3)]
+    for i, account in enumerate(accounts):
+        chain.send(deposit_address_new(account=account).address, 10_000 * (i + 1))
+    chain.mine(3)
+
+    results = run_threads(4, lambda _: deposit_scan())
+    assert all(isinstance(r, ScanReport) for r in results), results
+    assert sum(r.credited for r in results) == 3  # whoever ran, each credit happened once
+    assert sum(r.recorded for r in results if not r.busy) == 3
+    assert [refresh(a).posted_minor for a in accounts] == [10_000, 20_000, 30_000]
+    assert Deposit.objects.filter(status=DepositStatus.CREDITED).count() == 3
+    assert deposit_scan().credited == 0
+    assert ledger_check() == []

@@ -23,6 +23,7 @@ def _signed(funder: Any, address: str, amount_sats: int) -> tuple[str, str, list
     return decoded["txid"], final["hex"], inputs
 
 
+@pytest.mark.faults
 def test_verdicts_known_lost_and_retry(chain: Chain) -> None:
     funder = chain.funder
     # Never sent, inputs still unspent: worth retrying.

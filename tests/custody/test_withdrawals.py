@@ -16,7 +16,6 @@ from accounts.services import account_freeze
 from compliance.models import Case
 from compliance.services import withdrawal_screen
 from core.errors import IdempotencyConflict, NotFound, PermissionDenied, ValidationFailed
-from custody import tasks
 from custody.errors import AddressInvalid, AmountInvalid, NodeUnavailable, WithdrawalStateError
 from custody.models import Withdrawal, WithdrawalStatus
 from custody.services import (
@@ -142,6 +141,7 @@ def test_review_approve_reject_cancel(chain: Chain, funded_account: Any, make_us
     assert refresh(account).held_minor == 201_000  # only the approved one is still held
 
 
+@pytest.mark.faults
 def test_node_down_requests_work_tasks_retry(
     chain: Chain, bitcoind: str, funded_account: Any, hot_funded: Any
 ) -> None:
@@ -161,7 +161,6 @@ def test_node_down_requests_work_tasks_retry(
             withdrawal_batch_create()
         with pytest.raises(NodeUnavailable):
             withdrawal_batch_confirm()
-        assert NodeUnavailable in tasks.RETRY_ON  # the tasks' autoretry policy
     finally:
         call_command("bitcoind", "start", "--datadir", bitcoind, "--no-blocknotify")
     assert withdrawal_batch_create() is not None

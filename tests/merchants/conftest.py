@@ -197,6 +197,7 @@ class Receiver:
         self.requests: list[dict[str, Any]] = []
         self.statuses: list[int] = []
         self.lock = threading.Lock()
+        self.hold: threading.Event | None = None  # set: answers wait for it (10 s at most)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -206,6 +207,8 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append({"headers": dict(self.headers), "body": body})
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
+                if receiver.hold is not None:
+                    receiver.hold.wait(10)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -224,7 +227,14 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def loopback_webhooks(settings: Any) -> None:
+    """Lift the webhook SSRF guard for this test only: its target is on 127.0.0.1."""
+    settings.MERCHANT_WEBHOOK_ALLOW_PRIVATE = True
+
+
+@pytest.fixture
+def receiver(loopback_webhooks: None) -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (so the SSRF guard is lifted for the test)."""
     r = Receiver()
     yield r
     r.close()

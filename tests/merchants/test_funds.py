@@ -5,18 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from embit import bech32
 from rest_framework.test import APIClient
 
+from accounts.errors import InsufficientFunds
 from accounts.models import Account, User
 from accounts.selectors import ledger_check
 from custody.models import Withdrawal
 from exchange.services import exchange_rate_set
-from merchants.models import Merchant
+from merchants.errors import MerchantSuspended
+from merchants.models import Merchant, MerchantStatus, Payout
 from merchants.services.invoices import invoice_create
 from merchants.services.keys import SCOPE_VIEW_INVOICES
+from merchants.services.merchants import merchant_set_status
 from merchants.services.payments import invoice_pay_in_bank
+from merchants.services.payouts import merchant_convert_to_kzt, merchant_payout_request
 from tests.conftest import fund
 from tests.merchants.conftest import Greenfield, problems, store_url
 
@@ -234,4 +239,101 @@ def test_concurrent_refunds_never_exceed_what_was_paid(
     assert sum(r.amount_sats for r in done) == 90_000
     wallet.refresh_from_db()
     assert wallet.posted_minor == 1_000_000 - 100_000 + 90_000
+    assert ledger_check() == []
+
+
+def _untouched(merchant: Merchant, posted_sats: int) -> None:
+    merchant.btc_account.refresh_from_db()
+    assert (merchant.btc_account.posted_minor, merchant.btc_account.held_minor) == (posted_sats, 0)
+    assert not Payout.objects.filter(merchant=merchant).exists()
+    assert not Withdrawal.objects.filter(account=merchant.btc_account).exists()
+    assert ledger_check() == []
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",  # mainnet: not this chain
+        "bcrt1qnotanaddress",
+        "",
+        ADDRESS + " extra",
+    ],
+)
+def test_payout_to_a_bad_destination_is_refused_and_writes_nothing(
+    api: APIClient, merchant: Merchant, destination: str
+) -> None:
+    fund(merchant.btc_account, 500_000)
+    response = api.post(
+        store_url(merchant, "payouts"),
+        {"amount": "0.00100000", "destination": destination},
+        format="json",
+    )
+    assert response.status_code == 422, response.content
+    assert response.json()["fields"], response.json()
+    _untouched(merchant, 500_000)
+
+
+def test_suspended_merchant_can_neither_pay_out_nor_convert(
+    api: APIClient, merchant: Merchant
+) -> None:
+    fund(merchant.btc_account, 500_000)
+    exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=None)
+    merchant = merchant_set_status(
+        merchant_id=merchant.pk, status=MerchantStatus.SUSPENDED, actor=None, reason="fraud check"
+    )
+    payout = api.post(
+        store_url(merchant, "payouts"), {"amount": "0.001", "destination": ADDRESS}, format="json"
+    )
+    conversion = api.post(store_url(merchant, "conversions"), {"amount": "0.001"}, format="json")
+    for response in (payout, conversion):  # the API refuses a suspended merchant's key
+        assert response.status_code == 401, response.content
+        assert response.json()["message"] == "The merchant is suspended."
+    # And the services refuse whatever door calls them.
+    with pytest.raises(MerchantSuspended):
+        merchant_payout_request(
+            merchant=merchant, amount_sats=100_000, address=ADDRESS, actor=merchant.owner
+        )
+    with pytest.raises(MerchantSuspended):
+        merchant_convert_to_kzt(merchant=merchant, amount_sats=100_000, actor=merchant.owner)
+    _untouched(merchant, 500_000)
+
+
+def test_conversion_failures_move_nothing(api: APIClient, merchant: Merchant) -> None:
+    fund(merchant.btc_account, 500_000)
+    url = store_url(merchant, "conversions")
+    no_rate = api.post(url, {"amount": "0.001"}, format="json")
+    assert no_rate.status_code == 503 and no_rate.json()["code"] == "quote_unavailable"
+    exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=None)
+    broke = api.post(url, {"amount": "0.01"}, format="json")  # more than the 0.005 it has
+    assert broke.status_code == 422 and broke.json()["code"] == "insufficient_funds"
+    for bad in ("-0.001", "0", "0.000000001", "1e-3", "abc"):
+        response = api.post(url, {"amount": bad}, format="json")
+        assert response.status_code == 422, (bad, response.content)
+    _untouched(merchant, 500_000)
+    merchant.refresh_from_db()
+    kzt = merchant.kzt_account
+    assert kzt is None or kzt.posted_minor == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_payouts_never_overdraw(merchant: Merchant) -> None:
+    from tests.conftest import run_threads
+
+    fee = int(settings.WITHDRAWAL_FEE_SATS)
+    fund(merchant.btc_account, 2 * (200_000 + fee) + 199_999)  # room for two, not three
+    addresses = [bech32.encode("bcrt", 0, bytes([i] * 20)) for i in range(6)]
+
+    def pay(i: int) -> Payout:
+        return merchant_payout_request(
+            merchant=merchant, amount_sats=200_000, address=addresses[i], actor=merchant.owner
+        )
+
+    results = run_threads(6, pay)
+    done = [r for r in results if isinstance(r, Payout)]
+    refused = [r for r in results if not isinstance(r, Payout)]
+    assert len(done) == 2, results
+    assert all(isinstance(r, InsufficientFunds) for r in refused), refused
+    merchant.btc_account.refresh_from_db()
+    assert merchant.btc_account.held_minor == 2 * (200_000 + fee)
+    assert Payout.objects.filter(merchant=merchant).count() == 2  # refused ones left no row
     assert ledger_check() == []

@@ -54,8 +54,7 @@ def test_onchain_payment_settles_after_the_speed_policy(
     assert chain_method["paymentLink"].startswith(f"bitcoin:{address}?amount=0.0025")
 
     with django_capture_on_commit_callbacks(execute=True):
-        chain.funder.send_to_address(address, 250_000)
-        chain.client.call("syncwithvalidationinterfacequeue")  # the wallets saw it
+        chain.send(address, 250_000)
         deposit_scan()
     invoice = Invoice.objects.get(pk=created["id"])
     assert (invoice.status, invoice.paid_sats) == ("Processing", 250_000)

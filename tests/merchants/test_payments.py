@@ -17,8 +17,11 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.errors import InsufficientFunds
 from accounts.models import Account, Transfer, User
 from accounts.selectors import ledger_check
+from compliance.errors import LimitExceeded
+from core.errors import NotFound
 from custody.models import AddressPurpose, Deposit, DepositAddress, DepositStatus
 from merchants.errors import InvoiceAlreadyPaid, InvoiceNotPayable
 from merchants.models import Invoice, InvoicePayment, Merchant, WebhookDelivery
@@ -130,7 +133,7 @@ def test_cannot_pay_expired_invalid_or_with_someone_elses_account(
 ) -> None:
     invoice = new_invoice(merchant)
     stranger_wallet = funded_account(1_000_000, owner=make_user())
-    with pytest.raises(Exception, match="Account not found"):
+    with pytest.raises(NotFound, match="Account not found"):
         invoice_pay_in_bank(invoice_id=invoice.id, payer=customer, account_id=stranger_wallet.pk)
     Invoice.objects.filter(pk=invoice.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     with pytest.raises(InvoiceNotPayable):
@@ -139,7 +142,7 @@ def test_cannot_pay_expired_invalid_or_with_someone_elses_account(
     assert invoice.status == "Expired"  # the expiry committed even though the payment failed
     poor = funded_account(10, owner=customer)
     second = new_invoice(merchant)
-    with pytest.raises(Exception, match="nsufficient"):
+    with pytest.raises(InsufficientFunds, match="nsufficient"):
         invoice_pay_in_bank(invoice_id=second.id, payer=customer, account_id=poor.pk)
     second.refresh_from_db()
     assert second.status == "New" and not second.payments.exists()
@@ -414,7 +417,7 @@ def test_large_payment_needs_the_second_factor(
     page = Client()
     page.force_login(customer)
     assert "authenticator" in page.get(f"/i/{invoice.id}").content.decode()
-    with pytest.raises(Exception, match="limit"):  # tier 0 may not send 0.02 BTC (~900 000 KZT)
+    with pytest.raises(LimitExceeded, match="limit"):  # tier 0 may not send 0.02 BTC (~900 000 KZT)
         invoice_pay_in_bank(
             invoice_id=invoice.id, payer=customer, account_id=wallet.pk, otp_code=code
         )

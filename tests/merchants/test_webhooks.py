@@ -5,14 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from merchants.models import DeliveryStatus, Merchant, WebhookAttempt, WebhookDelivery
 from merchants.services.webhooks import RETRY_DELAYS_S, webhook_delivery_attempt
+from merchants.tasks import webhook_deliver_due
+from tests.conftest import run_threads
 from tests.merchants.conftest import Greenfield, Receiver, problems, store_url
 
 pytestmark = pytest.mark.django_db
@@ -200,7 +205,9 @@ def test_failed_delivery_is_retried_with_backoff_and_logged(
     assert len({r["body"] for r in receiver.requests}) == 1  # the same bytes every time
 
 
-def test_backoff_schedule_and_final_failure(merchant: Merchant, api: APIClient) -> None:
+def test_backoff_schedule_and_final_failure(
+    merchant: Merchant, api: APIClient, loopback_webhooks: None
+) -> None:
     add_webhook(api, merchant, "http://127.0.0.1:9/unreachable")  # discard port: refused
     api.post(store_url(merchant, "invoices"), {"amount": "0.001"}, format="json")
     delivery = WebhookDelivery.objects.get()
@@ -312,3 +319,49 @@ def test_in_bank_payment_events(
     assert bodies[0]["paymentMethodId"] == "BTC-ALATAU" and bodies[0]["afterExpiration"] is False
     assert bodies[0]["payment"]["value"] == "0.00100000"
     assert bodies[2]["manuallyMarked"] is False and bodies[2]["overPaid"] is False
+
+
+@pytest.mark.faults
+def test_overdue_delivery_whose_task_was_lost_is_picked_up(
+    api: APIClient, merchant: Merchant, receiver: Receiver, celery_eager: None
+) -> None:
+    add_webhook(api, merchant, receiver.url)
+    # The invoice commits its delivery row, but its on-commit enqueue never runs here:
+    # the task is lost, as when the broker restarts between commit and publish.
+    api.post(store_url(merchant, "invoices"), {"amount": "0.001"}, format="json")
+    api.post(store_url(merchant, "invoices"), {"amount": "0.002"}, format="json")
+    lost, recent = WebhookDelivery.objects.order_by("created_at")
+    assert webhook_deliver_due.apply().get() == 0  # both still within the grace period
+    WebhookDelivery.objects.filter(pk=lost.pk).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert webhook_deliver_due.apply().get() == 1  # the sweep re-enqueues the overdue one
+    lost.refresh_from_db()
+    recent.refresh_from_db()
+    assert (lost.status, lost.attempt_count) == (DeliveryStatus.HTTP_SUCCESS, 1)
+    assert (recent.status, recent.attempt_count) == (DeliveryStatus.PENDING, 0)
+    assert [verify(lost.webhook.secret, r)["invoiceId"] for r in receiver.requests] == [
+        lost.invoice_id
+    ]
+    assert webhook_deliver_due.apply().get() == 0  # delivered: never again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_attempt_is_claimed_by_one_of_two_workers(
+    api: APIClient, merchant: Merchant, receiver: Receiver
+) -> None:
+    add_webhook(api, merchant, receiver.url)
+    api.post(store_url(merchant, "invoices"), {"amount": "0.001"}, format="json")
+    delivery = WebhookDelivery.objects.get()
+    receiver.hold = threading.Event()  # the first worker's POST waits until the other gave up
+
+    def work(_: int) -> int | None:
+        retry_in = webhook_delivery_attempt(delivery_id=delivery.pk)
+        receiver.hold.set()  # type: ignore[union-attr]
+        return retry_in
+
+    assert run_threads(2, work) == [None, None]
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.HTTP_SUCCESS, 1)
+    assert WebhookAttempt.objects.filter(delivery=delivery).count() == 1
+    assert len(receiver.requests) == 1

@@ -19,6 +19,7 @@ from accounts.models import Account, User
 from compliance.services import approval_approve
 from custody.node import NodeClient, node_client
 from custody.services import deposit_address_new, deposit_scan, wallet_load_or_create
+from tests.custody.conftest import chain_sync
 from treasury.services import cold_descriptors_propose, cold_signer_create
 
 
@@ -57,7 +58,7 @@ class Treasury:
 
     def sync(self) -> None:
         """Wait until every wallet has seen what the node validated (notifications are async)."""
-        self.client.call("syncwithvalidationinterfacequeue")
+        chain_sync(self.client)
 
     def outside_address(self) -> str:
         return str(self.funder.call("getnewaddress", "", "bech32"))
@@ -66,6 +67,7 @@ class Treasury:
         """Pay a customer deposit address from outside; confirm and credit it."""
         address = deposit_address_new(account=account).address
         txid = self.funder.send_to_address(address, amount_sats)
+        self.sync()
         self.mine(3)
         if scan:
             deposit_scan()

@@ -92,6 +92,7 @@ def test_sweep_then_refill_end_to_end(
     assert t.cold.call("getaddressinfo", sweep.cold_address)["ismine"]
     assert _ledger(AccountKind.IN_TRANSIT) == sweep.amount_sats
     assert _ledger(AccountKind.CUSTODY_HOT) == 2 * BTC - sweep.amount_sats - sweep.fee_sats
+    t.sync()  # the wallets learn of the broadcast sweep asynchronously
     assert reconcile(trigger="test").status == "ok"  # in flight is explained
     t.mine(1)
     assert sweeps_confirm() == 1
@@ -117,6 +118,7 @@ def test_sweep_then_refill_end_to_end(
     move = cold_move_psbt_submit(move_id=move.pk, psbt=_signed_move(t, move, first), actor=second)
     assert move.status == ColdMoveStatus.BROADCAST
     assert _ledger(AccountKind.IN_TRANSIT) == move.amount_sats
+    t.sync()
     t.mine(1)
     assert cold_moves_confirm() == 1
     deposit_scan()  # records the hot receipt as the bank's own (never credited)
