@@ -24,6 +24,7 @@ class MerchantErrorCode(StrEnum):
     IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
     REFUND_NOT_ALLOWED = "refund_not_allowed"
     BODY_TOO_LARGE = "body_too_large"
+    FUNDS_UNCONFIRMED = "funds_unconfirmed"
 
 
 class MerchantNotFound(NotFound):
@@ -48,6 +49,13 @@ class DeliveryNotFound(NotFound):
     """The webhook delivery does not exist or is not yours."""
 
     code = MerchantErrorCode.WEBHOOKDELIVERY_NOT_FOUND
+
+
+class FundsUnconfirmed(ApplicationError):
+    """Part of the balance is an unconfirmed deposit: it cannot leave the account yet."""
+
+    code = MerchantErrorCode.FUNDS_UNCONFIRMED
+    http_status = 422
 
 
 class MerchantSuspended(ApplicationError):

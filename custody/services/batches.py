@@ -30,7 +30,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import AccountKind
-from accounts.services import hold_post, hold_void, system_account, transfer_create
+from accounts.services import (
+    accounts_lock,
+    hold_post,
+    hold_void,
+    system_account,
+    transfer_create,
+)
 from accounts.services.holds import Leg
 from audit.chain import audit_record
 from compliance.models import Case, CaseStatus
@@ -332,6 +338,9 @@ def _confirm_one(batch_id: int, confirmations: int) -> None:
         batch = WithdrawalBatch.objects.select_for_update().get(pk=batch_id)
         if batch.status != BatchStatus.BROADCAST:
             return
+        # Every account the holds post to, in one ordered lock, before the audit chain head.
+        accounts_lock([hot_account.pk, fees_account.pk,
+                       *batch.withdrawals.values_list("account_id", flat=True)])  # fmt: skip
         now = timezone.now()
         for withdrawal in batch.withdrawals.select_for_update().order_by("pk"):
             legs = [Leg(hot_account.pk, withdrawal.amount_sats, "withdrawal",

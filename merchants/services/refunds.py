@@ -13,12 +13,15 @@ from accounts.services import transfer_create
 from audit.chain import audit_record
 from core.errors import ValidationFailed
 from core.money import format_amount
+from custody.models import Withdrawal, WithdrawalStatus
 from custody.services.withdrawals import withdrawal_request
 from merchants.errors import RefundNotAllowed
 from merchants.models import InvoiceStatus, PaymentMethod, Refund, RefundMethod
 from merchants.services.invoices import invoice_lock
+from merchants.services.spendable import merchant_spendable_check
 
 REFUNDABLE = (InvoiceStatus.SETTLED, InvoiceStatus.INVALID, InvoiceStatus.EXPIRED)
+WITHDRAWAL_UNDONE = (WithdrawalStatus.REJECTED, WithdrawalStatus.CANCELLED, WithdrawalStatus.FAILED)
 
 
 def invoice_refund(
@@ -47,6 +50,7 @@ def invoice_refund(
                 "Only paid invoices that are settled, expired or invalid can be refunded."
             )
         amount = _refund_amount(invoice, amount_sats)
+        merchant_spendable_check(account_id=merchant.btc_account_id, amount_minor=amount)
         # Refuse before writing anything: no refund row is created and rolled back.
         payer_account_id: int | None = None
         if method == RefundMethod.IN_BANK:
@@ -82,7 +86,7 @@ def invoice_refund(
 
 def _refund_amount(invoice: Any, amount_sats: int | None) -> int:
     """Return the amount to refund: all that is left by default, never more than that."""
-    refunded = invoice.refunds.aggregate(total=Sum("amount_sats"))["total"] or 0
+    refunded = _refunded_sats(invoice)
     left = invoice.paid_sats - refunded
     amount = left if amount_sats is None else amount_sats
     if amount <= 0 or amount > left:
@@ -91,6 +95,20 @@ def _refund_amount(invoice: Any, amount_sats: int | None) -> int:
             fields={"amount": [f"At most {format_amount(left, 'BTC', with_code=True)} is left."]},
         )
     return amount
+
+
+def _refunded_sats(invoice: Any) -> int:
+    """What counts against the refund cap: every refund but on-chain ones that never left.
+
+    An on-chain refund whose withdrawal was rejected, cancelled or failed returned its
+    hold to the merchant, so it frees the cap again.
+    """
+    failed = Withdrawal.objects.filter(
+        pk__in=invoice.refunds.exclude(withdrawal_id=None).values("withdrawal_id"),
+        status__in=WITHDRAWAL_UNDONE,
+    ).values("pk")
+    counted = invoice.refunds.exclude(withdrawal_id__in=failed)
+    return int(counted.aggregate(total=Sum("amount_sats"))["total"] or 0)
 
 
 def _refund_pay(
