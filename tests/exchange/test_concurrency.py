@@ -78,7 +78,7 @@ def test_opposite_exchanges_and_mixed_movements_never_deadlock(
     errors = [r for r in results if isinstance(r, Exception)]
     assert errors == []  # no deadlock aborted, nothing refused
 
-    for i, (user, btc, kzt) in enumerate(customers):
+    for i, (_user, btc, kzt) in enumerate(customers):
         quote = quotes[i]
         quote.refresh_from_db()
         assert quote.used_at is not None
