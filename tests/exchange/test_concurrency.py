@@ -58,23 +58,22 @@ def test_opposite_exchanges_and_mixed_movements_never_deadlock(
     merchant = merchant_onboard(name="Bazaar", owner=make_user(), actor=None)
     fund(merchant.btc_account, BTC_START)
     merchant_kzt_account(merchant=merchant, actor=merchant.owner)
-    jobs: list[Callable[[], Any]] = [
-        (lambda q=q, u=u: quote_execute(user=u, quote_id=q.pk))
-        for q, (u, _, _) in zip(quotes, customers, strict=True)
-    ]
-    jobs += [
-        (lambda: merchant_convert_to_kzt(merchant=merchant, amount_sats=20_000,
-                                         actor=merchant.owner))
-        for _ in range(PAIRS)
-    ]  # fmt: skip
-    jobs += [
-        (lambda i=i: transfer_create(
-            debit_account_id=customers[i][1].pk,
-            credit_account_id=customers[(i + 1) % len(customers)][1].pk,
-            amount_minor=1_000, code="internal", initiator=customers[i][0]))
-        for i in range(PAIRS)
-    ]  # fmt: skip
-    results = run_threads(len(jobs), lambda i: jobs[i]())
+
+    def job(n: int) -> Any:
+        if n < len(quotes):  # half one way, half the other
+            return quote_execute(user=customers[n][0], quote_id=quotes[n].pk)
+        n -= len(quotes)
+        if n < PAIRS:
+            return merchant_convert_to_kzt(merchant=merchant, amount_sats=20_000,
+                                           actor=merchant.owner)  # fmt: skip
+        n -= PAIRS
+        return transfer_create(
+            debit_account_id=customers[n][1].pk,
+            credit_account_id=customers[(n + 1) % len(customers)][1].pk,
+            amount_minor=1_000, code="internal", initiator=customers[n][0],
+        )  # fmt: skip
+
+    results = run_threads(len(quotes) + 2 * PAIRS, job)
     errors = [r for r in results if isinstance(r, Exception)]
     assert errors == []  # no deadlock aborted, nothing refused
 

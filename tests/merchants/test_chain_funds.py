@@ -47,7 +47,7 @@ def _pay(chain: Chain, merchant: Merchant, speed: str, sats: int = 250_000) -> I
 
 
 def _address(invoice: Invoice) -> str:
-    return DepositAddress.objects.get(pk=invoice.deposit_address_id).address
+    return DepositAddress.objects.get(pk=int(invoice.deposit_address_id or 0)).address
 
 
 def _settled_events(invoice: Invoice) -> int:
