@@ -27,6 +27,7 @@ def _credited(
     chain: Chain, account: Account, amount: int, conflicts: list[str] | None = None
 ) -> tuple[str, list[str]]:
     """Credit a deposit at 3 confirmations; put a double spend of it in ``conflicts``."""
+    chain.mine(1)  # what earlier tests left in the mempool: not in the block we invalidate
     address = deposit_address_new(account=account)
     txid = chain.funder.send_to_address(address.address, amount)
     if conflicts is not None:  # signed while its inputs are still unspent
