@@ -111,7 +111,9 @@ def test_unknown_and_frozen_go_to_suspense_with_a_case(
     assert report.suspense == 2
     assert refresh(suspense).posted_minor == before + 70_000
     assert refresh(frozen).posted_minor == 0
-    assert Deposit.objects.filter(status=DepositStatus.SUSPENSE).count() == 2
+    assert sorted(Deposit.objects.filter(status=DepositStatus.SUSPENSE)
+                  .values_list("suspense_reason", flat=True)) == [
+        "account_frozen", "unknown_address"]  # fmt: skip
     assert Case.objects.filter(kind="deposit_suspense").count() == 2
     assert ledger_check() == []
 
@@ -141,8 +143,9 @@ def test_deposit_from_a_sanctioned_source_is_held_in_suspense(
     assert refresh(customer).posted_minor == 0
     assert refresh(suspense).posted_minor == before + 50_000
     deposit = Deposit.objects.get(txid=txid, address=address.address)
-    assert deposit.status == DepositStatus.SUSPENSE
+    assert (deposit.status, deposit.suspense_reason) == ("suspense", "sanctioned_source")
     case = Case.objects.get(kind="sanctions", subject_id=str(deposit.pk))
+    assert case.findings[0]["reason"] == "sanctioned_source"
     assert dirty in case.findings[0]["sources"]
     assert deposit_scan().suspense == 0  # never twice
     assert ledger_check() == []
