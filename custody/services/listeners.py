@@ -46,7 +46,9 @@ def listeners_enqueue(deposit_ids: Iterable[int]) -> int:
         [ListenerCall(deposit_id=i, listener=p, next_at=now) for i in ids for p in paths],
         batch_size=1_000,
     )
-    transaction.on_commit(lambda: listeners_run(deposit_ids=ids))
+    # robust: a failure here never reaches the caller whose change already committed;
+    # the rows stay and the periodic task runs them.
+    transaction.on_commit(lambda: listeners_run(deposit_ids=ids), robust=True)
     return len(ids) * len(paths)
 
 
