@@ -292,6 +292,9 @@ WITHDRAWAL_CONFIRMATIONS = env.int("WITHDRAWAL_CONFIRMATIONS", default=1)
 
 # Custody (custody/): wallets, deposits, withdrawals. Amounts in satoshis.
 CUSTODY_HOT_WALLET = env.str("CUSTODY_HOT_WALLET", default="hot")
+# A credited deposit counts as confirmed (spendable, and an asset in reconciliation and
+# proof of reserves) from max(its address's confirmations, this); below, it is held.
+DEPOSIT_SPENDABLE_CONFIRMATIONS = env.int("DEPOSIT_SPENDABLE_CONFIRMATIONS", default=1)
 DEPOSIT_MIN_SATS = env.int("DEPOSIT_MIN_SATS", default=546)
 # Deposits credited per transaction: each holds the audit chain head (every other
 # money movement waits), so keep it small.
@@ -326,6 +329,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "custody.tasks.withdrawal_fee_bumps",
         "schedule": 300.0,
     },
+    # The deposit listeners' outbox: calls that failed are retried until they succeed.
+    "custody-deposit-listeners": {"task": "custody.tasks.deposit_listeners", "schedule": 30.0},
 }
 
 # Compliance (compliance/). Thresholds of the screening rules live in the database

@@ -89,6 +89,16 @@ class DepositStatus(models.TextChoices):
     REORGED = "reorged"  # dropped by a reorg (reversed if it had been credited)
 
 
+class SuspenseReason(models.TextChoices):
+    """Why a deposit was booked to suspense instead of its address's account."""
+
+    UNKNOWN_ADDRESS = "unknown_address"
+    ACCOUNT_FROZEN = "account_frozen"
+    ACCOUNT_CLOSED = "account_closed"
+    SANCTIONED_SOURCE = "sanctioned_source"
+    CREDIT_REFUSED = "credit_refused"  # the ledger refused the credit (e.g. frozen meanwhile)
+
+
 class Deposit(models.Model):
     """One transaction output paid to a bank address, recorded once."""
 
@@ -110,6 +120,19 @@ class Deposit(models.Model):
     )
     # How many times a credit of this output was reversed (re-credits use a new key).
     reversals = models.PositiveSmallIntegerField(default=0)
+    suspense_reason = models.CharField(max_length=20, choices=SuspenseReason.choices, blank=True)
+    # Credited but below its required confirmations (0-conf policy, or a reorg took them):
+    # the amount is held on the account until the chain decides (custody/services/unconfirm.py).
+    unconfirmed = models.BooleanField(default=False)
+    confirmation_hold = models.ForeignKey(
+        Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # A reorg un-confirmed money already spent: the receivable booked from suspense.
+    shortfall_transfer = models.ForeignKey(
+        Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # When it first reached its required confirmations while credited.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
     seen_at = models.DateTimeField(auto_now_add=True)
     credited_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -124,6 +147,32 @@ class Deposit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.txid}:{self.vout} {self.amount_sats} sats {self.status}"
+
+
+class ListenerCall(models.Model):
+    """Outbox: a deposit listener owes a call for a deposit (written with the change).
+
+    A row is inserted in the transaction that changed the deposit, and deleted in the
+    transaction in which the listener ran and succeeded, so every change is seen at
+    least once and the listener's own effects commit with the deletion: exactly once
+    in effect (listeners read the deposit's current state, so a repeat is a no-op).
+    Rows are only ever inserted by writers, never updated, so a writer never waits on a
+    row a running listener has locked.
+    """
+
+    deposit = models.ForeignKey(Deposit, on_delete=models.CASCADE, related_name="+")
+    listener = models.CharField(max_length=200)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["next_at", "id"], name="listener_call_due")]
+
+    def __str__(self) -> str:
+        return f"{self.listener} for deposit {self.deposit_id}"
 
 
 class WithdrawalStatus(models.TextChoices):

@@ -69,3 +69,31 @@ def withdrawal_addresses_active(*, user: Any) -> QuerySet[WithdrawalAddress]:
 def withdrawal_fee_sats() -> int:
     """Return the bank's published withdrawal fee (what a request holds on top)."""
     return int(settings.WITHDRAWAL_FEE_SATS)
+
+
+def unconfirmed_held_sats(*, account_id: int) -> int:
+    """Return what is held on an account for credited deposits below their confirmations."""
+    from django.db.models import Sum
+
+    from accounts.models import HoldStatus
+
+    total = Deposit.objects.filter(
+        unconfirmed=True,
+        confirmation_hold__account_id=account_id,
+        confirmation_hold__status=HoldStatus.OPEN,
+    ).aggregate(total=Sum("amount_sats"))["total"]
+    return int(total or 0)
+
+
+def unconfirmed_credited_sats() -> dict[str, int]:
+    """Credited deposits below their confirmations: on the node, not counted as confirmed.
+
+    ``total_sats``: all of them (customer, merchant and suspense credits);
+    ``held_sats``: the part held on customer and merchant accounts.
+    """
+    from django.db.models import Sum
+
+    rows = Deposit.objects.filter(unconfirmed=True)
+    total = rows.aggregate(total=Sum("amount_sats"))["total"]
+    held = rows.filter(confirmation_hold__isnull=False).aggregate(total=Sum("amount_sats"))
+    return {"total_sats": int(total or 0), "held_sats": int(held["total"] or 0)}

@@ -9,6 +9,7 @@ from core.tasks import retrying_task
 from custody import services
 from custody.errors import NodeUnavailable
 from custody.services import fee_bumps
+from custody.services.listeners import listeners_run
 
 # Retry only when the node is unreachable (core's bounded backoff).
 RETRY_ON = (NodeUnavailable,)
@@ -20,6 +21,12 @@ def deposit_scan() -> dict[str, int]:
     report = services.deposit_scan()
     return {"seen": report.seen, "recorded": report.recorded, "credited": report.credited,
             "reorged": report.reorged}  # fmt: skip
+
+
+@retrying_task(*RETRY_ON)
+def deposit_listeners() -> int:
+    """Run the deposit listener calls that are owed (the outbox); return how many succeeded."""
+    return listeners_run()
 
 
 @retrying_task(*RETRY_ON)

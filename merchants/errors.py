@@ -30,6 +30,7 @@ class MerchantErrorCode(StrEnum):
     AUTHORIZE_REQUEST_INVALID = "authorize_request_invalid"
     PAYOUT_NOT_FOUND = "payout_not_found"
     PULLPAYMENT_NOT_FOUND = "pullpayment_not_found"
+    FUNDS_UNCONFIRMED = "funds_unconfirmed"
 
 
 class MerchantNotFound(NotFound):
@@ -54,6 +55,13 @@ class DeliveryNotFound(NotFound):
     """The webhook delivery does not exist or is not yours."""
 
     code = MerchantErrorCode.WEBHOOKDELIVERY_NOT_FOUND
+
+
+class FundsUnconfirmed(ApplicationError):
+    """Part of the balance is an unconfirmed deposit: it cannot leave the account yet."""
+
+    code = MerchantErrorCode.FUNDS_UNCONFIRMED
+    http_status = 422
 
 
 class MerchantSuspended(ApplicationError):

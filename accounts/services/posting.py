@@ -65,6 +65,18 @@ def lock_accounts(account_ids: Iterable[int]) -> dict[int, Account]:
     return locked
 
 
+def accounts_lock(account_ids: Iterable[int]) -> dict[int, Account]:
+    """Lock every account of a multi-leg movement first, in one ordered statement.
+
+    A service that moves money in several transfers in one transaction calls this
+    before its first transfer and before anything writes the audit chain: each
+    transfer then re-locks accounts it already holds, and the chain head (locked by
+    ``audit_record``) is always taken last. Two movements then wait for each other on
+    their lowest common account and can never deadlock (PostgreSQL would abort one).
+    """
+    return lock_accounts(account_ids)
+
+
 def source_ref(source: models.Model | None) -> tuple[ContentType | None, str]:
     if source is None:
         return None, ""

@@ -17,7 +17,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import AccountKind, AccountStatus
-from accounts.services import hold_post, hold_void, system_account, transfer_create
+from accounts.services import (
+    accounts_lock,
+    hold_post,
+    hold_void,
+    system_account,
+    transfer_create,
+)
 from accounts.services.holds import Leg
 from audit.chain import audit_record
 from compliance.models import Case, CaseKind, CaseStatus
@@ -172,6 +178,9 @@ def _on_confirm(batch: WithdrawalBatch) -> Sequence[str]:
     """Post every withdrawal's hold (amount to custody, fee to fees); book the miner fee."""
     hot_account = system_account(AccountKind.CUSTODY_HOT, "BTC")
     fees_account = system_account(AccountKind.FEES, "BTC")
+    # Every account the holds post to, in one ordered lock, before the audit chain head.
+    accounts_lock([hot_account.pk, fees_account.pk,
+                   *batch.withdrawals.values_list("account_id", flat=True)])  # fmt: skip
     now = timezone.now()
     for withdrawal in batch.withdrawals.select_for_update().order_by("pk"):
         legs = [Leg(hot_account.pk, withdrawal.amount_sats, "withdrawal",

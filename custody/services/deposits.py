@@ -27,7 +27,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from accounts.models import AccountKind, AccountStatus, Transfer
 from accounts.services import system_account, transfer_create
@@ -40,9 +39,13 @@ from custody.models import (
     Deposit,
     DepositAddress,
     DepositStatus,
+    SuspenseReason,
 )
 from custody.node import NodeClient, hot_wallet, node_client, sats
+from custody.services.listeners import listeners_enqueue
 from custody.services.reorg import deposit_lose
+from custody.services.suspense import suspense_reason
+from custody.services.unconfirm import confirmation_holds_place, confirmations_follow
 
 logger = logging.getLogger("alatau.custody.deposits")
 
@@ -63,6 +66,8 @@ class ScanReport:
     credited: int = 0
     suspense: int = 0
     reorged: int = 0
+    held: int = 0
+    released: int = 0
     cursor: str = ""
     changed_ids: set[int] = field(default_factory=set)
     reorged_ids: set[int] = field(default_factory=set)
@@ -146,6 +151,7 @@ def deposit_scan(*, client: NodeClient | None = None) -> ScanReport:
         _record(current, report)
         _recheck_unseen(hot, current, target, report)
         _credit_due(report)
+        report.held, report.released = confirmations_follow()
         _notify_reorged(report.reorged_ids)
         cursor_row.block_hash = str(reply["lastblock"])
         cursor_row.save(update_fields=["block_hash", "updated_at"])
@@ -199,10 +205,10 @@ def _record(current: dict[tuple[str, int], Output], report: ScanReport) -> None:
                         if (addr := addresses.get(out.address)) is not None
                         and addr.purpose == AddressPurpose.INVOICE}  # fmt: skip
         touched = [key for key in invoice_keys if key not in existing or key in changed]
-    if touched:
-        ids = _ids_for(touched)
-        report.changed_ids.update(ids)
-        _notify(ids)
+        if touched:  # the outbox rows commit with the change they report
+            ids = _ids_for(touched)
+            report.changed_ids.update(ids)
+            _notify(ids)
 
 
 def _initial_status(amount_sats: int, address: DepositAddress | None) -> str:
@@ -315,21 +321,12 @@ def _notify_reorged(deposit_ids: set[int]) -> None:
 
 
 def _notify(deposit_ids: list[int]) -> None:
-    """Call each ``CUSTODY_DEPOSIT_LISTENERS`` callable with each deposit, after commit."""
-    paths = list(getattr(settings, "CUSTODY_DEPOSIT_LISTENERS", []) or [])
-    if not paths or not deposit_ids:
-        return
+    """Owe each ``CUSTODY_DEPOSIT_LISTENERS`` callable a call per deposit (custody's outbox).
 
-    def run() -> None:
-        listeners = [import_string(path) for path in paths]
-        for deposit in Deposit.objects.filter(pk__in=deposit_ids).select_related("deposit_address"):
-            for listener in listeners:
-                try:
-                    listener(deposit)
-                except Exception:
-                    logger.exception("deposit listener %r failed for %s", listener, deposit.pk)
-
-    transaction.on_commit(run)
+    Written in the caller's transaction, run after commit and retried by the periodic
+    task until it succeeds (custody/services/listeners.py).
+    """
+    listeners_enqueue(deposit_ids)
 
 
 def _credit_due(report: ScanReport) -> None:
@@ -410,7 +407,11 @@ def _credit_batch(due: list[Deposit], report: ScanReport, sanctioned: dict[str, 
             if address is not None and address.purpose == AddressPurpose.INVOICE:
                 invoice_ids.append(deposit.pk)
         # One statement for the batch: the rows are locked and each has its transfer.
-        Deposit.objects.bulk_update(done, ["transfer", "status", "credited_at", "updated_at"])
+        Deposit.objects.bulk_update(
+            done, ["transfer", "status", "suspense_reason", "credited_at", "updated_at"]
+        )
+        # Credited below its confirmations (HighSpeed): held before anything can spend it.
+        report.held += confirmation_holds_place(done)
         _notify(invoice_ids)
 
 
@@ -423,6 +424,7 @@ def _credit_one(deposit: Deposit, hot_id: int, suspense_id: int, sanctioned: lis
     address = deposit.deposit_address
     account = address.account if address is not None else None
     why = "unknown address" if account is None else f"account {account.status}"
+    reason = suspense_reason(account, sanctioned)
     if sanctioned:
         why = f"sanctioned source {', '.join(sanctioned)}"
     transfer = None
@@ -430,19 +432,20 @@ def _credit_one(deposit: Deposit, hot_id: int, suspense_id: int, sanctioned: lis
         try:
             transfer = _deposit_transfer(deposit, hot_id, account.pk)
         except ApplicationError as exc:  # closed or frozen meanwhile: keep it safe
-            why = exc.message
+            why, reason = exc.message, SuspenseReason.CREDIT_REFUSED
     if transfer is None:
         transfer = _deposit_transfer(deposit, hot_id, suspense_id)
     to_suspense = transfer.credit_account_id == suspense_id
     deposit.transfer = transfer
     deposit.status = DepositStatus.SUSPENSE if to_suspense else DepositStatus.CREDITED
+    deposit.suspense_reason = reason if to_suspense else ""
     deposit.credited_at = deposit.updated_at = timezone.now()
     if to_suspense:
         rule = "sanctioned_source" if sanctioned else "deposit_suspense"
         case_open(
             kind="sanctions" if sanctioned else "deposit_suspense", subject=deposit,
             summary=f"Deposit {deposit.txid}:{deposit.vout} held in suspense ({why})",
-            findings=[{"rule": rule, "detail": why, "address": deposit.address,
+            findings=[{"rule": rule, "reason": reason, "detail": why, "address": deposit.address,
                        "sources": sanctioned}],
             customer=account.owner if account is not None else None,
             amount_minor=deposit.amount_sats, currency="BTC",

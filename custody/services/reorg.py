@@ -10,6 +10,8 @@ from accounts.models import OWNED_KINDS, Account, AccountKind, Transfer
 from accounts.services import account_freeze, system_account, transfer_create, transfer_reverse
 from compliance.services import case_open
 from custody.models import Deposit, DepositStatus
+from custody.services.listeners import listeners_enqueue
+from custody.services.unconfirm import release_hold
 
 logger = logging.getLogger("alatau.custody.deposits")
 
@@ -28,6 +30,9 @@ def deposit_lose(*, deposit_id: int, reason: str) -> bool:
         credited = deposit.status in (DepositStatus.CREDITED, DepositStatus.SUSPENSE)
         transfer = deposit.transfer
         deposit.status = DepositStatus.REORGED
+        if deposit.unconfirmed:  # its confirmation hold gives way to the reversal
+            release_hold(deposit, reason=f"deposit {reason}")
+            deposit.unconfirmed = False
         if credited and transfer is not None:
             deposit.reversals += 1
             _open_case(deposit, transfer, reason)
@@ -35,7 +40,10 @@ def deposit_lose(*, deposit_id: int, reason: str) -> bool:
             if shortfall:
                 logger.error("reorged deposit %s not covered: %d sats short", deposit, shortfall)
         deposit.transfer = None
-        deposit.save(update_fields=["status", "reversals", "transfer", "updated_at"])
+        deposit.confirmed_at = None
+        deposit.save(update_fields=["status", "reversals", "transfer", "unconfirmed",
+                                    "confirmation_hold", "confirmed_at", "updated_at"])  # fmt: skip
+        listeners_enqueue([deposit.pk])
         return True
 
 

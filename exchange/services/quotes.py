@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Account, AccountKind, TransferCode
 from accounts.selectors import customer_account
 from accounts.services.accounts import system_account
+from accounts.services.posting import accounts_lock
 from accounts.services.transfers import transfer_create
 from core.errors import NotFound, ValidationFailed
 from core.money import Currency, check_minor
@@ -71,22 +72,17 @@ def quote_execute(*, user: Any, quote_id: int, client_address: str | None = None
             raise QuoteExpired("This quote has expired. Please get a new one.")
         source = _customer_account(user, quote.currency_in)
         target = _customer_account(user, quote.currency_out)
+        exchange_in = system_account(AccountKind.EXCHANGE, quote.currency_in)
+        exchange_out = system_account(AccountKind.EXCHANGE, quote.currency_out)
+        # All four accounts in one ordered lock, before the audit chain head: an exchange
+        # the other way round waits here instead of deadlocking.
+        accounts_lock([source.pk, target.pk, exchange_in.pk, exchange_out.pk])
         group = uuid.uuid4()
         # The trade's KZT value is its KZT leg, exactly.
         kzt_value = quote.amount_out_minor if quote.currency_in == "BTC" else quote.amount_in_minor
         for debit, credit, amount, leg in (
-            (
-                source,
-                system_account(AccountKind.EXCHANGE, quote.currency_in),
-                quote.amount_in_minor,
-                "in",
-            ),
-            (
-                system_account(AccountKind.EXCHANGE, quote.currency_out),
-                target,
-                quote.amount_out_minor,
-                "out",
-            ),
+            (source, exchange_in, quote.amount_in_minor, "in"),
+            (exchange_out, target, quote.amount_out_minor, "out"),
         ):
             transfer_create(
                 debit_account_id=debit.pk,

@@ -22,13 +22,16 @@ from compliance.models import LimitKind
 from compliance.services import limits_check
 from core.errors import NotFound, ValidationFailed, invariant
 from core.money import format_amount
-from custody.models import AddressPurpose, Deposit, DepositStatus
+from custody.models import AddressPurpose, Deposit, DepositStatus, SuspenseReason
 from exchange.rates import kzt_value_tiyn
 from merchants.errors import InvoiceAlreadyPaid, InvoiceNotPayable, MerchantSuspended
 from merchants.models import Invoice, InvoicePayment, InvoiceStatus, PaymentMethod, PaymentStatus
 from merchants.services.invoices import invoice_apply_payments, invoice_expire_if_due, invoice_lock
 
 logger = logging.getLogger(__name__)
+
+# Suspense reasons under which a payment is not (yet) the merchant's money.
+NOT_THE_MERCHANTS = (SuspenseReason.SANCTIONED_SOURCE,)
 
 
 def invoice_pay_in_bank(
@@ -228,7 +231,12 @@ def invoice_onchain_observe(*, deposit_id: int) -> InvoicePayment | None:
 def _payment_status(deposit: Deposit) -> str:
     if deposit.status in (DepositStatus.REORGED, DepositStatus.DUST) or deposit.confirmations < 0:
         return PaymentStatus.INVALID
+    if deposit.status == DepositStatus.SUSPENSE and deposit.suspense_reason in NOT_THE_MERCHANTS:
+        # A sanctioned source: the money is not the merchant's unless compliance clears it,
+        # so the payment stays Processing (BTCPay's "received, not final"), never Settled.
+        return PaymentStatus.PROCESSING
     if deposit.status in (DepositStatus.CREDITED, DepositStatus.SUSPENSE):
-        # Suspense: the merchant account was frozen; the money is safe in suspense with a case.
+        # Suspense otherwise: the merchant account was frozen; the money is safe in
+        # suspense with a case, and it is the merchant's.
         return PaymentStatus.SETTLED
     return PaymentStatus.PROCESSING

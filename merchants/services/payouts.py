@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.models import AccountKind, TransferCode
-from accounts.services import account_open, system_account, transfer_create
+from accounts.services import account_open, accounts_lock, system_account, transfer_create
 from audit.chain import audit_record
 from compliance.services import limits_check, travel_rule_required, travel_rule_validate
 from core.errors import ServiceUnavailable, ValidationFailed, invariant
@@ -21,6 +21,7 @@ from exchange.rates import kzt_value_tiyn
 from exchange.services import bid_rate, exchange_rate_fresh, kzt_for_btc
 from merchants.errors import MerchantSuspended, QuoteUnavailable
 from merchants.models import Merchant, Payout, PayoutAddress, PayoutKind
+from merchants.services.spendable import merchant_spendable_check
 
 
 def payout_address_allowed(*, merchant: Merchant, address: str) -> PayoutAddress:
@@ -73,6 +74,7 @@ def merchant_payout_request(
         raise MerchantSuspended()
     check_minor(amount_sats, "BTC")
     payout_address_allowed(merchant=merchant, address=address.strip())
+    merchant_spendable_check(account_id=merchant.btc_account_id, amount_minor=amount_sats)
     destination = withdrawal_address_checked(address.strip())
     with transaction.atomic():
         cleaned_travel = _payout_rules(merchant, amount_sats, travel_rule)
@@ -119,6 +121,7 @@ def merchant_convert_to_kzt(
     if not merchant.is_active:
         raise MerchantSuspended()
     check_minor(amount_sats, "BTC")
+    merchant_spendable_check(account_id=merchant.btc_account_id, amount_minor=amount_sats)
     try:
         rate = exchange_rate_fresh()
     except ServiceUnavailable as exc:  # none set, or too old to price with
@@ -127,19 +130,18 @@ def merchant_convert_to_kzt(
     tiyn = kzt_for_btc(amount_sats, bid)
     if tiyn <= 0:
         raise ValidationFailed("Amount too small", fields={"amount": ["Too small to convert."]})
+    # Opened (and audited) in its own transaction first, so the movement below takes
+    # its account locks before the audit chain head.
+    kzt_account_id = merchant_kzt_account(merchant=merchant, actor=actor)
     with transaction.atomic():
-        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
-        if locked.kzt_account_id is None:
-            locked.kzt_account = account_open(
-                owner=locked.owner,
-                currency="KZT",
-                kind=AccountKind.MERCHANT,
-                name=locked.name,
-                actor=actor,
-            )
-            locked.save(update_fields=["kzt_account"])
+        legs = (
+            (merchant.btc_account_id, system_account(AccountKind.EXCHANGE, "BTC").pk, amount_sats),
+            (system_account(AccountKind.EXCHANGE, "KZT").pk, kzt_account_id, tiyn),
+        )
+        # Every account of both legs at once, in id order, before the audit chain head.
+        accounts_lock([account for leg in legs for account in leg[:2]])
         payout = Payout.objects.create(
-            merchant=locked,
+            merchant=merchant,
             kind=PayoutKind.CONVERSION,
             amount_sats=amount_sats,
             kzt_tiyn=tiyn,
@@ -147,13 +149,6 @@ def merchant_convert_to_kzt(
             created_by=actor,
         )
         group = uuid.uuid4()
-        kzt_account_id = locked.kzt_account_id
-        invariant(kzt_account_id is not None, "the merchant has a KZT account by now")
-        assert kzt_account_id is not None  # for the type checker; invariant() holds under -O
-        legs = (
-            (locked.btc_account_id, system_account(AccountKind.EXCHANGE, "BTC").pk, amount_sats),
-            (system_account(AccountKind.EXCHANGE, "KZT").pk, kzt_account_id, tiyn),
-        )
         for n, (debit, credit, amount) in enumerate(legs):
             transfer_create(
                 debit_account_id=debit,
@@ -175,5 +170,25 @@ def merchant_convert_to_kzt(
             data={"amount_sats": amount_sats, "kzt_tiyn": tiyn, "rate": bid},
             client_address=client_address,
         )
-        merchant.kzt_account_id = locked.kzt_account_id
     return payout
+
+
+def merchant_kzt_account(*, merchant: Merchant, actor: Actor) -> int:
+    """Return the store's KZT account id, opening it on first use (store row locked)."""
+    if merchant.kzt_account_id is not None:
+        return int(merchant.kzt_account_id)
+    with transaction.atomic():
+        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        if locked.kzt_account_id is None:
+            locked.kzt_account = account_open(
+                owner=locked.owner,
+                currency="KZT",
+                kind=AccountKind.MERCHANT,
+                name=locked.name,
+                actor=actor,
+            )
+            locked.save(update_fields=["kzt_account"])
+    kzt_account_id = locked.kzt_account_id
+    invariant(kzt_account_id is not None, "the merchant has a KZT account by now")
+    merchant.kzt_account_id = kzt_account_id
+    return int(kzt_account_id or 0)

@@ -20,6 +20,7 @@ from core.errors import NotFound, ValidationFailed
 from core.money import format_amount, parse_amount
 from custody.addresses import address_parse
 from custody.errors import AddressInvalid
+from custody.models import Withdrawal, WithdrawalStatus
 from exchange.services import btc_for_kzt, exchange_rate_current
 from merchants.errors import MerchantErrorCode, NotRefundable, QuoteUnavailable
 from merchants.ids import random_id
@@ -59,7 +60,14 @@ def invoice_refund_reserved_sats(invoice: Invoice) -> int:
     A live pull payment reserves its whole amount; an archived one what its
     payouts took (those not cancelled).
     """
-    instant = invoice.refunds.aggregate(total=Sum("amount_sats"))["total"] or 0
+    # An on-chain refund whose withdrawal was rejected, cancelled or failed returned its
+    # hold to the merchant: it frees the cap again.
+    undone = Withdrawal.objects.filter(
+        pk__in=invoice.refunds.exclude(withdrawal_id=None).values("withdrawal_id"),
+        status__in=(WithdrawalStatus.REJECTED, WithdrawalStatus.CANCELLED, WithdrawalStatus.FAILED),
+    ).values("pk")
+    counted = invoice.refunds.exclude(withdrawal_id__in=undone)
+    instant = counted.aggregate(total=Sum("amount_sats"))["total"] or 0
     live = invoice.pull_payments.filter(archived=False).aggregate(t=Sum("amount_sats"))["t"] or 0
     spent = (
         PullPaymentPayout.objects.filter(pull_payment__invoice=invoice, pull_payment__archived=True)

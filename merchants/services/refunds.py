@@ -21,6 +21,7 @@ from merchants.errors import RefundNotAllowed
 from merchants.models import InvoiceStatus, PaymentMethod, Refund, RefundMethod
 from merchants.services.invoices import invoice_lock
 from merchants.services.pull_payments import invoice_refund_reserved_sats
+from merchants.services.spendable import merchant_spendable_check
 
 REFUNDABLE = (InvoiceStatus.SETTLED, InvoiceStatus.INVALID, InvoiceStatus.EXPIRED)
 
@@ -55,6 +56,7 @@ def invoice_refund(
                 "Only paid invoices that are settled, expired or invalid can be refunded."
             )
         amount = _amount_left_checked(invoice, amount_sats)
+        merchant_spendable_check(account_id=merchant.btc_account_id, amount_minor=amount)
         # Refuse before writing anything: no refund row is created and rolled back.
         payer_account_id: int | None = None
         if method == RefundMethod.IN_BANK:

@@ -28,7 +28,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import AccountKind, TransferCode
-from accounts.services import account_open, system_account, transfer_create
+from accounts.services import account_open, accounts_lock, system_account, transfer_create
 from audit.chain import audit_record
 from core.errors import ApplicationError, invariant
 from exchange.services import bid_rate, exchange_rate_current, kzt_for_btc
@@ -163,6 +163,10 @@ def _settle_locked(invoice: Invoice) -> KztSettlement | None:
     if sats <= 0 or figures.kzt_tiyn <= 0:
         return None
     kzt_account_id = _kzt_account_id(merchant)
+    btc_exchange = system_account(AccountKind.EXCHANGE, "BTC").pk
+    kzt_exchange = system_account(AccountKind.EXCHANGE, "KZT").pk
+    # Both legs' accounts at once, in id order, before the audit chain head.
+    accounts_lock([merchant.btc_account_id, btc_exchange, kzt_exchange, kzt_account_id])
     settlement = KztSettlement.objects.create(
         invoice=invoice,
         merchant=merchant,
@@ -175,8 +179,8 @@ def _settle_locked(invoice: Invoice) -> KztSettlement | None:
         group_id=uuid.uuid4(),
     )
     legs = (
-        (merchant.btc_account_id, system_account(AccountKind.EXCHANGE, "BTC").pk, sats),
-        (system_account(AccountKind.EXCHANGE, "KZT").pk, kzt_account_id, figures.kzt_tiyn),
+        (merchant.btc_account_id, btc_exchange, sats),
+        (kzt_exchange, kzt_account_id, figures.kzt_tiyn),
     )
     for n, (debit, credit, amount) in enumerate(legs):
         transfer_create(
@@ -222,18 +226,24 @@ def invoice_settle_to_kzt(*, invoice_id: str) -> KztSettlement | None:
 
 
 def invoice_settle_to_kzt_on_settled(invoice: Invoice) -> None:
-    """Hook of ``invoice_apply_payments``: settle now, or leave it to the sweep on failure.
+    """Hook of ``invoice_apply_payments``: settle after the payment commits, else the sweep.
 
-    Runs in a savepoint of the payment's transaction, so a missing rate or a
-    store whose bitcoin was already spent never undoes the payment itself.
+    The payment's transaction already holds the audit chain head, so the exchange
+    runs in its own transaction after commit (accounts locked first, head last: no
+    deadlock with an exchange). A missing rate or a store whose bitcoin was already
+    spent never undoes the payment; the periodic sweep settles what was deferred.
     """
     if not invoice.merchant.settle_to_kzt:
         return
-    try:
-        with transaction.atomic():
-            _settle_locked(invoice)
-    except ApplicationError as exc:
-        logger.warning("KZT settlement of %s deferred: %s", invoice.id, exc.message)
+    invoice_id = invoice.id
+
+    def settle() -> None:
+        try:
+            invoice_settle_to_kzt(invoice_id=invoice_id)
+        except ApplicationError as exc:
+            logger.warning("KZT settlement of %s deferred: %s", invoice_id, exc.message)
+
+    transaction.on_commit(settle)
 
 
 def kzt_settlements_due(*, limit: int = SWEEP_BATCH_MAX) -> int:

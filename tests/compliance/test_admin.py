@@ -471,31 +471,3 @@ def test_index_shows_the_last_reconciliation(staff: Callable[..., User]) -> None
     ReconciliationRun.objects.create(status="mismatch")
     response = otp_client(staff(AUDITOR)).get(reverse("admin:index"))
     assert response.context["counters"]["reconciliation"].startswith("mismatch (")
-
-
-def test_freeze_and_four_eyes_unfreeze_in_the_admin(
-    staff: Callable[..., User], world: dict[str, Any]
-) -> None:
-    account: Account = world["account"]
-    first, second = staff(COMPLIANCE_OFFICER), staff(COMPLIANCE_OFFICER)
-    one, two = otp_client(first), otp_client(second)
-    controls = reverse("admin:accounts_account_changelist")
-    one.post(controls, {"action": "freeze", "_selected_action": [account.pk], "index": 0,
-                        "reason": "court order"})  # fmt: skip
-    account.refresh_from_db()
-    assert account.status == "frozen"
-    one.post(controls, {"action": "propose_unfreeze", "_selected_action": [account.pk],
-                        "index": 0, "reason": "order lifted"})  # fmt: skip
-    proposal = ApprovalRequest.objects.get(action="account_unfreeze")
-    approvals = reverse("admin:compliance_approvalrequest_changelist")
-    form = {"action": "approve", "_selected_action": [proposal.pk], "index": 0, "reason": "ok"}
-    # The proposer is not offered Approve; posting it anyway executes nothing
-    # (the four-eyes service refuses it too: tests/compliance/test_four_eyes.py).
-    assert 'value="approve"' not in one.get(approvals).content.decode()
-    one.post(approvals, form, follow=True)
-    account.refresh_from_db()
-    assert account.status == "frozen"
-    two.post(approvals, form)
-    account.refresh_from_db()
-    proposal.refresh_from_db()
-    assert account.status == "active" and proposal.approved_by == second

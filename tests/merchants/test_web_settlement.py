@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.test import TestCase
 from django.utils import timezone
 
 from accounts.models import Account, Transfer, User
@@ -64,6 +65,12 @@ def balances(merchant: Merchant) -> tuple[int, int]:
     return btc, kzt
 
 
+def pay(**kwargs: Any) -> Any:
+    """Pay in-bank; the KZT settlement runs after the payment commits (its own transaction)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return invoice_pay_in_bank(**kwargs)
+
+
 def kzt_invoice(merchant: Merchant, amount: str = "1000.00", **checkout: Any) -> Invoice:
     return invoice_create(merchant=merchant, amount=amount, currency="KZT", checkout=checkout)
 
@@ -75,7 +82,7 @@ def test_in_bank_payment_settles_to_the_kzt_price_not_a_tiyn_more(
     invoice = kzt_invoice(kzt_store)
     # 1000.00 KZT at 45 000 000.00 is 2222.2 sats: the payer sends 2223 (rounded up).
     assert (invoice.amount_sats, invoice.rate_tiyn_per_btc) == (2223, MID)
-    invoice_pay_in_bank(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
+    pay(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
     # 2223 sats at the quote are 1000.35 KZT: the store gets its price, 1000.00.
     assert balances(kzt_store) == (0, 100_000)
     settlement = KztSettlement.objects.get(invoice=invoice)
@@ -94,7 +101,7 @@ def test_settling_twice_books_one_exchange(
 ) -> None:
     user, wallet = payer
     invoice = kzt_invoice(kzt_store)
-    invoice_pay_in_bank(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
+    pay(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
     first = KztSettlement.objects.get(invoice=invoice)
     assert invoice_settle_to_kzt(invoice_id=invoice.id) == first
     assert kzt_settlements_due() == 0
@@ -109,7 +116,7 @@ def test_the_quote_holds_when_the_rate_moves_before_settlement(
     user, wallet = payer
     invoice = kzt_invoice(kzt_store, "45000.00")  # 100 000 sats at the quote
     rate_feed(MID // 2, SPREAD_BP)
-    invoice_pay_in_bank(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
+    pay(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
     assert balances(kzt_store) == (0, 4_500_000)  # the price, not half of it
 
 
@@ -150,7 +157,8 @@ def credit(address: DepositAddress, sats: int) -> Deposit:
         confirmations=3,
         status=DepositStatus.CREDITED,
     )
-    invoice_deposit_listener(deposit)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        invoice_deposit_listener(deposit)
     return deposit
 
 
@@ -189,7 +197,7 @@ def test_btc_invoice_without_a_rate_waits_then_the_sweep_settles_it(
 ) -> None:
     user, wallet = payer
     invoice = invoice_create(merchant=kzt_store, amount="0.00100000", currency="BTC")
-    payment = invoice_pay_in_bank(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
+    payment = pay(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
     invoice.refresh_from_db()
     # No rate: the payment stands, the exchange is deferred.
     assert (invoice.status, payment.status) == ("Settled", "Settled")
@@ -208,7 +216,7 @@ def test_a_store_without_the_setting_keeps_its_bitcoin(
 ) -> None:
     user, wallet = payer
     invoice = kzt_invoice(merchant)
-    invoice_pay_in_bank(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
+    pay(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
     assert balances(merchant) == (2223, 0)
     assert invoice_settle_to_kzt(invoice_id=invoice.id) is None
 
@@ -219,7 +227,7 @@ def test_concurrent_settlements_book_one_exchange(
 ) -> None:
     user, wallet = payer
     invoice = kzt_invoice(merchant)
-    invoice_pay_in_bank(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
+    pay(invoice_id=invoice.id, payer=user, account_id=wallet.pk)
     merchant_set_settle_to_kzt(merchant=merchant, enabled=True, actor=merchant.owner)
     results = run_threads(8, lambda i: invoice_settle_to_kzt(invoice_id=invoice.id))
     assert all(isinstance(r, KztSettlement) for r in results), results

@@ -9,6 +9,14 @@ ledger books later or never, each listed in the figures:
 * deposits seen but not credited yet (pending) or never (dust) are on the node;
 * withdrawal batches broadcast but not confirmed have left the node (booked at confirmation);
 * sweeps and cold moves in flight are booked in ``in_transit`` until confirmed.
+
+The reserve ratio counts only what the deposit policy counts as confirmed
+(``DEPOSIT_SPENDABLE_CONFIRMATIONS`` and each address's own count): coins of deposits
+not yet credited, and of credited deposits below their confirmations (held on the
+owner's account, custody/services/unconfirm.py), are on the node but not assets; the
+held credits are taken out of the liabilities too, since they are reversed if the
+chain drops them. A credit the owner spent before a reorg un-confirmed it therefore
+shows as a ratio below 100% until the chain decides.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from custody.models import (
     WithdrawalBatch,
 )
 from custody.node import NodeClient, hot_wallet, sats
+from custody.selectors import unconfirmed_credited_sats
 from treasury.models import (
     ColdMove,
     ColdMoveStatus,
@@ -99,9 +108,14 @@ def _sum(queryset: Any, name: str = "amount_sats") -> int:
 
 def _in_flight() -> dict[str, int]:
     batches = WithdrawalBatch.objects.filter(status=BatchStatus.BROADCAST)
+    unconfirmed = unconfirmed_credited_sats()
     return {
         "deposits_uncredited_sats": _sum(Deposit.objects.filter(
             status__in=(DepositStatus.PENDING, DepositStatus.DUST), confirmations__gte=0)),
+        "deposits_pending_sats": _sum(Deposit.objects.filter(
+            status=DepositStatus.PENDING, confirmations__gte=0)),
+        "deposits_credited_unconfirmed_sats": unconfirmed["total_sats"],
+        "deposits_credited_unconfirmed_held_sats": unconfirmed["held_sats"],
         "batches_unconfirmed_sats": _sum(Withdrawal.objects.filter(batch__in=batches))
         + _sum(batches, "fee_sats"),
         "cold_moves_in_transit_sats": _sum(ColdMove.objects.filter(
@@ -125,8 +139,10 @@ def _figures(hot: _Wallet, cold: _Wallet) -> tuple[dict[str, Any], list[dict[str
     )
     cold_expected = -cold_acc.posted_minor + flight["sweeps_in_transit_sats"]
     transit_expected = flight["cold_moves_in_transit_sats"] + flight["sweeps_in_transit_sats"]
-    liabilities = customer_liabilities_sats()
-    assets = hot.total_sats + cold.total_sats
+    liabilities = customer_liabilities_sats() - flight["deposits_credited_unconfirmed_held_sats"]
+    on_node = hot.total_sats + cold.total_sats
+    assets = (on_node - flight["deposits_pending_sats"]
+              - flight["deposits_credited_unconfirmed_sats"])  # fmt: skip
     ratio_bp = None if liabilities <= 0 else assets * RATIO_FULL_BP // liabilities
     figures: dict[str, Any] = {
         "hot": {"wallet": hot.name, "node_confirmed_sats": hot.trusted_sats,
@@ -139,7 +155,9 @@ def _figures(hot: _Wallet, cold: _Wallet) -> tuple[dict[str, Any], list[dict[str
                        "expected_sats": transit_expected},
         "in_flight": flight,
         "reserve": {"liabilities_sats": liabilities, "assets_sats": assets,
-                    "ratio_bp": ratio_bp},
+                    "ratio_bp": ratio_bp, "on_node_sats": on_node,
+                    "counts": "confirmed only: deposits below their required confirmations "
+                              "are neither assets nor (when held) liabilities"},
     }  # fmt: skip
     diffs: list[dict[str, Any]] = []
     for name, node_sats, expected in (

@@ -2,6 +2,10 @@
 
 A snapshot stores every leaf (account, salt, balance) so each customer can later
 download an inclusion proof; the root hash and total are what the bank publishes.
+
+The assets are the coins the deposit policy counts as confirmed: outputs of deposits
+not yet credited, or credited but below their required confirmations (held until the
+chain decides, custody/services/unconfirm.py), are left out.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from collections import defaultdict
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.actor import Actor
 from accounts.models import OWNED_KINDS, Account
 from audit.chain import audit_record
 from core.errors import NotFound
 from custody.errors import WalletNotFound
+from custody.models import Deposit, DepositStatus
 from custody.node import NodeClient, hot_wallet, node_client, sats
 from treasury import merkle
 from treasury.models import ReserveLeaf, ReserveSnapshot
@@ -27,13 +33,24 @@ SALT_BYTES = 16
 LEAVES_BULK = 2_000
 
 
-def _assets(client: NodeClient, name: str) -> list[dict[str, Any]]:
+def _unconfirmed_outpoints() -> set[tuple[str, int]]:
+    rows = Deposit.objects.filter(
+        Q(status=DepositStatus.PENDING, confirmations__gte=0) | Q(unconfirmed=True)
+    ).values_list("txid", "vout")
+    return {(str(txid), int(vout)) for txid, vout in rows}
+
+
+def _assets(
+    client: NodeClient, name: str, unconfirmed: set[tuple[str, int]]
+) -> list[dict[str, Any]]:
     try:
         unspent = client.call("listunspent", 0)
     except WalletNotFound:
         return []
     by_address: dict[str, int] = defaultdict(int)
     for utxo in unspent:
+        if (str(utxo["txid"]), int(utxo["vout"])) in unconfirmed:
+            continue  # not confirmed by the deposit policy: not (yet) an asset
         by_address[str(utxo["address"])] += sats(utxo["amount"])
     return [{"wallet": name, "address": address, "amount_sats": amount}
             for address, amount in sorted(by_address.items())]  # fmt: skip
@@ -42,10 +59,13 @@ def _assets(client: NodeClient, name: str) -> list[dict[str, Any]]:
 def reserves_snapshot(*, actor: Actor = None) -> ReserveSnapshot:
     """Take a snapshot: the liabilities tree over customer balances and the node's coins."""
     hot = hot_wallet()
-    cold = _assets(cold_wallet(), cold_wallet_name())
+    unconfirmed = _unconfirmed_outpoints()
+    cold = _assets(cold_wallet(), cold_wallet_name(), unconfirmed)
     # Coins on a cold descriptor nobody approved are not counted as the bank's reserves.
     unpinned = cold_addresses_unapproved([a["address"] for a in cold])
-    assets = _assets(hot, str(hot.wallet_name)) + [a for a in cold if a["address"] not in unpinned]
+    assets = _assets(hot, str(hot.wallet_name), unconfirmed) + [
+        a for a in cold if a["address"] not in unpinned
+    ]
     chain = node_client().call("getblockchaininfo")
     with transaction.atomic():
         # One SELECT reads every balance at the same instant.
