@@ -12,6 +12,9 @@ from accounts.models import Account, User
 from compliance.models import ApprovalRequest
 from compliance.roles import COMPLIANCE_OFFICER
 from tests.compliance.conftest import otp_client
+from tests.compliance.test_admin import world
+
+__all__ = ["world"]  # the fixture, shared with the admin tests
 
 pytestmark = pytest.mark.django_db
 
