@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 
 from accounts.models import Account, AccountKind
 from compliance.models import Case, CaseStatus
-from custody.models import BatchStatus, WithdrawalBatch
+from custody.models import BatchStatus, ListenerCall, WithdrawalBatch
 from custody.node import node_client
 from merchants.models import DeliveryStatus, WebhookDelivery
 from treasury.models import ReconciliationRun, ReconciliationStatus
@@ -139,6 +139,8 @@ class BankCollector(Collector):
                      Case.objects.exclude(status=CaseStatus.CLOSED).count())  # fmt: skip
         yield _gauge("alatau_withdrawal_batches_unsent", "Signed batches not yet broadcast",
                      WithdrawalBatch.objects.filter(status=BatchStatus.SIGNED).count())  # fmt: skip
+        yield _gauge("alatau_deposit_listener_backlog", "Deposit listener calls owed (outbox)",
+                     ListenerCall.objects.count())  # fmt: skip
         yield _gauge("alatau_webhook_backlog", "Webhook deliveries waiting",
                      WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).count())  # fmt: skip
 
