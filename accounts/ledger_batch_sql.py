@@ -58,6 +58,10 @@ BEGIN
         RAISE EXCEPTION 'ledger_transfer_batch: the item arrays differ in length';
     END IF;
 
+    -- 0. Batches queue behind each other (single transfers do not wait for this): two
+    --    batches that lock hundreds of the same rows in the same order would otherwise
+    --    interleave and convoy, each waiting on the other row by row.
+    PERFORM pg_advisory_xact_lock(7021712531542016001);
     -- 1. Every account of the batch, locked once, in ascending id order.
     PERFORM 1 FROM accounts_account WHERE id = ANY (p_debit || p_credit) ORDER BY id FOR UPDATE;
 
