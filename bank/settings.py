@@ -242,9 +242,9 @@ WITHDRAWAL_CONFIRMATIONS = env.int("WITHDRAWAL_CONFIRMATIONS", default=1)
 # Custody (custody/): wallets, deposits, withdrawals. Amounts in satoshis.
 CUSTODY_HOT_WALLET = env.str("CUSTODY_HOT_WALLET", default="hot")
 DEPOSIT_MIN_SATS = env.int("DEPOSIT_MIN_SATS", default=546)
-# Deposits credited per transaction: each holds the audit chain head (every other
-# money movement waits), so keep it small.
-DEPOSIT_SCAN_CREDIT_BATCH = env.int("DEPOSIT_SCAN_CREDIT_BATCH", default=100)
+# Deposits credited per transaction, posted by one ledger batch call (which holds the
+# audit chain head from its end to the commit: a 1,000-deposit batch is ~0.1 s).
+DEPOSIT_SCAN_CREDIT_BATCH = env.int("DEPOSIT_SCAN_CREDIT_BATCH", default=1000)
 # Dotted paths of callables run (on commit) with each Deposit that changed.
 CUSTODY_DEPOSIT_LISTENERS: list[str] = env.list("CUSTODY_DEPOSIT_LISTENERS", default=[])
 WITHDRAWAL_FEE_SATS = env.int("WITHDRAWAL_FEE_SATS", default=1_000)

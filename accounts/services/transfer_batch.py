@@ -200,7 +200,7 @@ def _results(
 def _built(params: list[Any], i: int, transfer_id: int, currency: str, now: Any) -> Transfer:
     """Build the saved row from what was sent, sparing a read-back round trip."""
     # Positional, in the model's field order: Django's fast path (as ``from_db`` does).
-    transfer = Transfer(
+    values: list[Any] = [
         transfer_id,
         params[8][i],  # group_id
         params[0][i],  # debit_account_id
@@ -217,7 +217,8 @@ def _built(params: list[Any], i: int, transfer_id: int, currency: str, now: Any)
         None,  # reverses_id
         params[12][i],  # kzt_value_tiyn
         now,  # created_at
-    )
+    ]
+    transfer = Transfer(*values)
     transfer._state.adding = False
     transfer._state.db = "default"
     return transfer

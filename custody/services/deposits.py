@@ -29,9 +29,11 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from accounts.models import AccountKind, AccountStatus, Transfer
-from accounts.services import system_account, transfer_create
-from bank.errors import ApplicationError
+from accounts.errors import AccountClosed, AccountFrozen
+from accounts.models import Account, AccountKind, AccountStatus, Transfer
+from accounts.services import system_account
+from accounts.services.transfer_batch import TransferSpec, transfer_batch_create
+from bank.errors import InvariantViolation
 from compliance.services import case_open
 from custody.errors import NodeError
 from custody.models import (
@@ -51,6 +53,7 @@ SCAN_LOCK_KEY = 0x616C6174_6470  # "alat" "dp": one scanner at a time, cluster-w
 TARGET_CONFIRMATIONS_MAX = 1_000
 BULK_SIZE = 1_000
 RECHECK_MAX = 200
+CREDIT_RETRIES_MAX = 5
 
 
 @dataclass
@@ -389,71 +392,115 @@ def sanctioned_sources(
 
 
 def _credit_batch(due: list[Deposit], report: ScanReport, sanctioned: dict[str, list[str]]) -> None:
-    hot = system_account(AccountKind.CUSTODY_HOT, "BTC")
-    suspense = system_account(AccountKind.SUSPENSE, "BTC")
-    invoice_ids: list[int] = []
-    done: list[Deposit] = []
-    with transaction.atomic():
-        for deposit in (
-            Deposit.objects.select_for_update(of=("self",))
-            .filter(pk__in=[d.pk for d in due], status=DepositStatus.PENDING)
-            .select_related("deposit_address", "deposit_address__account")
-            .order_by("pk")
-        ):
-            if _credit_one(deposit, hot.pk, suspense.pk, sanctioned.get(deposit.txid, [])):
-                report.credited += 1
-            else:
-                report.suspense += 1
-            done.append(deposit)
-            report.changed_ids.add(deposit.pk)
-            address = deposit.deposit_address
-            if address is not None and address.purpose == AddressPurpose.INVOICE:
-                invoice_ids.append(deposit.pk)
-        # One statement for the batch: the rows are locked and each has its transfer.
-        Deposit.objects.bulk_update(done, ["transfer", "status", "credited_at", "updated_at"])
-        _notify(invoice_ids)
-
-
-def _credit_one(deposit: Deposit, hot_id: int, suspense_id: int, sanctioned: list[str]) -> bool:
-    """Credit one locked pending deposit (the caller saves it); False if it went to suspense.
+    """Credit locked pending deposits with one ledger batch call, then record the outcome.
 
     Money from a sanctioned source, to an unknown address or to an account that is
     not active is held in suspense with a case: received, booked, never lost.
     """
+    hot = system_account(AccountKind.CUSTODY_HOT, "BTC")
+    suspense = system_account(AccountKind.SUSPENSE, "BTC")
+    with transaction.atomic():
+        deposits = list(
+            Deposit.objects.select_for_update(of=("self",))
+            .filter(pk__in=[d.pk for d in due], status=DepositStatus.PENDING)
+            .select_related("deposit_address", "deposit_address__account")
+            .order_by("pk")
+        )
+        why = {d.pk: _suspense_reason(d, sanctioned.get(d.txid, [])) for d in deposits}
+        transfers = _post_credits(deposits, why, hot.pk, suspense.pk)
+        now = timezone.now()
+        invoice_ids: list[int] = []
+        for deposit, transfer in zip(deposits, transfers, strict=True):
+            to_suspense = transfer.credit_account_id == suspense.pk
+            deposit.transfer = transfer
+            deposit.status = DepositStatus.SUSPENSE if to_suspense else DepositStatus.CREDITED
+            deposit.credited_at = deposit.updated_at = now
+            report.changed_ids.add(deposit.pk)
+            if to_suspense:
+                report.suspense += 1
+                _suspense_case(deposit, why[deposit.pk], sanctioned.get(deposit.txid, []))
+            else:
+                report.credited += 1
+            address = deposit.deposit_address
+            if address is not None and address.purpose == AddressPurpose.INVOICE:
+                invoice_ids.append(deposit.pk)
+        _save_credited(deposits, now)
+        _notify(invoice_ids)
+
+
+def _suspense_reason(deposit: Deposit, sanctioned: list[str]) -> str:
+    """Why the deposit goes to suspense, or "" when it may be credited to its account."""
     address = deposit.deposit_address
     account = address.account if address is not None else None
-    why = "unknown address" if account is None else f"account {account.status}"
     if sanctioned:
-        why = f"sanctioned source {', '.join(sanctioned)}"
-    transfer = None
-    if account is not None and account.status == AccountStatus.ACTIVE and not sanctioned:
+        return f"sanctioned source {', '.join(sanctioned)}"
+    if account is None:
+        return "unknown address"
+    if account.status != AccountStatus.ACTIVE:
+        return f"account {account.status}"
+    return ""
+
+
+def _post_credits(
+    deposits: list[Deposit], why: dict[int, str], hot_id: int, suspense_id: int
+) -> list[Transfer]:
+    """Post every credit in one batch; an account frozen or closed meanwhile goes to suspense."""
+    for _ in range(CREDIT_RETRIES_MAX):
+        specs = [
+            _deposit_spec(d, hot_id, suspense_id if why[d.pk] else _account_id(d)) for d in deposits
+        ]
         try:
-            transfer = _deposit_transfer(deposit, hot_id, account.pk)
-        except ApplicationError as exc:  # closed or frozen meanwhile: keep it safe
-            why = exc.message
-    if transfer is None:
-        transfer = _deposit_transfer(deposit, hot_id, suspense_id)
-    to_suspense = transfer.credit_account_id == suspense_id
-    deposit.transfer = transfer
-    deposit.status = DepositStatus.SUSPENSE if to_suspense else DepositStatus.CREDITED
-    deposit.credited_at = deposit.updated_at = timezone.now()
-    if to_suspense:
-        rule = "sanctioned_source" if sanctioned else "deposit_suspense"
-        case_open(
-            kind="sanctions" if sanctioned else "deposit_suspense", subject=deposit,
-            summary=f"Deposit {deposit.txid}:{deposit.vout} held in suspense ({why})",
-            findings=[{"rule": rule, "detail": why, "address": deposit.address,
-                       "sources": sanctioned}],
-            customer=account.owner if account is not None else None,
-            amount_minor=deposit.amount_sats, currency="BTC",
+            return transfer_batch_create(transfers=specs)
+        except (AccountFrozen, AccountClosed):
+            # Nothing was written: read the statuses again (the batch locked and then
+            # released them) and send the accounts no longer active to suspense.
+            ids = {_account_id(d) for d in deposits if not why[d.pk]}
+            status = dict(Account.objects.filter(pk__in=ids).values_list("pk", "status"))
+            for d in deposits:
+                if not why[d.pk] and status.get(_account_id(d)) != AccountStatus.ACTIVE:
+                    why[d.pk] = f"account {status.get(_account_id(d), 'missing')}"
+    raise InvariantViolation("deposit credits kept failing on account status")
+
+
+def _account_id(deposit: Deposit) -> int:
+    address = deposit.deposit_address
+    if address is None or address.account_id is None:
+        raise InvariantViolation(f"deposit {deposit.pk} has no account to credit")
+    return int(address.account_id)
+
+
+def _save_credited(deposits: list[Deposit], now: Any) -> None:
+    """One UPDATE for the batch (Django's bulk_update is a CASE per row and field)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Deposit._meta.db_table} d"  # noqa: S608 - the model's own table name
+            " SET transfer_id = u.transfer_id, status = u.status,"
+            " credited_at = %s, updated_at = %s"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS u(id, transfer_id, status)"
+            " WHERE d.id = u.id",
+            [now, now, [d.pk for d in deposits], [d.transfer_id for d in deposits],
+             [str(d.status) for d in deposits]],
         )  # fmt: skip
-    return not to_suspense
 
 
-def _deposit_transfer(deposit: Deposit, hot_id: int, credit_id: int) -> Transfer:
+def _suspense_case(deposit: Deposit, why: str, sanctioned: list[str]) -> None:
+    address = deposit.deposit_address
+    account = address.account if address is not None else None
+    rule = "sanctioned_source" if sanctioned else "deposit_suspense"
+    case_open(
+        kind="sanctions" if sanctioned else "deposit_suspense", subject=deposit,
+        summary=f"Deposit {deposit.txid}:{deposit.vout} held in suspense ({why})",
+        findings=[{"rule": rule, "detail": why, "address": deposit.address,
+                   "sources": sanctioned}],
+        customer=account.owner if account is not None else None,
+        amount_minor=deposit.amount_sats, currency="BTC",
+    )  # fmt: skip
+
+
+def _deposit_spec(deposit: Deposit, hot_id: int, credit_id: int) -> TransferSpec:
     # A re-credit after a reversal (the output was mined again) needs a fresh key.
     suffix = f":r{deposit.reversals}" if deposit.reversals else ""
-    return transfer_create(
+    return TransferSpec(
         debit_account_id=hot_id,
         credit_account_id=credit_id,
         amount_minor=deposit.amount_sats,
