@@ -88,8 +88,9 @@ def run(workload: str, workers: int, seconds: float, ids: list[int], hot_ids: li
         db_name: str, batch_size: int) -> dict[str, float]:  # fmt: skip
     queue: Any = mp.Queue()
     procs = [
-        mp.Process(target=_worker, args=(db_name, workload, ids, hot_ids, seconds, i,
-                                         batch_size, queue))  # fmt: skip
+        mp.Process(
+            target=_worker, args=(db_name, workload, ids, hot_ids, seconds, i, batch_size, queue)
+        )
         for i in range(workers)
     ]
     started = time.perf_counter()

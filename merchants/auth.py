@@ -15,6 +15,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from bank.ratelimit import window_hit
 from merchants.models import ApiKey
 from merchants.services.keys import api_key_authenticate, scopes_effective
 
@@ -63,9 +64,25 @@ class IsApiKey(BasePermission):
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
-    """A token bucket per API key in the Redis cache (``MERCHANT_API_RATE``, e.g. ``600/min``)."""
+    """A request counter per API key and window in Redis (``MERCHANT_API_RATE``, e.g. ``600/min``).
+
+    One pipelined round trip per request (``bank.ratelimit``), whatever the rate.
+    """
 
     scope = "merchant_api"
+    _retry_after_s = 1.0
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        key = self.get_cache_key(request, view)
+        limit, duration_s = self.parse_rate(self.rate)
+        if key is None or limit is None or duration_s is None:
+            return True
+        hits, left_s = window_hit(key, duration_s=int(duration_s))
+        self._retry_after_s = max(1.0, left_s)
+        return hits <= limit
+
+    def wait(self) -> float:
+        return self._retry_after_s
 
     def get_rate(self) -> str:
         return str(settings.MERCHANT_API_RATE)

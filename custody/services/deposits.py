@@ -195,8 +195,7 @@ def _record(current: dict[tuple[str, int], Output], report: ScanReport) -> None:
     new = [_new_deposit(out, addresses.get(out.address)) for key, out in current.items()
            if key not in existing]  # fmt: skip
     with transaction.atomic():
-        created = Deposit.objects.bulk_create(new, batch_size=BULK_SIZE, ignore_conflicts=True)
-        report.recorded = len(created)
+        report.recorded = _insert_new(new)
         changed = _refresh(existing, current, report)
         invoice_keys = {key for key, out in current.items()
                         if (addr := addresses.get(out.address)) is not None
@@ -206,6 +205,36 @@ def _record(current: dict[tuple[str, int], Output], report: ScanReport) -> None:
         ids = _ids_for(touched)
         report.changed_ids.update(ids)
         _notify(ids)
+
+
+def _insert_new(new: list[Deposit]) -> int:
+    """Insert new outputs, BULK_SIZE a statement (arrays, not Django's row-by-row SQL).
+
+    A row another scan inserted meanwhile is skipped (UNIQUE txid+vout); returns how
+    many were inserted.
+    """
+    inserted = 0
+    now = timezone.now()
+    table = Deposit._meta.db_table
+    for start in range(0, len(new), BULK_SIZE):
+        chunk = new[start : start + BULK_SIZE]
+        columns: list[list[Any]] = [
+            [d.txid for d in chunk], [d.vout for d in chunk], [d.address for d in chunk],
+            [d.deposit_address_id for d in chunk], [d.amount_sats for d in chunk],
+            [str(d.status) for d in chunk], [d.confirmations for d in chunk],
+            [d.block_hash for d in chunk],
+        ]  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (txid, vout, address, deposit_address_id, amount_sats,"  # noqa: S608 - the model's table
+                " status, confirmations, block_hash, reversals, seen_at, updated_at)"
+                " SELECT u.*, 0, %s, %s FROM unnest(%s::text[], %s::integer[], %s::text[],"
+                " %s::bigint[], %s::bigint[], %s::text[], %s::integer[], %s::text[]) AS u"
+                " ON CONFLICT (txid, vout) DO NOTHING",
+                [now, now, *columns],
+            )
+            inserted += max(cursor.rowcount, 0)
+    return inserted
 
 
 def _initial_status(amount_sats: int, address: DepositAddress | None) -> str:
@@ -341,29 +370,33 @@ def _credit_due(report: ScanReport) -> None:
     default_needed = int(settings.DEPOSIT_CONFIRMATIONS)
     after_id = 0
     while True:
+        # Plain values to pick the due ones: the rows themselves are read once, locked.
         pending = list(
             Deposit.objects.filter(
                 status=DepositStatus.PENDING, confirmations__gte=0, pk__gt=after_id
             )
-            .select_related("deposit_address", "deposit_address__account")
-            .order_by("pk")[:batch_size]
-        )
+            .order_by("pk")
+            .values_list("pk", "txid", "block_hash", "confirmations",
+                         "deposit_address__required_confirmations")[:batch_size]
+        )  # fmt: skip
         if not pending:
             return
-        after_id = pending[-1].pk
+        after_id = pending[-1][0]
         due = [
-            d for d in pending
-            if d.confirmations >= (d.deposit_address.confirmations_needed()
-                                   if d.deposit_address else default_needed)
+            (pk, txid, block_hash) for pk, txid, block_hash, confirmations, needed in pending
+            if confirmations >= (default_needed if needed is None else needed)
         ]  # fmt: skip
         if due:
-            _credit_batch(due, report, sanctioned_sources(due))
+            blocks = {txid: block_hash for _, txid, block_hash in due}
+            _credit_batch([pk for pk, _, _ in due], report, sanctioned_sources(blocks))
 
 
 def sanctioned_sources(
-    deposits: list[Deposit], *, client: NodeClient | None = None
+    blocks: dict[str, str], *, client: NodeClient | None = None
 ) -> dict[str, list[str]]:
-    """Return, per txid, the sanctioned addresses among the inputs of the deposits' transactions.
+    """Return, per txid, the sanctioned addresses among the inputs of the transactions.
+
+    ``blocks`` maps each txid to the hash of the block that holds it ("" if none).
 
     Asks the node only when the sanctions list has entries, one
     ``getrawtransaction <txid> 2 <blockhash>`` per transaction (verbosity 2 carries
@@ -375,7 +408,6 @@ def sanctioned_sources(
     if not SanctionedAddress.objects.filter(active=True).exists():
         return {}
     client = client or node_client()
-    blocks = {d.txid: d.block_hash for d in deposits}
     hits: dict[str, list[str]] = {}
     for txid, block_hash in blocks.items():
         params: tuple[Any, ...] = (txid, 2, block_hash) if block_hash else (txid, 2)
@@ -391,7 +423,7 @@ def sanctioned_sources(
     return hits
 
 
-def _credit_batch(due: list[Deposit], report: ScanReport, sanctioned: dict[str, list[str]]) -> None:
+def _credit_batch(due: list[int], report: ScanReport, sanctioned: dict[str, list[str]]) -> None:
     """Credit locked pending deposits with one ledger batch call, then record the outcome.
 
     Money from a sanctioned source, to an unknown address or to an account that is
@@ -402,7 +434,7 @@ def _credit_batch(due: list[Deposit], report: ScanReport, sanctioned: dict[str, 
     with transaction.atomic():
         deposits = list(
             Deposit.objects.select_for_update(of=("self",))
-            .filter(pk__in=[d.pk for d in due], status=DepositStatus.PENDING)
+            .filter(pk__in=due, status=DepositStatus.PENDING)
             .select_related("deposit_address", "deposit_address__account")
             .order_by("pk")
         )
