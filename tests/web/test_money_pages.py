@@ -136,7 +136,7 @@ def test_statement_page_csv_and_pdf(customer: User, customer_client: Client) -> 
     response = customer_client.get("/statement/", _statement_params(kzt.pk, "csv"))
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(response.getvalue().decode())))
     assert rows[0] == ["date", "reference", "description", "amount", "currency", "balance"]
     assert rows[1][2] == "Opening balance" and rows[1][5] == "0.00"
     assert [r[3] for r in rows[2:4]] == ["1000.00", "250.50"]
@@ -144,7 +144,7 @@ def test_statement_page_csv_and_pdf(customer: User, customer_client: Client) -> 
 
     response = customer_client.get("/statement/", _statement_params(kzt.pk, "pdf"))
     assert response["Content-Type"] == "application/pdf"
-    assert response.content.startswith(b"%PDF-")
+    assert response.getvalue().startswith(b"%PDF-")
 
 
 def test_statement_date_range_excludes_other_days(customer: User, customer_client: Client) -> None:
@@ -191,6 +191,6 @@ def test_csv_cells_cannot_be_formulas(
     response = customer_client.get(
         "/statement/", _statement_params(account_of(customer, "KZT").pk, "csv")
     )
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(response.getvalue().decode())))
     assert rows[2][2] == 'Transfer: =HYPERLINK("http://x")'
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row[:3])
