@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q, QuerySet
 
 from accounts.models import OWNED_KINDS, Account, AccountKind, Transfer
@@ -103,8 +103,9 @@ def account_statement(
 
 
 def _branches(
-    account_id: int, start: datetime | None, end: datetime | None, after_id: int
-) -> tuple[QuerySet[Transfer], QuerySet[Transfer]]:
+    account_id: int, start: datetime | None, end: datetime | None, after_id: int,
+    using: str | None = None,
+) -> tuple[QuerySet[Transfer], QuerySet[Transfer]]:  # fmt: skip
     """The account's transfers as debit and as credit, each ordered by its (account, id) index.
 
     Two ordered index scans merged (UNION ALL) instead of ``debit = a OR credit = a``,
@@ -116,8 +117,9 @@ def _branches(
         window &= Q(created_at__gte=start)
     if end is not None:
         window &= Q(created_at__lt=end)
-    debits = Transfer.objects.filter(window, debit_account_id=account_id).order_by("pk")
-    credits = Transfer.objects.filter(window, credit_account_id=account_id).order_by("pk")
+    transfers = Transfer.objects.using(using) if using else Transfer.objects.all()
+    debits = transfers.filter(window, debit_account_id=account_id).order_by("pk")
+    credits = transfers.filter(window, credit_account_id=account_id).order_by("pk")
     return debits, credits
 
 
@@ -129,11 +131,12 @@ def _window(
 
 
 def _first_id(
-    account_id: int, start: datetime | None, end: datetime | None, after_id: int
-) -> int | None:
+    account_id: int, start: datetime | None, end: datetime | None, after_id: int,
+    using: str | None = None,
+) -> int | None:  # fmt: skip
     ids = [
         branch.values_list("pk", flat=True).first()
-        for branch in _branches(account_id, start, end, after_id)
+        for branch in _branches(account_id, start, end, after_id, using)
     ]
     found = [i for i in ids if i is not None]
     return min(found) if found else None
@@ -169,6 +172,7 @@ def account_statement_stream(
     end: datetime | None = None,
     lines_max: int = 1_000_000,
     chunk: int = STREAM_CHUNK,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> Iterator[StatementStream]:
     """Yield one ``StatementStream`` whose lines are read ``chunk`` at a time.
 
@@ -176,26 +180,29 @@ def account_statement_stream(
     one REPEATABLE READ, READ ONLY transaction held while the lines are consumed,
     so a transfer committed meanwhile cannot slip in between two chunks and the
     running balance always adds up. Memory stays one chunk whatever the length.
+    ``using`` names the database (``bank.db_router.read_alias``: a replica may serve it).
     """
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
+    db = connections[using]
+    outermost = not db.in_atomic_block
+    with transaction.atomic(using=using):
         if outermost:  # inside a caller's transaction its snapshot rules apply
-            with connection.cursor() as cursor:
+            with db.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        first_line = _first_id(account.pk, start, end, 0)
-        opening = _signed_sum(account.pk, before_id=first_line if first_line is not None else 2**62)
-        yield StatementStream(account, opening, _stream_lines(account.pk, start, end, opening,
-                                                              lines_max, chunk))  # fmt: skip
+        first_line = _first_id(account.pk, start, end, 0, using)
+        boundary = first_line if first_line is not None else 2**62
+        opening = _signed_sum(account.pk, before_id=boundary, using=using)
+        lines = _stream_lines(account.pk, start, end, opening, lines_max, chunk, using)
+        yield StatementStream(account, opening, lines)
 
 
 def _stream_lines(
     account_id: int, start: datetime | None, end: datetime | None, opening: int,
-    lines_max: int, chunk: int,
+    lines_max: int, chunk: int, using: str,
 ) -> Iterator[StreamLine]:  # fmt: skip
     balance, after_id, sent = opening, 0, 0
     fields = ("pk", "created_at", "code", "memo", "amount_minor", "credit_account_id")
     while sent < lines_max:
-        debits, credits = _branches(account_id, start, end, after_id)
+        debits, credits = _branches(account_id, start, end, after_id, using)
         size = min(chunk, lines_max - sent)
         rows = list(
             debits.values_list(*fields)[:size]
@@ -212,8 +219,8 @@ def _stream_lines(
         after_id = rows[-1][0]
 
 
-def _signed_sum(account_id: int, *, before_id: int) -> int:
-    with connection.cursor() as cursor:
+def _signed_sum(account_id: int, *, before_id: int, using: str = DEFAULT_DB_ALIAS) -> int:
+    with connections[using].cursor() as cursor:
         cursor.execute(
             """
             SELECT COALESCE(SUM(CASE WHEN credit_account_id = %(a)s THEN amount_minor

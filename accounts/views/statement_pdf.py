@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
+from django.db import DEFAULT_DB_ALIAS
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
@@ -37,11 +38,12 @@ def statement_pdf_response(
     user: Any,
     filename: str,
     lines_max: int,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> StreamingHttpResponse:
     """Return the statement as a streamed PDF download."""
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES)  # noqa: SIM115
     for stream in account_statement_stream(
-        account=account, start=window[0], end=window[1], lines_max=lines_max
+        account=account, start=window[0], end=window[1], lines_max=lines_max, using=using
     ):
         _draw(spool, stream, start, end, user, lines_max)
     spool.seek(0)
