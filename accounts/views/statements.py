@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from django.db import DEFAULT_DB_ALIAS
 from django.http import Http404, HttpRequest, StreamingHttpResponse
@@ -98,7 +98,7 @@ def _csv(
 
 def _csv_rows(
     account: Account, window: tuple[dt.datetime, dt.datetime], using: str = DEFAULT_DB_ALIAS
-) -> Iterator[str]:
+) -> Generator[str, None, None]:
     """Stream the CSV: header and opening balance first, then lines a chunk at a time."""
     cur = account.currency
     writer = csv.writer(_Echo())
