@@ -65,11 +65,12 @@ def _grow(ids: list[int], big: int, count: int, seed: int) -> None:
     from accounts.services.transfer_batch import TransferSpec, transfer_batch_create
 
     rng = random.Random(seed)
+    others = [i for i in ids if i != big]
     done = 0
     while done < count:
         items = []
         for n in range(min(BATCH, count - done)):
-            debit, credit = rng.sample(ids, 2)
+            debit, credit = rng.sample(others, 2)
             if (done + n) % BIG_SHARE == 0:
                 debit, credit = (big, credit) if n % 2 else (debit, big)
             items.append(TransferSpec(debit, credit, rng.randint(1, 1000), "internal",

@@ -110,6 +110,36 @@ def test_unknown_and_frozen_go_to_suspense_with_a_case(
     assert ledger_check() == []
 
 
+def test_account_frozen_between_read_and_credit_goes_to_suspense(
+    chain: Chain, funded_account: Any, admin_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch refuses a frozen account; the scan books that deposit to suspense, the rest."""
+    from custody.services import deposits as scanner
+
+    ok, late = funded_account(), funded_account()
+    ok_address, late_address = deposit_address_new(account=ok), deposit_address_new(account=late)
+    chain.funder.send_many({ok_address.address: 21_000, late_address.address: 22_000})
+    chain.mine(3)
+    # The scan read both accounts as active; the freeze lands before the ledger call.
+    real_reason = scanner._suspense_reason
+
+    def stale_reason(deposit: Any, sanctioned: list[str]) -> str:
+        if deposit.deposit_address_id == late_address.pk:
+            account_freeze(account_id=late.pk, actor=admin_user, reason="late freeze")
+            return ""
+        return real_reason(deposit, sanctioned)
+
+    monkeypatch.setattr(scanner, "_suspense_reason", stale_reason)
+    report = deposit_scan()
+    assert (report.credited, report.suspense) == (1, 1)
+    assert refresh(ok).posted_minor == 21_000
+    assert refresh(late).posted_minor == 0
+    held = Deposit.objects.get(deposit_address=late_address)
+    assert held.status == DepositStatus.SUSPENSE and held.transfer is not None
+    assert Case.objects.filter(kind="deposit_suspense", subject_id=str(held.pk)).exists()
+    assert ledger_check() == []
+
+
 def test_deposit_from_a_sanctioned_source_is_held_in_suspense(
     chain: Chain, funded_account: Any
 ) -> None:
