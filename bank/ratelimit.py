@@ -10,18 +10,31 @@ that is the accepted trade (the same one Redis's own rate-limit recipe makes).
 
 from __future__ import annotations
 
-import functools
+import threading
 import time
 from typing import Any
 
 from django.conf import settings
 
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
 
-@functools.cache
+
 def _client(location: str) -> Any:
-    import redis
+    """One client (and connection pool) per process and URL, made once under a lock.
 
-    return redis.Redis.from_url(location)
+    Two threads of a gthread worker must not each make one: the loser's pool would be
+    dropped with sockets the winner may already share.
+    """
+    client = _clients.get(location)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(location)
+            if client is None:
+                import redis
+
+                client = _clients[location] = redis.Redis.from_url(location)
+    return client
 
 
 def window_hit(key: str, *, duration_s: int, now: float | None = None) -> tuple[int, float]:
