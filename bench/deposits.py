@@ -95,6 +95,7 @@ def main() -> None:
 
         from accounts.selectors import ledger_check
         from custody.models import Deposit
+        from custody.node import node_client
         from custody.services import deposit_scan
 
         started = time.perf_counter()
@@ -102,12 +103,13 @@ def main() -> None:
         setup_s = time.perf_counter() - started
         raw = _one_big_transaction(client, addresses, 10_000)
         vsize = client.call("decoderawtransaction", raw)["vsize"]
-        with override_settings(DEPOSIT_CONFIRMATIONS=1):
+        # Under load the node may take its time on one 5,000-output transaction.
+        with override_settings(DEPOSIT_CONFIRMATIONS=1, BITCOIND_RPC_TIMEOUT_S=600):
             client.call("generateblock", client.wallet("funder").call("getnewaddress"), [raw])
             profiler = cProfile.Profile() if args.profile else None
             started = time.perf_counter()
             # The node's own share: its wallet takes the block in before any RPC sees it.
-            client.call("syncwithvalidationinterfacequeue")
+            node_client(timeout_s=600).call("syncwithvalidationinterfacequeue")
             node_s = time.perf_counter() - started
             if profiler is not None:
                 profiler.enable()

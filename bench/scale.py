@@ -28,7 +28,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import machine, record
+from bench.common import machine
 from bench.deposits import environment
 
 DB_NAME = "alatau_bench_scale"
@@ -181,9 +181,6 @@ def main() -> None:
     print("| " + " | ".join(head) + " |")
     for row in rows:
         print("| " + " | ".join(str(row[k]) for k in head) + " |")
-    top = rows[-1]
-    if top["size"] >= 1_000_000:
-        record({"scale_1m": top})
 
 
 if __name__ == "__main__":
