@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Transfer, TransferCode
 from accounts.services.posting import check_key, request_hash, source_ref
-from accounts.services.transfers import _CAPS_JSON, IDEMPOTENCY_CONSTRAINT, _status_error
+from accounts.services.transfers import CAPS_JSON, IDEMPOTENCY_CONSTRAINT, ledger_status_error
 from bank.errors import ApplicationError, IdempotencyConflict, InvariantViolation, ValidationFailed
 
 # One call holds every touched account and, at its end, the audit chain head:
@@ -142,7 +142,7 @@ def _params(specs: list[TransferSpec], now: Any, client_address: str | None) -> 
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
-    return [*columns, client_address, now, _CAPS_JSON]
+    return [*columns, client_address, now, CAPS_JSON]
 
 
 _CALL_SQL = (
@@ -178,7 +178,7 @@ def _results(
                     fields={"idempotency_key": ["Already used for a different request."]},
                 ),
             )
-        error = _status_error(status, detail)
+        error = ledger_status_error(status, detail)
         if not isinstance(error, ApplicationError):
             raise error
         raise _item(index - 1, error)

@@ -114,7 +114,7 @@ def test_account_frozen_between_read_and_credit_goes_to_suspense(
     chain: Chain, funded_account: Any, admin_user: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The batch refuses a frozen account; the scan books that deposit to suspense, the rest."""
-    from custody.services import deposits as scanner
+    from custody.services import deposit_credit as scanner
 
     ok, late = funded_account(), funded_account()
     ok_address, late_address = deposit_address_new(account=ok), deposit_address_new(account=late)
