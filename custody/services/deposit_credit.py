@@ -175,7 +175,11 @@ def _suspense_reason(deposit: Deposit, sanctioned: list[str]) -> str:
 def _post_credits(
     deposits: list[Deposit], why: dict[int, str], hot_id: int, suspense_id: int
 ) -> list[Transfer]:
-    """Post every credit in one batch; an account frozen or closed meanwhile goes to suspense."""
+    """Post every credit in one batch; an account closed meanwhile goes to suspense.
+
+    (The ledger refuses a credit only to a closed account; one frozen after the read
+    is credited and stays frozen, as with single transfers.)
+    """
     for _ in range(CREDIT_RETRIES_MAX):
         specs = [
             _deposit_spec(d, hot_id, suspense_id if why[d.pk] else _account_id(d)) for d in deposits

@@ -110,22 +110,22 @@ def test_unknown_and_frozen_go_to_suspense_with_a_case(
     assert ledger_check() == []
 
 
-def test_account_frozen_between_read_and_credit_goes_to_suspense(
-    chain: Chain, funded_account: Any, admin_user: Any, monkeypatch: pytest.MonkeyPatch
+def test_account_closed_between_read_and_credit_goes_to_suspense(
+    chain: Chain, funded_account: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The batch refuses a frozen account; the scan books that deposit to suspense, the rest."""
+    """The batch refuses a closed account; the scan books that deposit to suspense, the rest."""
     from custody.services import deposit_credit as scanner
 
     ok, late = funded_account(), funded_account()
     ok_address, late_address = deposit_address_new(account=ok), deposit_address_new(account=late)
     chain.funder.send_many({ok_address.address: 21_000, late_address.address: 22_000})
     chain.mine(3)
-    # The scan read both accounts as active; the freeze lands before the ledger call.
+    # The scan read both accounts as active; the account is closed before the ledger call.
     real_reason = scanner._suspense_reason
 
     def stale_reason(deposit: Any, sanctioned: list[str]) -> str:
         if deposit.deposit_address_id == late_address.pk:
-            account_freeze(account_id=late.pk, actor=admin_user, reason="late freeze")
+            Account.objects.filter(pk=late.pk).update(status=AccountStatus.CLOSED)
             return ""
         return real_reason(deposit, sanctioned)
 
@@ -136,7 +136,8 @@ def test_account_frozen_between_read_and_credit_goes_to_suspense(
     assert refresh(late).posted_minor == 0
     held = Deposit.objects.get(deposit_address=late_address)
     assert held.status == DepositStatus.SUSPENSE and held.transfer is not None
-    assert Case.objects.filter(kind="deposit_suspense", subject_id=str(held.pk)).exists()
+    case = Case.objects.get(kind="deposit_suspense", subject_id=str(held.pk))
+    assert "account closed" in case.summary
     assert ledger_check() == []
 
 
