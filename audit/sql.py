@@ -38,6 +38,50 @@ END;
 $$;
 """
 
+# The same append for many events at once (the ledger's batch posting): one lock of the
+# head, the hashes chained in order, one INSERT. Same chain, same rules as audit_append.
+AUDIT_APPEND_MANY_SQL = r"""
+CREATE OR REPLACE FUNCTION audit_append_many(
+    p_created_at timestamptz, p_actor_ids bigint[], p_actor_labels text[], p_action text,
+    p_object_type text, p_object_ids text[], p_client inet, p_datas jsonb[], p_payloads text[]
+) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n integer := coalesce(array_length(p_payloads, 1), 0);
+    head_seq bigint;
+    h bytea;
+    prevs bytea[];
+    hashes bytea[];
+BEGIN
+    IF n = 0 THEN RETURN NULL; END IF;
+    SELECT seq, last_hash INTO head_seq, h FROM compliance_auditchainhead WHERE id = 1 FOR UPDATE;
+    IF NOT FOUND THEN RAISE EXCEPTION 'audit chain head row is missing (run migrations)'; END IF;
+    prevs := array_fill(NULL::bytea, ARRAY[n]);
+    hashes := array_fill(NULL::bytea, ARRAY[n]);
+    FOR k IN 1 .. n LOOP
+        prevs[k] := h;
+        h := sha256(h || convert_to(p_payloads[k], 'UTF8'));
+        hashes[k] := h;
+    END LOOP;
+    INSERT INTO compliance_auditevent (seq, created_at, actor_id, actor_label, action,
+        object_type, object_id, client_address, data, payload, prev_hash, hash)
+    SELECT head_seq + e.k, p_created_at, e.actor, e.label, p_action, p_object_type,
+           e.oid, p_client, e.data, e.payload, e.prev, e.hash
+      FROM unnest(p_actor_ids, p_actor_labels, p_object_ids, p_datas, p_payloads, prevs, hashes)
+           WITH ORDINALITY AS e(actor, label, oid, data, payload, prev, hash, k);
+    UPDATE compliance_auditchainhead
+       SET seq = head_seq + n, prev_hash = prevs[n], last_hash = h
+     WHERE id = 1;
+    RETURN head_seq + n;
+END;
+$$;
+"""
+
+AUDIT_APPEND_MANY_DROP_SQL = (
+    "DROP FUNCTION IF EXISTS audit_append_many(timestamptz, bigint[], text[], text, text,"
+    " text[], inet, jsonb[], text[])"
+)
+
 AUDIT_APPEND_DROP_SQL = (
     "DROP FUNCTION IF EXISTS audit_append(timestamptz, bigint, text, text, text, text, inet,"
     " jsonb, text)"

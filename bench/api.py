@@ -1,14 +1,18 @@
 """Merchant API throughput: invoice creation and invoice reads under 50 concurrent clients.
 
-    .venv/bin/python -m bench.api --workers 4 --threads 4 --clients 50 --requests 3000
+    .venv/bin/python -m bench.api --workers 3 --threads 8 --clients 50 --seconds 20
+    .venv/bin/python -m bench.api --client python --workers 4 --threads 4 --requests 3000
 
 Runs gunicorn (several workers, 127.0.0.1 only) against its own database
-(``alatau_bench_api`` on DATABASE_URL's server, migrated each run), onboards a
-merchant with an API key, then drives ``POST /api/v1/stores/{id}/invoices``
-and ``GET /api/v1/stores/{id}/invoices/{invoiceId}`` from ``--clients``
-threads, each with its own keep-alive session. Each phase stops after
-``--requests`` requests or ``--seconds``, whichever comes first. Prints
-requests/s and p50/p99 latency per phase.
+(``alatau_bench_api`` on DATABASE_URL's server, dropped and migrated each run),
+onboards a merchant with an API key, then drives ``POST /api/v1/stores/{id}/invoices``
+and ``GET /api/v1/stores/{id}/invoices/{invoiceId}`` with ``--clients`` concurrent
+keep-alive connections. The load comes from ``wrk`` (Debian's package: C, an event
+loop per thread, so it takes little of the two CPUs; scripts in ``bench/wrk/``) for
+``--seconds`` per phase, or with ``--client python`` from the old Python client
+(``--clients`` threads with a ``requests`` session each, stopping after
+``--requests`` or ``--seconds``). Prints requests/s and p50/p99 latency per phase
+and, for wrk, writes the headline figures to ``bench/results.json``.
 
 Invoices are created without an on-chain address (``MERCHANT_INVOICE_ONCHAIN``
 off): this measures the API, ledger-side writes, audit and webhook fan-out,
@@ -58,9 +62,9 @@ def _env() -> dict[str, str]:
 def _setup(env: dict[str, str]) -> tuple[str, str]:
     """Create and migrate the bench database; return (store id, API token)."""
     os.environ.update(env)
-    from bank.localenv import create_database
+    from bench.common import fresh_database
 
-    create_database(env["DATABASE_URL"])
+    fresh_database(env["DATABASE_URL"])
     import django
 
     django.setup()
@@ -144,18 +148,74 @@ def _run_phase(name: str, clients: int, total: int, seconds: float,
     return result
 
 
+def _wrk(script: str, clients: int, seconds: float, url: str, *script_args: str) -> dict[str, Any]:
+    command = [
+        "wrk", "-t", "2", "-c", str(clients), "-d", f"{int(seconds)}s", "--timeout", "10s",
+        "-s", str(ROOT / "bench" / "wrk" / script), url, "--", *script_args,
+    ]  # fmt: skip
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
+    result["rps"] = round(result["requests"] / result["duration_s"], 1)
+    return result
+
+
+def _invoice_ids(env: dict[str, str], limit: int = 20_000) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        rows = conn.execute("SELECT id FROM merchants_invoice LIMIT %s", [limit]).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def main_wrk(args: argparse.Namespace, env: dict[str, str], store_id: str, token: str) -> None:
+    from bench.common import machine, record
+
+    origin = f"http://127.0.0.1:{args.port}"
+    path = f"/api/v1/stores/{store_id}/invoices"
+    print(f"gunicorn {args.workers} workers x {args.threads} threads, wrk -t2 -c{args.clients} "
+          f"-d{int(args.seconds)}s, {machine()}", flush=True)  # fmt: skip
+    # A short warm-up fills every worker's caches (and the ids file for the reads).
+    _wrk("create.lua", args.clients, 3, origin + path, path, token, "7")
+    create = _wrk("create.lua", args.clients, args.seconds, origin + path, path, token, "1")
+    print(f"create invoice  {create}", flush=True)
+    ids_file = ROOT / "var" / "bench-invoice-ids.txt"
+    ids_file.parent.mkdir(exist_ok=True)
+    ids_file.write_text("\n".join(_invoice_ids(env)) + "\n")
+    read = _wrk("read.lua", args.clients, args.seconds, origin + path, path, token,
+                str(ids_file), "2")  # fmt: skip
+    print(f"read invoice    {read}", flush=True)
+    if create["non_2xx"] or read["non_2xx"] or create["socket_errors"] or read["socket_errors"]:
+        raise SystemExit("errors during the run: figures not recorded")
+    record(
+        {
+            "api_invoice_create_rps": create["rps"],
+            "api_invoice_create_p99_ms": create["p99_ms"],
+            "api_invoice_read_rps": read["rps"],
+        }
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--client", choices=["wrk", "python"], default="wrk")
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=3000, help="per phase, at most")
-    parser.add_argument("--seconds", type=float, default=60, help="per phase, at most")
+    parser.add_argument("--requests", type=int, default=3000, help="per phase, at most (python)")
+    parser.add_argument("--seconds", type=float, default=20, help="per phase")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     env = _env()
     store_id, token = _setup(env)
     server = _start_gunicorn(env, args.port, args.workers, args.threads)
+    if args.client == "wrk":
+        try:
+            main_wrk(args, env, store_id, token)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        return
     base = f"http://127.0.0.1:{args.port}/api/v1/stores/{store_id}/invoices"
     headers = {"Authorization": f"token {token}", "Content-Type": "application/json"}
     created: list[str] = []

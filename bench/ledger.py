@@ -1,133 +1,127 @@
-"""Ledger throughput: N processes post internal transfers through the service layer.
+"""Ledger throughput: N processes post transfers through the service layer, one or a batch a call.
 
-    .venv/bin/python -m bench.ledger --workers 4 --seconds 20
+    .venv/bin/python -m bench.ledger --workers 4 --seconds 20 [--batch-size 1000]
 
-Runs against its own database (``alatau_bench``, re-created each run) on the
-PostgreSQL of DATABASE_URL's server. Two workloads: ``uniform`` (random pairs
-among 1,000 customer accounts), ``hot10`` (every transfer credits one of 10
-merchant accounts) and ``hot`` (every transfer credits one merchant account). Prints transfers/s and p50/p99 latency per workload.
-Every transfer carries an idempotency key and writes its audit event, as in
-production.
+Runs against its own database (``alatau_bench``, dropped and created again each run)
+on the PostgreSQL of DATABASE_URL's server. Workloads: ``uniform`` (random pairs among
+1,000 customer accounts), ``hot10`` (every transfer credits one of 10 merchant
+accounts), ``hot`` (every transfer credits one merchant account), each one
+``transfer_create`` per transfer; then ``batch``: ``transfer_batch_create`` with
+``--batch-size`` uniform transfers per call from ``--batch-workers`` processes.
+Prints transfers/s and p50/p99 latency per workload (per call for ``batch``) and
+writes the headline figures to ``bench/results.json``. Every transfer carries an
+idempotency key (unique per run and worker) and writes its audit event, as in
+production; ``ledger_check`` and ``audit_verify`` run at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
 import random
 import statistics
 import time
 from typing import Any
 
+from bench.common import database_url, django_on, fresh_database, machine, record
+
 ACCOUNTS = 1000
 START_BALANCE = 10**12
-
-
-def _django(db_name: str) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bank.settings_test"
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/alatau")
-    os.environ["DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + db_name
-    import django
-
-    django.setup()
+RECORD_SECONDS_MIN = 8
 
 
 def _setup(db_name: str) -> tuple[list[int], list[int]]:
-    from bank.localenv import create_database
-
-    _django(db_name)
-    from django.conf import settings
+    fresh_database(database_url(db_name))
+    django_on(db_name)
     from django.core.management import call_command
 
-    create_database(settings.DATABASES["default"]["NAME"] and os.environ["DATABASE_URL"])
     call_command("migrate", "--noinput", verbosity=0)
-    from accounts.models import Account, User
-    from accounts.services import account_open, system_account, transfer_create
+    from accounts.models import User
+    from accounts.services import account_open, system_account
+    from accounts.services.accounts import ledger_bootstrap
+    from accounts.services.transfer_batch import TransferSpec, transfer_batch_create
 
-    Account.objects.filter(kind__in=["customer", "merchant"]).exists()
-    owner = User.objects.create_user(email=f"bench-{time.time_ns()}@example.kz", password=None)
+    ledger_bootstrap()
+    owner = User.objects.create_user(email="bench-ledger@example.kz", password=None)
     hot = system_account("custody_hot", "BTC")
-    ids = []
-    for _ in range(ACCOUNTS):
-        account = account_open(owner=owner, currency="BTC")
-        transfer_create(
-            debit_account_id=hot.pk,
-            credit_account_id=account.pk,
-            amount_minor=START_BALANCE,
-            code="deposit",
-        )
-        ids.append(account.pk)
+    ids = [account_open(owner=owner, currency="BTC").pk for _ in range(ACCOUNTS)]
+    transfer_batch_create(
+        transfers=[TransferSpec(hot.pk, i, START_BALANCE, "deposit") for i in ids]
+    )
     merchants = [account_open(owner=owner, currency="BTC", kind="merchant").pk for _ in range(10)]
     return ids, merchants
 
 
-def _worker(
-    db_name: str,
-    workload: str,
-    ids: list[int],
-    hot_ids: list[int],
-    seconds: float,
-    seed: int,
-    out: Any,
-) -> None:
-    _django(db_name)
+def _worker(db_name: str, workload: str, ids: list[int], hot_ids: list[int], seconds: float,
+            seed: int, batch_size: int, out: Any) -> None:  # fmt: skip
+    django_on(db_name)
     from accounts.services import transfer_create
+    from accounts.services.transfer_batch import TransferSpec, transfer_batch_create
 
     rng = random.Random(seed)
+    targets = {"hot": hot_ids[:1], "hot10": hot_ids}.get(workload, ids)
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
     n = 0
     while time.perf_counter() < deadline:
-        debit = rng.choice(ids)
-        targets = {"hot": hot_ids[:1], "hot10": hot_ids}.get(workload, ids)
-        credit = rng.choice(targets)
+        if workload == "batch":
+            items = []
+            for _ in range(batch_size):
+                debit, credit = rng.sample(ids, 2)
+                n += 1
+                items.append(TransferSpec(debit, credit, 1, "internal", idempotency_key=f"{workload}-{seed}-{n}"))  # fmt: skip
+            started = time.perf_counter()
+            transfer_batch_create(transfers=items)
+            latencies.append(time.perf_counter() - started)
+            continue
+        debit, credit = rng.choice(ids), rng.choice(targets)
         if credit == debit:
             continue
         n += 1
         started = time.perf_counter()
-        transfer_create(
-            debit_account_id=debit,
-            credit_account_id=credit,
-            amount_minor=1,
-            code="internal",
-            idempotency_key=f"b{seed}-{n}",
-        )
+        transfer_create(debit_account_id=debit, credit_account_id=credit, amount_minor=1,
+                        code="internal", idempotency_key=f"{workload}-{seed}-{n}")  # fmt: skip
         latencies.append(time.perf_counter() - started)
-    out.put(latencies)
+    out.put((n, latencies))
 
 
-def run(
-    workload: str, workers: int, seconds: float, ids: list[int], hot_ids: list[int], db_name: str
-) -> dict[str, float]:
+def run(workload: str, workers: int, seconds: float, ids: list[int], hot_ids: list[int],
+        db_name: str, batch_size: int) -> dict[str, float]:  # fmt: skip
     queue: Any = mp.Queue()
     procs = [
         mp.Process(
-            target=_worker,
-            args=(db_name, workload, ids, hot_ids, seconds, i * 7919 + len(workload), queue),
+            target=_worker, args=(db_name, workload, ids, hot_ids, seconds, i, batch_size, queue)
         )
         for i in range(workers)
     ]
+    started = time.perf_counter()
     for p in procs:
         p.start()
     latencies: list[float] = []
+    transfers = 0
     for _ in procs:
-        latencies.extend(queue.get())
+        n, mine = queue.get()
+        transfers += n
+        latencies.extend(mine)
     for p in procs:
         p.join()
+    elapsed = max(seconds, time.perf_counter() - started - 0.5)  # process start-up excluded
     latencies.sort()
     return {
-        "transfers": len(latencies),
-        "per_s": len(latencies) / seconds,
+        "transfers": transfers,
+        "per_s": transfers / elapsed,
         "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-workers", type=int, default=2)
+    parser.add_argument("--workloads", default="uniform,hot10,hot,batch")
     parser.add_argument("--db", default="alatau_bench")
     args = parser.parse_args()
     from bank.localenv import prepare_environment
@@ -137,17 +131,30 @@ def main() -> None:
     from django.db import connections
 
     connections.close_all()
-    from accounts.selectors import ledger_check
-
-    for workload in ("uniform", "hot10", "hot"):
-        r = run(workload, args.workers, args.seconds, ids, hot_ids, args.db)
+    print(f"machine: {machine()}", flush=True)
+    figures: dict[str, Any] = {}
+    for workload in args.workloads.split(","):
+        workers = args.batch_workers if workload == "batch" else args.workers
+        r = run(workload, workers, args.seconds, ids, hot_ids, args.db, args.batch_size)
+        unit = f" (per call of {args.batch_size})" if workload == "batch" else ""
         print(
-            f"{workload:8} workers={args.workers} transfers={r['transfers']:.0f} "
-            f"rate={r['per_s']:.0f}/s p50={r['p50_ms']:.2f}ms p99={r['p99_ms']:.2f}ms",
+            f"{workload:8} workers={workers} transfers={r['transfers']:.0f} "
+            f"rate={r['per_s']:.0f}/s p50={r['p50_ms']:.2f}ms p99={r['p99_ms']:.2f}ms{unit}",
             flush=True,
         )
-    breaches = ledger_check()
-    print("ledger_check:", breaches if breaches else "OK")
+        if workload == "uniform":
+            figures["ledger_single_transfers_per_s"] = round(r["per_s"])
+        if workload == "batch":
+            figures["ledger_batch_transfers_per_s"] = round(r["per_s"])
+    from compliance.audit import audit_verify
+
+    from accounts.selectors import ledger_check
+
+    breaches, breaks = ledger_check(), audit_verify()
+    print("ledger_check:", breaches or "OK", "audit_verify:", breaks[:3] or "OK")
+    # Short runs are smoke tests (e.g. that a second run works): they record nothing.
+    if not breaches and not breaks and args.seconds >= RECORD_SECONDS_MIN:
+        record(figures)
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ def transfer_create(
     if status == "replay":
         return check_replay(Transfer.objects.get(pk=transfer_id), fingerprint)
     if status != "ok":
-        raise _status_error(status, detail)
+        raise ledger_status_error(status, detail)
     return call.as_transfer(transfer_id, currency=detail)
 
 
@@ -186,8 +186,8 @@ class _TransferCall(NamedTuple):
         return transfer
 
 
-# The per-currency caps the SQL checks, from the one definition in core.money.
-_CAPS_JSON = json.dumps({str(currency): cap for currency, cap in CAP_MINOR.items()})
+# The per-currency caps the SQL functions check, from the one definition in core.money.
+CAPS_JSON = json.dumps({str(currency): cap for currency, cap in CAP_MINOR.items()})
 
 
 def _call_ledger_transfer(call: _TransferCall) -> tuple[str, int, str]:
@@ -200,7 +200,7 @@ def _call_ledger_transfer(call: _TransferCall) -> tuple[str, int, str]:
         cursor.execute(
             "SELECT status, transfer_id, detail FROM ledger_transfer("
             "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
-            [*call[:13], call.client_address, call.actor_label, call.now, _CAPS_JSON],
+            [*call[:13], call.client_address, call.actor_label, call.now, CAPS_JSON],
         )
         row = cursor.fetchone()
     if row is None or (row[0] in ("ok", "replay") and row[1] is None):
@@ -208,9 +208,8 @@ def _call_ledger_transfer(call: _TransferCall) -> tuple[str, int, str]:
     return str(row[0]), int(row[1] or 0), str(row[2])
 
 
-def _status_error(status: str, detail: str) -> Exception:
-    # The SQL function's statuses are the ledger's error codes (StrEnum keys match the
-    # strings it returns); "over_cap" is its own, the generic validation error.
+def ledger_status_error(status: str, detail: str) -> Exception:
+    """Map a status word of the SQL posting functions to its typed error."""
     errors: dict[str, Exception] = {
         AccountErrorCode.ACCOUNT_NOT_FOUND: AccountNotFound(f"Account {detail} does not exist"),
         AccountErrorCode.SAME_ACCOUNT: SameAccount("Debit and credit account are the same"),
