@@ -23,7 +23,16 @@ from merchants.models import ApiKey
 from merchants.services.keys import api_key_authenticate, scopes_effective
 
 JSON_DEPTH_MAX = 32
-RATE_UNITS_S = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
+RATE_UNITS_S = {
+    "s": 1,
+    "sec": 1,
+    "m": 60,
+    "min": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
 
 
 def parse_rate(rate: str) -> tuple[int, int]:

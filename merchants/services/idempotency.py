@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import IdempotencyConflict, ValidationFailed
@@ -85,13 +86,14 @@ def idempotency_derived_key(*, merchant: Merchant, request_hash: str) -> str:
     The same request (path, body) from the same store within
     ``MERCHANT_DERIVED_IDEMPOTENCY_S`` is the same request retried: it is answered
     from the first one and moves money once. After the window the derived key is free
-    again; a merchant that means two identical payouts in a row sends its own keys.
+    again, and so is a request whose first answer was a refusal (nothing moved then); a
+    merchant that means two identical payouts in a row sends its own keys.
     """
     key = f"derived:{request_hash}"[:KEY_LEN_MAX]
     window = timedelta(seconds=int(settings.MERCHANT_DERIVED_IDEMPOTENCY_S))
-    IdempotencyRecord.objects.filter(
-        merchant=merchant, key=key, created_at__lt=timezone.now() - window
-    ).exclude(status_code=None).delete()
+    stored = IdempotencyRecord.objects.filter(merchant=merchant, key=key).exclude(status_code=None)
+    # Out of the window, or a refusal (nothing moved): the request is judged again.
+    stored.filter(Q(created_at__lt=timezone.now() - window) | Q(status_code__gte=300)).delete()
     return key
 
 

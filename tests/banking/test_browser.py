@@ -233,7 +233,7 @@ def _journey_deposit(j: Journey) -> None:
     assert qr_text(page, "[data-testid=deposit-qr]").lower().startswith(f"bitcoin:{address}")
     assert page.locator("a[href^='bitcoin:']").count() == 1
     wallet.call("sendtoaddress", address, "0.01000000")
-    node_client().call("generatetoaddress", int(django_settings.DEPOSIT_CONFIRMATIONS), mine_to)
+    node_client().call("generatetoaddress", 1, mine_to)
     chain_sync()
     deposit_scan()
     # The page updates itself as confirmations arrive (no reload).
@@ -246,6 +246,7 @@ def _journey_deposit(j: Journey) -> None:
     )
     shot(page, prefix + "04-deposit-pending")
     node_client().call("generatetoaddress", needed - 1, mine_to)
+    chain_sync()
     deposit_scan()
     page.wait_for_function(
         "text => document.querySelector('[data-testid=deposits]').innerText.includes(text)",

@@ -84,7 +84,8 @@ def test_one_officer_cannot_switch_off_four_eyes(officers: tuple[User, User]) ->
     with pytest.raises(FourEyesViolation, match="different staff member"):
         approval_approve(actor=first, request_id=proposal.pk)
     assert RuleConfig.objects.get(name="four_eyes_withdrawal").enabled
-    assert any("different staff member" in m for m in _approve_in_admin(first, proposal))
+    # The admin does not even offer the proposer an Approve; posting it anyway does nothing.
+    assert not any("approved and executed" in m for m in _approve_in_admin(first, proposal))
     assert RuleConfig.objects.get(name="four_eyes_withdrawal").enabled
     assert_nothing_moved(before)
 
@@ -199,7 +200,8 @@ def test_admin_deactivate_only_proposes(officers: tuple[User, User]) -> None:
     assert SanctionedAddress.objects.get(pk=row.pk).active
     proposal = ApprovalRequest.objects.get(action="sanctions_deactivate")
     assert proposal.target_id == str(row.pk) and proposal.status == ApprovalStatus.PENDING
-    assert any("different staff member" in m for m in _approve_in_admin(first, proposal))
+    # The admin does not even offer the proposer an Approve; posting it anyway does nothing.
+    assert not any("approved and executed" in m for m in _approve_in_admin(first, proposal))
     assert SanctionedAddress.objects.get(pk=row.pk).active
     assert_nothing_moved(before)
 

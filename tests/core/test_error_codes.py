@@ -16,7 +16,7 @@ from core.errors import ApplicationError
 
 APPS = ["core", "accounts", "exchange", "compliance", "custody", "treasury", "merchants"]
 # Apps without errors of their own: nothing there may define an ApplicationError.
-WITHOUT_ERRORS = ["audit", "banking", "bank"]
+WITHOUT_ERRORS = ["audit", "bank"]
 
 
 def _import_all(package: str) -> None:

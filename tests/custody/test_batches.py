@@ -19,7 +19,6 @@ from custody.errors import NodeUnavailable
 from custody.hotwallet import lifecycle
 from custody.models import BatchStatus, Withdrawal, WithdrawalBatch, WithdrawalStatus
 from custody.node import NodeClient
-from custody.services import batches as batches_module
 from custody.services import (
     deposit_address_new,
     withdrawal_batch_broadcast,
@@ -309,7 +308,7 @@ def test_two_batch_builds_at_once_put_each_withdrawal_in_one_batch(
             with contextlib.suppress(threading.BrokenBarrierError):
                 both_signed.wait(timeout=3)
 
-    monkeypatch.setattr(batches_module, "_crash_point", meet)
+    monkeypatch.setattr(lifecycle, "crash_point", meet)
     results = run_threads(2, lambda _: withdrawal_batch_create())
     assert both_signed.broken  # the second builder waited for the first one's commit
     assert not [r for r in results if isinstance(r, Exception)], results

@@ -268,7 +268,7 @@ def test_key_left_in_progress_by_a_crashed_worker_is_recovered(
     record = IdempotencyRecord.objects.get(key="k-crash")
     assert record.status_code is None  # the claim the dead worker left behind
     busy = api.post(url, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-crash")
-    assert busy.status_code == 409 and busy.json()["code"] == "idempotency_in_progress"
+    assert busy.status_code == 409 and busy.json()["code"] == "idempotency-in-progress"
     # Later than any request can run: the claim is abandoned and the retry runs once.
     IdempotencyRecord.objects.filter(pk=record.pk).update(
         created_at=timezone.now() - timedelta(seconds=IN_PROGRESS_MAX_S + 1)

@@ -29,7 +29,7 @@ from merchants.services.invoices import invoice_create
 from merchants.services.keys import api_key_create
 from merchants.services.payments import invoice_pay_in_bank
 from merchants.services.webhooks import webhook_create
-from tests.banking.conftest import enable_2fa, otp_code
+from tests.banking.conftest import enable_2fa, otp_code, otp_lockout_elapse
 from tests.conftest import rate_feed
 from tests.merchants.test_payments import attach_address, observe
 
@@ -137,6 +137,7 @@ def test_refund_needs_the_owners_code(merchant: Merchant, payer: Any, owner_clie
     page = owner_client.post(url, form).content.decode()
     assert page.count("This code is not valid") == 1  # once, at the field
     assert not Refund.objects.exists()
+    otp_lockout_elapse(merchant.owner)  # the wrong code throttles the device: wait it out
     response = owner_client.post(url, {**form, "otp_code": otp_code(merchant.owner)})
     assert response.status_code == 302
     refund = Refund.objects.get()
@@ -227,6 +228,7 @@ def test_payout_address_needs_2fa_and_cools_down(
     form = {"action": "address", "a-label": "Cold", "a-address": address, "a-otp_code": "000000"}
     owner_client.post("/merchant/payouts/", form)
     assert not PayoutAddress.objects.exists()
+    otp_lockout_elapse(merchant.owner)  # the wrong code throttles the device: wait it out
     form["a-otp_code"] = otp_code(merchant.owner)
     assert owner_client.post("/merchant/payouts/", form).status_code == 302
     saved = PayoutAddress.objects.get()
@@ -275,7 +277,7 @@ def test_checkout_error_is_said_once(
         f"/i/{invoice.id}/pay", {"account": wallet.pk}, follow=True
     ).content.decode()
     assert text.count('class="msg msg-error"') == 1
-    assert text.count("over your per transaction limit") == 1, text
+    assert text.count("over your per-transaction limit") == 1, text
 
 
 def test_refund_and_payout_are_checked_before_the_code(
@@ -329,9 +331,9 @@ def test_dashboard_and_csv_queries_do_not_grow_per_invoice(
 ) -> None:
     for n in range(6):
         paid_invoice(merchant, payer, "0.00001000", metadata={"orderId": f"Q-{n}"})
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(26):  # fixed per page (nav, notifications badge)
         assert owner_client.get("/merchant/").status_code == 200
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(26):  # fixed per page (nav, notifications badge)
         response = owner_client.get("/merchant/invoices/export.csv")
         rows = b"".join(response.streaming_content).decode().splitlines()  # type: ignore[attr-defined]
     assert len(rows) == 7
