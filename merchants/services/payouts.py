@@ -15,6 +15,7 @@ from audit.chain import audit_record
 from compliance.services import limits_check, travel_rule_required, travel_rule_validate
 from core.errors import ServiceUnavailable, ValidationFailed, invariant
 from core.money import check_minor
+from custody.errors import AddressInvalid
 from custody.selectors import withdrawal_fee_sats
 from custody.services.withdrawals import withdrawal_address_checked, withdrawal_request
 from exchange.rates import kzt_value_tiyn
@@ -63,6 +64,7 @@ def merchant_payout_request(
     actor: Actor,
     client_address: str | None = None,
     travel_rule: Any = None,
+    refund_claim: bool = False,
 ) -> Payout:
     """Send the merchant's bitcoin to an allow-listed address through the withdrawal flow.
 
@@ -73,9 +75,18 @@ def merchant_payout_request(
     if not merchant.is_active:
         raise MerchantSuspended()
     check_minor(amount_sats, "BTC")
-    payout_address_allowed(merchant=merchant, address=address.strip())
+    if not refund_claim:
+        # A refund pull payment's claim goes to the payer's own address, bounded by the
+        # invoice's refund cap (``pull_payments``); the store's own payouts go only to
+        # the store's allow-list.
+        payout_address_allowed(merchant=merchant, address=address.strip())
     merchant_spendable_check(account_id=merchant.btc_account_id, amount_minor=amount_sats)
-    destination = withdrawal_address_checked(address.strip())
+    try:
+        destination = withdrawal_address_checked(address.strip())
+    except AddressInvalid as exc:  # the API calls the field "destination"
+        raise AddressInvalid(
+            exc.message, fields={"destination": exc.fields.get("address", [])}
+        ) from None
     with transaction.atomic():
         cleaned_travel = _payout_rules(merchant, amount_sats, travel_rule)
         payout = Payout.objects.create(

@@ -264,6 +264,7 @@ def payout_approve(
             address=claim.destination,
             actor=actor,
             client_address=client_address,
+            refund_claim=True,
         )
         claim.state = PayoutState.AWAITING_PAYMENT
         claim.save(update_fields=["payout", "state", "updated_at"])

@@ -51,7 +51,14 @@ def celery_eager() -> Iterator[None]:
 @pytest.fixture
 def make_merchant(make_user: Callable[..., User]) -> Callable[..., Merchant]:
     def make(name: str = "Tea House", **kwargs: Any) -> Merchant:
-        return merchant_onboard(name=name, owner=make_user(), actor=None, **kwargs)
+        owner = make_user()
+        # A business the bank onboards has its owner's identity verified (tier 2 limits).
+        from accounts.models import Identity, KycStatus
+
+        Identity.objects.update_or_create(
+            user=owner, defaults={"status": KycStatus.APPROVED, "tier": 2, "full_name": "Owner"}
+        )
+        return merchant_onboard(name=name, owner=owner, actor=None, **kwargs)
 
     return make
 
@@ -247,3 +254,19 @@ def problems(response: Any) -> dict[str, str]:
     assert isinstance(body, list) and body, body
     assert all({"path", "message"} <= set(item) for item in body), body
     return {item["path"]: item["message"] for item in body}
+
+
+def allow_list(merchant: Merchant, address: str) -> None:
+    """Put ``address`` on the store's payout allow-list, usable now (as after the cool-down).
+
+    Setup for tests about payouts themselves; adding through the owner's 2FA and the
+    cool-down are tested in test_web_pages and test_insider_payouts.
+    """
+    from django.utils import timezone
+
+    from merchants.models import PayoutAddress
+
+    PayoutAddress.objects.get_or_create(
+        merchant=merchant, address=address, removed_at=None,
+        defaults={"label": "test", "usable_from": timezone.now(), "created_by": merchant.owner},
+    )  # fmt: skip
