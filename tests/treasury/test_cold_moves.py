@@ -90,6 +90,9 @@ def test_sweep_then_refill_end_to_end(
     sweep.refresh_from_db()
     assert sweep.status == SweepStatus.BROADCAST
     assert t.cold.call("getaddressinfo", sweep.cold_address)["ismine"]
+    # Not replaceable (BIP 125): its txid, which the ledger tracks, cannot change.
+    decoded = t.client.call("decoderawtransaction", sweep.raw_tx)
+    assert all(vin["sequence"] >= 0xFFFFFFFE for vin in decoded["vin"])
     assert _ledger(AccountKind.IN_TRANSIT) == sweep.amount_sats
     assert _ledger(AccountKind.CUSTODY_HOT) == 2 * BTC - sweep.amount_sats - sweep.fee_sats
     t.sync()  # the wallets learn of the broadcast sweep asynchronously

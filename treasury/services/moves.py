@@ -167,7 +167,9 @@ def cold_move_psbt_build(*, move_id: int, actor: Actor = None) -> ColdMove:
         raise ColdMoveState(f"The cold move is {move.status}")
     hot = internal_address_new(label=f"cold move {move.pk}", actor=actor)
     cold = cold_wallet()
-    options = {"fee_rate": fee_rate_sat_vb(cold), "lockUnspents": True, "replaceable": True,
+    # Not replaceable, like batches: a replacement changes the txid the move is tracked by,
+    # and the move would be booked failed although its coins arrived.
+    options = {"fee_rate": fee_rate_sat_vb(cold), "lockUnspents": True, "replaceable": False,
                "change_type": "bech32"}  # fmt: skip
     funded = cold.call("walletcreatefundedpsbt", [], [{hot.address: btc(move.amount_sats)}],
                        0, options)  # fmt: skip

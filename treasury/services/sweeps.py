@@ -150,7 +150,7 @@ def sweep_create(*, amount_sats: int) -> Sweep | None:
             return None  # unsent transactions' coins are not yet spent in the node's eyes
         cold_address = cold_address_pinned()  # only to descriptors two operators approved
         built = hot_tx_build(hot, [{cold_address: btc(amount_sats)}],
-                             fee_rate=fee_rate_sat_vb(hot), replaceable=True,
+                             fee_rate=fee_rate_sat_vb(hot), replaceable=False,  # as batches
                              lock_unspents=False, what="sweep")  # fmt: skip
         with transaction.atomic():
             sweep = Sweep.objects.create(
