@@ -18,7 +18,7 @@ from merchants.services.invoices import invoice_create
 from merchants.services.keys import SCOPE_VIEW_INVOICES
 from merchants.services.payments import invoice_pay_in_bank
 from tests.conftest import fund
-from tests.merchants.conftest import Greenfield, problems, store_url
+from tests.merchants.conftest import Greenfield, allow_list, owner_verified, problems, store_url
 
 pytestmark = pytest.mark.django_db
 
@@ -111,6 +111,8 @@ def test_balance_and_transactions(
 
 def test_payout_on_chain(api: APIClient, merchant: Merchant) -> None:
     fund(merchant.btc_account, 500_000)
+    allow_list(merchant, ADDRESS)
+    owner_verified(merchant)
     response = api.post(
         store_url(merchant, "payouts"),
         {"amount": "0.00200000", "destination": ADDRESS},
@@ -123,7 +125,7 @@ def test_payout_on_chain(api: APIClient, merchant: Merchant) -> None:
     assert api.get(store_url(merchant, "payouts")).json()[0]["id"] == body["id"]
     broke = api.post(
         store_url(merchant, "payouts"),
-        {"amount": "1.00000000", "destination": ADDRESS},
+        {"amount": "0.00400000", "destination": ADDRESS},  # over the balance, under the limit
         format="json",
     )
     assert problems(broke) and broke.json()[0]["code"] == "insufficient-funds"
@@ -135,6 +137,8 @@ def test_payout_retry_is_one_withdrawal_and_status_follows_it(
     from custody.services import withdrawal_cancel
 
     fund(merchant.btc_account, 500_000)
+    allow_list(merchant, ADDRESS)
+    owner_verified(merchant)
     body = {"amount": "0.00100000", "destination": ADDRESS}
     first = api.post(
         store_url(merchant, "payouts"), body, format="json", HTTP_IDEMPOTENCY_KEY="p-1"

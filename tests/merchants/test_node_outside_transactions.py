@@ -18,6 +18,7 @@ from merchants.services.payouts import merchant_payout_request
 from merchants.services.refunds import invoice_refund
 from tests.conftest import NodeCalls, fund
 from tests.custody.conftest import Chain, chain  # noqa: F401 - fixture
+from tests.merchants.conftest import allow_list, owner_verified
 
 pytestmark = [pytest.mark.node, pytest.mark.django_db(transaction=True)]
 
@@ -44,6 +45,8 @@ def test_invoice_refund_and_payout_call_the_node_outside_transactions(
                             amount_sats=50_000, address=refund_to, actor=merchant.owner)  # fmt: skip
     assert refund.withdrawal_id is not None
     fund(merchant.btc_account, 500_000)
+    allow_list(merchant, payout_to)
+    owner_verified(merchant)
     payout = merchant_payout_request(merchant=merchant, amount_sats=200_000, address=payout_to,
                                      actor=merchant.owner)  # fmt: skip
     assert payout.withdrawal_id is not None
