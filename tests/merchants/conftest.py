@@ -13,9 +13,9 @@ from typing import Any
 
 import jsonschema
 import pytest
+from django.utils import timezone
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Identity, KycStatus, User
