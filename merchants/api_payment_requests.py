@@ -8,7 +8,6 @@ request answers with Greenfield ``InvoiceData``: the invoice to pay.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -29,11 +28,11 @@ from merchants.api import (
 )
 from merchants.models import Merchant, PaymentRequest
 from merchants.presenters import invoice_json, unix
-from merchants.serializers import InvoiceOut
+from merchants.serializers import AmountField, InvoiceOut
 from merchants.services import payment_requests as services
 from merchants.services.keys import SCOPE_MODIFY_PAYMENT_REQUESTS, SCOPE_VIEW_PAYMENT_REQUESTS
 
-REQUEST_ID = OpenApiParameter("request_id", OpenApiTypes.STR, OpenApiParameter.PATH)
+PAYMENT_REQUEST_ID = OpenApiParameter("payment_request_id", OpenApiTypes.STR, OpenApiParameter.PATH)
 EXPIRY_MAX_S = 10 * 365 * 24 * 3600
 EXAMPLE = {
     "id": "7Hd3kP2xQm9RtVwYz1AbCd",
@@ -70,20 +69,8 @@ PAY_EXAMPLE = OpenApiExample(
 INVOICE_EXAMPLE_OUT = OpenApiExample("Invoice", value=INVOICE_EXAMPLE, response_only=True)
 
 
-class _Amount(serializers.Field):
-    """A decimal amount as a string (or a JSON number, read exactly)."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if isinstance(data, bool) or not isinstance(data, str | int | Decimal):
-            raise serializers.ValidationError('A decimal string, e.g. "25000.00".')
-        return str(data)
-
-    def to_representation(self, value: Any) -> str:
-        return str(value)
-
-
 class PaymentRequestIn(serializers.Serializer):
-    amount = _Amount()
+    amount = AmountField(help_text='In the request currency, e.g. "25000.00" or 25000.')
     title = serializers.CharField(max_length=200)
     currency = serializers.CharField(
         max_length=3, required=False, allow_null=True, allow_blank=True
@@ -111,7 +98,7 @@ class PaymentRequestOut(PaymentRequestIn):
 
 
 class PayIn(serializers.Serializer):
-    amount = _Amount(required=False, allow_null=True)
+    amount = AmountField(required=False, allow_null=True)
     allowPendingInvoiceReuse = serializers.BooleanField(required=False, allow_null=True)
 
 
@@ -145,9 +132,9 @@ def _expiry(value: int | None) -> datetime | None:
     return datetime.fromtimestamp(value, tz=UTC)
 
 
-def _request(merchant: Merchant, request_id: str) -> PaymentRequest:
+def _request(merchant: Merchant, payment_request_id: str) -> PaymentRequest:
     pr = (
-        PaymentRequest.objects.filter(merchant=merchant, pk=request_id)
+        PaymentRequest.objects.filter(merchant=merchant, pk=payment_request_id)
         .select_related("merchant")
         .first()
     )
@@ -167,7 +154,7 @@ class PaymentRequestsApi(MerchantApiView):
         summary="Get payment requests",
         parameters=[STORE_ID],
         responses={200: PaymentRequestOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Requests", value=[EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Requests", value=EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, store_id: str) -> Response:
         merchant = self.merchant(store_id)
@@ -220,28 +207,32 @@ class PaymentRequestApi(MerchantApiView):
         operation_id="PaymentRequests_GetPaymentRequest",
         tags=["Payment Requests"],
         summary="Get payment request",
-        parameters=[STORE_ID, REQUEST_ID],
+        parameters=[STORE_ID, PAYMENT_REQUEST_ID],
         responses={200: PaymentRequestOut, **ERRORS},
         examples=[RESPONSE_EXAMPLE],
     )
-    def get(self, request: Request, request_id: str, store_id: str | None = None) -> Response:
-        return Response(payment_request_json(_request(self.merchant(store_id), request_id)))
+    def get(
+        self, request: Request, payment_request_id: str, store_id: str | None = None
+    ) -> Response:
+        return Response(payment_request_json(_request(self.merchant(store_id), payment_request_id)))
 
     @extend_schema(
         operation_id="PaymentRequests_UpdatePaymentRequest",
         tags=["Payment Requests"],
         summary="Update payment request",
-        parameters=[STORE_ID, REQUEST_ID],
+        parameters=[STORE_ID, PAYMENT_REQUEST_ID],
         request=PaymentRequestIn,
         responses={200: PaymentRequestOut, **WRITE_ERRORS},
         examples=[CREATE_EXAMPLE, RESPONSE_EXAMPLE],
     )
-    def put(self, request: Request, request_id: str, store_id: str | None = None) -> Response:
+    def put(
+        self, request: Request, payment_request_id: str, store_id: str | None = None
+    ) -> Response:
         merchant = self.merchant(store_id)
         data = self.body(PaymentRequestIn)
         pr = services.payment_request_update(
             merchant=merchant,
-            request_id=request_id,
+            request_id=payment_request_id,
             actor=merchant.owner,
             title=data["title"],
             amount=data["amount"],
@@ -255,13 +246,15 @@ class PaymentRequestApi(MerchantApiView):
         operation_id="PaymentRequests_ArchivePaymentRequest",
         tags=["Payment Requests"],
         summary="Archive payment request",
-        parameters=[STORE_ID, REQUEST_ID],
+        parameters=[STORE_ID, PAYMENT_REQUEST_ID],
         responses={200: None, **WRITE_ERRORS},
     )
-    def delete(self, request: Request, request_id: str, store_id: str | None = None) -> Response:
+    def delete(
+        self, request: Request, payment_request_id: str, store_id: str | None = None
+    ) -> Response:
         merchant = self.merchant(store_id)
         services.payment_request_archive(
-            merchant=merchant, request_id=request_id, actor=merchant.owner
+            merchant=merchant, request_id=payment_request_id, actor=merchant.owner
         )
         return Response(status=200)
 
@@ -277,19 +270,21 @@ class PaymentRequestPayApi(MerchantApiView):
         summary="Create a new invoice for the payment request",
         description="A new invoice for the amount due (or `amount` when the request allows "
         "custom amounts), or the pending one when `allowPendingInvoiceReuse` is true.",
-        parameters=[STORE_ID, REQUEST_ID, IDEMPOTENCY_HEADER],
+        parameters=[STORE_ID, PAYMENT_REQUEST_ID, IDEMPOTENCY_HEADER],
         request=PayIn,
         responses={200: InvoiceOut, **WRITE_ERRORS},
         examples=[PAY_EXAMPLE, INVOICE_EXAMPLE_OUT],
     )
-    def post(self, request: Request, request_id: str, store_id: str | None = None) -> Response:
+    def post(
+        self, request: Request, payment_request_id: str, store_id: str | None = None
+    ) -> Response:
         merchant = self.merchant(store_id)
-        _request(merchant, request_id)  # another store's request is a 404
+        _request(merchant, payment_request_id)  # another store's request is a 404
 
         def pay() -> Response:
             data = self.body(PayIn) if request.data else {}
             invoice = services.payment_request_pay(
-                request_id=request_id,
+                request_id=payment_request_id,
                 amount=data.get("amount"),
                 reuse_pending=bool(data.get("allowPendingInvoiceReuse")),
                 actor=merchant.owner,

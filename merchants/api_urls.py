@@ -43,7 +43,7 @@ W = "webhooks/<pid:webhook_id>"
 D = W + "/deliveries/<pid:delivery_id>"
 PM = "/payment-methods/<pid:payment_method_id>"
 P = "pull-payments/<pid:pull_payment_id>"
-R = "payment-requests/<pid:request_id>"
+R = "payment-requests/<pid:payment_request_id>"
 
 ROUTES: list[tuple[str, type[Any], str | None]] = [
     ("server/info", api_server.ServerInfoApi, "server-info"),

@@ -33,6 +33,7 @@ PATH_PARAMETERS = {
     "payment_method_id": "paymentMethodId",
     "pull_payment_id": "pullPaymentId",
     "payout_id": "payoutId",
+    "payment_request_id": "paymentRequestId",
 }
 
 

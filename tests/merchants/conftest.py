@@ -6,19 +6,21 @@ import copy
 import json
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from django.utils import timezone
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from rest_framework.test import APIClient
 
-from accounts.models import User
+from accounts.models import Identity, KycStatus, User
 from bank.celery import app as celery_app
-from merchants.models import Merchant
+from merchants.models import Merchant, PayoutAddress
 from merchants.services.keys import SCOPES, api_key_issue
 from merchants.services.merchants import merchant_onboard
 
@@ -256,17 +258,16 @@ def problems(response: Any) -> dict[str, str]:
     return {item["path"]: item["message"] for item in body}
 
 
-def allow_list(merchant: Merchant, address: str) -> None:
-    """Put ``address`` on the store's payout allow-list, usable now (as after the cool-down).
+def allow_list(merchant: Merchant, address: str, *, usable_now: bool = True) -> PayoutAddress:
+    """Put ``address`` on the store's payout allow-list, usable now (or still cooling down)."""
+    when = timezone.now() + (timedelta(seconds=-1) if usable_now else timedelta(days=1))
+    return PayoutAddress.objects.create(
+        merchant=merchant, label="test", address=address, usable_from=when
+    )
 
-    Setup for tests about payouts themselves; adding through the owner's 2FA and the
-    cool-down are tested in test_web_pages and test_insider_payouts.
-    """
-    from django.utils import timezone
 
-    from merchants.models import PayoutAddress
-
-    PayoutAddress.objects.get_or_create(
-        merchant=merchant, address=address, removed_at=None,
-        defaults={"label": "test", "usable_from": timezone.now(), "created_by": merchant.owner},
-    )  # fmt: skip
+def owner_verified(merchant: Merchant, tier: int = 1) -> None:
+    """Give the store's owner an approved identity: payouts apply the owner's tier limits."""
+    Identity.objects.update_or_create(
+        user=merchant.owner, defaults={"status": KycStatus.APPROVED, "tier": tier}
+    )

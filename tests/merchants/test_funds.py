@@ -23,7 +23,7 @@ from merchants.services.merchants import merchant_set_status
 from merchants.services.payments import invoice_pay_in_bank
 from merchants.services.payouts import merchant_convert_to_kzt, merchant_payout_request
 from tests.conftest import fund
-from tests.merchants.conftest import Greenfield, allow_list, problems, store_url
+from tests.merchants.conftest import Greenfield, allow_list, owner_verified, problems, store_url
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +117,7 @@ def test_balance_and_transactions(
 def test_payout_on_chain(api: APIClient, merchant: Merchant) -> None:
     fund(merchant.btc_account, 500_000)
     allow_list(merchant, ADDRESS)
+    owner_verified(merchant)
     response = api.post(
         store_url(merchant, "payouts"),
         {"amount": "0.00200000", "destination": ADDRESS},
@@ -129,7 +130,7 @@ def test_payout_on_chain(api: APIClient, merchant: Merchant) -> None:
     assert api.get(store_url(merchant, "payouts")).json()[0]["id"] == body["id"]
     broke = api.post(
         store_url(merchant, "payouts"),
-        {"amount": "0.01000000", "destination": ADDRESS},  # within limits, over the balance
+        {"amount": "0.00400000", "destination": ADDRESS},  # over the balance, under the limit
         format="json",
     )
     assert problems(broke) and broke.json()[0]["code"] == "insufficient-funds"
@@ -142,6 +143,7 @@ def test_payout_retry_is_one_withdrawal_and_status_follows_it(
 
     fund(merchant.btc_account, 500_000)
     allow_list(merchant, ADDRESS)
+    owner_verified(merchant)
     body = {"amount": "0.00100000", "destination": ADDRESS}
     first = api.post(
         store_url(merchant, "payouts"), body, format="json", HTTP_IDEMPOTENCY_KEY="p-1"

@@ -18,7 +18,7 @@ from merchants.services.payouts import merchant_payout_request
 from merchants.services.refunds import invoice_refund
 from tests.conftest import NodeCalls, fund
 from tests.custody.conftest import Chain, chain  # noqa: F401 - fixture
-from tests.merchants.conftest import allow_list
+from tests.merchants.conftest import allow_list, owner_verified
 
 pytestmark = [pytest.mark.node, pytest.mark.django_db(transaction=True)]
 
@@ -46,6 +46,7 @@ def test_invoice_refund_and_payout_call_the_node_outside_transactions(
     assert refund.withdrawal_id is not None
     fund(merchant.btc_account, 500_000)
     allow_list(merchant, payout_to)
+    owner_verified(merchant)
     payout = merchant_payout_request(merchant=merchant, amount_sats=200_000, address=payout_to,
                                      actor=merchant.owner)  # fmt: skip
     assert payout.withdrawal_id is not None

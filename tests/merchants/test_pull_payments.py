@@ -17,7 +17,7 @@ from merchants.models import Merchant, WebhookDelivery
 from merchants.services.invoices import invoice_create
 from merchants.services.keys import SCOPE_VIEW_INVOICES
 from merchants.services.payments import invoice_pay_in_bank
-from tests.merchants.conftest import Greenfield, problems, store_url
+from tests.merchants.conftest import Greenfield, allow_list, owner_verified, problems, store_url
 from tests.merchants.test_funds import ADDRESS
 
 pytestmark = pytest.mark.django_db
@@ -119,6 +119,8 @@ def test_refund_needs_the_pull_payment_permission(
 def test_claim_approve_and_the_withdrawal(
     api: APIClient, merchant: Merchant, paid: str, greenfield: Greenfield
 ) -> None:
+    allow_list(merchant, ADDRESS)
+    owner_verified(merchant)
     api.post(store_url(merchant, "webhooks"), {"url": "https://shop.example/h"}, format="json")
     pull = _refund(api, paid, refundVariant="RateThen").json()
     payer = APIClient()

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Account, User
 from merchants.services.payments import invoice_pay_in_bank
-from tests.merchants.conftest import store_url
+from tests.merchants.conftest import allow_list, owner_verified, store_url
 from tests.merchants.test_funds import ADDRESS
 
 pytestmark = pytest.mark.django_db
@@ -226,6 +226,8 @@ def _check_webhooks(contract: Contract, api: APIClient, merchant: Any, s: str) -
 def _check_pull_payments(
     contract: Contract, api: APIClient, merchant: Any, iid: str, s: str
 ) -> None:
+    allow_list(merchant, ADDRESS)
+    owner_verified(merchant)
     pull = api.post(
         store_url(merchant, f"invoices/{iid}/refund"),
         {"refundVariant": "Custom", "customAmount": "0.0003", "customCurrency": "BTC"},

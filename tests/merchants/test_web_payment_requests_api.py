@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from merchants.models import Invoice, Merchant
 from tests.conftest import rate_feed
-from tests.merchants.conftest import Greenfield, _drop_closed, _nullable, store_url
+from tests.merchants.conftest import Greenfield, _drop_closed, _nullable, problems, store_url
 from tests.merchants.test_schema import Contract
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +74,7 @@ def test_create_list_get_pay_archive(
 
     assert api.delete(f"/api/v1/payment-requests/{data['id']}").status_code == 200
     closed = api.post(f"/api/v1/payment-requests/{data['id']}/pay", {}, format="json")
-    assert closed.status_code == 409 and closed.json()["code"] == "payment_request_closed"
+    assert closed.status_code == 409 and closed.json()["code"] == "payment-request-closed"
     assert api.get(store_url(merchant, "payment-requests")).json() == []
 
 
@@ -94,15 +94,14 @@ def test_bad_input_and_other_stores(
         {"title": "x", "amount": True},
     ):
         response = api.post(url, bad, format="json")
-        assert response.status_code in (400, 422), (bad, response.content)
-        assert "code" in response.json()
+        assert problems(response), bad  # Greenfield's 422: a list of {path, message}
     pr = api.post(url, {"title": "x", "amount": "10.00", "currency": "KZT"}, format="json").json()
     other = make_client(make_merchant("Other shop"))
     assert other.get(f"/api/v1/payment-requests/{pr['id']}").status_code == 404
     viewer = make_client(merchant, scopes=["btcpay.store.canviewinvoices"])
     assert viewer.get(url).status_code == 403
     custom = api.post(f"/api/v1/payment-requests/{pr['id']}/pay", {"amount": "5"}, format="json")
-    assert custom.status_code == 422 and "amount" in custom.json()["fields"]
+    assert "amount" in problems(custom)
 
 
 def test_schema_lists_the_endpoints(api: APIClient) -> None:
@@ -122,22 +121,22 @@ def test_schema_lists_the_endpoints(api: APIClient) -> None:
 def test_responses_match_the_published_schema(api: APIClient, merchant: Merchant) -> None:
     spec = APIClient().get("/api/schema/?format=json").json()
     contract = Contract(spec)
-    s = "/api/v1/stores/{store_id}/payment-requests"
+    s = "/api/v1/stores/{storeId}/payment-requests"
     body = {"amount": "15000.00", "currency": "KZT", "title": "Hall"}
     created = api.post(store_url(merchant, "payment-requests"), body, format="json").json()
     contract.check("post", s, created)
     contract.check("get", s, api.get(store_url(merchant, "payment-requests")).json())
     one = store_url(merchant, f"payment-requests/{created['id']}")
-    contract.check("get", s + "/{request_id}", api.get(one).json())
+    contract.check("get", s + "/{paymentRequestId}", api.get(one).json())
     updated = api.put(one, {**body, "title": "Hall, Saturday"}, format="json")
     assert updated.json()["title"] == "Hall, Saturday"
-    contract.check("put", s + "/{request_id}", updated.json())
+    contract.check("put", s + "/{paymentRequestId}", updated.json())
     rate_feed(45_000_000_00, 100)
     paid = api.post(one + "/pay", {}, format="json")
     assert paid.status_code == 200, paid.content
-    contract.check("post", s + "/{request_id}/pay", paid.json())
+    contract.check("post", s + "/{paymentRequestId}/pay", paid.json())
     # Paid in part or in full, a request no longer changes.
     Invoice.objects.filter(pk=paid.json()["id"]).update(paid_sats=1, status="Processing")
     assert api.put(one, body, format="json").status_code == 409
     ops = {(m, p) for p, item in spec["paths"].items() if "payment-requests" in p for m in item}
-    assert contract.checked == ops - {("delete", s + "/{request_id}")}
+    assert contract.checked == ops - {("delete", s + "/{paymentRequestId}")}
