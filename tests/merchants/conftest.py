@@ -261,9 +261,11 @@ def problems(response: Any) -> dict[str, str]:
 def allow_list(merchant: Merchant, address: str, *, usable_now: bool = True) -> PayoutAddress:
     """Put ``address`` on the store's payout allow-list, usable now (or still cooling down)."""
     when = timezone.now() + (timedelta(seconds=-1) if usable_now else timedelta(days=1))
-    return PayoutAddress.objects.create(
-        merchant=merchant, label="test", address=address, usable_from=when
-    )
+    saved, _ = PayoutAddress.objects.update_or_create(
+        merchant=merchant, address=address, removed_at=None,
+        defaults={"label": "test", "usable_from": when},
+    )  # fmt: skip
+    return saved
 
 
 def owner_verified(merchant: Merchant, tier: int = 1) -> None:

@@ -10,7 +10,7 @@ from core.errors import ValidationFailed
 from custody.models import Withdrawal
 from merchants.models import ApiKey, Merchant, Payout
 from merchants.services.keys import SCOPE_PAYOUT, SCOPE_VIEW_INVOICES, api_key_create
-from tests.banking.conftest import enable_2fa, otp_code
+from tests.banking.conftest import enable_2fa, otp_code, otp_lockout_elapse
 from tests.conftest import fund
 from tests.merchants.conftest import allow_list, owner_verified, problems, store_url
 from tests.merchants.test_funds import ADDRESS
@@ -59,6 +59,7 @@ def test_a_money_key_needs_the_owners_code(merchant: Merchant) -> None:
             )
     assert not ApiKey.objects.exists()
     api_key_create(merchant=merchant, label="view", scopes=[SCOPE_VIEW_INVOICES], actor=owner)
+    otp_lockout_elapse(owner)  # the wrong codes throttled the device: wait it out
     key, _ = api_key_create(
         merchant=merchant, label="pay", scopes=[SCOPE_PAYOUT], actor=owner, otp_code=otp_code(owner)
     )
@@ -75,6 +76,7 @@ def test_the_keys_page_asks_the_code_for_a_money_key(merchant: Merchant) -> None
     assert not ApiKey.objects.exists()
     browser.post("/merchant/keys/", {"label": "view", "scopes": [SCOPE_VIEW_INVOICES]})
     assert list(ApiKey.objects.values_list("label", flat=True)) == ["view"]
+    otp_lockout_elapse(merchant.owner)  # the wrong code throttled the device: wait it out
     browser.post(
         "/merchant/keys/",
         {"label": "pay", "scopes": [SCOPE_PAYOUT], "otp_code": otp_code(merchant.owner)},
