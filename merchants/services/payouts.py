@@ -17,7 +17,11 @@ from core.errors import ServiceUnavailable, ValidationFailed, invariant
 from core.money import check_minor
 from custody.errors import AddressInvalid
 from custody.selectors import withdrawal_fee_sats
-from custody.services.withdrawals import withdrawal_address_checked, withdrawal_request
+from custody.services.withdrawals import (
+    CheckedAddress,
+    withdrawal_address_checked,
+    withdrawal_request,
+)
 from exchange.rates import kzt_value_tiyn
 from exchange.services import bid_rate, exchange_rate_fresh, kzt_for_btc
 from merchants.errors import MerchantSuspended, QuoteUnavailable
@@ -65,6 +69,7 @@ def merchant_payout_request(
     client_address: str | None = None,
     travel_rule: Any = None,
     refund_claim: bool = False,
+    checked: CheckedAddress | None = None,
 ) -> Payout:
     """Send the merchant's bitcoin to an allow-listed address through the withdrawal flow.
 
@@ -82,7 +87,8 @@ def merchant_payout_request(
         payout_address_allowed(merchant=merchant, address=address.strip())
     merchant_spendable_check(account_id=merchant.btc_account_id, amount_minor=amount_sats)
     try:
-        destination = withdrawal_address_checked(address.strip())
+        # A caller inside its own transaction checked the address first (``checked``).
+        destination = checked or withdrawal_address_checked(address.strip())
     except AddressInvalid as exc:  # the API calls the field "destination"
         raise AddressInvalid(
             exc.message, fields={"destination": exc.fields.get("address", [])}

@@ -21,6 +21,7 @@ from core.money import format_amount, parse_amount
 from custody.addresses import address_parse
 from custody.errors import AddressInvalid
 from custody.models import Withdrawal, WithdrawalStatus
+from custody.services.withdrawals import withdrawal_address_checked
 from exchange.services import btc_for_kzt, exchange_rate_current
 from merchants.errors import MerchantErrorCode, NotRefundable, QuoteUnavailable
 from merchants.ids import random_id
@@ -251,7 +252,14 @@ def payout_approve(
     actor: Any,
     client_address: str | None,
 ) -> PullPaymentPayout:
-    """Approve a claim: the bank starts the withdrawal from the merchant's BTC account."""
+    """Approve a claim: the bank starts the withdrawal from the merchant's BTC account.
+
+    The claim's destination is checked with the node first, with nothing locked.
+    """
+    unlocked = PullPaymentPayout.objects.filter(
+        pull_payment__merchant=merchant, pk=payout_id
+    ).first()
+    checked = withdrawal_address_checked(unlocked.destination) if unlocked else None
     with transaction.atomic():
         claim = _lock_claim(merchant, payout_id)
         if claim.state != PayoutState.AWAITING_APPROVAL:
@@ -265,6 +273,7 @@ def payout_approve(
             actor=actor,
             client_address=client_address,
             refund_claim=True,
+            checked=checked if checked and checked.given == claim.destination else None,
         )
         claim.state = PayoutState.AWAITING_PAYMENT
         claim.save(update_fields=["payout", "state", "updated_at"])
