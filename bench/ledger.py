@@ -146,7 +146,7 @@ def main() -> None:
             figures["ledger_single_transfers_per_s"] = round(r["per_s"])
         if workload == "batch":
             figures["ledger_batch_transfers_per_s"] = round(r["per_s"])
-    from compliance.audit import audit_verify
+    from audit.chain import audit_verify
 
     from accounts.selectors import ledger_check
 
