@@ -146,9 +146,8 @@ def main() -> None:
             figures["ledger_single_transfers_per_s"] = round(r["per_s"])
         if workload == "batch":
             figures["ledger_batch_transfers_per_s"] = round(r["per_s"])
-    from audit.chain import audit_verify
-
     from accounts.selectors import ledger_check
+    from audit.chain import audit_verify
 
     breaches, breaks = ledger_check(), audit_verify()
     print("ledger_check:", breaches or "OK", "audit_verify:", breaks[:3] or "OK")
