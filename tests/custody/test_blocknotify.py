@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -74,18 +75,45 @@ def notifying_node(tmp_path: Path, settings: Any) -> Iterator[str]:
         call_command("bitcoind", "stop", "--datadir", datadir)
 
 
-def _wait_for(check: Any, what: str) -> Any:
-    """Poll the database (a row the hook's process writes) until ``check`` is truthy."""
+# Every committed change to a deposit row wakes the test: it waits for that event
+# (PostgreSQL LISTEN/NOTIFY), never for a fixed time.
+NOTIFY_SQL = """
+CREATE OR REPLACE FUNCTION test_deposit_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('test_deposit_changed', NEW.id::text); RETURN NEW; END; $$;
+DROP TRIGGER IF EXISTS test_deposit_changed ON custody_deposit;
+CREATE TRIGGER test_deposit_changed AFTER INSERT OR UPDATE ON custody_deposit
+    FOR EACH ROW EXECUTE FUNCTION test_deposit_changed();
+"""
+
+
+@pytest.fixture
+def deposit_changes() -> Iterator[psycopg.Connection[Any]]:
+    """A connection listening for committed deposit changes (the hook's process writes them)."""
+    with connection.cursor() as cursor:
+        cursor.execute(NOTIFY_SQL)
+    info = connection.connection.info
+    with psycopg.connect(info.dsn, autocommit=True) as listener:
+        listener.execute("LISTEN test_deposit_changed")
+        yield listener
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS test_deposit_changed ON custody_deposit")
+
+
+def _wait_for(listener: psycopg.Connection[Any], check: Any, what: str) -> Any:
+    """Return ``check()`` once it is truthy, re-checking at each deposit change (90 s at most)."""
     deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"the block-notify scan did not {what} within {WAIT_S} s")
+    while (found := check()) is None or not found:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            pytest.fail(f"the block-notify scan did not {what} within {WAIT_S} s")
+        for _ in listener.notifies(timeout=left, stop_after=1):
+            break  # a deposit changed: look again
+    return found
 
 
-def test_new_blocks_run_the_deposit_scan(notifying_node: str, funded_account: Any) -> None:
+def test_new_blocks_run_the_deposit_scan(
+    notifying_node: str, funded_account: Any, deposit_changes: psycopg.Connection[Any]
+) -> None:
     account = funded_account()
     address = deposit_address_new(account=account).address
     client = node_client()
@@ -96,10 +124,12 @@ def test_new_blocks_run_the_deposit_scan(notifying_node: str, funded_account: An
     for height in range(1, needed + 1):
         client.call("generatetoaddress", 1, mine_to)  # no scan is called here: only the hook
         _wait_for(
+            deposit_changes,
             lambda h=height: Deposit.objects.filter(txid=txid, confirmations__gte=h).first(),
             f"record {height} confirmation(s)",
         )
     deposit = _wait_for(
+        deposit_changes,
         lambda: Deposit.objects.filter(txid=txid, status=DepositStatus.CREDITED).first(),
         "credit the deposit",
     )
