@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Sum
 
 from accounts.models import Account
 from accounts.services.twofactor import twofactor_check, twofactor_enabled
@@ -20,7 +19,7 @@ from exchange.services import exchange_rate_current
 from merchants.errors import InvoiceNotFound, QuoteUnavailable, RefundNotAllowed
 from merchants.models import Invoice, Merchant, PaymentMethod, Payout, Refund, RefundMethod
 from merchants.services.payouts import merchant_convert_to_kzt
-from merchants.services.refunds import REFUNDABLE, invoice_refund
+from merchants.services.refunds import REFUNDABLE, invoice_refund, refund_amount_checked
 
 
 def funds_check(merchant: Merchant, amount_sats: int, *, fee_sats: int = 0) -> None:
@@ -61,14 +60,7 @@ def refund_precheck(
         raise RefundNotAllowed(
             "Only paid invoices that are settled, expired or invalid can be refunded."
         )
-    refunded = invoice.refunds.aggregate(total=Sum("amount_sats"))["total"] or 0
-    left = invoice.paid_sats - refunded
-    amount = left if amount_sats is None else amount_sats
-    if amount <= 0 or amount > left:
-        raise ValidationFailed(
-            "Refund amount out of range",
-            fields={"amount": [f"At most {format_amount(left, 'BTC', with_code=True)} is left."]},
-        )
+    amount = refund_amount_checked(invoice, amount_sats)
     fee = 0
     if method == RefundMethod.IN_BANK:
         if not invoice.payments.filter(method=PaymentMethod.BANK).exists():

@@ -55,7 +55,7 @@ def invoice_refund(
             raise RefundNotAllowed(
                 "Only paid invoices that are settled, expired or invalid can be refunded."
             )
-        amount = _amount_left_checked(invoice, amount_sats)
+        amount = refund_amount_checked(invoice, amount_sats)
         merchant_spendable_check(account_id=merchant.btc_account_id, amount_minor=amount)
         # Refuse before writing anything: no refund row is created and rolled back.
         payer_account_id: int | None = None
@@ -105,8 +105,10 @@ def _payer_account_id(invoice: Any) -> int:
     return int(payment.payer_account_id)
 
 
-def _amount_left_checked(invoice: Any, amount_sats: int | None) -> int:
+def refund_amount_checked(invoice: Any, amount_sats: int | None) -> int:
     """Return the refund's amount: what is asked, or all that is left; never more.
+
+    The one cap rule: the refund service and the web door's pre-check both call it.
 
     Pull payments (Greenfield refunds) count too: their amount is promised.
     """
