@@ -15,7 +15,7 @@ from accounts.services import system_account
 from compliance.errors import FourEyesViolation
 from compliance.services import approval_approve
 from core.errors import PermissionDenied
-from custody.models import BatchStatus, FeeBumpStatus, WithdrawalStatus
+from custody.models import BatchStatus, FeeBump, FeeBumpStatus, WithdrawalStatus
 from custody.services import (
     withdrawal_batch_broadcast,
     withdrawal_batch_confirm,
@@ -43,6 +43,24 @@ def bumper(make_user: Callable[..., User]) -> Callable[[], User]:
     return make
 
 
+def _builder_free() -> None:
+    """Wait (blocking, 60 s at most) until no other session holds the hot-wallet builder lock.
+
+    Builders skip a run when another is at work; a test that wants this run to build
+    waits for the lock to be free, the event itself, rather than for some time.
+    """
+    from django.db import connection
+
+    from custody.hotwallet.builder import BUILDER_LOCK_SPACE, hot_wallet_row
+
+    wallet = hot_wallet_row()
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '60s'")
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [BUILDER_LOCK_SPACE, wallet.pk])
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [BUILDER_LOCK_SPACE, wallet.pk])
+        cursor.execute("SET lock_timeout = 0")
+
+
 def _stuck_batch(chain: Chain, funded_account: Any, hot_funded: Any) -> Any:
     hot_funded(10_000_000)
     account = funded_account(1_000_000)
@@ -63,7 +81,8 @@ def test_a_child_lifts_the_package_and_the_batch_pays_once(
     bump = fee_bump_request(batch_id=batch.pk, fee_rate_sat_vb=target, actor=bumper(),
                             reason="stuck for hours")  # fmt: skip
     assert bump.status == FeeBumpStatus.APPROVED  # under the four-eyes bound
-    assert fee_bumps_build() == 1
+    _builder_free()
+    assert fee_bumps_build() == 1, FeeBump.objects.values("status", "last_error").get(pk=bump.pk)
     assert fee_bumps_broadcast() == 1
     bump.refresh_from_db()
     entry = chain.client.call("getmempoolentry", batch.txid)
