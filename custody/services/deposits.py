@@ -28,10 +28,6 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts.models import AccountKind, AccountStatus, Transfer
-from accounts.services import system_account, transfer_create
-from compliance.services import case_open
-from core.errors import ApplicationError
 from custody.errors import NodeError
 from custody.models import (
     AddressPurpose,
@@ -39,13 +35,12 @@ from custody.models import (
     Deposit,
     DepositAddress,
     DepositStatus,
-    SuspenseReason,
 )
-from custody.node import NodeClient, hot_wallet, node_client, sats
+from custody.node import NodeClient, hot_wallet, sats
+from custody.services.deposit_credit import credit_due
 from custody.services.listeners import listeners_enqueue
 from custody.services.reorg import deposit_lose
-from custody.services.suspense import suspense_reason
-from custody.services.unconfirm import confirmation_holds_place, confirmations_follow
+from custody.services.unconfirm import confirmations_follow
 
 logger = logging.getLogger("alatau.custody.deposits")
 
@@ -150,7 +145,7 @@ def deposit_scan(*, client: NodeClient | None = None) -> ScanReport:
         _handle_removed(removed, current, report)
         _record(current, report)
         _recheck_unseen(hot, current, target, report)
-        _credit_due(report)
+        credit_due(report)
         report.held, report.released = confirmations_follow()
         _notify_reorged(report.reorged_ids)
         cursor_row.block_hash = str(reply["lastblock"])
@@ -198,8 +193,7 @@ def _record(current: dict[tuple[str, int], Output], report: ScanReport) -> None:
     new = [_new_deposit(out, addresses.get(out.address)) for key, out in current.items()
            if key not in existing]  # fmt: skip
     with transaction.atomic():
-        created = Deposit.objects.bulk_create(new, batch_size=BULK_SIZE, ignore_conflicts=True)
-        report.recorded = len(created)
+        report.recorded = _insert_new(new)
         changed = _refresh(existing, current, report)
         invoice_keys = {key for key, out in current.items()
                         if (addr := addresses.get(out.address)) is not None
@@ -209,6 +203,36 @@ def _record(current: dict[tuple[str, int], Output], report: ScanReport) -> None:
             ids = _ids_for(touched)
             report.changed_ids.update(ids)
             _notify(ids)
+
+
+def _insert_new(new: list[Deposit]) -> int:
+    """Insert new outputs, BULK_SIZE a statement (arrays, not Django's row-by-row SQL).
+
+    A row another scan inserted meanwhile is skipped (UNIQUE txid+vout); returns how
+    many were inserted.
+    """
+    inserted = 0
+    now = timezone.now()
+    for start in range(0, len(new), BULK_SIZE):
+        chunk = new[start : start + BULK_SIZE]
+        columns: list[list[Any]] = [
+            [d.txid for d in chunk], [d.vout for d in chunk], [d.address for d in chunk],
+            [d.deposit_address_id for d in chunk], [d.amount_sats for d in chunk],
+            [str(d.status) for d in chunk], [d.confirmations for d in chunk],
+            [d.block_hash for d in chunk],
+        ]  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {Deposit._meta.db_table} (txid, vout, address,"  # noqa: S608 - the model's table
+                " deposit_address_id, amount_sats, status, confirmations, block_hash,"
+                " reversals, suspense_reason, unconfirmed, seen_at, updated_at)"
+                " SELECT u.*, 0, '', false, %s, %s FROM unnest(%s::text[], %s::integer[],"
+                " %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::integer[], %s::text[])"
+                " AS u ON CONFLICT (txid, vout) DO NOTHING",
+                [now, now, *columns],
+            )
+            inserted += max(cursor.rowcount, 0)
+    return inserted
 
 
 def _initial_status(amount_sats: int, address: DepositAddress | None) -> str:
@@ -291,10 +315,25 @@ def _refresh(
             deposit.status = _initial_status(deposit.amount_sats, deposit.deposit_address)
         updates.append(deposit)
         changed.add(key)
-    Deposit.objects.bulk_update(
-        updates, ["confirmations", "block_hash", "status", "updated_at"], batch_size=BULK_SIZE
-    )
+    _save_refreshed(updates)
     return changed
+
+
+def _save_refreshed(updates: list[Deposit]) -> None:
+    """One UPDATE from arrays per BULK_SIZE rows (bulk_update is a CASE per row and field)."""
+    now = timezone.now()
+    for start in range(0, len(updates), BULK_SIZE):
+        chunk = updates[start : start + BULK_SIZE]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Deposit._meta.db_table} d"  # noqa: S608 - the model's own table name
+                " SET confirmations = u.confirmations, block_hash = u.block_hash,"
+                " status = u.status, updated_at = %s"
+                " FROM unnest(%s::bigint[], %s::integer[], %s::text[], %s::text[])"
+                " AS u(id, confirmations, block_hash, status) WHERE d.id = u.id",
+                [now, [d.pk for d in chunk], [d.confirmations for d in chunk],
+                 [d.block_hash for d in chunk], [str(d.status) for d in chunk]],
+            )  # fmt: skip
 
 
 def _ids_for(keys: list[tuple[str, int]]) -> list[int]:
@@ -327,141 +366,3 @@ def _notify(deposit_ids: list[int]) -> None:
     task until it succeeds (custody/services/listeners.py).
     """
     listeners_enqueue(deposit_ids)
-
-
-def _credit_due(report: ScanReport) -> None:
-    """Credit every pending deposit that has enough confirmations, in bounded batches."""
-    batch_size = max(1, int(settings.DEPOSIT_SCAN_CREDIT_BATCH))
-    default_needed = int(settings.DEPOSIT_CONFIRMATIONS)
-    after_id = 0
-    while True:
-        pending = list(
-            Deposit.objects.filter(
-                status=DepositStatus.PENDING, confirmations__gte=0, pk__gt=after_id
-            )
-            .select_related("deposit_address", "deposit_address__account")
-            .order_by("pk")[:batch_size]
-        )
-        if not pending:
-            return
-        after_id = pending[-1].pk
-        due = [
-            d for d in pending
-            if d.confirmations >= (d.deposit_address.confirmations_needed()
-                                   if d.deposit_address else default_needed)
-        ]  # fmt: skip
-        if due:
-            _credit_batch(due, report, sanctioned_sources(due))
-
-
-def sanctioned_sources(
-    deposits: list[Deposit], *, client: NodeClient | None = None
-) -> dict[str, list[str]]:
-    """Return, per txid, the sanctioned addresses among the inputs of the deposits' transactions.
-
-    Asks the node only when the sanctions list has entries, one
-    ``getrawtransaction <txid> 2 <blockhash>`` per transaction (verbosity 2 carries
-    each input's prevout address; the block hash spares the need for a txindex).
-    """
-    from compliance.models import SanctionedAddress
-    from compliance.rules.sanctions import sanctioned_among
-
-    if not SanctionedAddress.objects.filter(active=True).exists():
-        return {}
-    client = client or node_client()
-    blocks = {d.txid: d.block_hash for d in deposits}
-    hits: dict[str, list[str]] = {}
-    for txid, block_hash in blocks.items():
-        params: tuple[Any, ...] = (txid, 2, block_hash) if block_hash else (txid, 2)
-        tx = client.call("getrawtransaction", *params)
-        inputs = [
-            str(vin["prevout"]["scriptPubKey"]["address"])
-            for vin in tx.get("vin", [])
-            if vin.get("prevout", {}).get("scriptPubKey", {}).get("address")
-        ]
-        listed = sanctioned_among(inputs)
-        if listed:
-            hits[txid] = listed
-    return hits
-
-
-def _credit_batch(due: list[Deposit], report: ScanReport, sanctioned: dict[str, list[str]]) -> None:
-    hot = system_account(AccountKind.CUSTODY_HOT, "BTC")
-    suspense = system_account(AccountKind.SUSPENSE, "BTC")
-    invoice_ids: list[int] = []
-    done: list[Deposit] = []
-    with transaction.atomic():
-        for deposit in (
-            Deposit.objects.select_for_update(of=("self",))
-            .filter(pk__in=[d.pk for d in due], status=DepositStatus.PENDING)
-            .select_related("deposit_address", "deposit_address__account")
-            .order_by("pk")
-        ):
-            if _credit_one(deposit, hot.pk, suspense.pk, sanctioned.get(deposit.txid, [])):
-                report.credited += 1
-            else:
-                report.suspense += 1
-            done.append(deposit)
-            report.changed_ids.add(deposit.pk)
-            address = deposit.deposit_address
-            if address is not None and address.purpose == AddressPurpose.INVOICE:
-                invoice_ids.append(deposit.pk)
-        # One statement for the batch: the rows are locked and each has its transfer.
-        Deposit.objects.bulk_update(
-            done, ["transfer", "status", "suspense_reason", "credited_at", "updated_at"]
-        )
-        # Credited below its confirmations (HighSpeed): held before anything can spend it.
-        report.held += confirmation_holds_place(done)
-        _notify(invoice_ids)
-
-
-def _credit_one(deposit: Deposit, hot_id: int, suspense_id: int, sanctioned: list[str]) -> bool:
-    """Credit one locked pending deposit (the caller saves it); False if it went to suspense.
-
-    Money from a sanctioned source, to an unknown address or to an account that is
-    not active is held in suspense with a case: received, booked, never lost.
-    """
-    address = deposit.deposit_address
-    account = address.account if address is not None else None
-    why = "unknown address" if account is None else f"account {account.status}"
-    reason = suspense_reason(account, sanctioned)
-    if sanctioned:
-        why = f"sanctioned source {', '.join(sanctioned)}"
-    transfer = None
-    if account is not None and account.status == AccountStatus.ACTIVE and not sanctioned:
-        try:
-            transfer = _deposit_transfer(deposit, hot_id, account.pk)
-        except ApplicationError as exc:  # closed or frozen meanwhile: keep it safe
-            why, reason = exc.message, SuspenseReason.CREDIT_REFUSED
-    if transfer is None:
-        transfer = _deposit_transfer(deposit, hot_id, suspense_id)
-    to_suspense = transfer.credit_account_id == suspense_id
-    deposit.transfer = transfer
-    deposit.status = DepositStatus.SUSPENSE if to_suspense else DepositStatus.CREDITED
-    deposit.suspense_reason = reason if to_suspense else ""
-    deposit.credited_at = deposit.updated_at = timezone.now()
-    if to_suspense:
-        rule = "sanctioned_source" if sanctioned else "deposit_suspense"
-        case_open(
-            kind="sanctions" if sanctioned else "deposit_suspense", subject=deposit,
-            summary=f"Deposit {deposit.txid}:{deposit.vout} held in suspense ({why})",
-            findings=[{"rule": rule, "reason": reason, "detail": why, "address": deposit.address,
-                       "sources": sanctioned}],
-            customer=account.owner if account is not None else None,
-            amount_minor=deposit.amount_sats, currency="BTC",
-        )  # fmt: skip
-    return not to_suspense
-
-
-def _deposit_transfer(deposit: Deposit, hot_id: int, credit_id: int) -> Transfer:
-    # A re-credit after a reversal (the output was mined again) needs a fresh key.
-    suffix = f":r{deposit.reversals}" if deposit.reversals else ""
-    return transfer_create(
-        debit_account_id=hot_id,
-        credit_account_id=credit_id,
-        amount_minor=deposit.amount_sats,
-        code="deposit",
-        idempotency_key=f"deposit:{deposit.txid}:{deposit.vout}{suffix}",
-        memo=f"deposit {deposit.txid}:{deposit.vout}",
-        source=deposit,
-    )
