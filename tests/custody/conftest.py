@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from django.conf import settings
 
-from accounts.models import Account
+from accounts.models import Account, User
+from accounts.services import account_open
 from custody.models import ChainCursor
 from custody.node import NodeClient, node_client, sats
 from custody.services import internal_address_new, wallet_load_or_create
@@ -128,8 +129,19 @@ def scan_from_tip(chain: Chain, db: None) -> None:
 
 
 @pytest.fixture
-def hot_funded(chain: Chain, db: None) -> Callable[[int], None]:
-    """Put ``amount_sats`` on-chain in the hot wallet (confirmed), to an internal address."""
+def hot_funded(chain: Chain, db: None, request: pytest.FixtureRequest) -> Callable[[int], None]:
+    """Put ``amount_sats`` on-chain in the hot wallet (confirmed), to an internal address.
+
+    In a fault test (marked ``faults``) the coins come as a real customer deposit
+    instead (``books``), so the ledger stands behind them and reconciliation holds.
+    """
+    if request.node.get_closest_marker("faults") is not None:
+        books: Books = request.getfixturevalue("books")
+
+        def fund_by_deposit(amount_sats: int) -> None:
+            books.deposit(books.float_account(), amount_sats)
+
+        return fund_by_deposit
 
     def fund_hot(amount_sats: int) -> None:
         address = internal_address_new(label="test funding").address
@@ -137,6 +149,80 @@ def hot_funded(chain: Chain, db: None) -> Callable[[int], None]:
         chain.mine(1)
 
     return fund_hot
+
+
+@pytest.fixture
+def funded_account(
+    request: pytest.FixtureRequest, make_user: Callable[..., User]
+) -> Callable[..., Account]:
+    """An account with ``amount_minor``: booked on the ledger only, or in a fault test
+    (marked ``faults``) paid in as a real deposit on this test's own wallets (``books``)."""
+    from tests.conftest import fund
+
+    books: Books | None = None
+    if request.node.get_closest_marker("faults") is not None:
+        books = request.getfixturevalue("books")
+
+    def make(amount_minor: int = 0, currency: str = "BTC", owner: User | None = None) -> Account:
+        account = account_open(owner=owner or make_user(), currency=currency)
+        if amount_minor and books is not None and currency == "BTC":
+            books.deposit(account, amount_minor)
+        elif amount_minor:
+            fund(account, amount_minor)
+        account.refresh_from_db()
+        return account
+
+    return make
+
+
+@dataclass
+class Books:
+    """A fault test's bank: its own hot and cold wallets, money in only by real deposits.
+
+    Node and ledger then start equal (both at zero), so after the fault the test can
+    assert both ``ledger_check`` and reconciliation (``books.check()``).
+    """
+
+    chain: Chain
+    make_user: Callable[..., User]
+    floats: list[Account] = field(default_factory=list)
+
+    def deposit(self, account: Account, amount_sats: int) -> str:
+        """Pay ``account`` a deposit from outside, confirm it and scan it in (credited)."""
+        from custody.services import deposit_address_new, deposit_scan
+
+        address = deposit_address_new(account=account).address
+        txid = self.chain.send(address, amount_sats)
+        self.chain.mine(int(settings.DEPOSIT_CONFIRMATIONS))
+        deposit_scan()
+        account.refresh_from_db()
+        assert account.posted_minor >= amount_sats  # the funding deposit was credited
+        return txid
+
+    def float_account(self) -> Account:
+        """A customer whose deposit stands behind the hot wallet's spare coins."""
+        if not self.floats:
+            self.floats.append(account_open(owner=self.make_user(), currency="BTC"))
+        return self.floats[0]
+
+    def check(self) -> Any:
+        """Assert the ledger's invariants and that reconciliation finds node = ledger."""
+        from accounts.selectors import ledger_check
+        from treasury.services import reconcile
+
+        assert ledger_check() == []
+        run = reconcile(trigger="test")
+        assert (run.status, run.differences, run.unknown_transactions) == ("ok", [], [])
+        return run
+
+
+@pytest.fixture
+def books(chain: Chain, db: None, make_user: Callable[..., User]) -> Iterator[Books]:
+    """This test's own hot, cold and signer wallets (treasury's), funded by real deposits."""
+    from tests.treasury.conftest import treasury_wallets
+
+    with treasury_wallets(chain.mine_address):
+        yield Books(chain=chain, make_user=make_user)
 
 
 def refresh(account: Account) -> Account:

@@ -27,7 +27,8 @@ from custody.services import (
     withdrawal_request,
 )
 from tests.conftest import run_threads
-from tests.custody.conftest import Chain, refresh
+from tests.custody.conftest import Books, Chain, refresh
+from treasury.services import reconcile
 
 pytestmark = pytest.mark.node
 
@@ -92,7 +93,7 @@ def test_fifty_withdrawals_one_transaction_and_ledger(
 @pytest.mark.parametrize("point", ["after_sign", "after_commit", "after_broadcast"])
 def test_crash_at_any_point_pays_once(
     chain: Chain,
-    own_hot_wallet: str,
+    books: Books,  # this test's own hot wallet, funded by real deposits
     funded_account: Any,
     hot_funded: Any,
     monkeypatch: Any,
@@ -126,7 +127,7 @@ def test_crash_at_any_point_pays_once(
     if point != "after_sign":
         spent = {(i[0], i[1]) for i in WithdrawalBatch.objects.get().inputs}
         assert locked <= spent  # only the committed batch's own inputs were held
-    assert ledger_check() == []
+    books.check()
 
 
 @override_settings(WITHDRAWAL_MAX_SATS=100 * 100_000_000)
@@ -190,7 +191,7 @@ def _node_fails_once(monkeypatch: pytest.MonkeyPatch, method: str) -> list[str]:
 @pytest.mark.faults
 @pytest.mark.usefixtures("scan_from_tip")
 def test_scan_task_failing_on_a_node_error_runs_again_and_credits(
-    chain: Chain, funded_account: Any, monkeypatch: pytest.MonkeyPatch
+    chain: Chain, books: Books, funded_account: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     account = funded_account()
     chain.send(deposit_address_new(account=account).address, 30_000)
@@ -201,11 +202,16 @@ def test_scan_task_failing_on_a_node_error_runs_again_and_credits(
     assert result.get()["credited"] == 1
     assert seen.count("listsinceblock") >= 2  # failed once, then ran again
     assert refresh(account).posted_minor == 30_000
+    books.check()
 
 
 @pytest.mark.faults
 def test_batch_task_failing_on_a_node_error_runs_again_and_pays_once(
-    chain: Chain, funded_account: Any, hot_funded: Any, monkeypatch: pytest.MonkeyPatch
+    chain: Chain,
+    books: Books,
+    funded_account: Any,
+    hot_funded: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hot_funded(10_000_000)
     account = funded_account(100_000)
@@ -220,7 +226,7 @@ def test_batch_task_failing_on_a_node_error_runs_again_and_pays_once(
     assert withdrawal.status == WithdrawalStatus.CONFIRMED
     assert _paid(chain, address) == [20_000]
     assert WithdrawalBatch.objects.count() == 1
-    assert ledger_check() == []
+    books.check()
 
 
 def test_address_the_node_refuses_fails_alone(
@@ -242,8 +248,8 @@ def test_address_the_node_refuses_fails_alone(
     assert ledger_check() == []
 
 
-def _spend_batch_inputs_elsewhere(chain: Chain, batch: WithdrawalBatch) -> None:
-    """The hot wallet spends the batch's coins to itself, mined at once."""
+def _spend_batch_inputs_elsewhere(chain: Chain, batch: WithdrawalBatch) -> str:
+    """The hot wallet spends the batch's coins to itself, mined at once; return the txid."""
     from custody.node import btc, sats
 
     value = 0
@@ -258,12 +264,13 @@ def _spend_batch_inputs_elsewhere(chain: Chain, batch: WithdrawalBatch) -> None:
     raw = chain.client.call("createrawtransaction", inputs, outputs)
     signed = chain.hot.call("signrawtransactionwithwallet", raw)
     chain.node("generateblock", chain.mine_address, [signed["hex"]])
+    return str(chain.client.call("decoderawtransaction", signed["hex"])["txid"])
 
 
 @pytest.mark.faults
 @pytest.mark.parametrize("when", ["after_broadcast", "before_broadcast"])
 def test_batch_whose_coins_are_spent_elsewhere_fails_and_releases_holds(
-    chain: Chain, funded_account: Any, hot_funded: Any, when: str
+    chain: Chain, books: Books, funded_account: Any, hot_funded: Any, when: str
 ) -> None:
     hot_funded(10_000_000)
     account = funded_account(1_000_000)
@@ -272,10 +279,10 @@ def test_batch_whose_coins_are_spent_elsewhere_fails_and_releases_holds(
     assert batch is not None
     if when == "after_broadcast":
         assert withdrawal_batch_broadcast() == 1
-        _spend_batch_inputs_elsewhere(chain, batch)
+        spent_txid = _spend_batch_inputs_elsewhere(chain, batch)
         assert withdrawal_batch_confirm() == 0
     else:  # committed, never broadcast, and the coins went elsewhere meanwhile
-        _spend_batch_inputs_elsewhere(chain, batch)
+        spent_txid = _spend_batch_inputs_elsewhere(chain, batch)
         assert withdrawal_batch_broadcast() == 0
     batch.refresh_from_db()
     withdrawal.refresh_from_db()
@@ -284,6 +291,12 @@ def test_batch_whose_coins_are_spent_elsewhere_fails_and_releases_holds(
     assert (account.posted_minor, account.held_minor) == (1_000_000, 0)
     assert ledger_check() == []
     assert withdrawal_batch_create() is None  # a failed batch does not block new ones
+    # The spend elsewhere (to the hot wallet itself) was made outside the bank:
+    # reconciliation names it, and its miner fee is the whole node-ledger difference.
+    run = reconcile(trigger="test")
+    assert {u["txid"] for u in run.unknown_transactions} == {spent_txid}
+    hot = {d["figure"]: d for d in run.differences}["hot"]
+    assert hot["difference_sats"] == -20_000
 
 
 @pytest.mark.django_db(transaction=True)

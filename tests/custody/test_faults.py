@@ -15,7 +15,6 @@ import pytest
 from django.db import OperationalError, connection, transaction
 
 from accounts.models import Transfer
-from accounts.selectors import ledger_check
 from custody.errors import NodeUnavailable
 from custody.models import BatchStatus, Deposit, Withdrawal, WithdrawalStatus
 from custody.node import NodeClient
@@ -27,7 +26,7 @@ from custody.services import (
     withdrawal_batch_create,
     withdrawal_request,
 )
-from tests.custody.conftest import Chain, refresh
+from tests.custody.conftest import Books, Chain, refresh
 
 pytestmark = [pytest.mark.node, pytest.mark.faults]
 
@@ -64,7 +63,12 @@ def outage(monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeOutage]:
 
 @pytest.mark.parametrize("fail_at", [1, 2, 4, 6])
 def test_node_down_during_a_batch_pays_once(
-    chain: Chain, funded_account: Any, hot_funded: Any, outage: NodeOutage, fail_at: int
+    chain: Chain,
+    books: Books,
+    funded_account: Any,
+    hot_funded: Any,
+    outage: NodeOutage,
+    fail_at: int,
 ) -> None:
     hot_funded(5_000_000)
     account = funded_account(1_000_000)
@@ -87,11 +91,11 @@ def test_node_down_during_a_batch_pays_once(
     assert withdrawal.status == WithdrawalStatus.CONFIRMED
     assert withdrawal.batch is not None and withdrawal.batch.status == BatchStatus.CONFIRMED
     assert refresh(account).held_minor == 0
-    assert ledger_check() == []
+    books.check()
 
 
 def test_node_down_during_a_scan_credits_once(
-    chain: Chain, funded_account: Any, outage: NodeOutage
+    chain: Chain, books: Books, funded_account: Any, outage: NodeOutage
 ) -> None:
     account = funded_account()
     address = deposit_address_new(account=account).address
@@ -108,12 +112,16 @@ def test_node_down_during_a_scan_credits_once(
     assert Deposit.objects.filter(deposit_address__address=address).count() == 1
     credits = Transfer.objects.filter(credit_account=account, code="deposit")
     assert [t.amount_minor for t in credits] == [120_000]
-    assert ledger_check() == []
+    books.check()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_database_connection_dropped_mid_movement_leaves_nothing_half_written(
-    chain: Chain, funded_account: Any, hot_funded: Any, monkeypatch: pytest.MonkeyPatch
+    chain: Chain,
+    books: Books,
+    funded_account: Any,
+    hot_funded: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The connection dies between the withdrawal row and its hold: all or nothing."""
     import custody.services.withdrawals as withdrawals
@@ -145,11 +153,11 @@ def test_database_connection_dropped_mid_movement_leaves_nothing_half_written(
     assert Withdrawal.objects.filter(idempotency_key="dropped").count() == 1
     assert refresh(account).held_minor == again.amount_sats + again.fee_sats
     with transaction.atomic():
-        assert ledger_check() == []
+        books.check()
 
 
 def test_one_batch_the_node_refuses_does_not_block_the_others(
-    chain: Chain, funded_account: Any, hot_funded: Any
+    chain: Chain, books: Books, funded_account: Any, hot_funded: Any
 ) -> None:
     from custody.models import WithdrawalBatch
 
@@ -168,4 +176,4 @@ def test_one_batch_the_node_refuses_does_not_block_the_others(
     stray.refresh_from_db()
     assert stray.status == BatchStatus.BROADCAST and "gettransaction" in stray.last_error
     assert Withdrawal.objects.get().status == WithdrawalStatus.CONFIRMED
-    assert ledger_check() == []
+    books.check()

@@ -27,7 +27,7 @@ from custody.services import (
     withdrawal_reject,
     withdrawal_request,
 )
-from tests.custody.conftest import Chain, refresh, review_at_sats
+from tests.custody.conftest import Books, Chain, refresh, review_at_sats
 
 pytestmark = pytest.mark.node
 
@@ -143,7 +143,7 @@ def test_review_approve_reject_cancel(chain: Chain, funded_account: Any, make_us
 
 @pytest.mark.faults
 def test_node_down_requests_work_tasks_retry(
-    chain: Chain, bitcoind: str, funded_account: Any, hot_funded: Any
+    chain: Chain, bitcoind: str, books: Books, funded_account: Any, hot_funded: Any
 ) -> None:
     if settings.BITCOIND_RPC_URL:
         pytest.skip("an external node (BITCOIND_RPC_URL) is not ours to stop")
@@ -170,6 +170,7 @@ def test_node_down_requests_work_tasks_retry(
     withdrawal.refresh_from_db()
     assert withdrawal.status == WithdrawalStatus.CONFIRMED
     assert [amount for _, _, amount in chain.received_outputs(address)] == [70_000]
+    books.check()
 
 
 def test_admin_actions_call_the_services(

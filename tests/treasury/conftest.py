@@ -6,6 +6,7 @@ every test gets its own wallet names: node balances then start where the ledger 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -107,11 +108,15 @@ def cold_descriptors_pin(descriptors: list[str], *, range_end: int = 200) -> Non
         approval_approve(actor=people[1], request_id=proposal.pk, reason="key ceremony")
 
 
-@pytest.fixture
-def treasury(funder_node: str, db: None) -> Iterator[Treasury]:
-    """This test's hot wallet, watch-only cold wallet fed by a stand-in signer."""
+@contextlib.contextmanager
+def treasury_wallets(mine_address: str) -> Iterator[Treasury]:
+    """Fresh hot, watch-only cold and stand-in signer wallets, the settings pointed at them.
+
+    Node balances then start where a fresh test database's ledger does (at zero), so
+    reconciliation can be asserted; custody's fault tests use it too.
+    """
     tag = uuid.uuid4().hex[:8]
-    t = Treasury(funder_node, f"hot-{tag}", f"cold-{tag}", f"cold-signer-{tag}")
+    t = Treasury(mine_address, f"hot-{tag}", f"cold-{tag}", f"cold-signer-{tag}")
     with override_settings(CUSTODY_HOT_WALLET=t.hot_name, TREASURY_COLD_WALLET=t.cold_name,
                            TREASURY_SIGNER_WALLET=t.signer_name):  # fmt: skip
         wallet_load_or_create(client=node_client(), name=t.hot_name)
@@ -120,6 +125,13 @@ def treasury(funder_node: str, db: None) -> Iterator[Treasury]:
         yield t
     for name in (t.hot_name, t.cold_name, t.signer_name):
         node_client().call("unloadwallet", name)
+
+
+@pytest.fixture
+def treasury(funder_node: str, db: None) -> Iterator[Treasury]:
+    """This test's hot wallet, watch-only cold wallet fed by a stand-in signer."""
+    with treasury_wallets(funder_node) as t:
+        yield t
 
 
 @pytest.fixture
