@@ -133,6 +133,10 @@ class Deposit(models.Model):
     )
     # When it first reached its required confirmations while credited.
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Credited, then dropped from the mempool with no conflict: what the last rebroadcast
+    # of its raw transaction gave (custody/services/evicted.py), and when.
+    rebroadcast_result = models.CharField(max_length=200, blank=True)
+    rebroadcast_at = models.DateTimeField(null=True, blank=True)
     seen_at = models.DateTimeField(auto_now_add=True)
     credited_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -25,6 +25,7 @@ from compliance.services.cases import (
     case_attach,
     case_close,
     case_escalate,
+    case_finding_add,
     case_note_add,
     case_open,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "case_attach",
     "case_close",
     "case_escalate",
+    "case_finding_add",
     "case_note_add",
     "case_open",
     "identity_approve",

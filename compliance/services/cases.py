@@ -141,6 +141,20 @@ def case_note_add(
     return note
 
 
+def case_finding_add(*, case_id: int, finding: dict[str, Any], actor: Actor = None) -> Case:
+    """Append a finding to a case (the system reporting what happened since); audited.
+
+    Staff write notes (``case_note_add``); a service that learns more about a case's
+    subject (a rebroadcast's outcome, say) appends a finding instead: never edits one.
+    """
+    with transaction.atomic():
+        case = case_lock(case_id)
+        case.findings = [*list(case.findings or []), finding]
+        case.save(update_fields=["findings"])
+        audit_record(actor=actor, action="case.finding", obj=case, data={"finding": finding})
+    return case
+
+
 def case_attach(
     *,
     actor: Actor,

@@ -38,6 +38,7 @@ from custody.models import (
 )
 from custody.node import NodeClient, hot_wallet, sats
 from custody.services.deposit_credit import credit_due
+from custody.services.evicted import evicted_rebroadcast
 from custody.services.listeners import listeners_enqueue
 from custody.services.reorg import deposit_lose
 from custody.services.unconfirm import confirmations_follow
@@ -64,6 +65,7 @@ class ScanReport:
     held: int = 0
     released: int = 0
     cursor: str = ""
+    rebroadcast: dict[str, int] = field(default_factory=dict)
     changed_ids: set[int] = field(default_factory=set)
     reorged_ids: set[int] = field(default_factory=set)
 
@@ -147,6 +149,7 @@ def deposit_scan(*, client: NodeClient | None = None) -> ScanReport:
         _recheck_unseen(hot, current, target, report)
         credit_due(report)
         report.held, report.released = confirmations_follow()
+        report.rebroadcast = evicted_rebroadcast(wallet=hot)
         _notify_reorged(report.reorged_ids)
         cursor_row.block_hash = str(reply["lastblock"])
         cursor_row.save(update_fields=["block_hash", "updated_at"])
@@ -225,8 +228,9 @@ def _insert_new(new: list[Deposit]) -> int:
             cursor.execute(
                 f"INSERT INTO {Deposit._meta.db_table} (txid, vout, address,"  # noqa: S608 - the model's table
                 " deposit_address_id, amount_sats, status, confirmations, block_hash,"
-                " reversals, suspense_reason, unconfirmed, seen_at, updated_at)"
-                " SELECT u.*, 0, '', false, %s, %s FROM unnest(%s::text[], %s::integer[],"
+                " reversals, suspense_reason, unconfirmed, rebroadcast_result, seen_at,"
+                " updated_at) SELECT u.*, 0, '', false, '', %s, %s FROM unnest(%s::text[],"
+                " %s::integer[],"
                 " %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::integer[], %s::text[])"
                 " AS u ON CONFLICT (txid, vout) DO NOTHING",
                 [now, now, *columns],

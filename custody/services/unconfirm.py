@@ -186,8 +186,10 @@ def deposit_reconfirm(*, deposit_id: int) -> bool:
             deposit.shortfall_transfer = None
         deposit.unconfirmed = False
         deposit.confirmed_at = deposit.confirmed_at or timezone.now()
+        deposit.rebroadcast_result = ""  # a later eviction is a new story for the case
         deposit.save(update_fields=["unconfirmed", "confirmation_hold", "shortfall_transfer",
-                                    "confirmed_at", "updated_at"])  # fmt: skip
+                                    "confirmed_at", "rebroadcast_result",
+                                    "updated_at"])  # fmt: skip
         return True
 
 
