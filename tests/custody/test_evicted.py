@@ -24,7 +24,12 @@ from custody.services.evicted import BACK_IN_MEMPOOL, evicted_rebroadcast
 from tests.custody.conftest import Chain, refresh
 from tests.custody.test_unconfirm import _credited, _open_hold, _unconfirm
 
-pytestmark = [pytest.mark.node, pytest.mark.faults, pytest.mark.usefixtures("scan_from_tip")]
+# Its own hot wallet: the coins these tests leave never change what others select.
+pytestmark = [
+    pytest.mark.node,
+    pytest.mark.faults,
+    pytest.mark.usefixtures("own_hot_wallet", "scan_from_tip"),
+]
 
 EXPIRY_PAST_S = 30 * 24 * 3600
 

@@ -30,7 +30,9 @@ from custody.services.fee_bumps import (
 )
 from tests.custody.conftest import Chain, refresh
 
-pytestmark = pytest.mark.node
+# Its own hot wallet: coin selection must see only the coin funded here (a coin left by
+# another test can make a changeless batch, which CPFP cannot bump).
+pytestmark = [pytest.mark.node, pytest.mark.usefixtures("own_hot_wallet")]
 
 
 @pytest.fixture
