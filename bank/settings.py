@@ -353,6 +353,11 @@ CELERY_BEAT_SCHEDULE["audit-anchor-hourly"] = {
     "task": "audit.tasks.audit_anchor_publish",
     "schedule": env.float("AUDIT_ANCHOR_EVERY_S", default=3600.0),
 }
+# Monthly partitions of the audit events, made months ahead of need (audit/partitions.py).
+CELERY_BEAT_SCHEDULE["audit-partitions-daily"] = {
+    "task": "audit.tasks.audit_partitions_ensure",
+    "schedule": crontab(hour=2, minute=45),
+}
 CELERY_BEAT_SCHEDULE["compliance-audit-verify-daily"] = {
     "task": "compliance.tasks.audit_verify_daily",
     "schedule": crontab(hour=3, minute=15),
