@@ -136,8 +136,6 @@ if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 2
-    # Tests: the replica alias reads the test database (on the replica's server).
-    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["bank.db_router.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -354,6 +352,11 @@ CELERY_BEAT_SCHEDULE["accounts-holds-expire"] = {
 CELERY_BEAT_SCHEDULE["audit-anchor-hourly"] = {
     "task": "audit.tasks.audit_anchor_publish",
     "schedule": env.float("AUDIT_ANCHOR_EVERY_S", default=3600.0),
+}
+# Monthly partitions of the audit events, made months ahead of need (audit/partitions.py).
+CELERY_BEAT_SCHEDULE["audit-partitions-daily"] = {
+    "task": "audit.tasks.audit_partitions_ensure",
+    "schedule": crontab(hour=2, minute=45),
 }
 CELERY_BEAT_SCHEDULE["compliance-audit-verify-daily"] = {
     "task": "compliance.tasks.audit_verify_daily",

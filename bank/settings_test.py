@@ -20,3 +20,9 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - from bank.setting
 # Django empties the tables between transactional tests with TRUNCATE, which the ledger's
 # and the audit log's guards refuse (audit/migrations/0003); only the test connection says so.
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c alatau.allow_truncate=on"  # noqa: F405
+
+# No replica alias in the test settings. Django would either create a test database on the
+# standby (read-only: it fails) or, with TEST MIRROR, copy the primary's whole connection
+# settings into the alias (a second connection to the primary, no replication at all).
+# tests/bank/test_replica.py starts a real primary + streaming replica of its own.
+DATABASES.pop("replica", None)  # noqa: F405
