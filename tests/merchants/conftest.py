@@ -41,6 +41,11 @@ def _merchant_settings(settings: Any) -> None:
     # throttling test sets a low limit (with its own address).
     settings.MERCHANT_API_AUTH_FAILURE_RATE = "100000/min"
     settings.MERCHANT_PUBLIC_BASE_URL = "http://testserver"
+    # The public pages count per client address in the shared Redis: only the rate-limit
+    # tests set low limits (each with an address of its own and the clock held still).
+    settings.MERCHANT_WEB_PUBLIC_RATE = "100000/min"
+    settings.MERCHANT_WEB_PAY_RATE = "100000/min"
+    settings.MERCHANT_WEB_POLL_RATE = "100000/min"
 
 
 @pytest.fixture
