@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import TestCase
+from django.test import Client, TestCase
 
 from accounts.models import Transfer, User
 from accounts.selectors import ledger_check
@@ -157,3 +159,30 @@ def test_concurrent_retries_book_one_exchange_per_payment(
     assert Transfer.objects.filter(code="exchange").count() == 6
     assert balances(kzt_store) == (0, 45_000 + 18_000 + 27_000)
     assert ledger_check() == []
+
+
+def test_csv_says_which_rate_exchanged_each_payment(
+    rate: ExchangeRate, kzt_store: Merchant
+) -> None:
+    invoice, address = settled_on_chain(kzt_store)
+    deposit(address, 501)
+    deposit(address, 2000, seen_at=invoice.expires_at + timedelta(minutes=1))
+    owner = Client()
+    owner.force_login(kzt_store.owner)
+    response = owner.get("/merchant/invoices/export.csv")
+    text = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    rows = list(csv.DictReader(io.StringIO(text)))
+    cells = sorted(
+        (r["amount_btc"], r["payment_kzt_booking"], r["payment_kzt_rate"], r["payment_kzt_amount"])
+        for r in rows
+    )
+    assert cells == sorted(
+        [
+            ("0.00001000", "invoice", "", ""),
+            ("0.00000501", "quote", "45000000.00", "225.45"),
+            ("0.00002000", "market", "44550000.00", "891.00"),
+        ]
+    ), cells
+    assert {r["settled_to_kzt_amount"] for r in rows} == {"450.00"}
+    page = owner.get(f"/merchant/invoices/{invoice.id}/").content.decode()
+    assert page.count('data-testid="kzt-later"') == 2
