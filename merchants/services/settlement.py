@@ -13,6 +13,8 @@ exchange (two transfers in one group through the exchange accounts):
 
 Every rounding favours the bank. The ``KztSettlement`` row is unique per
 invoice, so a retry (the periodic sweep, a second event) never books twice.
+A payment that settles after that (an overpayment confirming later, a late
+payment) gets its own exchange, ``KztPaymentSettlement``, unique per payment.
 """
 
 from __future__ import annotations
