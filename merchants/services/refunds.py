@@ -88,18 +88,7 @@ def invoice_refund(
                 client_address=client_address,
             )
         if payer_account_id is not None:
-            refund.transfer = transfer_create(
-                debit_account_id=merchant.btc_account_id,
-                credit_account_id=payer_account_id,
-                amount_minor=amount,
-                code=TransferCode.REFUND,
-                initiator=actor,
-                idempotency_key=f"refund:{refund.pk}",
-                memo=f"Refund of invoice {invoice.id}",
-                source=refund,
-                client_address=client_address,
-            )
-            refund.save(update_fields=["transfer"])
+            _in_bank(refund, merchant, payer_account_id, actor, client_address)
         else:
             invariant(destination is not None, "an on-chain refund has a checked address")
             assert destination is not None  # for the type checker; invariant() holds under -O
@@ -158,6 +147,24 @@ def refund_amount_checked(invoice: Any, amount_sats: int | None) -> int:
             fields={"amount": [f"At most {format_amount(left, 'BTC', with_code=True)} is left."]},
         )
     return int(amount)
+
+
+def _in_bank(
+    refund: Refund, merchant: Any, payer_account_id: int, actor: Actor, client_address: str | None
+) -> None:
+    """Credit the account that paid in-bank (inside the refund's transaction)."""
+    refund.transfer = transfer_create(
+        debit_account_id=merchant.btc_account_id,
+        credit_account_id=payer_account_id,
+        amount_minor=refund.amount_sats,
+        code=TransferCode.REFUND,
+        initiator=actor,
+        idempotency_key=f"refund:{refund.pk}",
+        memo=f"Refund of invoice {refund.invoice_id}",
+        source=refund,
+        client_address=client_address,
+    )
+    refund.save(update_fields=["transfer"])
 
 
 def _on_chain(
