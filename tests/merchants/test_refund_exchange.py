@@ -23,7 +23,7 @@ from merchants.models import Invoice, Merchant, Refund, RefundKztExchange
 from merchants.services.refunds import invoice_refund
 from merchants.services.settlement import merchant_set_settle_to_kzt
 from tests.banking.conftest import enable_2fa, otp_code
-from tests.conftest import fund, rate_feed
+from tests.conftest import fund, rate_feed, run_threads
 from tests.merchants.conftest import store_url
 from tests.merchants.test_web_settlement import MID, SPREAD_BP, balances, kzt_invoice, pay
 
@@ -117,6 +117,7 @@ def test_refund_refused_at_a_stale_rate(
             actor=kzt_store.owner,
         )  # fmt: skip
     assert not Refund.objects.exists()
+    assert ledger_check() == []
 
 
 def test_api_on_chain_refund_buys_the_amount_and_the_fee(
@@ -162,4 +163,26 @@ def test_web_refund_of_a_kzt_settled_invoice_with_the_owners_code(
     assert (refund.amount_sats, refund.kzt_exchange.kzt_tiyn) == (1000, 45_450)
     detail = owner.get(url).content.decode()
     assert "454.50" in detail  # the tenge it took, on the detail page
+    assert ledger_check() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refunds_never_spend_more_tenge_than_the_store_has(
+    rate: ExchangeRate, kzt_store: Merchant, payer: Any
+) -> None:
+    invoice = settled(kzt_store, payer, "45000.00")  # 100 000 sats; 45 000.00 KZT
+    # 20 000 sats cost 9 090.00 KZT at the ask: the tenge buys back four, the cap allows five.
+
+    def refund(i: int) -> Any:
+        return invoice_refund(
+            merchant=kzt_store, invoice_id=invoice.id, method="InBank", amount_sats=20_000,
+            actor=kzt_store.owner,
+        )  # fmt: skip
+
+    results = run_threads(6, refund)
+    made = [r for r in results if isinstance(r, Refund)]
+    short = [r for r in results if isinstance(r, InsufficientFunds)]
+    assert (len(made), len(short)) == (4, 2), results
+    assert RefundKztExchange.objects.count() == 4
+    assert balances(kzt_store) == (0, 4_500_000 - 4 * 909_000)
     assert ledger_check() == []

@@ -140,6 +140,7 @@ def test_a_store_that_turned_the_setting_off_keeps_later_bitcoin(
     assert kzt_settlements_due() == 0
     assert not KztPaymentSettlement.objects.exists()
     assert balances(kzt_store) == (300, 45_000)
+    assert ledger_check() == []
 
 
 @pytest.mark.django_db(transaction=True)
