@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
 import pytest
 from django.test import Client
 
-import merchants.auth
 from merchants.models import Invoice, Merchant, PaymentRequest
 from merchants.services.invoices import invoice_create
 from merchants.services.payment_requests import payment_request_create
 from tests.conftest import run_threads
-
-
-class WindowClock:
-    """``window_hit``'s clock, held still: its fixed window cannot roll over mid-test."""
-
-    def __init__(self) -> None:
-        self.now = float(int(time.time()))
-
-    def time(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> WindowClock:
-    held = WindowClock()
-    monkeypatch.setattr(merchants.auth, "time", held)
-    return held
+from tests.merchants.conftest import WindowClock
 
 
 def fresh_address() -> str:
@@ -54,7 +36,7 @@ def race(count: int, per_thread: int, request: Any) -> list[int]:
 
 @pytest.mark.django_db(transaction=True)
 def test_payment_link_page_limit_holds_exactly_under_concurrency(
-    merchant: Merchant, settings: Any, clock: WindowClock
+    merchant: Merchant, settings: Any, window_clock: WindowClock
 ) -> None:
     settings.MERCHANT_WEB_PUBLIC_RATE = "7/min"
     pr = link(merchant)
@@ -66,13 +48,13 @@ def test_payment_link_page_limit_holds_exactly_under_concurrency(
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert "Too many requests" in refused.content.decode()  # a page a person can read
     assert Client(REMOTE_ADDR=fresh_address()).get(f"/r/{pr.id}").status_code == 200
-    clock.now += 60  # the next window: the address may come again
+    window_clock.now += 60  # the next window: the address may come again
     assert Client(REMOTE_ADDR=address).get(f"/r/{pr.id}").status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)
 def test_paying_a_link_is_limited_per_client(
-    merchant: Merchant, settings: Any, clock: WindowClock
+    merchant: Merchant, settings: Any, window_clock: WindowClock
 ) -> None:
     settings.MERCHANT_WEB_PAY_RATE = "3/min"
     pr = link(merchant)
@@ -84,7 +66,7 @@ def test_paying_a_link_is_limited_per_client(
 
 @pytest.mark.django_db(transaction=True)
 def test_checkout_poll_and_pay_are_limited_per_client(
-    merchant: Merchant, settings: Any, clock: WindowClock
+    merchant: Merchant, settings: Any, window_clock: WindowClock
 ) -> None:
     settings.MERCHANT_WEB_POLL_RATE = "5/min"
     settings.MERCHANT_WEB_PAY_RATE = "2/min"
