@@ -412,6 +412,11 @@ MERCHANT_API_RATE = env.str("MERCHANT_API_RATE", default="600/min")
 # Failed API-key authentications per client address; public pull-payment paths per client.
 MERCHANT_API_AUTH_FAILURE_RATE = env.str("MERCHANT_API_AUTH_FAILURE_RATE", default="30/min")
 MERCHANT_API_PUBLIC_RATE = env.str("MERCHANT_API_PUBLIC_RATE", default="120/min")
+# Public merchant pages per client address: payment-link and checkout pages, paying
+# (a link's invoice, in-bank at the checkout), the checkout's status poll.
+MERCHANT_WEB_PUBLIC_RATE = env.str("MERCHANT_WEB_PUBLIC_RATE", default="60/min")
+MERCHANT_WEB_PAY_RATE = env.str("MERCHANT_WEB_PAY_RATE", default="10/min")
+MERCHANT_WEB_POLL_RATE = env.str("MERCHANT_WEB_POLL_RATE", default="120/min")
 MERCHANT_PUBLIC_BASE_URL = env.str("MERCHANT_PUBLIC_BASE_URL", default="")
 MERCHANT_INVOICE_ONCHAIN = env.bool("MERCHANT_INVOICE_ONCHAIN", default=True)
 # Webhooks to loopback/private addresses only outside production (SSRF guard).

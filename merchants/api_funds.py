@@ -93,7 +93,8 @@ class InvoiceRefundsApi(MerchantApiView):
         description="`InBank`: back to the customer account that paid in-bank, at once. "
         "`OnChain`: a withdrawal from the store's BTC account to `address` (screened; may "
         "wait for review; the bank's withdrawal fee is charged to the store). The total "
-        "refunded never exceeds what the invoice received.",
+        "refunded never exceeds what the invoice received. An invoice settled to KZT: the "
+        "store's KZT buys the bitcoin back first at the bank's ask rate (422 if short).",
         parameters=[STORE_ID, INVOICE_ID, IDEMPOTENCY_HEADER],
         request=RefundIn,
         responses={200: RefundOut, **WRITE_ERRORS},

@@ -260,6 +260,11 @@ class InvoicePayment(models.Model):
     after_expiration = models.BooleanField(default=False)
     received_at = models.DateTimeField(auto_now_add=True)
     settled_at = models.DateTimeField(null=True, blank=True)
+    # The invoice's KZT settlement that exchanged this payment (a KZT store); a later
+    # payment has its own exchange instead (``KztPaymentSettlement``).
+    kzt_settlement = models.ForeignKey(
+        "merchants.KztSettlement", models.PROTECT, null=True, blank=True, related_name="payments"
+    )
 
     class Meta:
         ordering = ["received_at", "pk"]
@@ -482,8 +487,11 @@ class Payout(models.Model):
 # Pull payments and their payouts live in their own module (this one is long enough).
 from merchants.models_pull import PayoutState, PullPayment, PullPaymentPayout  # noqa: E402, F401
 from merchants.models_sales import (  # noqa: E402, F401
+    KztPaymentSettlement,
+    KztRateSource,
     KztSettlement,
     PaymentRequest,
     PaymentRequestInvoice,
     PayoutAddress,
+    RefundKztExchange,
 )

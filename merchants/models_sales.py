@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.money import Currency
-from merchants.models import Invoice, Merchant
+from merchants.models import Invoice, InvoicePayment, Merchant, Refund
 
 
 class PaymentRequest(models.Model):
@@ -114,6 +114,71 @@ class KztSettlement(models.Model):
     def rate_tiyn_per_btc(self) -> int:
         """Return the effective rate (KZT per BTC in tiyn), rounded down."""
         return self.kzt_tiyn * 100_000_000 // self.amount_sats
+
+
+class KztRateSource(models.TextChoices):
+    QUOTE = "quote"  # the rate quoted on the invoice (paid while its quote held)
+    MARKET = "market"  # the bank's bid rate when the exchange was booked
+
+
+class KztPaymentSettlement(models.Model):
+    """The automatic exchange of one payment that came after its invoice was settled to KZT.
+
+    An overpayment that confirms later, or a late payment to the invoice's address:
+    one per payment (the unique payment is the idempotency key). ``kzt_tiyn`` is 0
+    when the payment is worth less than a tiyn: it stays in BTC, no transfer.
+    """
+
+    payment = models.OneToOneField(
+        InvoicePayment, on_delete=models.PROTECT, related_name="kzt_booking"
+    )
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="kzt_later")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    amount_sats = models.BigIntegerField()
+    kzt_tiyn = models.BigIntegerField()
+    rate_tiyn_per_btc = models.BigIntegerField()
+    rate_source = models.CharField(max_length=8, choices=KztRateSource.choices)
+    group_id = models.UUIDField(default=uuid.uuid4)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_sats__gt=0) & Q(kzt_tiyn__gte=0) & Q(rate_tiyn_per_btc__gt=0),
+                name="kztpay_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"KZT settlement of payment {self.payment_id}: {self.amount_sats} -> {self.kzt_tiyn}"
+
+
+class RefundKztExchange(models.Model):
+    """The KZT a KZT-settled store paid to buy back a refund's bitcoin, at the bank's ask.
+
+    ``amount_sats`` is what the refund takes from the store's BTC account (an
+    on-chain refund: the amount plus the withdrawal fee); ``kzt_tiyn`` rounded up.
+    """
+
+    refund = models.OneToOneField(Refund, on_delete=models.PROTECT, related_name="kzt_exchange")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    amount_sats = models.BigIntegerField()
+    kzt_tiyn = models.BigIntegerField()
+    rate_tiyn_per_btc = models.BigIntegerField()
+    group_id = models.UUIDField(default=uuid.uuid4)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_sats__gt=0) & Q(kzt_tiyn__gt=0) & Q(rate_tiyn_per_btc__gt=0),
+                name="refundkzt_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"KZT buy-back of refund {self.refund_id}: {self.kzt_tiyn} -> {self.amount_sats}"
 
 
 class PayoutAddress(models.Model):

@@ -30,6 +30,7 @@ CSV_HEADER = [
     "invoice_rate_kzt_per_btc", "payment_id", "method", "payment_status", "received",
     "amount_btc", "rate_kzt_per_btc", "value_kzt", "ledger_transfer_id",
     "settled_to_kzt_rate", "settled_to_kzt_amount",
+    "payment_kzt_booking", "payment_kzt_rate", "payment_kzt_amount",
 ]  # fmt: skip
 
 
@@ -95,6 +96,25 @@ def _payment_cells(
     ]
 
 
+def _booking_cells(payment: InvoicePayment) -> list[str]:
+    """How a KZT store's payment was exchanged: in the invoice's settlement, or on its own.
+
+    ``invoice``: in the invoice's settlement (its rate and amount are in the
+    ``settled_to_kzt_*`` columns); ``quote`` or ``market``: a later payment's own
+    exchange at the invoice's quoted rate or the bank's bid rate of the moment.
+    """
+    if payment.kzt_settlement_id is not None:
+        return ["invoice", "", ""]
+    booking = getattr(payment, "kzt_booking", None)
+    if booking is None:
+        return ["", "", ""]
+    return [
+        booking.rate_source,
+        format_amount(booking.rate_tiyn_per_btc, "KZT"),
+        format_amount(booking.kzt_tiyn, "KZT"),
+    ]
+
+
 def _invoice_cells(invoice: Invoice) -> tuple[list[str], list[str]]:
     head = [
         invoice.id,
@@ -132,7 +152,7 @@ def invoice_csv_rows(*, merchant: Merchant, filters: InvoiceFilter) -> Iterator[
         invoices = (
             Invoice.objects.filter(pk__in=chunk)
             .select_related("kzt_settlement")
-            .prefetch_related("payments__transfer")
+            .prefetch_related("payments__transfer", "payments__kzt_booking")
             .order_by("-created_at", "-pk")
         )
         invoices_list = list(invoices)
@@ -142,6 +162,7 @@ def invoice_csv_rows(*, merchant: Merchant, filters: InvoiceFilter) -> Iterator[
             head, tail = _invoice_cells(invoice)
             mine = list(invoice.payments.all())
             if not mine:
-                yield [*head, *[""] * 8, *tail]
+                yield [*head, *[""] * 8, *tail, "", "", ""]
             for payment in mine:
-                yield [*head, *_payment_cells(payment, credits[payment.pk], rates), *tail]
+                cells = _payment_cells(payment, credits[payment.pk], rates)
+                yield [*head, *cells, *tail, *_booking_cells(payment)]

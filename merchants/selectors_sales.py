@@ -194,13 +194,15 @@ def invoice_detail(*, merchant: Merchant, invoice_id: str) -> dict[str, Any] | N
     invoice = Invoice.objects.filter(merchant=merchant, pk=invoice_id).first()
     if invoice is None:
         return None
-    payments = list(invoice.payments.select_related("transfer").order_by("received_at", "pk"))
+    payments = list(
+        invoice.payments.select_related("transfer", "kzt_booking").order_by("received_at", "pk")
+    )
     deliveries = list(
         WebhookDelivery.objects.filter(invoice=invoice, webhook__merchant=merchant)
         .select_related("webhook")
         .order_by("-created_at")[: RECENT_MAX * 5]
     )
-    refunds = list(invoice.refunds.order_by("-created_at"))
+    refunds = list(invoice.refunds.select_related("kzt_exchange").order_by("-created_at"))
     refunded = sum(r.amount_sats for r in refunds)
     return {
         "invoice": invoice,

@@ -26,6 +26,7 @@ from merchants.selectors import invoice_get, merchants_for_user
 from merchants.services.keys import SCOPES, api_key_create, api_key_revoke
 from merchants.services.payments import invoice_pay_in_bank
 from merchants.web.common import qr_svg
+from merchants.web.limits import PAGE_RATE, PAY_RATE, POLL_RATE, client_rate_limited
 
 
 def _invoice_or_404(invoice_id: str) -> Invoice:
@@ -35,6 +36,7 @@ def _invoice_or_404(invoice_id: str) -> Invoice:
         raise Http404("No such invoice") from None
 
 
+@client_rate_limited(PAGE_RATE)
 def checkout(request: HttpRequest, invoice_id: str) -> HttpResponse:
     """Show an invoice to its payer: amount, countdown, QR + BIP21, pay from balance."""
     invoice = _invoice_or_404(invoice_id)
@@ -80,6 +82,7 @@ def _seen(invoice: Invoice) -> dict[str, Any] | None:
 
 
 @require_http_methods(["GET"])
+@client_rate_limited(POLL_RATE, as_json=True)
 def checkout_status(request: HttpRequest, invoice_id: str) -> JsonResponse:
     """The invoice's status for the checkout page to poll (public, like the page)."""
     invoice = _invoice_or_404(invoice_id)
@@ -100,6 +103,7 @@ def _needs_code(invoice: Invoice) -> bool:
 
 
 @require_POST
+@client_rate_limited(PAY_RATE)
 @verified_customer_required
 def checkout_pay(request: HttpRequest, invoice_id: str) -> HttpResponse:
     """Pay an invoice from the signed-in customer's BTC account (once, whatever the clicks)."""

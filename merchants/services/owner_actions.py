@@ -19,7 +19,18 @@ from exchange.services import exchange_rate_current
 from merchants.errors import InvoiceNotFound, QuoteUnavailable, RefundNotAllowed
 from merchants.models import Invoice, Merchant, PaymentMethod, Payout, Refund, RefundMethod
 from merchants.services.payouts import merchant_convert_to_kzt
-from merchants.services.refunds import REFUNDABLE, invoice_refund, refund_amount_checked
+from merchants.services.refund_exchange import (
+    invoice_kzt_settled,
+    kzt_funds_check,
+    merchant_kzt_available,
+    refund_buyback_price,
+)
+from merchants.services.refunds import (
+    REFUNDABLE,
+    invoice_refund,
+    refund_amount_checked,
+    refund_debit_sats,
+)
 
 
 def funds_check(merchant: Merchant, amount_sats: int, *, fee_sats: int = 0) -> None:
@@ -73,7 +84,11 @@ def refund_precheck(
         fee = int(settings.WITHDRAWAL_FEE_SATS)
     else:
         raise ValidationFailed("Unknown refund method", fields={"method": ["InBank or OnChain."]})
-    funds_check(merchant, amount, fee_sats=fee)
+    if invoice_kzt_settled(invoice):  # the store's tenge buys the refund's bitcoin back
+        price = refund_buyback_price(sats=refund_debit_sats(method, amount))
+        kzt_funds_check(available_tiyn=merchant_kzt_available(merchant), price=price)
+    else:
+        funds_check(merchant, amount, fee_sats=fee)
 
 
 def owner_second_factor(merchant: Merchant, actor: Any, otp_code: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts.actor import Actor
@@ -21,6 +22,12 @@ from merchants.errors import RefundNotAllowed
 from merchants.models import InvoiceStatus, PaymentMethod, Refund, RefundMethod
 from merchants.services.invoices import invoice_lock
 from merchants.services.pull_payments import invoice_refund_reserved_sats
+from merchants.services.refund_exchange import (
+    BuyBack,
+    invoice_kzt_settled,
+    refund_buyback_book,
+    refund_buyback_lock,
+)
 from merchants.services.spendable import merchant_spendable_check
 
 REFUNDABLE = (InvoiceStatus.SETTLED, InvoiceStatus.INVALID, InvoiceStatus.EXPIRED)
@@ -43,6 +50,8 @@ def invoice_refund(
     (custody's screening and review rules apply; the merchant pays the bank's
     withdrawal fee). Refunds never exceed what the invoice received in total. An
     ``OnChain`` address is checked (with the node) before the invoice is locked.
+    An invoice settled to KZT first buys back, with the store's tenge, the bitcoin
+    the refund pays out (``refund_exchange``), in this same transaction.
     """
     if method not in RefundMethod.values:
         raise ValidationFailed("Unknown refund method", fields={"method": ["InBank or OnChain."]})
@@ -56,13 +65,13 @@ def invoice_refund(
                 "Only paid invoices that are settled, expired or invalid can be refunded."
             )
         amount = refund_amount_checked(invoice, amount_sats)
-        merchant_spendable_check(account_id=merchant.btc_account_id, amount_minor=amount)
         # Refuse before writing anything: no refund row is created and rolled back.
         payer_account_id: int | None = None
         if method == RefundMethod.IN_BANK:
             payer_account_id = _payer_account_id(invoice)
         elif destination is None:
             raise ValidationFailed("An address is required", fields={"address": ["Required."]})
+        buyback = _funds_checked(invoice, merchant, method, amount, payer_account_id)
         refund = Refund.objects.create(
             invoice=invoice,
             method=method,
@@ -70,19 +79,16 @@ def invoice_refund(
             address=address.strip(),
             created_by=actor,
         )
-        if payer_account_id is not None:
-            refund.transfer = transfer_create(
-                debit_account_id=merchant.btc_account_id,
-                credit_account_id=payer_account_id,
-                amount_minor=amount,
-                code=TransferCode.REFUND,
-                initiator=actor,
-                idempotency_key=f"refund:{refund.pk}",
-                memo=f"Refund of invoice {invoice.id}",
-                source=refund,
+        if buyback is not None:
+            refund_buyback_book(
+                refund=refund,
+                merchant=merchant,
+                price=buyback,
+                actor=actor,
                 client_address=client_address,
             )
-            refund.save(update_fields=["transfer"])
+        if payer_account_id is not None:
+            _in_bank(refund, merchant, payer_account_id, actor, client_address)
         else:
             invariant(destination is not None, "an on-chain refund has a checked address")
             assert destination is not None  # for the type checker; invariant() holds under -O
@@ -95,6 +101,27 @@ def invoice_refund(
             client_address=client_address,
         )
     return refund
+
+
+def refund_debit_sats(method: str, amount_sats: int) -> int:
+    """Return what a refund takes from the store's BTC account: an on-chain one pays the fee."""
+    fee = int(settings.WITHDRAWAL_FEE_SATS) if method == RefundMethod.ON_CHAIN else 0
+    return amount_sats + fee
+
+
+def _funds_checked(
+    invoice: Any, merchant: Any, method: str, amount: int, payer_account_id: int | None
+) -> BuyBack | None:
+    """Check the store can pay the refund; for a KZT-settled invoice, lock and price the buy-back.
+
+    The store's bitcoin from a KZT-settled invoice was sold: its tenge buys back what the
+    refund pays out (``refund_buyback_lock`` refuses a short KZT balance, under the lock).
+    """
+    if not invoice_kzt_settled(invoice):
+        merchant_spendable_check(account_id=merchant.btc_account_id, amount_minor=amount)
+        return None
+    also = [payer_account_id] if payer_account_id is not None else []
+    return refund_buyback_lock(merchant=merchant, sats=refund_debit_sats(method, amount), also=also)
 
 
 def _payer_account_id(invoice: Any) -> int:
@@ -120,6 +147,24 @@ def refund_amount_checked(invoice: Any, amount_sats: int | None) -> int:
             fields={"amount": [f"At most {format_amount(left, 'BTC', with_code=True)} is left."]},
         )
     return int(amount)
+
+
+def _in_bank(
+    refund: Refund, merchant: Any, payer_account_id: int, actor: Actor, client_address: str | None
+) -> None:
+    """Credit the account that paid in-bank (inside the refund's transaction)."""
+    refund.transfer = transfer_create(
+        debit_account_id=merchant.btc_account_id,
+        credit_account_id=payer_account_id,
+        amount_minor=refund.amount_sats,
+        code=TransferCode.REFUND,
+        initiator=actor,
+        idempotency_key=f"refund:{refund.pk}",
+        memo=f"Refund of invoice {refund.invoice_id}",
+        source=refund,
+        client_address=client_address,
+    )
+    refund.save(update_fields=["transfer"])
 
 
 def _on_chain(

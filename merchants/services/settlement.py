@@ -13,12 +13,15 @@ exchange (two transfers in one group through the exchange accounts):
 
 Every rounding favours the bank. The ``KztSettlement`` row is unique per
 invoice, so a retry (the periodic sweep, a second event) never books twice.
+A payment that settles after that (an overpayment confirming later, a late
+payment) gets its own exchange, ``KztPaymentSettlement``, unique per payment.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -36,7 +39,10 @@ from merchants.errors import QuoteUnavailable
 from merchants.models import (
     AdditionalStatus,
     Invoice,
+    InvoicePayment,
     InvoiceStatus,
+    KztPaymentSettlement,
+    KztRateSource,
     KztSettlement,
     Merchant,
     PaymentStatus,
@@ -150,6 +156,43 @@ def _kzt_account_id(merchant: Merchant) -> int:
     return int(locked.kzt_account_id or 0)
 
 
+def exchange_accounts_lock(merchant: Merchant, *, also: Iterable[int] = ()) -> tuple[int, int, int]:
+    """Lock the store's two accounts, the exchange's (and ``also``) at once, in id order.
+
+    Returns (store's KZT account, exchange BTC, exchange KZT). Taken before the
+    audit chain head, as every exchange does: no deadlock with one. Locking again
+    accounts a transaction already holds is a no-op.
+    """
+    kzt_account_id = _kzt_account_id(merchant)
+    btc_exchange = system_account(AccountKind.EXCHANGE, "BTC").pk
+    kzt_exchange = system_account(AccountKind.EXCHANGE, "KZT").pk
+    accounts_lock([merchant.btc_account_id, btc_exchange, kzt_exchange, kzt_account_id, *also])
+    return kzt_account_id, btc_exchange, kzt_exchange
+
+
+def _sell_btc(
+    *, merchant: Merchant, sats: int, tiyn: int, source: Any, key: str, memo: str, group_id: Any
+) -> None:
+    """Book the two legs of a sale of the store's bitcoin to the bank (accounts locked)."""
+    kzt_account_id, btc_exchange, kzt_exchange = exchange_accounts_lock(merchant)
+    legs = (
+        (merchant.btc_account_id, btc_exchange, sats),
+        (kzt_exchange, kzt_account_id, tiyn),
+    )
+    for n, (debit, credit, amount) in enumerate(legs):
+        transfer_create(
+            debit_account_id=debit,
+            credit_account_id=credit,
+            amount_minor=amount,
+            code=TransferCode.EXCHANGE,
+            idempotency_key=f"{key}:{n}",
+            source=source,
+            memo=memo,
+            group_id=group_id,
+            kzt_value_tiyn=tiyn,
+        )
+
+
 def _settle_locked(invoice: Invoice) -> KztSettlement | None:
     """Book the exchange for a locked invoice (inside a transaction); None if not due."""
     merchant = invoice.merchant
@@ -162,11 +205,7 @@ def _settle_locked(invoice: Invoice) -> KztSettlement | None:
     sats = figures.quoted_sats + figures.market_sats
     if sats <= 0 or figures.kzt_tiyn <= 0:
         return None
-    kzt_account_id = _kzt_account_id(merchant)
-    btc_exchange = system_account(AccountKind.EXCHANGE, "BTC").pk
-    kzt_exchange = system_account(AccountKind.EXCHANGE, "KZT").pk
-    # Both legs' accounts at once, in id order, before the audit chain head.
-    accounts_lock([merchant.btc_account_id, btc_exchange, kzt_exchange, kzt_account_id])
+    exchange_accounts_lock(merchant)
     settlement = KztSettlement.objects.create(
         invoice=invoice,
         merchant=merchant,
@@ -178,22 +217,17 @@ def _settle_locked(invoice: Invoice) -> KztSettlement | None:
         market_rate_tiyn_per_btc=figures.market_rate,
         group_id=uuid.uuid4(),
     )
-    legs = (
-        (merchant.btc_account_id, btc_exchange, sats),
-        (kzt_exchange, kzt_account_id, figures.kzt_tiyn),
+    # The payments it exchanged: any that settles later gets an exchange of its own.
+    invoice.payments.filter(status=PaymentStatus.SETTLED).update(kzt_settlement=settlement)
+    _sell_btc(
+        merchant=merchant,
+        sats=sats,
+        tiyn=figures.kzt_tiyn,
+        source=settlement,
+        key=f"kzt-settle:{invoice.id}",
+        memo=f"Invoice {invoice.id} settled to KZT",
+        group_id=settlement.group_id,
     )
-    for n, (debit, credit, amount) in enumerate(legs):
-        transfer_create(
-            debit_account_id=debit,
-            credit_account_id=credit,
-            amount_minor=amount,
-            code=TransferCode.EXCHANGE,
-            idempotency_key=f"kzt-settle:{invoice.id}:{n}",
-            source=settlement,
-            memo=f"Invoice {invoice.id} settled to KZT",
-            group_id=settlement.group_id,
-            kzt_value_tiyn=figures.kzt_tiyn,
-        )
     audit_record(
         actor=None,
         action="invoice.settle_to_kzt",
@@ -211,6 +245,143 @@ def _settle_locked(invoice: Invoice) -> KztSettlement | None:
     return settlement
 
 
+def _quote_holds(invoice: Invoice, payment: InvoicePayment) -> bool:
+    """Return whether a later payment is exchanged at the invoice's quoted rate.
+
+    The store's rule for a quote: it holds until the invoice expires (the store's
+    expiration minutes), for a KZT invoice settled in time. A payment the node saw
+    after that is worth the bank's bid rate of the moment.
+    """
+    return (
+        invoice.currency == "KZT"
+        and invoice.rate_tiyn_per_btc > 0
+        and invoice.status == InvoiceStatus.SETTLED
+        and not payment.after_expiration
+    )
+
+
+def _later_figures(
+    invoice: Invoice, settlement: KztSettlement, payment: InvoicePayment
+) -> tuple[str, int, int]:
+    """Return (rate source, rate, tiyn) for a later payment; rounding favours the bank.
+
+    At the quote, the payment adds what ``quoted_kzt_tiyn`` gives for all quoted
+    satoshis so far, less what the earlier ones got: together never more than the
+    invoice's price for the amount due, the excess rounded down once.
+    """
+    if _quote_holds(invoice, payment):
+        later_quoted = KztPaymentSettlement.objects.filter(
+            invoice=invoice, rate_source=KztRateSource.QUOTE
+        ).aggregate(s=Sum("amount_sats"))["s"]
+        before = settlement.quoted_sats + int(later_quoted or 0)
+        after = before + payment.amount_sats
+        tiyn = quoted_kzt_tiyn(sats=after, invoice=invoice) - quoted_kzt_tiyn(
+            sats=before, invoice=invoice
+        )
+        return KztRateSource.QUOTE, invoice.rate_tiyn_per_btc, tiyn
+    rate = _market_rate()
+    if not rate:
+        raise QuoteUnavailable("No BTC/KZT rate is set; the settlement waits for one.")
+    return KztRateSource.MARKET, rate, kzt_for_btc(payment.amount_sats, rate)
+
+
+def _later_book(
+    invoice: Invoice, settlement: KztSettlement, payment: InvoicePayment
+) -> KztPaymentSettlement:
+    """Exchange one later payment (invoice locked, inside a savepoint)."""
+    merchant = invoice.merchant
+    source, rate, tiyn = _later_figures(invoice, settlement, payment)
+    invariant(tiyn >= 0, "a later payment's KZT is never negative")
+    if tiyn:
+        exchange_accounts_lock(merchant)  # the accounts before the booking row and audit head
+    booking = KztPaymentSettlement.objects.create(
+        payment=payment,
+        invoice=invoice,
+        merchant=merchant,
+        amount_sats=payment.amount_sats,
+        kzt_tiyn=tiyn,
+        rate_tiyn_per_btc=rate,
+        rate_source=source,
+        group_id=uuid.uuid4(),
+    )
+    if tiyn:  # worth less than a tiyn: the satoshis stay in BTC
+        _sell_btc(
+            merchant=merchant,
+            sats=payment.amount_sats,
+            tiyn=tiyn,
+            source=booking,
+            key=f"kzt-settle-payment:{payment.pk}",
+            memo=f"Later payment to invoice {invoice.id} settled to KZT",
+            group_id=booking.group_id,
+        )
+    audit_record(
+        actor=None,
+        action="invoice.payment_settle_to_kzt",
+        obj=booking,
+        data={
+            "invoice": invoice.id,
+            "payment": payment.pk,
+            "amount_sats": payment.amount_sats,
+            "kzt_tiyn": tiyn,
+            "rate": rate,
+            "rate_source": source,
+        },
+    )
+    return booking
+
+
+def later_payments_settle_locked(
+    *, invoice: Invoice, settlement: KztSettlement
+) -> list[KztPaymentSettlement]:
+    """Exchange each settled payment the invoice's settlement did not cover (invoice locked).
+
+    One exchange per payment (unique per payment: a rescan or retry finds it
+    booked). Each runs in a savepoint: a payment whose bitcoin cannot be sold yet
+    (no rate, not spendable) waits for the sweep and never undoes another.
+    """
+    if not invoice.merchant.settle_to_kzt:
+        return []
+    pending = invoice.payments.filter(
+        status=PaymentStatus.SETTLED, kzt_settlement__isnull=True, kzt_booking__isnull=True
+    ).order_by("settled_at", "pk")[:SWEEP_BATCH_MAX]
+    booked = []
+    for payment in pending:
+        try:
+            with transaction.atomic():
+                booked.append(_later_book(invoice, settlement, payment))
+        except ApplicationError as exc:
+            logger.warning("KZT settlement of payment %s deferred: %s", payment.pk, exc.message)
+    return booked
+
+
+def later_payments_settle_due(*, since: Any, limit: int = SWEEP_BATCH_MAX) -> int:
+    """Book the later payments of KZT-settled invoices that are still in BTC (periodic)."""
+    ids = list(
+        InvoicePayment.objects.filter(
+            status=PaymentStatus.SETTLED,
+            settled_at__gte=since,
+            invoice__merchant__settle_to_kzt=True,
+            invoice__kzt_settlement__isnull=False,
+            kzt_settlement__isnull=True,
+            kzt_booking__isnull=True,
+        )
+        .order_by("invoice_id")
+        .values_list("invoice_id", flat=True)
+        .distinct()[:limit]
+    )
+    done = 0
+    for invoice_id in ids:
+        with transaction.atomic():
+            invoice = (
+                Invoice.objects.select_for_update(of=("self",)).select_related("merchant")
+                .get(pk=invoice_id)
+            )  # fmt: skip
+            settlement = KztSettlement.objects.filter(invoice=invoice).first()
+            if settlement is not None and settlement_due(invoice):
+                done += len(later_payments_settle_locked(invoice=invoice, settlement=settlement))
+    return done
+
+
 def invoice_settle_to_kzt(*, invoice_id: str) -> KztSettlement | None:
     """Exchange a settled invoice's bitcoin to KZT if its store asks for it (idempotent)."""
     with transaction.atomic():
@@ -222,7 +393,10 @@ def invoice_settle_to_kzt(*, invoice_id: str) -> KztSettlement | None:
         )
         if invoice is None:
             return None
-        return _settle_locked(invoice)
+        settlement = _settle_locked(invoice)
+        if settlement is not None:
+            later_payments_settle_locked(invoice=invoice, settlement=settlement)
+        return settlement
 
 
 def invoice_settle_to_kzt_on_settled(invoice: Invoice) -> None:
@@ -267,7 +441,7 @@ def kzt_settlements_due(*, limit: int = SWEEP_BATCH_MAX) -> int:
             done += invoice_settle_to_kzt(invoice_id=invoice_id) is not None
         except ApplicationError as exc:
             logger.warning("KZT settlement of %s deferred: %s", invoice_id, exc.message)
-    return done
+    return done + later_payments_settle_due(since=since, limit=limit)
 
 
 def merchant_set_settle_to_kzt(*, merchant: Merchant, enabled: bool, actor: Any) -> Merchant:

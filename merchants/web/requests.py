@@ -21,6 +21,7 @@ from merchants.services.payment_requests import (
 )
 from merchants.web.common import add_errors, merchant_required, qr_svg
 from merchants.web.forms import PaymentRequestForm
+from merchants.web.limits import PAGE_RATE, PAY_RATE, client_rate_limited
 
 LIST_MAX = 100
 
@@ -91,6 +92,7 @@ def request_archive(request: HttpRequest, merchant: Merchant, request_id: str) -
 
 
 @require_http_methods(["GET"])
+@client_rate_limited(PAGE_RATE)
 def public_request(request: HttpRequest, request_id: str) -> HttpResponse:
     """The page a payer opens: what is asked, by whom, until when; a button to pay."""
     pr = PaymentRequest.objects.filter(pk=request_id).select_related("merchant").first()
@@ -108,6 +110,7 @@ def public_request(request: HttpRequest, request_id: str) -> HttpResponse:
 
 
 @require_POST
+@client_rate_limited(PAY_RATE)
 def public_request_pay(request: HttpRequest, request_id: str) -> HttpResponse:
     """Make (or reuse) the invoice for what is due and open its checkout page."""
     try:

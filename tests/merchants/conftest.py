@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from rest_framework.test import APIClient
 
+import merchants.auth
 from accounts.models import Identity, KycStatus, User
 from bank.celery import app as celery_app
 from merchants.models import Merchant, PayoutAddress
@@ -41,6 +43,29 @@ def _merchant_settings(settings: Any) -> None:
     # throttling test sets a low limit (with its own address).
     settings.MERCHANT_API_AUTH_FAILURE_RATE = "100000/min"
     settings.MERCHANT_PUBLIC_BASE_URL = "http://testserver"
+    # The public pages count per client address in the shared Redis: only the rate-limit
+    # tests set low limits (each with an address of its own and the clock held still).
+    settings.MERCHANT_WEB_PUBLIC_RATE = "100000/min"
+    settings.MERCHANT_WEB_PAY_RATE = "100000/min"
+    settings.MERCHANT_WEB_POLL_RATE = "100000/min"
+
+
+class WindowClock:
+    """``merchants.auth.window_hit``'s clock, held still: a window cannot end mid-test."""
+
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def window_clock(monkeypatch: pytest.MonkeyPatch) -> WindowClock:
+    """Hold the fixed-window rate limits' clock; a test moves ``now`` on to end a window."""
+    held = WindowClock()
+    monkeypatch.setattr(merchants.auth, "time", held)
+    return held
 
 
 @pytest.fixture

@@ -160,7 +160,10 @@ def test_amount_as_string_or_number(api: APIClient, merchant: Merchant) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_rate_limit_holds_under_concurrency(
-    make_merchant: Callable[..., Merchant], make_client: Callable[..., APIClient], settings: Any
+    make_merchant: Callable[..., Merchant],
+    make_client: Callable[..., APIClient],
+    settings: Any,
+    window_clock: Any,
 ) -> None:
     from tests.conftest import run_threads
 

@@ -320,3 +320,37 @@ def test_dashboard_csv_and_payment_link(
         shot(owner, f"merchant-15-{name}-phone")
         width = owner.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{url} is {width}px wide at 390 px"
+
+
+def test_refund_of_a_kzt_settled_invoice_from_its_page(
+    new_page: Callable[..., Any], live_server: Any, shop: Merchant, customer: User
+) -> None:
+    from accounts.selectors import ledger_check
+    from merchants.models import RefundKztExchange
+    from merchants.services.invoices import invoice_create
+    from merchants.services.payments import invoice_pay_in_bank
+    from merchants.services.settlement import merchant_set_settle_to_kzt
+    from tests.banking.conftest import enable_2fa, otp_code
+
+    merchant_set_settle_to_kzt(merchant=shop, enabled=True, actor=shop.owner)
+    invoice = invoice_create(merchant=shop, amount="1000.00", currency="KZT")
+    wallet = Account.objects.get(owner=customer, kind="customer", currency="BTC")
+    invoice_pay_in_bank(invoice_id=invoice.id, payer=customer, account_id=wallet.pk)
+    base = live_server.url
+    owner = new_page(PHONE)
+    log_in(owner, base, "owner@coffee.kz", "/merchant/")
+    enable_2fa(shop.owner)
+    owner.goto(f"{base}/merchant/invoices/{invoice.id}/")
+    assert "1\u202f000.00 KZT" in owner.inner_text("[data-testid=kzt-settlement]")
+    owner.check("input[name=method][value=InBank]")
+    owner.fill("#id_amount", "0.00001000")
+    owner.fill("#id_otp_code", otp_code(shop.owner))
+    owner.click("[data-testid=refund-form] button[type=submit]")
+    owner.wait_for_selector("[data-testid=refund-kzt]")
+    # 1000 sats bought back at the ask, 45 450 000.00 KZT/BTC: 454.50 KZT.
+    assert "454.50" in owner.inner_text("[data-testid=refund-kzt]")
+    shot(owner, "merchant-16-kzt-refund-phone")
+    width = owner.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the invoice page is {width}px wide at 390 px"
+    assert RefundKztExchange.objects.get().kzt_tiyn == 45_450
+    assert ledger_check() == []
