@@ -114,7 +114,7 @@ class StorePayoutsApi(MerchantApiView):
         "payouts, the merchant web's), newest first, at most 100.",
         parameters=[STORE_ID, OpenApiParameter("includeCancelled", OpenApiTypes.BOOL)],
         responses={200: PullPayoutOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Payouts", response_only=True, value=[APPROVED_EXAMPLE])],
+        examples=[OpenApiExample("Payouts", response_only=True, value=APPROVED_EXAMPLE)],
     )
     def get(self, request: Request, store_id: str) -> Response:
         query = self.merchant(store_id).greenfield_payouts.all()

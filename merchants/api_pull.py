@@ -237,7 +237,7 @@ class StorePullPaymentsApi(MerchantApiView):
         summary="Get store's pull payments",
         parameters=[STORE_ID, OpenApiParameter("includeArchived", OpenApiTypes.BOOL)],
         responses={200: PullPaymentOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Pull payments", response_only=True, value=[PULL_EXAMPLE])],
+        examples=[OpenApiExample("Pull payments", response_only=True, value=PULL_EXAMPLE)],
     )
     def get(self, request: Request, store_id: str) -> Response:
         query = self.merchant(store_id).pull_payments.all()
@@ -377,7 +377,7 @@ class PullPaymentPayoutsApi(PublicPullApiView):
         auth=[],
         parameters=[PULL_PAYMENT_ID, OpenApiParameter("includeCancelled", OpenApiTypes.BOOL)],
         responses={200: PullPayoutOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Payouts", response_only=True, value=[PAYOUT_EXAMPLE])],
+        examples=[OpenApiExample("Payouts", response_only=True, value=PAYOUT_EXAMPLE)],
     )
     def get(self, request: Request, pull_payment_id: str) -> Response:
         query = self.pull(pull_payment_id).payouts.all()
