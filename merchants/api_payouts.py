@@ -26,6 +26,7 @@ from merchants.api import (
 from merchants.api_errors import MissingPermission
 from merchants.api_params import bool_param
 from merchants.api_pull import PAYOUT_EXAMPLE, PAYOUT_ID, ClaimIn, PullPayoutOut
+from merchants.auth import IsApiKey
 from merchants.models import Merchant, PayoutState
 from merchants.presenters_pull import payouts_page
 from merchants.serializers import TravelRuleIn
@@ -100,7 +101,8 @@ class StorePayoutsApi(MerchantApiView):
     required_scopes = {"GET": SCOPE_VIEW_PAYOUTS, "POST": SCOPE_CREATE_REFUND_PULL}
 
     def get_permissions(self) -> list[Any]:
-        return [] if self.request.method == "POST" else list(super().get_permissions())
+        # POST: any valid key here; its scopes are checked in ``post`` (either of two).
+        return [IsApiKey()] if self.request.method == "POST" else list(super().get_permissions())
 
     def _need_any(self, *scopes: str) -> None:
         if not set(scopes) & scopes_effective(self.api_key.scopes):

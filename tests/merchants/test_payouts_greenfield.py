@@ -254,3 +254,14 @@ def test_concurrent_claims_never_exceed_the_pull_payment(merchant: Merchant) -> 
     assert all(isinstance(r, ClaimOverdraft) for r in refused), refused
     assert sum(r.amount_sats for r in pull.payouts.all()) == 80_000
     assert ledger_check() == []
+
+
+def test_store_payouts_need_a_key(merchant: Merchant) -> None:
+    body = {"destination": ADDRESS, "amount": "0.001", "approved": True}
+    for response in (
+        APIClient().post(store_url(merchant, "payouts"), body, format="json"),
+        APIClient().get(store_url(merchant, "payouts")),
+        APIClient().delete(f"/api/v1/pull-payments/{'x' * 22}"),
+    ):
+        assert response.status_code == 401 and response.json()["code"] == "unauthenticated"
+    assert not PullPaymentPayout.objects.exists()
