@@ -166,6 +166,9 @@ class PullPayoutOut(serializers.Serializer):
     payoutMethodId = serializers.CharField()
     state = serializers.ChoiceField(choices=PayoutState.values)
     metadata = serializers.DictField()
+    paymentProof = serializers.DictField(
+        required=False, help_text="Only when the store gave one with `mark`."
+    )
     kind = serializers.CharField(help_text="Alatau: OnChain.")
     amount = serializers.CharField(help_text="Alatau: the BTC amount.")
     withdrawalId = serializers.IntegerField(allow_null=True, help_text="Alatau: once approved.")

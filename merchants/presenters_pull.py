@@ -35,7 +35,9 @@ def payout_json(row: PullPaymentPayout, withdrawal_status: str | None) -> dict[s
     """``PayoutData``; ``kind``, ``amount``, ``withdrawalId``, ``status`` are Alatau's extras."""
     approved = row.payout_id is not None
     withdrawal = row.payout.withdrawal_id if row.payout else None
+    proof = {"paymentProof": row.payment_proof} if row.payment_proof else {}
     return {
+        **proof,
         "id": row.id,
         "revision": row.revision,
         "pullPaymentId": row.pull_payment_id,

@@ -205,6 +205,14 @@ def payout_mark(
             raise PayoutInvalidState(
                 f"The bank pays this payout: it is {current} and follows its withdrawal."
             )
+        if proof:
+            # Kept and shown as ``paymentProof``; it changes nothing the bank does.
+            if not isinstance(proof, dict) or len(str(proof)) > 2000:
+                raise ValidationFailed(
+                    "Bad proof", fields={"paymentProof": ["An object of at most 2000 characters."]}
+                )
+            row.payment_proof = proof
+            row.save(update_fields=["payment_proof", "updated_at"])
         audit_record(actor=actor, action="payout.mark", obj=row, data={"state": state})
     return row
 

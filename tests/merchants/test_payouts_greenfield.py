@@ -120,8 +120,14 @@ def test_approve_and_mark_follow_btcpays_state_rules(api: APIClient, ready: Merc
     for state in ("Completed", "Cancelled", "InProgress"):
         marked = api.post(f"/api/v1/payouts/{pid}/mark", {"state": state}, format="json")
         _error(marked, 400, "invalid-state")
-    same = api.post(f"/api/v1/payouts/{pid}/mark", {"state": "AwaitingPayment"}, format="json")
+    proof = {"proofType": "Note", "id": "call-42"}
+    same = api.post(
+        f"/api/v1/payouts/{pid}/mark",
+        {"state": "AwaitingPayment", "paymentProof": proof},
+        format="json",
+    )
     assert same.status_code == 200 and same.json()["state"] == "AwaitingPayment"
+    assert same.json()["paymentProof"] == proof
     second = api.post(url, {"destination": ADDRESS, "amount": "0.0005"}, format="json").json()
     api.delete(f"/api/v1/payouts/{second['id']}")
     again = api.post(f"/api/v1/payouts/{second['id']}", {"revision": 0}, format="json")
