@@ -1,14 +1,7 @@
-"""Greenfield store payouts: a payout row for every on-chain payout, pull payment windows."""
+"""Greenfield store payouts: schema (a payout row may have no pull payment; windows)."""
 
 import django.db.models.deletion
 from django.db import migrations, models
-
-
-def merchant_from_pull_payment(apps, schema_editor):
-    payouts = apps.get_model("merchants", "PullPaymentPayout")
-    for row in payouts.objects.filter(merchant__isnull=True).select_related("pull_payment"):
-        row.merchant_id = row.pull_payment.merchant_id
-        row.save(update_fields=["merchant"])
 
 
 class Migration(migrations.Migration):
@@ -30,16 +23,6 @@ class Migration(migrations.Migration):
             name="merchant",
             field=models.ForeignKey(
                 null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="greenfield_payouts",
-                to="merchants.merchant",
-            ),
-        ),
-        migrations.RunPython(merchant_from_pull_payment, migrations.RunPython.noop),
-        migrations.AlterField(
-            model_name="pullpaymentpayout",
-            name="merchant",
-            field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="greenfield_payouts",
                 to="merchants.merchant",

@@ -271,3 +271,23 @@ def test_store_payouts_need_a_key(merchant: Merchant) -> None:
     ):
         assert response.status_code == 401 and response.json()["code"] == "unauthenticated"
     assert not PullPaymentPayout.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_older_payouts_their_greenfield_row(ready: Merchant) -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from merchants.services.payouts import merchant_payout_request
+
+    payout = merchant_payout_request(
+        merchant=ready, amount_sats=100_000, address=ADDRESS, actor=ready.owner
+    )
+    PullPaymentPayout.objects.filter(payout=payout).delete()  # as before the migration
+    executor = MigrationExecutor(connection)
+    executor.migrate([("merchants", "0005_merge_i18n")])
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([("merchants", "0008_greenfield_payout_store_required")])
+    row = PullPaymentPayout.objects.get(payout=payout)
+    assert (row.merchant_id, row.amount_sats, row.state) == (ready.pk, 100_000, "AwaitingPayment")
