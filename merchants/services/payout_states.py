@@ -20,10 +20,10 @@ from accounts.actor import Actor
 from audit.chain import audit_record
 from compliance.services import travel_rule_validate
 from core.errors import NotFound, ValidationFailed
-from custody.errors import WithdrawalStateError
+from custody.errors import AddressInvalid, WithdrawalStateError
 from custody.models import Withdrawal, WithdrawalStatus
 from custody.services import withdrawal_cancel
-from custody.services.withdrawals import withdrawal_address_checked
+from custody.services.withdrawals import CheckedAddress, withdrawal_address_checked
 from merchants.errors import MerchantErrorCode, PayoutInvalidState, PayoutOldRevision
 from merchants.models import Merchant, PayoutState, PullPaymentPayout, WebhookEvent
 from merchants.services.payouts import merchant_payout_request, payout_address_allowed, payout_event
@@ -70,25 +70,39 @@ def store_payout_create(
         address = address_checked(destination)
         payout_address_allowed(merchant=merchant, address=address)
     cleaned = travel_rule_validate(travel_rule) if travel_rule else None
-    row = payout_create(
-        pull_payment_id=pull_payment_id,
-        merchant=merchant,
-        destination=destination,
-        amount=amount,
-        payout_method=payout_method,
-        metadata=metadata,
-        travel_rule=cleaned,
-        actor=actor,
-    )
-    if approved:
-        row = payout_approve(
+    # Asked of the node before anything is locked; an approval refused (funds, limits)
+    # leaves no payout behind: creation and approval are one transaction.
+    checked = _node_checked(address_checked(destination)) if approved else None
+    with transaction.atomic():
+        row = payout_create(
+            pull_payment_id=pull_payment_id,
             merchant=merchant,
-            payout_id=row.id,
-            revision=row.revision,
+            destination=destination,
+            amount=amount,
+            payout_method=payout_method,
+            metadata=metadata,
+            travel_rule=cleaned,
             actor=actor,
-            client_address=client_address,
         )
+        if approved:
+            row = payout_approve(
+                merchant=merchant,
+                payout_id=row.id,
+                revision=row.revision,
+                actor=actor,
+                client_address=client_address,
+                checked=checked,
+            )
     return row
+
+
+def _node_checked(address: str) -> CheckedAddress:
+    try:
+        return withdrawal_address_checked(address)
+    except AddressInvalid as exc:  # the API calls the field "destination"
+        raise AddressInvalid(
+            exc.message, fields={"destination": exc.fields.get("address", [])}
+        ) from None
 
 
 def payout_lock(merchant: Merchant, payout_id: str) -> PullPaymentPayout:
@@ -111,13 +125,16 @@ def payout_approve(
     revision: int,
     actor: Actor,
     client_address: str | None,
+    checked: CheckedAddress | None = None,
 ) -> PullPaymentPayout:
     """Approve a payout: the bank starts the withdrawal from the store's BTC account.
 
-    The destination is checked with the node first, with nothing locked.
+    The destination is checked with the node first, with nothing locked (or ``checked``
+    by the caller before its transaction).
     """
-    unlocked = PullPaymentPayout.objects.filter(merchant=merchant, pk=payout_id).first()
-    checked = withdrawal_address_checked(unlocked.destination) if unlocked else None
+    if checked is None:
+        unlocked = PullPaymentPayout.objects.filter(merchant=merchant, pk=payout_id).first()
+        checked = withdrawal_address_checked(unlocked.destination) if unlocked else None
     with transaction.atomic():
         row = payout_lock(merchant, payout_id)
         if row.state != PayoutState.AWAITING_APPROVAL:

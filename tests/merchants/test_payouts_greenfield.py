@@ -227,6 +227,15 @@ def test_a_key_without_the_money_permission_cannot_approve_at_creation(
     assert not Withdrawal.objects.exists()
 
 
+def test_a_refused_approval_at_creation_leaves_no_payout(api: APIClient, ready: Merchant) -> None:
+    api.post(store_url(ready, "webhooks"), {"url": "https://shop.example/h"}, format="json")
+    body = {"destination": ADDRESS, "amount": "0.009", "approved": True}  # more than it has
+    refused = api.post(store_url(ready, "payouts"), body, format="json")
+    assert refused.status_code == 422 and refused.json()[0]["code"] == "insufficient-funds"
+    assert not PullPaymentPayout.objects.exists() and not Withdrawal.objects.exists()
+    assert not WebhookDelivery.objects.exists()  # no PayoutCreated for what was not made
+
+
 def test_the_web_doors_payout_is_a_greenfield_payout(api: APIClient, ready: Merchant) -> None:
     from merchants.services.payouts import merchant_payout_request
 
