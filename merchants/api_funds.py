@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from accounts.models import Account
 from core.errors import ValidationFailed
 from core.money import format_amount, parse_amount
-from custody.models import Withdrawal
 from merchants.api import (
     ERRORS,
     IDEMPOTENCY_HEADER,
@@ -29,7 +28,6 @@ from merchants.selectors import merchant_statement
 from merchants.serializers import (
     BalanceOut,
     ConversionIn,
-    PayoutIn,
     PayoutOut,
     RefundIn,
     RefundOut,
@@ -268,80 +266,6 @@ class TransactionsApi(MerchantApiView):
                 ],
             }
         )
-
-
-class PayoutsApi(MerchantApiView):
-    """Send bitcoin out of the store."""
-
-    moves_money = True
-
-    required_scopes = {"GET": SCOPE_VIEW_STORE, "POST": SCOPE_PAYOUT}
-
-    @extend_schema(
-        operation_id="Alatau_GetPayouts",
-        tags=["Payouts"],
-        summary="Latest payouts",
-        parameters=[STORE_ID],
-        responses={200: PayoutOut(many=True), **ERRORS},
-        examples=[OpenApiExample("Payouts", response_only=True, value=PAYOUT_EXAMPLE)],
-    )
-    def get(self, request: Request, store_id: str) -> Response:
-        merchant = self.merchant(store_id)
-        payouts = list(merchant.payouts.order_by("-created_at")[:100])
-        # The payout row keeps the status at request; the withdrawal moves on from there.
-        statuses = dict(
-            Withdrawal.objects.filter(
-                pk__in=[p.withdrawal_id for p in payouts if p.withdrawal_id]
-            ).values_list("pk", "status")
-        )
-        return Response(
-            [payout_json(p, withdrawal_status=statuses.get(p.withdrawal_id or 0)) for p in payouts]
-        )
-
-    @extend_schema(
-        operation_id="Alatau_CreatePayout",
-        tags=["Payouts"],
-        summary="Send the store's bitcoin to an address",
-        description="A withdrawal from the store's BTC account through custody: screened, "
-        "possibly reviewed, batched and broadcast. The bank's withdrawal fee is added.",
-        parameters=[STORE_ID, IDEMPOTENCY_HEADER],
-        request=PayoutIn,
-        responses={200: PayoutOut, **WRITE_ERRORS},
-        examples=[
-            OpenApiExample(
-                "Payout",
-                request_only=True,
-                value={
-                    "amount": "0.01000000",
-                    "destination": "bcrt1qexampleaddress0000000000000000000000",
-                },
-            ),
-            OpenApiExample("Requested", response_only=True, value=PAYOUT_EXAMPLE),
-        ],
-    )
-    def post(self, request: Request, store_id: str) -> Response:
-        merchant = self.merchant(store_id)
-
-        def run() -> Response:
-            data = self.body(PayoutIn)
-            travel = data.get("travelRule")
-            payout = payout_services.merchant_payout_request(
-                merchant=merchant,
-                amount_sats=parse_amount(data["amount"], "BTC"),
-                address=data["destination"],
-                actor=merchant.owner,
-                client_address=client_ip(request),
-                travel_rule=None
-                if travel is None
-                else {
-                    "beneficiary_name": travel["beneficiaryName"],
-                    "wallet": travel["wallet"],
-                    "provider_name": travel.get("providerName", ""),
-                },
-            )
-            return Response(payout_json(payout))
-
-        return self.idempotent(merchant, run)
 
 
 class ConversionsApi(MerchantApiView):

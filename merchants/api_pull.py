@@ -1,12 +1,13 @@
-"""Greenfield refunds (a pull payment for the payer), pull payments and their payouts.
+"""Greenfield refunds (a pull payment for the payer) and pull payments; claims on them.
 
 The pull payment's own paths are public, as in BTCPay: whoever holds its id (the
-payer, sent the link by the merchant) reads it and claims it. Approving, cancelling
-and marking payouts need the store's key.
+payer, sent the link by the merchant) reads it and claims it. Creating and archiving
+need the store's key; so do approving, cancelling and marking payouts (``api_payouts``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -16,7 +17,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from custody.models import Withdrawal, WithdrawalStatus
 from merchants.api import (
     ERRORS,
     IDEMPOTENCY_HEADER,
@@ -24,31 +24,22 @@ from merchants.api import (
     STORE_ID,
     WRITE_ERRORS,
     MerchantApiView,
-    client_ip,
 )
 from merchants.api_params import bool_param
 from merchants.auth import ClientRateThrottle
-from merchants.models import PayoutState, PullPayment, PullPaymentPayout
-from merchants.presenters import btc, public_url, unix
+from merchants.models import PayoutState, PullPayment
+from merchants.presenters_pull import payouts_page, pull_payment_json
 from merchants.serializers import AmountField
 from merchants.services import pull_payments as pull_services
 from merchants.services.keys import (
+    SCOPE_ARCHIVE_PULL,
     SCOPE_CREATE_REFUND_PULL,
-    SCOPE_MANAGE_PAYOUTS,
-    SCOPE_VIEW_PAYOUTS,
     SCOPE_VIEW_PULL_PAYMENTS,
 )
+from merchants.services.payout_states import PayoutNotFound
 
 PULL_PAYMENT_ID = OpenApiParameter("pull_payment_id", OpenApiTypes.STR, OpenApiParameter.PATH)
 PAYOUT_ID = OpenApiParameter("payout_id", OpenApiTypes.STR, OpenApiParameter.PATH)
-WITHDRAWAL_STATE: dict[str, str] = {
-    WithdrawalStatus.BATCHED: PayoutState.IN_PROGRESS,
-    WithdrawalStatus.BROADCAST: PayoutState.IN_PROGRESS,
-    WithdrawalStatus.CONFIRMED: PayoutState.COMPLETED,
-    WithdrawalStatus.REJECTED: PayoutState.CANCELLED,
-    WithdrawalStatus.CANCELLED: PayoutState.CANCELLED,
-    WithdrawalStatus.FAILED: PayoutState.CANCELLED,
-}
 PULL_EXAMPLE = {
     "id": "3kd8fXUp2WZxQ9rT7bNc4m",
     "name": "Refund HMprBnL9BTXWuPvpoKBS6e",
@@ -58,7 +49,9 @@ PULL_EXAMPLE = {
     "BOLT11Expiration": "30",
     "autoApproveClaims": False,
     "archived": False,
-    "viewLink": "https://bank.alatau.example/api/v1/pull-payments/3kd8fXUp2WZxQ9rT7bNc4m",
+    "viewLink": "https://bank.alatau.example/pull-payments/3kd8fXUp2WZxQ9rT7bNc4m",
+    "startsAt": None,
+    "expiresAt": None,
 }
 PAYOUT_EXAMPLE = {
     "id": "9Tn2cYkLmQ4xZ7pR1sVbWd",
@@ -73,6 +66,11 @@ PAYOUT_EXAMPLE = {
     "payoutMethodId": "BTC-CHAIN",
     "state": "AwaitingApproval",
     "metadata": {},
+    "kind": "OnChain",
+    "amount": "0.00150000",
+    "withdrawalId": None,
+    "status": None,
+    "createdTime": 1764000500,
 }
 
 
@@ -100,26 +98,65 @@ class PullPaymentOut(serializers.Serializer):
     BOLT11Expiration = serializers.CharField()
     autoApproveClaims = serializers.BooleanField()
     archived = serializers.BooleanField()
-    viewLink = serializers.CharField()
+    viewLink = serializers.CharField(help_text="The payee's claim page.")
+    startsAt = serializers.IntegerField(allow_null=True, help_text="Alatau: unix seconds.")
+    expiresAt = serializers.IntegerField(allow_null=True, help_text="Alatau: unix seconds.")
+
+
+class PullPaymentIn(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=200)
+    description = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=2000
+    )
+    amount = AmountField()
+    currency = serializers.CharField(max_length=10)
+    BOLT11Expiration = serializers.JSONField(required=False, allow_null=True)
+    autoApproveClaims = serializers.BooleanField(required=False, allow_null=True)
+    startsAt = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=253402300799
+    )
+    expiresAt = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=253402300799
+    )
+    payoutMethods = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, allow_null=True, max_length=10
+    )
+    period = serializers.JSONField(required=False, allow_null=True)
+
+    def validate_autoApproveClaims(self, value: bool | None) -> bool | None:
+        if value:
+            raise serializers.ValidationError(
+                "Alatau does not auto-approve: the store approves every claim (it sends money)."
+            )
+        return value
+
+    def validate_BOLT11Expiration(self, value: Any) -> Any:
+        if value not in (None, 30, "30"):
+            raise serializers.ValidationError("Alatau has no Lightning payouts: leave it unset.")
+        return value
+
+    def validate_period(self, value: Any) -> Any:
+        if value not in (None, 0, "0"):
+            raise serializers.ValidationError(
+                "Recurring pull payments are not offered: the amount is claimable once."
+            )
+        return value
 
 
 class ClaimIn(serializers.Serializer):
     destination = serializers.CharField(max_length=100)
     amount = AmountField(required=False, allow_null=True)
-    payoutMethodId = serializers.CharField(required=False, allow_null=True, max_length=20)
-
-
-class ApproveIn(serializers.Serializer):
-    revision = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=10**6
-    )
-    rateRule = serializers.CharField(required=False, allow_null=True, max_length=200)
+    payoutMethodId = serializers.CharField(required=False, allow_null=True, max_length=40)
 
 
 class PullPayoutOut(serializers.Serializer):
+    """Greenfield's ``PayoutData``, and Alatau's extras (``kind`` ... ``createdTime``)."""
+
     id = serializers.CharField()
     revision = serializers.IntegerField()
-    pullPaymentId = serializers.CharField()
+    pullPaymentId = serializers.CharField(
+        allow_null=True, help_text="null for the store's own payout."
+    )
     date = serializers.CharField(help_text="Unix seconds, as a string (Greenfield's type).")
     destination = serializers.CharField()
     originalCurrency = serializers.CharField()
@@ -129,60 +166,18 @@ class PullPayoutOut(serializers.Serializer):
     payoutMethodId = serializers.CharField()
     state = serializers.ChoiceField(choices=PayoutState.values)
     metadata = serializers.DictField()
+    paymentProof = serializers.DictField(
+        required=False, help_text="Only when the store gave one with `mark`."
+    )
+    kind = serializers.CharField(help_text="Alatau: OnChain.")
+    amount = serializers.CharField(help_text="Alatau: the BTC amount.")
+    withdrawalId = serializers.IntegerField(allow_null=True, help_text="Alatau: once approved.")
+    status = serializers.CharField(allow_null=True, help_text="Alatau: the withdrawal's status.")
+    createdTime = serializers.IntegerField(help_text="Alatau: unix seconds.")
 
 
-def pull_payment_json(pull: PullPayment) -> dict[str, Any]:
-    return {
-        "id": pull.id,
-        "name": pull.name,
-        "description": pull.description,
-        "currency": "BTC",
-        "amount": btc(pull.amount_sats),
-        "BOLT11Expiration": "30",
-        "autoApproveClaims": False,
-        "archived": pull.archived,
-        # Alatau has no claim page yet: the link is the public JSON, claimed by POST .../payouts.
-        "viewLink": public_url(f"/api/v1/pull-payments/{pull.id}"),
-    }
-
-
-def claim_state(claim: PullPaymentPayout, withdrawal_status: str | None) -> str:
-    """An approved claim's state follows its withdrawal (InProgress once batched, ...)."""
-    if claim.state != PayoutState.AWAITING_PAYMENT or withdrawal_status is None:
-        return str(claim.state)
-    return str(WITHDRAWAL_STATE.get(withdrawal_status, PayoutState.AWAITING_PAYMENT))
-
-
-def claims_json(claims: list[PullPaymentPayout]) -> list[dict[str, Any]]:
-    ids = [c.payout.withdrawal_id for c in claims if c.payout and c.payout.withdrawal_id]
-    statuses = dict(Withdrawal.objects.filter(pk__in=ids).values_list("pk", "status"))
-    out = []
-    for claim in claims:
-        withdrawal = claim.payout.withdrawal_id if claim.payout else None
-        out.append(claim_json(claim, statuses.get(withdrawal or 0)))
-    return out
-
-
-def claim_json(claim: PullPaymentPayout, withdrawal_status: str | None) -> dict[str, Any]:
-    approved = claim.payout_id is not None
-    return {
-        "id": claim.id,
-        "revision": claim.revision,
-        "pullPaymentId": claim.pull_payment_id,
-        "date": str(unix(claim.created_at)),
-        "destination": claim.destination,
-        "originalCurrency": "BTC",
-        "originalAmount": btc(claim.amount_sats),
-        "payoutCurrency": "BTC",
-        "payoutAmount": btc(claim.amount_sats) if approved else None,
-        "payoutMethodId": pull_services.PAYOUT_METHOD,
-        "state": claim_state(claim, withdrawal_status),
-        "metadata": {},
-    }
-
-
-def _claims(query: Any) -> list[PullPaymentPayout]:
-    return list(query.select_related("payout").order_by("-created_at")[:100])
+def _when(seconds: int | None) -> dt.datetime | None:
+    return None if seconds is None else dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
 
 
 class InvoiceRefundApi(MerchantApiView):
@@ -235,9 +230,9 @@ class InvoiceRefundApi(MerchantApiView):
 
 
 class StorePullPaymentsApi(MerchantApiView):
-    """The store's pull payments."""
+    """The store's pull payments: list, create."""
 
-    required_scopes = {"GET": SCOPE_VIEW_PULL_PAYMENTS}
+    required_scopes = {"GET": SCOPE_VIEW_PULL_PAYMENTS, "POST": SCOPE_CREATE_REFUND_PULL}
 
     @extend_schema(
         operation_id="PullPayments_GetPullPayments",
@@ -253,6 +248,86 @@ class StorePullPaymentsApi(MerchantApiView):
             query = query.filter(archived=False)
         return Response([pull_payment_json(p) for p in query.order_by("-created_at")[:100]])
 
+    @extend_schema(
+        operation_id="PullPayments_CreatePullPayment",
+        tags=["Pull payments"],
+        summary="Create a new pull payment",
+        description="An amount of the store's bitcoin its holder may claim with payouts, "
+        "each approved by the store through the bank's payout controls: the payout goes only "
+        "to an address on the store's allow-list (past its cool-down). BTC only; "
+        "`startsAt`/`expiresAt` bound the claims; `autoApproveClaims`, `period` and a "
+        "`BOLT11Expiration` other than 30 are refused (422); `payoutMethods`: BTC-CHAIN.",
+        parameters=[STORE_ID, IDEMPOTENCY_HEADER],
+        request=PullPaymentIn,
+        responses={200: PullPaymentOut, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Pull payment",
+                request_only=True,
+                value={"name": "Salary", "amount": "0.0015", "currency": "BTC"},
+            ),
+            OpenApiExample("Created", response_only=True, value=PULL_EXAMPLE),
+        ],
+    )
+    def post(self, request: Request, store_id: str) -> Response:
+        merchant = self.merchant(store_id)
+
+        def run() -> Response:
+            data = self.body(PullPaymentIn)
+            pull = pull_services.pull_payment_create(
+                merchant=merchant,
+                name=data.get("name"),
+                description=data.get("description"),
+                amount=data["amount"],
+                currency=data["currency"],
+                starts_at=_when(data.get("startsAt")),
+                expires_at=_when(data.get("expiresAt")),
+                payout_methods=data.get("payoutMethods"),
+                actor=merchant.owner,
+            )
+            return Response(pull_payment_json(pull))
+
+        return self.idempotent(merchant, run)
+
+
+ARCHIVE_SCHEMA = extend_schema(
+    operation_id="PullPayments_ArchivePullPayment",
+    tags=["Pull payments"],
+    summary="Archive a pull payment",
+    description="No more claims; its payouts awaiting approval are cancelled (approved ones "
+    "stay with the bank's withdrawal).",
+    parameters=[PULL_PAYMENT_ID],
+    responses={200: PullPaymentOut, **ERRORS},
+    examples=[
+        OpenApiExample("Archived", response_only=True, value={**PULL_EXAMPLE, "archived": True})
+    ],
+)
+
+
+def _archive(view: MerchantApiView, store_id: str | None, pull_payment_id: str) -> Response:
+    merchant = view.merchant(store_id)
+    pull = pull_services.pull_payment_archive(
+        merchant=merchant, pull_payment_id=pull_payment_id, actor=merchant.owner
+    )
+    return Response(pull_payment_json(pull))
+
+
+class StorePullPaymentApi(MerchantApiView):
+    """``DELETE /stores/{storeId}/pull-payments/{pullPaymentId}``: archive (hidden alias)."""
+
+    required_scopes = {"DELETE": SCOPE_ARCHIVE_PULL}
+
+    @ARCHIVE_SCHEMA
+    def delete(self, request: Request, store_id: str, pull_payment_id: str) -> Response:
+        return _archive(self, store_id, pull_payment_id)
+
+
+def public_pull(pull_payment_id: str) -> PullPayment:
+    pull = PullPayment.objects.select_related("merchant").filter(pk=pull_payment_id).first()
+    if pull is None:
+        raise pull_services.PullPaymentNotFound()
+    return pull
+
 
 class PublicPullApiView(MerchantApiView):
     """Public pull-payment paths: no key, a per-client rate limit, JSON errors."""
@@ -262,13 +337,24 @@ class PublicPullApiView(MerchantApiView):
     throttle_classes = [ClientRateThrottle]
 
     def pull(self, pull_payment_id: str) -> PullPayment:
-        pull = PullPayment.objects.select_related("merchant").filter(pk=pull_payment_id).first()
-        if pull is None:
-            raise pull_services.PullPaymentNotFound()
-        return pull
+        return public_pull(pull_payment_id)
 
 
-class PullPaymentApi(PublicPullApiView):
+class PullPaymentApi(MerchantApiView):
+    """Read a pull payment (public, as in BTCPay); archive it (the store's key)."""
+
+    required_scopes = {"DELETE": SCOPE_ARCHIVE_PULL}
+
+    def get_permissions(self) -> list[Any]:
+        if self.request.method in ("GET", "HEAD"):
+            return [AllowAny()]
+        return list(super().get_permissions())
+
+    def get_throttles(self) -> list[Any]:
+        if self.request.method in ("GET", "HEAD"):
+            return [ClientRateThrottle()]
+        return super().get_throttles()
+
     @extend_schema(
         operation_id="PullPayments_GetPullPayment",
         tags=["Pull payments (public)"],
@@ -279,7 +365,11 @@ class PullPaymentApi(PublicPullApiView):
         examples=[OpenApiExample("Pull payment", response_only=True, value=PULL_EXAMPLE)],
     )
     def get(self, request: Request, pull_payment_id: str) -> Response:
-        return Response(pull_payment_json(self.pull(pull_payment_id)))
+        return Response(pull_payment_json(public_pull(pull_payment_id)))
+
+    @ARCHIVE_SCHEMA
+    def delete(self, request: Request, pull_payment_id: str) -> Response:
+        return _archive(self, None, pull_payment_id)
 
 
 class PullPaymentPayoutsApi(PublicPullApiView):
@@ -294,15 +384,17 @@ class PullPaymentPayoutsApi(PublicPullApiView):
     )
     def get(self, request: Request, pull_payment_id: str) -> Response:
         query = self.pull(pull_payment_id).payouts.all()
-        if not bool_param(request, "includeCancelled", False):
-            query = query.exclude(state=PayoutState.CANCELLED)
-        return Response(claims_json(_claims(query)))
+        return Response(
+            payouts_page(query, cancelled=bool_param(request, "includeCancelled", False))
+        )
 
     @extend_schema(
         operation_id="PullPayments_CreatePayout",
         tags=["Pull payments (public)"],
         summary="Create Payout",
-        description="Claim (part of) the pull payment to a bitcoin address; the store approves.",
+        description="Claim (part of) the pull payment to a bitcoin address; the store approves. "
+        "400 `overdraft` (more than is left), `archived`, `expired`, `not-started`, "
+        "`payment-method-not-supported`; 422 for a bad destination or amount.",
         auth=[],
         parameters=[PULL_PAYMENT_ID, IDEMPOTENCY_HEADER],
         request=ClaimIn,
@@ -325,13 +417,14 @@ class PullPaymentPayoutsApi(PublicPullApiView):
 
         def run() -> Response:
             data = self.body(ClaimIn)
-            claim = pull_services.pull_payment_claim(
+            row = pull_services.payout_create(
                 pull_payment_id=pull.id,
+                merchant=None,
                 destination=data["destination"],
                 amount=data.get("amount"),
                 payout_method=data.get("payoutMethodId"),
             )
-            return Response(claim_json(claim, None))
+            return Response(payouts_page(pull.payouts.filter(pk=row.id))[0])
 
         return self.idempotent(pull.merchant, run)
 
@@ -347,125 +440,7 @@ class PullPaymentPayoutApi(PublicPullApiView):
         examples=[OpenApiExample("Payout", response_only=True, value=PAYOUT_EXAMPLE)],
     )
     def get(self, request: Request, pull_payment_id: str, payout_id: str) -> Response:
-        claims = _claims(self.pull(pull_payment_id).payouts.filter(pk=payout_id))
-        if not claims:
-            raise pull_services.PayoutNotFound()
-        return Response(claims_json(claims)[0])
-
-
-def store_claim_json(merchant: Any, payout_id: str) -> dict[str, Any]:
-    query = PullPaymentPayout.objects.filter(pk=payout_id, pull_payment__merchant=merchant)
-    claims = _claims(query)
-    if not claims:
-        raise pull_services.PayoutNotFound()
-    return claims_json(claims)[0]
-
-
-class PayoutApi(MerchantApiView):
-    """One payout of the store: read, approve (POST), cancel (DELETE)."""
-
-    moves_money = True
-
-    required_scopes = {
-        "GET": SCOPE_VIEW_PAYOUTS,
-        "POST": SCOPE_MANAGE_PAYOUTS,
-        "DELETE": SCOPE_MANAGE_PAYOUTS,
-    }
-
-    @extend_schema(
-        operation_id="GetStorePayout",
-        tags=["Payouts"],
-        summary="Get Payout",
-        parameters=[PAYOUT_ID],
-        responses={200: PullPayoutOut, **ERRORS},
-        examples=[OpenApiExample("Payout", response_only=True, value=PAYOUT_EXAMPLE)],
-    )
-    def get(self, request: Request, payout_id: str) -> Response:
-        return Response(store_claim_json(self.api_key.merchant, payout_id))
-
-    @extend_schema(
-        operation_id="PullPayments_ApprovePayout",
-        tags=["Payouts"],
-        summary="Approve Payout",
-        description="Sends the bitcoin: a withdrawal from the store's BTC account through the "
-        "bank's withdrawal flow (screened, maybe reviewed; the bank's fee is added). "
-        "Only an `AwaitingApproval` payout (422 otherwise).",
-        parameters=[PAYOUT_ID, IDEMPOTENCY_HEADER],
-        request=ApproveIn,
-        responses={200: PullPayoutOut, **WRITE_ERRORS},
-        examples=[
-            OpenApiExample("Approve", request_only=True, value={"revision": 0}),
-            OpenApiExample(
-                "Approved",
-                response_only=True,
-                value={**PAYOUT_EXAMPLE, "state": "AwaitingPayment", "payoutAmount": "0.00150000"},
-            ),
-        ],
-    )
-    def post(self, request: Request, payout_id: str) -> Response:
-        merchant = self.api_key.merchant
-
-        def run() -> Response:
-            data = self.body(ApproveIn)
-            claim = pull_services.payout_approve(
-                merchant=merchant,
-                payout_id=payout_id,
-                revision=data.get("revision"),
-                actor=merchant.owner,
-                client_address=client_ip(request),
-            )
-            return Response(store_claim_json(merchant, claim.id))
-
-        return self.idempotent(merchant, run)
-
-    @extend_schema(
-        operation_id="PullPayments_CancelPayout",
-        tags=["Payouts"],
-        summary="Cancel Payout",
-        parameters=[PAYOUT_ID],
-        responses={200: PullPayoutOut, **WRITE_ERRORS},
-        examples=[
-            OpenApiExample(
-                "Cancelled", response_only=True, value={**PAYOUT_EXAMPLE, "state": "Cancelled"}
-            )
-        ],
-    )
-    def delete(self, request: Request, payout_id: str) -> Response:
-        merchant = self.api_key.merchant
-        claim = pull_services.payout_cancel(
-            merchant=merchant, payout_id=payout_id, actor=merchant.owner
-        )
-        return Response(store_claim_json(merchant, claim.id))
-
-
-class PayoutMarkPaidApi(MerchantApiView):
-    """Mark a payout paid outside the bank."""
-
-    moves_money = True
-
-    required_scopes = {"POST": SCOPE_MANAGE_PAYOUTS}
-
-    @extend_schema(
-        operation_id="PullPayments_MarkPayoutPaid",
-        tags=["Payouts"],
-        summary="Mark Payout as Paid",
-        description="For a payout you paid outside the bank; only while `AwaitingApproval`.",
-        parameters=[PAYOUT_ID, IDEMPOTENCY_HEADER],
-        request=None,
-        responses={200: PullPayoutOut, **WRITE_ERRORS},
-        examples=[
-            OpenApiExample(
-                "Paid", response_only=True, value={**PAYOUT_EXAMPLE, "state": "Completed"}
-            )
-        ],
-    )
-    def post(self, request: Request, payout_id: str) -> Response:
-        merchant = self.api_key.merchant
-
-        def run() -> Response:
-            claim = pull_services.payout_mark_paid(
-                merchant=merchant, payout_id=payout_id, actor=merchant.owner
-            )
-            return Response(store_claim_json(merchant, claim.id))
-
-        return self.idempotent(merchant, run)
+        found = payouts_page(self.pull(pull_payment_id).payouts.filter(pk=payout_id))
+        if not found:
+            raise PayoutNotFound()
+        return Response(found[0])

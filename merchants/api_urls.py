@@ -17,6 +17,7 @@ from merchants import (
     api,
     api_funds,
     api_payment_requests,
+    api_payouts,
     api_pull,
     api_server,
     api_store,
@@ -44,6 +45,7 @@ D = W + "/deliveries/<pid:delivery_id>"
 PM = "/payment-methods/<pid:payment_method_id>"
 P = "pull-payments/<pid:pull_payment_id>"
 R = "payment-requests/<pid:payment_request_id>"
+O = "payouts/<pid:payout_id>"  # noqa: E741
 
 ROUTES: list[tuple[str, type[Any], str | None]] = [
     ("server/info", api_server.ServerInfoApi, "server-info"),
@@ -64,9 +66,11 @@ ROUTES: list[tuple[str, type[Any], str | None]] = [
     (S + "pull-payments", api_pull.StorePullPaymentsApi, "pull-payments"),
     (P, api_pull.PullPaymentApi, "pull-payment"),
     (P + "/payouts", api_pull.PullPaymentPayoutsApi, "pull-payment-payouts"),
-    (P + "/payouts/<pid:payout_id>", api_pull.PullPaymentPayoutApi, "pull-payment-payout"),
-    ("payouts/<pid:payout_id>", api_pull.PayoutApi, "payout"),
-    ("payouts/<pid:payout_id>/mark-paid", api_pull.PayoutMarkPaidApi, "payout-mark-paid"),
+    (P + "/" + O, api_pull.PullPaymentPayoutApi, "pull-payment-payout"),
+    (S + "payouts", api_payouts.StorePayoutsApi, "payouts"),
+    (O, api_payouts.PayoutApi, "payout"),
+    (O + "/mark-paid", api_payouts.PayoutMarkPaidApi, "payout-mark-paid"),
+    (O + "/mark", api_payouts.PayoutMarkApi, "payout-mark"),
     (S + "webhooks", api_webhooks.WebhooksApi, "webhooks"),
     (S + W, api_webhooks.WebhookApi, "webhook"),
     (S + W + "/deliveries", api_webhooks.DeliveriesApi, "deliveries"),
@@ -75,7 +79,6 @@ ROUTES: list[tuple[str, type[Any], str | None]] = [
     (S + D + "/redeliver", api_webhooks.DeliveryRedeliverApi, "delivery-redeliver"),
     (S + "balance", api_funds.BalanceApi, "balance"),
     (S + "transactions", api_funds.TransactionsApi, "transactions"),
-    (S + "payouts", api_funds.PayoutsApi, "payouts"),
     (S + "conversions", api_funds.ConversionsApi, "conversions"),
     (S + "payment-requests", api_payment_requests.PaymentRequestsApi, "payment-requests"),
     (S + R, api_payment_requests.PaymentRequestApi, "payment-request"),
@@ -90,6 +93,10 @@ ROUTES: list[tuple[str, type[Any], str | None]] = [
     (I + "/unarchive", api.InvoiceUnarchiveApi, None),
     (I + "/refunds", api_funds.InvoiceRefundsApi, None),
     (I + "/refund", api_pull.InvoiceRefundApi, None),
+    (S + P, api_pull.StorePullPaymentApi, None),
+    (S + O, api_payouts.PayoutApi, None),
+    (S + O + "/mark-paid", api_payouts.PayoutMarkPaidApi, None),
+    (S + O + "/mark", api_payouts.PayoutMarkApi, None),
     (W, api_webhooks.WebhookApi, None),
     (W + "/deliveries", api_webhooks.DeliveriesApi, None),
     (D, api_webhooks.DeliveryApi, None),

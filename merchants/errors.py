@@ -31,6 +31,12 @@ class MerchantErrorCode(StrEnum):
     PAYOUT_NOT_FOUND = "payout_not_found"
     PULLPAYMENT_NOT_FOUND = "pullpayment_not_found"
     FUNDS_UNCONFIRMED = "funds_unconfirmed"
+    OLD_REVISION = "old_revision"
+    OVERDRAFT = "overdraft"
+    ARCHIVED = "archived"
+    EXPIRED = "expired"
+    NOT_STARTED = "not_started"
+    PAYMENT_METHOD_NOT_SUPPORTED = "payment_method_not_supported"
 
 
 class MerchantNotFound(NotFound):
@@ -138,3 +144,45 @@ class PaymentRequestClosed(InvalidState):
     """The payment request cannot be paid (archived, paid, expired)."""
 
     code = MerchantErrorCode.PAYMENT_REQUEST_CLOSED
+
+
+class PayoutInvalidState(InvalidState):
+    """The payout is not in a state that allows this (BTCPay's 400 ``invalid-state``)."""
+
+    http_status = 400
+
+
+class PayoutOldRevision(ApplicationError):
+    """The payout changed since the revision given."""
+
+    code = MerchantErrorCode.OLD_REVISION
+
+
+class ClaimOverdraft(ApplicationError):
+    """The claim is more than what is left of the pull payment."""
+
+    code = MerchantErrorCode.OVERDRAFT
+
+
+class PullPaymentArchived(ApplicationError):
+    """The pull payment is archived."""
+
+    code = MerchantErrorCode.ARCHIVED
+
+
+class PullPaymentExpired(ApplicationError):
+    """The pull payment has expired."""
+
+    code = MerchantErrorCode.EXPIRED
+
+
+class PullPaymentNotStarted(ApplicationError):
+    """The pull payment has not started yet."""
+
+    code = MerchantErrorCode.NOT_STARTED
+
+
+class PayoutMethodNotSupported(ApplicationError):
+    """Alatau pays out on-chain bitcoin only (BTC-CHAIN)."""
+
+    code = MerchantErrorCode.PAYMENT_METHOD_NOT_SUPPORTED

@@ -1,10 +1,14 @@
-"""Pull payments and their payouts, as Greenfield models them (refunds that the payer claims).
+"""Pull payments and payouts, as Greenfield models them.
 
 A pull payment reserves an amount of the merchant's bitcoin for someone to claim
-(``Invoices_Refund`` creates one for the payer). The payer claims it with a payout
-to an address (``AwaitingApproval``); the merchant approves (the bank starts a
-withdrawal from the merchant's BTC account: ``AwaitingPayment``, then ``InProgress``
-once broadcast, ``Completed`` once confirmed) or cancels. Imported by ``models``.
+(``Invoices_Refund`` creates one for the payer; ``PullPayments_CreatePullPayment`` a
+general one). Its holder claims it with a payout to an address (``AwaitingApproval``);
+the merchant approves (the bank starts a withdrawal from the merchant's BTC account:
+``AwaitingPayment``, then ``InProgress`` once batched, ``Completed`` once confirmed)
+or cancels. A store may also create a payout with no pull payment
+(``Payouts_CreatePayoutThroughStore``); every on-chain payout of the store, whichever
+door made it, has one ``PullPaymentPayout`` row: Greenfield's ``PayoutData``.
+Imported by ``models``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ class PullPayment(models.Model):
     name = models.CharField(max_length=200)
     description = models.CharField(max_length=2000, blank=True)
     amount_sats = models.BigIntegerField()
+    # Claims are refused before ``starts_at`` and after ``expires_at`` (either may be unset).
+    starts_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
     archived = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
@@ -58,10 +65,18 @@ class PullPayment(models.Model):
 
 
 class PullPaymentPayout(models.Model):
-    """A claim on a pull payment: an amount to an address, approved (paid) or cancelled."""
+    """A Greenfield payout: an amount to an address, approved (paid by the bank) or cancelled.
+
+    A claim on a pull payment, or the store's own payout (``pull_payment`` unset).
+    """
 
     id = models.CharField(max_length=32, primary_key=True)
-    pull_payment = models.ForeignKey(PullPayment, on_delete=models.PROTECT, related_name="payouts")
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, related_name="greenfield_payouts"
+    )
+    pull_payment = models.ForeignKey(
+        PullPayment, on_delete=models.PROTECT, null=True, blank=True, related_name="payouts"
+    )
     destination = models.CharField(max_length=100)
     amount_sats = models.BigIntegerField()
     state = models.CharField(
@@ -72,6 +87,10 @@ class PullPaymentPayout(models.Model):
         "merchants.Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="claim"
     )
     revision = models.PositiveIntegerField(default=0)
+    metadata = models.JSONField(default=dict, blank=True)
+    payment_proof = models.JSONField(null=True, blank=True)
+    # The beneficiary data (cleaned) the store gave with its own payout, used at approval.
+    travel_rule = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -30,6 +30,9 @@ SCOPE_CREATE_REFUND_PULL = "btcpay.store.cancreatenonapprovedpullpayments"
 SCOPE_VIEW_PULL_PAYMENTS = "btcpay.store.canviewpullpayments"
 SCOPE_MANAGE_PAYOUTS = "btcpay.store.canmanagepayouts"
 SCOPE_VIEW_PAYOUTS = "btcpay.store.canviewpayouts"
+SCOPE_CREATE_PULL = "btcpay.store.cancreatepullpayments"
+SCOPE_ARCHIVE_PULL = "btcpay.store.canarchivepullpayments"
+SCOPE_MANAGE_PULL = "btcpay.store.canmanagepullpayments"
 
 SCOPES: dict[str, str] = {
     SCOPE_VIEW_INVOICES: "View invoices",
@@ -45,11 +48,21 @@ SCOPES: dict[str, str] = {
     SCOPE_VIEW_PULL_PAYMENTS: "View pull payments",
     SCOPE_MANAGE_PAYOUTS: "Approve, cancel and mark payouts paid (approval sends bitcoin)",
     SCOPE_VIEW_PAYOUTS: "View payouts",
+    SCOPE_CREATE_PULL: "Create pull payments and approved payouts (approval sends bitcoin)",
+    SCOPE_ARCHIVE_PULL: "Archive pull payments",
+    SCOPE_MANAGE_PULL: "Manage pull payments and payouts (implies the pull-payment permissions)",
 }
 # As in BTCPay: a broader permission includes narrower ones.
 # Keys with these can move the store's money: creating one needs the owner's second factor.
 MONEY_SCOPES = frozenset(
-    {SCOPE_PAYOUT, SCOPE_REFUND, SCOPE_MANAGE_PAYOUTS, SCOPE_CREATE_REFUND_PULL}
+    {
+        SCOPE_PAYOUT,
+        SCOPE_REFUND,
+        SCOPE_MANAGE_PAYOUTS,
+        SCOPE_CREATE_REFUND_PULL,
+        SCOPE_CREATE_PULL,
+        SCOPE_MANAGE_PULL,
+    }
 )
 
 IMPLIED: dict[str, tuple[str, ...]] = {
@@ -57,6 +70,15 @@ IMPLIED: dict[str, tuple[str, ...]] = {
     SCOPE_MODIFY_PAYMENT_REQUESTS: (SCOPE_VIEW_PAYMENT_REQUESTS,),
     SCOPE_MANAGE_PAYOUTS: (SCOPE_VIEW_PAYOUTS,),
     SCOPE_CREATE_REFUND_PULL: (SCOPE_VIEW_PULL_PAYMENTS,),
+    SCOPE_CREATE_PULL: (SCOPE_CREATE_REFUND_PULL, SCOPE_VIEW_PULL_PAYMENTS),
+    SCOPE_MANAGE_PULL: (
+        SCOPE_CREATE_PULL,
+        SCOPE_CREATE_REFUND_PULL,
+        SCOPE_ARCHIVE_PULL,
+        SCOPE_VIEW_PULL_PAYMENTS,
+        SCOPE_MANAGE_PAYOUTS,
+        SCOPE_VIEW_PAYOUTS,
+    ),
 }
 # 20 random bytes = 160 bits, 40 hex characters like a BTCPay key. The first
 # PREFIX_LEN characters are stored in clear to find the row; the rest is secret.

@@ -25,8 +25,31 @@ from custody.services.withdrawals import (
 from exchange.rates import kzt_value_tiyn
 from exchange.services import bid_rate, exchange_rate_fresh, kzt_for_btc
 from merchants.errors import MerchantSuspended, QuoteUnavailable
-from merchants.models import Merchant, Payout, PayoutAddress, PayoutKind
+from merchants.ids import random_id
+from merchants.models import (
+    Merchant,
+    Payout,
+    PayoutAddress,
+    PayoutKind,
+    PayoutState,
+    PullPaymentPayout,
+    WebhookEvent,
+)
 from merchants.services.spendable import merchant_spendable_check
+from merchants.services.webhooks import webhook_store_event_emit
+
+
+def payout_event(row: PullPaymentPayout, event_type: str) -> None:
+    """Send the store's webhooks a Payout* event for the Greenfield payout ``row``."""
+    webhook_store_event_emit(
+        merchant=row.merchant,
+        event_type=event_type,
+        extra={
+            "payoutId": row.id,
+            "pullPaymentId": row.pull_payment_id,
+            "payoutState": row.state,
+        },
+    )
 
 
 def payout_address_allowed(*, merchant: Merchant, address: str) -> PayoutAddress:
@@ -70,12 +93,15 @@ def merchant_payout_request(
     travel_rule: Any = None,
     refund_claim: bool = False,
     checked: CheckedAddress | None = None,
+    greenfield_payout: PullPaymentPayout | None = None,
 ) -> Payout:
     """Send the merchant's bitcoin to an allow-listed address through the withdrawal flow.
 
     Whichever door asks (the API key, the merchant web, a pull payment's approval), the
     customer door's rules hold: allow-list and cool-down, tier limits, travel rule, then
     custody's screening and review. The address is checked with the node first.
+    Every on-chain payout has a Greenfield payout row (``PayoutData``): the one being
+    approved (``greenfield_payout``, which the caller updates), or one made here.
     """
     if not merchant.is_active:
         raise MerchantSuspended()
@@ -124,7 +150,24 @@ def merchant_payout_request(
             },
             client_address=client_address,
         )
+        if greenfield_payout is None:
+            _greenfield_payout_record(payout)
     return payout
+
+
+def _greenfield_payout_record(payout: Payout) -> PullPaymentPayout:
+    """The Greenfield row of a payout sent at once (the web door's, or an approved one)."""
+    row = PullPaymentPayout.objects.create(
+        id=random_id(22),
+        merchant=payout.merchant,
+        destination=payout.address,
+        amount_sats=payout.amount_sats,
+        state=PayoutState.AWAITING_PAYMENT,
+        payout=payout,
+    )
+    payout_event(row, WebhookEvent.PAYOUT_CREATED)
+    payout_event(row, WebhookEvent.PAYOUT_APPROVED)
+    return row
 
 
 def merchant_convert_to_kzt(

@@ -1,29 +1,40 @@
-"""Greenfield refunds as pull payments, claims (payouts), approval, cancellation, mark-paid.
+"""Pull payments (Greenfield refunds and general ones) and claims on them (payouts).
 
-Creating a pull payment or claiming it moves no money. Approval does: it starts a
-withdrawal from the merchant's BTC account through custody (screening, review and
-limits as for any payout), so the bank's controls hold whichever door asked.
+Creating a pull payment or claiming it moves no money. Approval does
+(``payout_states``): it starts a withdrawal from the merchant's BTC account through
+custody (screening, review and limits as for any payout), so the bank's controls hold
+whichever door asked.
 An invoice's refunds (instant ones and pull payments together) never exceed what it
 received; each service locks the row it counts against (invoice, pull payment, payout).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from audit.chain import audit_record
-from core.errors import NotFound, ValidationFailed
+from core.errors import InvariantViolation, NotFound, ValidationFailed
 from core.money import format_amount, parse_amount
 from custody.addresses import address_parse
 from custody.errors import AddressInvalid
 from custody.models import Withdrawal, WithdrawalStatus
-from custody.services.withdrawals import withdrawal_address_checked
 from exchange.services import btc_for_kzt, exchange_rate_current
-from merchants.errors import MerchantErrorCode, NotRefundable, QuoteUnavailable
+from merchants.errors import (
+    ClaimOverdraft,
+    MerchantErrorCode,
+    NotRefundable,
+    PayoutMethodNotSupported,
+    PullPaymentArchived,
+    PullPaymentExpired,
+    PullPaymentNotStarted,
+    QuoteUnavailable,
+)
 from merchants.ids import random_id
 from merchants.models import (
     Invoice,
@@ -35,18 +46,14 @@ from merchants.models import (
     WebhookEvent,
 )
 from merchants.services.invoices import invoice_lock
-from merchants.services.payouts import merchant_payout_request
-from merchants.services.webhooks import webhook_store_event_emit
+from merchants.services.payouts import payout_event
 
 REFUND_VARIANTS = ("RateThen", "CurrentRate", "OverpaidAmount", "Fiat", "Custom")
 REFUNDABLE = (InvoiceStatus.SETTLED, InvoiceStatus.INVALID, InvoiceStatus.EXPIRED)
 PAYOUT_METHOD = "BTC-CHAIN"
-
-
-class PayoutNotFound(NotFound):
-    """The payout does not exist or is not yours."""
-
-    code = MerchantErrorCode.PAYOUT_NOT_FOUND
+# ``BTC`` is the older name of on-chain bitcoin in Greenfield clients.
+PAYOUT_METHODS = (PAYOUT_METHOD, "BTC")
+PULL_AMOUNT_MAX_SATS = 21_000_000 * 100_000_000
 
 
 class PullPaymentNotFound(NotFound):
@@ -178,131 +185,172 @@ def invoice_refund_pull_payment(
     return pull
 
 
-def _payout_event(claim: PullPaymentPayout, event_type: str) -> None:
-    webhook_store_event_emit(
-        merchant=claim.pull_payment.merchant,
-        event_type=event_type,
-        extra={
-            "payoutId": claim.id,
-            "pullPaymentId": claim.pull_payment_id,
-            "payoutState": claim.state,
-        },
-    )
-
-
-def pull_payment_claim(
-    *, pull_payment_id: str, destination: Any, amount: Any, payout_method: Any
-) -> PullPaymentPayout:
-    """Claim a pull payment to an address (anyone holding its id may, as in BTCPay)."""
-    if payout_method not in (None, "", PAYOUT_METHOD, "BTC"):
-        raise ValidationFailed(
-            "Unsupported payout method", fields={"payoutMethodId": ["BTC-CHAIN only."]}
-        )
-    try:
-        address = address_parse(destination if isinstance(destination, str) else "").address
-    except AddressInvalid as exc:
-        raise ValidationFailed(exc.message, fields={"destination": [exc.message]}) from None
-    with transaction.atomic():
-        pull = PullPayment.objects.select_for_update().filter(pk=pull_payment_id).first()
-        if pull is None or pull.archived:
-            raise PullPaymentNotFound()
-        taken = (
-            pull.payouts.exclude(state=PayoutState.CANCELLED).aggregate(t=Sum("amount_sats"))["t"]
-            or 0
-        )
-        left = pull.amount_sats - int(taken)
-        sats = left if amount in (None, "") else parse_amount(str(amount), "BTC")
-        if sats <= 0 or sats > left:
+def payout_methods_check(methods: Any, field: str = "payoutMethods") -> None:
+    """Refuse payout methods other than on-chain bitcoin (422 on ``field``)."""
+    if methods is None:
+        return
+    for n, method in enumerate(methods if isinstance(methods, list) else [methods]):
+        if method not in PAYOUT_METHODS:
             raise ValidationFailed(
-                "Amount out of range",
-                fields={"amount": [f"At most {format_amount(max(left, 0), 'BTC')} BTC is left."]},
+                "Unsupported payout method",
+                fields={f"{field}[{n}]": ["Alatau pays out on-chain bitcoin only: BTC-CHAIN."]},
             )
-        claim = PullPaymentPayout.objects.create(
-            id=random_id(22), pull_payment=pull, destination=address, amount_sats=sats
-        )
-        audit_record(actor=None, action="pull_payment.claim", obj=claim, data={"amount_sats": sats})
-        _payout_event(claim, WebhookEvent.PAYOUT_CREATED)
-    return claim
 
 
-def _lock_claim(merchant: Merchant, payout_id: str) -> PullPaymentPayout:
-    claim = (
-        PullPaymentPayout.objects.select_for_update(of=("self",))
-        .select_related("pull_payment__merchant")
-        .filter(pk=payout_id, pull_payment__merchant=merchant)
-        .first()
-    )
-    if claim is None:
-        raise PayoutNotFound()
-    return claim
-
-
-def _refuse(claim: PullPaymentPayout, action: str) -> None:
-    raise ValidationFailed(
-        f"Cannot {action} a payout that is {claim.state}",
-        fields={"": [f"The payout is {claim.state}."]},
-    )
-
-
-def payout_approve(
+def pull_payment_create(
     *,
     merchant: Merchant,
-    payout_id: str,
-    revision: int | None,
+    name: str | None,
+    description: str | None,
+    amount: Any,
+    currency: Any,
+    starts_at: dt.datetime | None,
+    expires_at: dt.datetime | None,
+    payout_methods: Any,
     actor: Any,
-    client_address: str | None,
-) -> PullPaymentPayout:
-    """Approve a claim: the bank starts the withdrawal from the merchant's BTC account.
+) -> PullPayment:
+    """A general pull payment of the store's bitcoin (``PullPayments_CreatePullPayment``).
 
-    The claim's destination is checked with the node first, with nothing locked.
+    It moves no money: its claims are approved by the store one by one, each through
+    the payout controls, the allow-list included (``payout_states``).
     """
-    unlocked = PullPaymentPayout.objects.filter(
-        pull_payment__merchant=merchant, pk=payout_id
-    ).first()
-    checked = withdrawal_address_checked(unlocked.destination) if unlocked else None
-    with transaction.atomic():
-        claim = _lock_claim(merchant, payout_id)
-        if claim.state != PayoutState.AWAITING_APPROVAL:
-            _refuse(claim, "approve")
-        if revision is not None and revision != claim.revision:
-            raise ValidationFailed("Old revision", fields={"revision": ["The payout changed."]})
-        claim.payout = merchant_payout_request(
-            merchant=merchant,
-            amount_sats=claim.amount_sats,
-            address=claim.destination,
-            actor=actor,
-            client_address=client_address,
-            refund_claim=True,
-            checked=checked if checked and checked.given == claim.destination else None,
+    if str(currency or "").upper() != "BTC":
+        raise ValidationFailed(
+            "Unsupported currency", fields={"currency": ["Pull payments are in BTC."]}
         )
-        claim.state = PayoutState.AWAITING_PAYMENT
-        claim.save(update_fields=["payout", "state", "updated_at"])
-        audit_record(actor=actor, action="pull_payment.approve", obj=claim, data={})
-        _payout_event(claim, WebhookEvent.PAYOUT_APPROVED)
-    return claim
-
-
-def payout_cancel(*, merchant: Merchant, payout_id: str, actor: Any) -> PullPaymentPayout:
-    """Cancel a claim the bank has not started paying; its amount is free to claim again."""
+    sats = parse_amount(str(amount if amount is not None else ""), "BTC", field="amount")
+    if sats <= 0:
+        raise ValidationFailed("Amount too small", fields={"amount": ["More than zero."]})
+    if starts_at and expires_at and expires_at <= starts_at:
+        raise ValidationFailed(
+            "Expires before it starts", fields={"expiresAt": ["Later than startsAt."]}
+        )
+    payout_methods_check(payout_methods)
     with transaction.atomic():
-        claim = _lock_claim(merchant, payout_id)
-        if claim.state != PayoutState.AWAITING_APPROVAL:
-            _refuse(claim, "cancel")
-        claim.state = PayoutState.CANCELLED
-        claim.save(update_fields=["state", "updated_at"])
-        audit_record(actor=actor, action="pull_payment.cancel", obj=claim, data={})
-        _payout_event(claim, WebhookEvent.PAYOUT_UPDATED)
-    return claim
+        pull = PullPayment.objects.create(
+            id=random_id(22),
+            merchant=merchant,
+            name=(name or "")[:200],
+            description=(description or "")[:2000],
+            amount_sats=sats,
+            starts_at=starts_at,
+            expires_at=expires_at,
+            created_by=actor,
+        )
+        audit_record(actor=actor, action="pull_payment.create", obj=pull,
+                     data={"amount_sats": sats})  # fmt: skip
+    return pull
 
 
-def payout_mark_paid(*, merchant: Merchant, payout_id: str, actor: Any) -> PullPaymentPayout:
-    """Record that the merchant paid a claim outside the bank (no money moves here)."""
+def pull_payment_lock(*, merchant: Merchant | None, pull_payment_id: str) -> PullPayment:
+    """Lock a pull payment (of ``merchant`` when given), or 404 ``pullpayment-not-found``."""
+    query = PullPayment.objects.select_for_update().filter(pk=pull_payment_id)
+    pull = query.filter(merchant=merchant).first() if merchant else query.first()
+    if pull is None:
+        raise PullPaymentNotFound()
+    return pull
+
+
+def pull_payment_claimed_sats(pull: PullPayment) -> int:
+    """What the claims not cancelled take of the pull payment."""
+    taken = pull.payouts.exclude(state=PayoutState.CANCELLED).aggregate(t=Sum("amount_sats"))
+    return int(taken["t"] or 0)
+
+
+def pull_payment_claimable(pull: PullPayment) -> None:
+    """Refuse a claim on an archived, not yet started or expired pull payment (400)."""
+    now = timezone.now()
+    if pull.archived:
+        raise PullPaymentArchived()
+    if pull.starts_at and now < pull.starts_at:
+        raise PullPaymentNotStarted()
+    if pull.expires_at and now >= pull.expires_at:
+        raise PullPaymentExpired()
+
+
+def address_checked(destination: Any) -> str:
+    """The destination as a bitcoin address of this chain (422 ``destination`` if not)."""
+    try:
+        return address_parse(destination if isinstance(destination, str) else "").address
+    except AddressInvalid as exc:
+        raise ValidationFailed(exc.message, fields={"destination": [exc.message]}) from None
+
+
+def _claim_sats(amount: Any) -> int | None:
+    if amount in (None, ""):
+        return None
+    sats = parse_amount(str(amount), "BTC", field="amount")
+    if sats <= 0:
+        raise ValidationFailed("Amount too small", fields={"amount": ["More than zero."]})
+    return sats
+
+
+def payout_create(
+    *,
+    pull_payment_id: str | None,
+    merchant: Merchant | None,
+    destination: Any,
+    amount: Any,
+    payout_method: Any,
+    metadata: dict[str, Any] | None = None,
+    travel_rule: Any = None,
+    actor: Any = None,
+) -> PullPaymentPayout:
+    """A payout awaiting approval: a claim on a pull payment, or the store's own (no pull).
+
+    The pull payment is locked while its claims are counted, so concurrent claims never
+    take more than its amount. Claims by whoever holds the id pass no ``merchant``.
+    """
+    if payout_method not in (None, "", *PAYOUT_METHODS):
+        if not isinstance(payout_method, str) or not payout_method.replace("-", "").isalnum():
+            raise ValidationFailed(
+                "Invalid payout method", fields={"payoutMethodId": ["Invalid payout method."]}
+            )
+        raise PayoutMethodNotSupported()
+    address = address_checked(destination)
+    sats = _claim_sats(amount)
     with transaction.atomic():
-        claim = _lock_claim(merchant, payout_id)
-        if claim.state != PayoutState.AWAITING_APPROVAL:
-            _refuse(claim, "mark paid")
-        claim.state = PayoutState.COMPLETED
-        claim.save(update_fields=["state", "updated_at"])
-        audit_record(actor=actor, action="pull_payment.mark_paid", obj=claim, data={})
-        _payout_event(claim, WebhookEvent.PAYOUT_UPDATED)
-    return claim
+        pull = None
+        if pull_payment_id is not None:
+            pull = pull_payment_lock(merchant=merchant, pull_payment_id=pull_payment_id)
+            pull_payment_claimable(pull)
+            left = pull.amount_sats - pull_payment_claimed_sats(pull)
+            sats = left if sats is None else sats
+            if sats > left or left <= 0:
+                raise ClaimOverdraft(f"At most {format_amount(max(left, 0), 'BTC')} BTC is left.")
+        owner = pull.merchant if pull is not None else merchant
+        if owner is None or sats is None:
+            raise InvariantViolation("a payout has a store and an amount")
+        row = PullPaymentPayout.objects.create(
+            id=random_id(22),
+            merchant=owner,
+            pull_payment=pull,
+            destination=address,
+            amount_sats=sats,
+            metadata=metadata or {},
+            travel_rule=travel_rule,
+        )
+        audit_record(actor=actor, action="payout.create", obj=row, data={"amount_sats": sats})
+        payout_event(row, WebhookEvent.PAYOUT_CREATED)
+    return row
+
+
+def pull_payment_archive(*, merchant: Merchant, pull_payment_id: str, actor: Any) -> PullPayment:
+    """Archive a pull payment: no more claims; its payouts awaiting approval are cancelled.
+
+    Approved ones stay with the bank's withdrawal (cancel them one by one while custody
+    still can: ``payout_cancel``).
+    """
+    with transaction.atomic():
+        pull = pull_payment_lock(merchant=merchant, pull_payment_id=pull_payment_id)
+        if not pull.archived:
+            pull.archived = True
+            pull.save(update_fields=["archived"])
+            waiting = list(pull.payouts.filter(state=PayoutState.AWAITING_APPROVAL))
+            for row in waiting:
+                row.state = PayoutState.CANCELLED
+                row.save(update_fields=["state", "updated_at"])
+                payout_event(row, WebhookEvent.PAYOUT_UPDATED)
+            audit_record(actor=actor, action="pull_payment.archive", obj=pull,
+                         data={"cancelled": [r.id for r in waiting]})  # fmt: skip
+    return pull

@@ -69,7 +69,7 @@ def test_merchant_key_cannot_pay_out_zero_conf_money(
     assert (account.posted_minor, account.available_minor) == (250_000, 0)  # pending
     allow_list(merchant, ADDRESS)  # a listed address: the pending money is what stops it
     payout = api.post(store_url(merchant, "payouts"),
-                      {"amount": "0.00100000", "destination": ADDRESS}, format="json")  # fmt: skip
+                      {"amount": "0.00100000", "destination": ADDRESS, "approved": True}, format="json")  # fmt: skip
     assert payout.status_code == 422, payout.content
     (problem,) = payout.json()  # BTCPay's 422: a list of problems
     assert problem["code"] == "funds-unconfirmed"
@@ -92,7 +92,7 @@ def test_merchant_key_cannot_pay_out_zero_conf_money(
     assert account.available_minor == 250_000  # spendable once confirmed
     allow_list(merchant, ADDRESS)
     payout = api.post(store_url(merchant, "payouts"),
-                      {"amount": "0.00100000", "destination": ADDRESS}, format="json")  # fmt: skip
+                      {"amount": "0.00100000", "destination": ADDRESS, "approved": True}, format="json")  # fmt: skip
     assert payout.status_code == 200, payout.content
     assert ledger_check() == []
 

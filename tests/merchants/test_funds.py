@@ -120,7 +120,7 @@ def test_payout_on_chain(api: APIClient, merchant: Merchant) -> None:
     owner_verified(merchant)
     response = api.post(
         store_url(merchant, "payouts"),
-        {"amount": "0.00200000", "destination": ADDRESS},
+        {"amount": "0.00200000", "destination": ADDRESS, "approved": True},
         format="json",
     )
     assert response.status_code == 200, response.content
@@ -130,7 +130,11 @@ def test_payout_on_chain(api: APIClient, merchant: Merchant) -> None:
     assert api.get(store_url(merchant, "payouts")).json()[0]["id"] == body["id"]
     broke = api.post(
         store_url(merchant, "payouts"),
-        {"amount": "0.00400000", "destination": ADDRESS},  # over the balance, under the limit
+        {
+            "amount": "0.00400000",
+            "destination": ADDRESS,
+            "approved": True,
+        },  # over the balance, under the limit
         format="json",
     )
     assert problems(broke) and broke.json()[0]["code"] == "insufficient-funds"
@@ -144,7 +148,7 @@ def test_payout_retry_is_one_withdrawal_and_status_follows_it(
     fund(merchant.btc_account, 500_000)
     allow_list(merchant, ADDRESS)
     owner_verified(merchant)
-    body = {"amount": "0.00100000", "destination": ADDRESS}
+    body = {"amount": "0.00100000", "destination": ADDRESS, "approved": True}
     first = api.post(
         store_url(merchant, "payouts"), body, format="json", HTTP_IDEMPOTENCY_KEY="p-1"
     )
@@ -155,7 +159,9 @@ def test_payout_retry_is_one_withdrawal_and_status_follows_it(
     assert first.json()["withdrawalId"] == again.json()["withdrawalId"]
     assert Withdrawal.objects.filter(account=merchant.btc_account).count() == 1
     withdrawal_cancel(withdrawal_id=first.json()["withdrawalId"], actor=merchant.owner)
-    assert api.get(store_url(merchant, "payouts")).json()[0]["status"] == "cancelled"
+    assert api.get(store_url(merchant, "payouts")).json() == []  # cancelled: only on request
+    cancelled = api.get(store_url(merchant, "payouts") + "?includeCancelled=true").json()[0]
+    assert (cancelled["status"], cancelled["state"]) == ("cancelled", "Cancelled")
     merchant.btc_account.refresh_from_db()
     assert merchant.btc_account.available_minor == 500_000
 
@@ -270,7 +276,7 @@ def test_payout_to_a_bad_destination_is_refused_and_writes_nothing(
     allow_list(merchant, destination)  # even listed, a bad address is refused
     response = api.post(
         store_url(merchant, "payouts"),
-        {"amount": "0.00100000", "destination": destination},
+        {"amount": "0.00100000", "destination": destination, "approved": True},
         format="json",
     )
     assert response.status_code == 422, response.content
@@ -287,7 +293,9 @@ def test_suspended_merchant_can_neither_pay_out_nor_convert(
         merchant_id=merchant.pk, status=MerchantStatus.SUSPENDED, actor=None, reason="fraud check"
     )
     payout = api.post(
-        store_url(merchant, "payouts"), {"amount": "0.001", "destination": ADDRESS}, format="json"
+        store_url(merchant, "payouts"),
+        {"amount": "0.001", "destination": ADDRESS, "approved": True},
+        format="json",
     )
     conversion = api.post(store_url(merchant, "conversions"), {"amount": "0.001"}, format="json")
     for response in (payout, conversion):  # the API refuses a suspended merchant's key

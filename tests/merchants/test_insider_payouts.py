@@ -34,7 +34,7 @@ def test_a_key_pays_nothing_to_an_address_off_the_allow_list(
 ) -> None:
     fund(merchant.btc_account, 500_000)
     response = api.post(store_url(merchant, "payouts"),
-                        {"amount": "0.001", "destination": ADDRESS}, format="json")  # fmt: skip
+                        {"amount": "0.001", "destination": ADDRESS, "approved": True}, format="json")  # fmt: skip
     assert response.status_code == 422
     assert [p["path"] for p in response.json()] == ["destination"]
     _nothing_moved(merchant)
@@ -47,7 +47,7 @@ def test_a_key_pays_nothing_to_an_address_still_cooling_down(
     PayoutAddress.objects.create(merchant=merchant, label="new", address=ADDRESS,
                                  usable_from=timezone.now() + dt.timedelta(hours=23))  # fmt: skip
     response = api.post(store_url(merchant, "payouts"),
-                        {"amount": "0.001", "destination": ADDRESS}, format="json")  # fmt: skip
+                        {"amount": "0.001", "destination": ADDRESS, "approved": True}, format="json")  # fmt: skip
     assert response.status_code == 422 and "Usable from" in response.json()[0]["message"]
     _nothing_moved(merchant)
 
@@ -55,7 +55,7 @@ def test_a_key_pays_nothing_to_an_address_still_cooling_down(
 def test_a_retried_payout_without_a_key_pays_once(api: APIClient, merchant: Merchant) -> None:
     fund(merchant.btc_account, 500_000)
     allow_list(merchant, ADDRESS)
-    body = {"amount": "0.001", "destination": ADDRESS}
+    body = {"amount": "0.001", "destination": ADDRESS, "approved": True}
     first = api.post(store_url(merchant, "payouts"), body, format="json")
     again = api.post(store_url(merchant, "payouts"), body, format="json")  # a timeout retry
     assert first.status_code == again.status_code == 200

@@ -17,7 +17,7 @@ from tests.merchants.test_funds import ADDRESS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.insider]
 
-BODY = {"amount": "0.00100000", "destination": ADDRESS}
+BODY = {"amount": "0.00100000", "destination": ADDRESS, "approved": True}
 
 
 @pytest.mark.parametrize("listed", [False, True], ids=["not-listed", "cooling-down"])

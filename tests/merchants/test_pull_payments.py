@@ -133,7 +133,7 @@ def test_claim_approve_and_the_withdrawal(
         {"destination": ADDRESS, "amount": "0.002"},
         format="json",
     )
-    assert "amount" in problems(over)
+    assert over.status_code == 400 and over.json()["code"] == "overdraft"  # BTCPay's answer
     claim = payer.post(
         f"/api/v1/pull-payments/{pull['id']}/payouts",
         {"destination": ADDRESS, "amount": "0.0006", "payoutMethodId": "BTC-CHAIN"},
@@ -156,8 +156,16 @@ def test_claim_approve_and_the_withdrawal(
     assert withdrawal.status in ("requested", "approved", "pending_review")
     public = APIClient().get(f"/api/v1/pull-payments/{pull['id']}/payouts/{claim['id']}")
     assert public.json()["state"] == "AwaitingPayment"
-    again = api.post(f"/api/v1/payouts/{claim['id']}", {}, format="json")
-    assert problems(again)  # approving twice sends nothing twice
+    assert "revision" in problems(api.post(f"/api/v1/payouts/{claim['id']}", {}, format="json"))
+    retry = api.post(f"/api/v1/payouts/{claim['id']}", {"revision": 0}, format="json")
+    assert retry.json() == approved.json()  # a retry (derived idempotency key) is a replay
+    again = api.post(
+        f"/api/v1/payouts/{claim['id']}",
+        {"revision": 0},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="second-approval",
+    )
+    assert (again.status_code, again.json()["code"]) == (400, "invalid-state")  # sends once
     assert Withdrawal.objects.count() == 1
     types = [json.loads(d.body)["type"] for d in WebhookDelivery.objects.order_by("created_at")]
     assert types[-2:] == ["PayoutCreated", "PayoutApproved"]
@@ -180,9 +188,14 @@ def test_cancel_and_mark_paid(api: APIClient, merchant: Merchant, paid: str) -> 
     assert second["originalAmount"] == "0.00050000"  # the rest, by default
     cancelled = api.delete(f"/api/v1/payouts/{first['id']}")
     assert cancelled.json()["state"] == "Cancelled"
-    assert problems(api.delete(f"/api/v1/payouts/{first['id']}"))
-    paid_out = api.post(f"/api/v1/payouts/{second['id']}/mark-paid")
-    assert paid_out.json()["state"] == "Completed"
+    again = api.delete(f"/api/v1/payouts/{first['id']}")  # as BTCPay: stays cancelled, no error
+    assert (again.status_code, again.json()["state"]) == (200, "Cancelled")
+    # BTCPay marks only approved payouts; this one awaits approval.
+    not_approved = api.post(f"/api/v1/payouts/{second['id']}/mark-paid")
+    assert (not_approved.status_code, not_approved.json()) == (
+        400,
+        {"code": "invalid-state", "message": "The payout is not approved."},
+    )
     listed = APIClient().get(url).json()
     assert [p["id"] for p in listed] == [second["id"]]  # cancelled ones only on request
     assert len(APIClient().get(url + "?includeCancelled=true").json()) == 2
@@ -207,7 +220,7 @@ def test_other_stores_payouts_are_404(
     rival = make_client(make_merchant("Rival"))
     for response in (
         rival.get(f"/api/v1/payouts/{claim['id']}"),
-        rival.post(f"/api/v1/payouts/{claim['id']}", {}, format="json"),
+        rival.post(f"/api/v1/payouts/{claim['id']}", {"revision": 0}, format="json"),
         rival.delete(f"/api/v1/payouts/{claim['id']}"),
     ):
         assert response.status_code == 404 and response.json()["code"] == "payout-not-found"
@@ -228,10 +241,10 @@ def test_other_stores_payouts_are_404(
     ],
 )
 def test_an_approved_payout_follows_its_withdrawal(withdrawal_status: str, state: str) -> None:
-    from merchants.api_pull import claim_state
     from merchants.models import PayoutState, PullPaymentPayout
+    from merchants.services.payout_states import payout_state
 
     approved = PullPaymentPayout(state=PayoutState.AWAITING_PAYMENT)
-    assert claim_state(approved, withdrawal_status) == state
+    assert payout_state(approved, withdrawal_status) == state
     waiting = PullPaymentPayout(state=PayoutState.AWAITING_APPROVAL)
-    assert claim_state(waiting, withdrawal_status) == "AwaitingApproval"
+    assert payout_state(waiting, withdrawal_status) == "AwaitingApproval"

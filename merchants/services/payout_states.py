@@ -1,0 +1,242 @@
+"""Greenfield payouts: the store's own, approval, cancellation, marking; BTCPay's state rules.
+
+States: ``AwaitingApproval`` -> (approve) ``AwaitingPayment`` -> ``InProgress`` ->
+``Completed`` as the bank's withdrawal moves, or ``Cancelled``. Approval is where money
+moves: a withdrawal from the store's BTC account through ``merchant_payout_request``, so
+the bank's controls (allow-list and cool-down, tier limits, travel rule, screening and
+review) hold whichever door asked. The allow-list applies to every payout except a claim
+on an invoice's refund pull payment, which goes to the payer and is bounded by the
+invoice's refund cap. The bank pays every approved payout itself, so the state of an
+approved payout follows its withdrawal: a store cannot mark it (BTCPay's ``invalid-state``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from accounts.actor import Actor
+from audit.chain import audit_record
+from compliance.services import travel_rule_validate
+from core.errors import NotFound, ValidationFailed
+from custody.errors import AddressInvalid, WithdrawalStateError
+from custody.models import Withdrawal, WithdrawalStatus
+from custody.services import withdrawal_cancel
+from custody.services.withdrawals import CheckedAddress, withdrawal_address_checked
+from merchants.errors import MerchantErrorCode, PayoutInvalidState, PayoutOldRevision
+from merchants.models import Merchant, PayoutState, PullPaymentPayout, WebhookEvent
+from merchants.services.payouts import merchant_payout_request, payout_address_allowed, payout_event
+from merchants.services.pull_payments import address_checked, payout_create
+
+# An approved payout's state follows its withdrawal (still AwaitingPayment otherwise).
+WITHDRAWAL_STATE: dict[str, str] = {
+    WithdrawalStatus.BATCHED: PayoutState.IN_PROGRESS,
+    WithdrawalStatus.BROADCAST: PayoutState.IN_PROGRESS,
+    WithdrawalStatus.CONFIRMED: PayoutState.COMPLETED,
+    WithdrawalStatus.REJECTED: PayoutState.CANCELLED,
+    WithdrawalStatus.CANCELLED: PayoutState.CANCELLED,
+    WithdrawalStatus.FAILED: PayoutState.CANCELLED,
+}
+
+
+class PayoutNotFound(NotFound):
+    """The payout does not exist or is not yours."""
+
+    code = MerchantErrorCode.PAYOUT_NOT_FOUND
+
+
+def store_payout_create(
+    *,
+    merchant: Merchant,
+    destination: Any,
+    amount: Any,
+    payout_method: Any,
+    pull_payment_id: str | None,
+    approved: bool,
+    metadata: dict[str, Any] | None,
+    travel_rule: Any,
+    actor: Actor,
+    client_address: str | None,
+) -> PullPaymentPayout:
+    """The store's own payout (``Payouts_CreatePayoutThroughStore``), approved at once if asked.
+
+    Without a pull payment it goes only to the store's allow-list (checked now, and
+    again at approval), and needs an amount.
+    """
+    if pull_payment_id is None:
+        if amount in (None, ""):
+            raise ValidationFailed("Amount required", fields={"amount": ["Give an amount."]})
+        address = address_checked(destination)
+        payout_address_allowed(merchant=merchant, address=address)
+    cleaned = travel_rule_validate(travel_rule) if travel_rule else None
+    # Asked of the node before anything is locked; an approval refused (funds, limits)
+    # leaves no payout behind: creation and approval are one transaction.
+    checked = _node_checked(address_checked(destination)) if approved else None
+    with transaction.atomic():
+        row = payout_create(
+            pull_payment_id=pull_payment_id,
+            merchant=merchant,
+            destination=destination,
+            amount=amount,
+            payout_method=payout_method,
+            metadata=metadata,
+            travel_rule=cleaned,
+            actor=actor,
+        )
+        if approved:
+            row = payout_approve(
+                merchant=merchant,
+                payout_id=row.id,
+                revision=row.revision,
+                actor=actor,
+                client_address=client_address,
+                checked=checked,
+            )
+    return row
+
+
+def _node_checked(address: str) -> CheckedAddress:
+    try:
+        return withdrawal_address_checked(address)
+    except AddressInvalid as exc:  # the API calls the field "destination"
+        raise AddressInvalid(
+            exc.message, fields={"destination": exc.fields.get("address", [])}
+        ) from None
+
+
+def payout_lock(merchant: Merchant, payout_id: str) -> PullPaymentPayout:
+    """Lock the store's payout row, or 404 ``payout-not-found``."""
+    row = (
+        PullPaymentPayout.objects.select_for_update(of=("self",))
+        .select_related("pull_payment", "payout", "merchant")
+        .filter(pk=payout_id, merchant=merchant)
+        .first()
+    )
+    if row is None:
+        raise PayoutNotFound()
+    return row
+
+
+def payout_approve(
+    *,
+    merchant: Merchant,
+    payout_id: str,
+    revision: int,
+    actor: Actor,
+    client_address: str | None,
+    checked: CheckedAddress | None = None,
+) -> PullPaymentPayout:
+    """Approve a payout: the bank starts the withdrawal from the store's BTC account.
+
+    The destination is checked with the node first, with nothing locked (or ``checked``
+    by the caller before its transaction).
+    """
+    if checked is None:
+        unlocked = PullPaymentPayout.objects.filter(merchant=merchant, pk=payout_id).first()
+        checked = withdrawal_address_checked(unlocked.destination) if unlocked else None
+    with transaction.atomic():
+        row = payout_lock(merchant, payout_id)
+        if row.state != PayoutState.AWAITING_APPROVAL:
+            raise PayoutInvalidState(
+                f"The payout is {row.state}: only AwaitingApproval is approved."
+            )
+        if revision != row.revision:
+            raise PayoutOldRevision(f"The payout is at revision {row.revision}.")
+        pull = row.pull_payment
+        row.payout = merchant_payout_request(
+            merchant=merchant,
+            amount_sats=row.amount_sats,
+            address=row.destination,
+            actor=actor,
+            client_address=client_address,
+            travel_rule=row.travel_rule,
+            refund_claim=pull is not None and pull.invoice_id is not None,
+            checked=checked if checked and checked.given == row.destination else None,
+            greenfield_payout=row,
+        )
+        row.state = PayoutState.AWAITING_PAYMENT
+        row.save(update_fields=["payout", "state", "updated_at"])
+        audit_record(actor=actor, action="payout.approve", obj=row, data={"revision": revision})
+        payout_event(row, WebhookEvent.PAYOUT_APPROVED)
+    return row
+
+
+def payout_state(row: PullPaymentPayout, withdrawal_status: str | None) -> str:
+    """The Greenfield state; an approved payout's follows its withdrawal."""
+    if row.state != PayoutState.AWAITING_PAYMENT or withdrawal_status is None:
+        return str(row.state)
+    return str(WITHDRAWAL_STATE.get(withdrawal_status, PayoutState.AWAITING_PAYMENT))
+
+
+def payout_cancel(
+    *, merchant: Merchant, payout_id: str, actor: Actor, reason: str = "cancelled by the store"
+) -> PullPaymentPayout:
+    """Cancel a payout the bank has not started sending; its amount is free to claim again.
+
+    As BTCPay: a cancelled one stays so (no error); an ``AwaitingPayment`` one cancels
+    its withdrawal while custody still allows (before batching); ``InProgress`` or
+    ``Completed`` answers ``invalid-state``.
+    """
+    with transaction.atomic():
+        row = payout_lock(merchant, payout_id)
+        if row.state == PayoutState.CANCELLED:
+            return row
+        if row.state == PayoutState.AWAITING_PAYMENT and row.payout is not None:
+            withdrawal_id = row.payout.withdrawal_id
+            try:
+                if withdrawal_id is None:
+                    raise WithdrawalStateError("no withdrawal")
+                withdrawal_cancel(withdrawal_id=withdrawal_id, actor=row.payout.merchant.owner)
+            except WithdrawalStateError:
+                raise PayoutInvalidState("The bank is already sending this payout.") from None
+        elif row.state != PayoutState.AWAITING_APPROVAL:
+            raise PayoutInvalidState(f"The payout is {row.state}; it cannot be cancelled.")
+        row.state = PayoutState.CANCELLED
+        row.save(update_fields=["state", "updated_at"])
+        audit_record(actor=actor, action="payout.cancel", obj=row, data={"reason": reason})
+        payout_event(row, WebhookEvent.PAYOUT_UPDATED)
+    return row
+
+
+def payout_mark(
+    *, merchant: Merchant, payout_id: str, state: str, proof: Any, actor: Actor
+) -> PullPaymentPayout:
+    """Mark a payout with a state (``PullPayments_MarkPayout``, ``MarkPayoutPaid``).
+
+    BTCPay refuses a payout not yet approved (``invalid-state``). Alatau pays every
+    approved payout itself and its state follows the withdrawal, so a store's word
+    cannot change it either: the endpoint answers ``invalid-state`` for those too, and
+    only repeats a state the payout already has.
+    """
+    if state not in PayoutState.values or state == PayoutState.AWAITING_APPROVAL:
+        raise ValidationFailed(
+            "Bad state", fields={"state": ["AwaitingPayment, InProgress, Completed or Cancelled."]}
+        )
+    with transaction.atomic():
+        row = payout_lock(merchant, payout_id)
+        if row.state == PayoutState.AWAITING_APPROVAL:
+            raise PayoutInvalidState("The payout is not approved.")
+        current = _current_state(row)
+        if current != state:
+            raise PayoutInvalidState(
+                f"The bank pays this payout: it is {current} and follows its withdrawal."
+            )
+        if proof:
+            # Kept and shown as ``paymentProof``; it changes nothing the bank does.
+            if not isinstance(proof, dict) or len(str(proof)) > 2000:
+                raise ValidationFailed(
+                    "Bad proof", fields={"paymentProof": ["An object of at most 2000 characters."]}
+                )
+            row.payment_proof = proof
+            row.save(update_fields=["payment_proof", "updated_at"])
+        audit_record(actor=actor, action="payout.mark", obj=row, data={"state": state})
+    return row
+
+
+def _current_state(row: PullPaymentPayout) -> str:
+    withdrawal = row.payout.withdrawal_id if row.payout else None
+    if withdrawal is None:
+        return payout_state(row, None)
+    status = Withdrawal.objects.filter(pk=withdrawal).values_list("status", flat=True).first()
+    return payout_state(row, status)
