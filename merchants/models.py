@@ -14,8 +14,7 @@ from django.db.models import Q
 
 from core.money import PRICE_DECIMALS, Currency
 
-# What an invoice may be priced in: the ledger's currencies and the fiat price currencies
-# (which of those are offered, and at which rate, is the exchange desk's).
+# BTC, KZT and the fiat price currencies (which are offered: the exchange desk's rates).
 INVOICE_CURRENCIES = [(str(code), str(code)) for code in [*Currency, *PRICE_DECIMALS]]
 
 
@@ -130,9 +129,7 @@ MONITORING_MINUTES_DEFAULT = 24 * 60
 
 
 class Invoice(models.Model):
-    """A request for payment, in BTC, KZT or a fiat price currency (USD, EUR).
-
-    A fiat invoice carries its BTC due and the rate it was computed at, fixed until expiry.
+    """A request for payment in BTC, or in KZT/USD/EUR with its BTC due fixed at a rate.
 
     A top-up invoice has no amount (``amount_minor`` and ``amount_sats`` are 0):
     whatever is paid is the amount.
@@ -143,8 +140,7 @@ class Invoice(models.Model):
     currency = models.CharField(max_length=3, choices=INVOICE_CURRENCIES)
     amount_minor = models.BigIntegerField()
     amount_sats = models.BigIntegerField()
-    # Minor units of the invoice currency per 1 BTC at creation (tiyn for KZT, cents for
-    # USD/EUR); 0 for BTC invoices (the rate is 1). Fixed: the BTC due never moves.
+    # Invoice-currency minor units per 1 BTC at creation (tiyn, cents); 0 for BTC invoices.
     rate_minor_per_btc = models.BigIntegerField(default=0)
     status = models.CharField(
         max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.NEW

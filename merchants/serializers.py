@@ -140,6 +140,7 @@ class CreateInvoiceIn(serializers.Serializer):
         r"^[A-Za-z]{3}$",
         required=False,
         allow_null=True,
+        trim_whitespace=False,  # "usd " is refused, not trimmed
         help_text="BTC, KZT, or a fiat currency the bank has a pricing rate for (USD, EUR); "
         "absent or null: the store's `defaultCurrency`. A fiat price is converted to the BTC "
         "due at the bank's rate, rounded up to the satoshi; no rate in force, an empty or "

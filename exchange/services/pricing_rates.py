@@ -75,7 +75,7 @@ def pricing_rate_fresh(*, currency: str, at: dt.datetime | None = None) -> Prici
         rates = rates.filter(created_at__lte=at)
     rate = rates.order_by("-created_at", "-id").first()
     if rate is None:
-        raise RateUnavailable(f"No BTC/{currency} rate is set at the bank.")
+        raise RateUnavailable(f"The bank has no {currency} rate (per BTC) set.")
     if rate_is_stale(rate.created_at, at=at):
         raise RateStale(f"The BTC/{currency} rate is out of date until staff or the feed set one.")
     return rate
