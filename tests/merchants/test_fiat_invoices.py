@@ -7,12 +7,14 @@ payer always covers the price, as BTCPay does) and fixed on the invoice with the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.models import Account, User
 from banking.templatetags.bank import THIN_SPACE, money
 from core.errors import ValidationFailed
 from exchange.models import PricingRate
@@ -20,7 +22,9 @@ from exchange.services import pricing_rate_set
 from merchants.models import Invoice, Merchant
 from merchants.selectors_csv import CSV_HEADER, invoice_csv_rows
 from merchants.selectors_sales import InvoiceFilter
+from merchants.services.invoices import invoice_create
 from merchants.services.merchants import merchant_default_currency_set
+from merchants.services.payments import invoice_pay_in_bank
 from tests.merchants.conftest import Greenfield, problems, store_url
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +195,25 @@ def test_the_csv_and_web_list_show_the_currency_and_rate(
     # The web pages render amounts with the ``money`` filter, in the invoice's currency.
     assert money(1999, "USD").endswith("19.99 USD")
     assert money(2100, "JPY") == f"2{THIN_SPACE}100 JPY"
+
+
+def test_a_current_rate_refund_of_a_usd_invoice_uses_the_usd_rate(
+    api: APIClient,
+    merchant: Merchant,
+    rates: Any,
+    settings: Any,
+    make_user: Callable[..., User],
+    funded_account: Callable[..., Account],
+) -> None:
+    customer = make_user(email_verified_at=timezone.now())
+    wallet = funded_account(1_000_000, owner=customer)
+    invoice = invoice_create(merchant=merchant, amount="19.99", currency="USD")
+    invoice_pay_in_bank(invoice_id=invoice.id, payer=customer, account_id=wallet.pk)
+    settings.EXCHANGE_RATE_JUMP_MAX_BP = 20_000  # a feed doubling the rate, for the test
+    pricing_rate_set(currency="USD", minor_per_btc=USD * 2, actor=None)
+    response = api.post(
+        f"/api/v1/invoices/{invoice.id}/refund", {"refundVariant": "CurrentRate"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    # 19.99 USD at 128 784.46 USD/BTC, rounded down: never the cents read as tiyn.
+    assert (response.json()["currency"], response.json()["amount"]) == ("BTC", "0.00015522")
