@@ -217,3 +217,12 @@ def test_a_current_rate_refund_of_a_usd_invoice_uses_the_usd_rate(
     assert response.status_code == 200, response.content
     # 19.99 USD at 128 784.46 USD/BTC, rounded down: never the cents read as tiyn.
     assert (response.json()["currency"], response.json()["amount"]) == ("BTC", "0.00015522")
+
+
+def test_the_checkout_page_shows_the_usd_rate(
+    api: APIClient, merchant: Merchant, rates: Any
+) -> None:
+    body = create(api, merchant, {"amount": "19.99", "currency": "USD"}).json()
+    page = APIClient().get(f"/i/{body['id']}").content.decode()
+    assert "0.00031045 BTC" in page and "at 64392.23 USD/BTC" in page
+    assert "KZT/BTC" not in page
