@@ -11,10 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts.models import Account, User
+from audit.models import AuditEvent
 from banking.templatetags.bank import THIN_SPACE, money
 from core.errors import ValidationFailed
 from exchange.models import PricingRate
@@ -25,6 +28,7 @@ from merchants.selectors_sales import InvoiceFilter
 from merchants.services.invoices import invoice_create
 from merchants.services.merchants import merchant_default_currency_set
 from merchants.services.payments import invoice_pay_in_bank
+from tests.compliance.conftest import otp_client
 from tests.merchants.conftest import Greenfield, problems, store_url
 
 pytestmark = pytest.mark.django_db
@@ -226,3 +230,21 @@ def test_the_checkout_page_shows_the_usd_rate(
     page = APIClient().get(f"/i/{body['id']}").content.decode()
     assert "0.00031045 BTC" in page and "at 64392.23 USD/BTC" in page
     assert "KZT/BTC" not in page
+
+
+def test_staff_set_the_default_currency_in_the_admin(
+    merchant: Merchant, make_user: Callable[..., User]
+) -> None:
+    ops = make_user(is_staff=True)
+    ops.user_permissions.add(
+        *Permission.objects.filter(codename__in=["change_merchant", "view_merchant"])
+    )
+    TOTPDevice.objects.create(user=ops, name="admin", confirmed=True)
+    client = otp_client(User.objects.get(pk=ops.pk))
+    url = f"/admin/merchants/merchant/{merchant.pk}/change/"
+    response = client.post(url, {"default_currency": "EUR"}, follow=True)
+    assert response.status_code == 200
+    merchant.refresh_from_db()
+    assert merchant.default_currency == "EUR"
+    event = AuditEvent.objects.get(action="merchant.default_currency")
+    assert event.data == {"before": "BTC", "after": "EUR"}
