@@ -285,6 +285,9 @@ EXCHANGE_QUOTE_TTL_S = env.int("EXCHANGE_QUOTE_TTL_S", default=30)
 EXCHANGE_RATE_MAX_AGE_S = env.int("EXCHANGE_RATE_MAX_AGE_S", default=24 * 3600)
 # A new mid rate moving more than this from the one in force needs a second staff member.
 EXCHANGE_RATE_JUMP_MAX_BP = env.int("EXCHANGE_RATE_JUMP_MAX_BP", default=500)
+# Fiat currencies (ISO 4217) invoices may be priced in, each at a pricing rate staff or a
+# feed set (exchange.PricingRate, same age and jump controls). The bank holds none of them.
+PRICING_FIAT_CURRENCIES = env.list("PRICING_FIAT_CURRENCIES", default=["USD", "EUR"])
 RATELIMIT_SIGNUP = env.str("RATELIMIT_SIGNUP", default="10/h")
 RATELIMIT_PASSWORD_RESET = env.str("RATELIMIT_PASSWORD_RESET", default="5/h")
 RATELIMIT_TRANSFER = env.str("RATELIMIT_TRANSFER", default="30/m")

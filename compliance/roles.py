@@ -52,6 +52,7 @@ ROLES: dict[str, list[str]] = {
         "compliance.view_reports",
         "compliance.correct_ledger",
         "exchange.add_exchangerate",
+        "exchange.add_pricingrate",
     ],
     CUSTODY_OPERATOR: [
         "accounts.view_account",

@@ -26,6 +26,13 @@ CAP_MINOR: dict[Currency, int] = {
     Currency.KZT: 10**15,
 }
 SATS_PER_BTC = 100_000_000
+# ISO 4217 minor-unit exponents of fiat currencies an invoice may be priced in. A price
+# only: the bank holds no account in them (which are offered: PRICING_FIAT_CURRENCIES).
+PRICE_DECIMALS: dict[str, int] = {
+    "USD": 2, "EUR": 2, "GBP": 2, "CHF": 2, "JPY": 0, "CNY": 2, "RUB": 2, "TRY": 2,
+    "AED": 2, "UZS": 2, "KGS": 2,
+}  # fmt: skip
+PRICE_CAP_MINOR = 10**15
 
 # Plain decimal notation only: no exponent, no NaN/Infinity, no grouping, no
 # leading '+'. A leading '-' is matched here and refused unless allowed.
@@ -42,6 +49,14 @@ def currency_of(code: str) -> Currency:
         ) from None
 
 
+def _unit(code: str) -> tuple[str, int, int]:
+    """Return (code, decimals, cap) of a ledger currency or of a fiat price currency."""
+    if code in PRICE_DECIMALS:
+        return code, PRICE_DECIMALS[code], PRICE_CAP_MINOR
+    cur = currency_of(code)
+    return cur, DECIMALS[cur], CAP_MINOR[cur]
+
+
 def parse_amount(
     text: str,
     currency: Currency | str,
@@ -55,7 +70,7 @@ def parse_amount(
     Rejects more decimals than the currency has, exponents, NaN/Infinity,
     signs where not allowed, and values whose magnitude exceeds the cap.
     """
-    cur = currency_of(str(currency))
+    cur, places, _ = _unit(str(currency))
     if not isinstance(text, str):
         raise ValidationFailed(
             "Amount must be a string", fields={field: ["Send a decimal string."]}
@@ -66,7 +81,6 @@ def parse_amount(
             f"Invalid amount {text!r}", fields={field: ["Enter a plain decimal number."]}
         )
     sign, whole, frac = match.group(1), match.group(2), match.group(3) or ""
-    places = DECIMALS[cur]
     if len(frac) > places:
         raise ValidationFailed(
             f"Too many decimals for {cur}",
@@ -91,28 +105,27 @@ def check_minor(
     allow_negative: bool = False,
 ) -> int:
     """Validate an amount already in minor units and return it."""
-    cur = currency_of(str(currency))
+    cur, _, cap = _unit(str(currency))
     if isinstance(minor, bool) or not isinstance(minor, int):
         raise ValidationFailed("Amount must be an integer", fields={field: ["Not an integer."]})
     if minor == 0 and not allow_zero:
         raise ValidationFailed("Amount must be positive", fields={field: ["Must be more than 0."]})
     if minor < 0 and not allow_negative:
         raise ValidationFailed("Amount must be positive", fields={field: ["Must not be negative."]})
-    if abs(minor) > CAP_MINOR[cur]:
+    if abs(minor) > cap:
         raise ValidationFailed(
             "Amount over the cap",
-            fields={field: [f"Must be at most {format_amount(CAP_MINOR[cur], cur)} {cur}."]},
+            fields={field: [f"Must be at most {format_amount(cap, cur)} {cur}."]},
         )
     return minor
 
 
 def format_amount(minor: int, currency: Currency | str, *, with_code: bool = False) -> str:
     """Format minor units as a fixed-point decimal string (``150000`` -> ``"0.00150000"``)."""
-    cur = currency_of(str(currency))
-    places = DECIMALS[cur]
+    cur, places, _ = _unit(str(currency))
     sign = "-" if minor < 0 else ""
     whole, frac = divmod(abs(minor), 10**places)
-    text = f"{sign}{whole}.{frac:0{places}d}"
+    text = f"{sign}{whole}.{frac:0{places}d}" if places else f"{sign}{whole}"
     return f"{text} {cur}" if with_code else text
 
 

@@ -1,4 +1,4 @@
-"""The bank's BTC/KZT rates and the firm quotes it gives customers and merchants."""
+"""The bank's rates (BTC/KZT; fiat pricing rates) and the firm quotes it gives customers."""
 
 from __future__ import annotations
 
@@ -37,6 +37,45 @@ class ExchangeRate(models.Model):
 
     def __str__(self) -> str:
         return f"{format_amount(self.mid_tiyn_per_btc, 'KZT')} KZT/BTC ±{self.spread_bp} bp"
+
+
+class RateSource(models.TextChoices):
+    STAFF = "staff", "Staff"
+    FEED = "feed", "Feed"
+
+
+class PricingRate(models.Model):
+    """A reference rate of a fiat currency invoices may be priced in, set by staff or a feed.
+
+    Minor units of ``currency`` per 1 BTC (cents per BTC for USD). The bank holds no
+    account in these currencies: the rate only turns an invoice's fiat price into the
+    BTC due, fixed on the invoice when it is created; it never prices an exchange.
+    Rows are never edited; the newest row of a currency is its rate in force.
+    """
+
+    currency = models.CharField(max_length=3)
+    minor_per_btc = models.BigIntegerField()
+    source = models.CharField(max_length=8, choices=RateSource.choices, default=RateSource.STAFF)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["currency", "-created_at", "-id"], name="pricing_rate_newest")
+        ]
+        constraints = [
+            models.CheckConstraint(name="pricing_rate_positive", condition=Q(minor_per_btc__gt=0)),
+            models.CheckConstraint(
+                name="pricing_rate_iso_code",
+                condition=Q(currency__regex=r"^[A-Z]{3}$") & ~Q(currency__in=["BTC", "KZT"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{format_amount(self.minor_per_btc, self.currency)} {self.currency}/BTC"
 
 
 class QuoteDirection(models.TextChoices):

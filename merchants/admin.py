@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from accounts.access import acting_user
 from accounts.models import User
 from core.admin_tools import ReadOnlyAdmin
+from core.errors import ApplicationError
 from merchants.models import (
     ApiKey,
     Invoice,
@@ -20,7 +21,11 @@ from merchants.models import (
     Webhook,
     WebhookDelivery,
 )
-from merchants.services.merchants import merchant_onboard, merchant_set_status
+from merchants.services.merchants import (
+    merchant_default_currency_set,
+    merchant_onboard,
+    merchant_set_status,
+)
 
 
 class MerchantOnboardForm(forms.ModelForm):
@@ -72,8 +77,14 @@ class MerchantAdmin(admin.ModelAdmin):
         return ["name", "owner", "status", "store_id", "btc_account", "kzt_account", "created_at"]
 
     def save_model(self, request: HttpRequest, obj: Merchant, form: Any, change: bool) -> None:
-        if change:
-            return  # merchants change only through services (suspension: merchant_set_status)
+        if change:  # merchants change only through services (suspension: merchant_set_status)
+            if "default_currency" in form.changed_data:
+                try:
+                    merchant_default_currency_set(merchant_id=obj.pk, actor=acting_user(request),
+                                                  currency=form.cleaned_data["default_currency"])  # fmt: skip
+                except ApplicationError as exc:
+                    messages.error(request, exc.message)
+            return
         owner = form.cleaned_data["owner"]
         assert isinstance(owner, User)
         created = merchant_onboard(

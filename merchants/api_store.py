@@ -25,7 +25,9 @@ class StoreOut(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     website = serializers.CharField(allow_null=True)
-    defaultCurrency = serializers.CharField()
+    defaultCurrency = serializers.CharField(
+        help_text="The currency of an invoice created without one (BTC unless staff set another)."
+    )
     speedPolicy = serializers.CharField()
     invoiceExpiration = serializers.IntegerField(help_text="Seconds.")
     monitoringExpiration = serializers.IntegerField(help_text="Seconds.")
@@ -58,7 +60,7 @@ def store_json(merchant: Merchant) -> dict[str, Any]:
         "id": merchant.store_id,
         "name": merchant.name,
         "website": None,
-        "defaultCurrency": "BTC",
+        "defaultCurrency": merchant.default_currency,
         "speedPolicy": "MediumSpeed",
         "invoiceExpiration": EXPIRATION_MINUTES_DEFAULT * 60,
         "monitoringExpiration": 86400,

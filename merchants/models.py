@@ -1,7 +1,7 @@
 """Merchants, their API keys, invoices and payments, webhooks and their deliveries.
 
 Amounts are integers of minor units: ``*_sats`` for bitcoin, ``amount_minor``
-in the invoice's own currency (satoshi for BTC, tiyn for KZT).
+in the invoice's own currency (satoshi for BTC, tiyn for KZT, cents for USD/EUR).
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from core.money import Currency
+from core.money import PRICE_DECIMALS, Currency
+
+# BTC, KZT and the fiat price currencies (which are offered: the exchange desk's rates).
+INVOICE_CURRENCIES = [(str(code), str(code)) for code in [*Currency, *PRICE_DECIMALS]]
 
 
 class MerchantStatus(models.TextChoices):
@@ -43,6 +46,8 @@ class Merchant(models.Model):
     )
     # Guaranteed KZT price: every settled invoice is exchanged to KZT at its quote.
     settle_to_kzt = models.BooleanField(default=False)
+    # Greenfield's StoreData.defaultCurrency: an invoice created without a currency.
+    default_currency = models.CharField(max_length=3, choices=INVOICE_CURRENCIES, default="BTC")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -124,7 +129,7 @@ MONITORING_MINUTES_DEFAULT = 24 * 60
 
 
 class Invoice(models.Model):
-    """A request for payment, in BTC or KZT; KZT invoices carry a BTC quote fixed until expiry.
+    """A request for payment in BTC, or in KZT/USD/EUR with its BTC due fixed at a rate.
 
     A top-up invoice has no amount (``amount_minor`` and ``amount_sats`` are 0):
     whatever is paid is the amount.
@@ -132,11 +137,11 @@ class Invoice(models.Model):
 
     id = models.CharField(max_length=32, primary_key=True)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="invoices")
-    currency = models.CharField(max_length=3, choices=[(c.value, c.value) for c in Currency])
+    currency = models.CharField(max_length=3, choices=INVOICE_CURRENCIES)
     amount_minor = models.BigIntegerField()
     amount_sats = models.BigIntegerField()
-    # KZT per 1 BTC in tiyn at creation; 0 for BTC invoices (the rate is 1).
-    rate_tiyn_per_btc = models.BigIntegerField(default=0)
+    # Invoice-currency minor units per 1 BTC at creation (tiyn, cents); 0 for BTC invoices.
+    rate_minor_per_btc = models.BigIntegerField(default=0)
     status = models.CharField(
         max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.NEW
     )
@@ -198,6 +203,11 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return f"invoice {self.id} {self.status}"
+
+    @property
+    def rate_tiyn_per_btc(self) -> int:
+        """The KZT quote of a KZT invoice, 0 for any other: the rate KZT settlement may use."""
+        return self.rate_minor_per_btc if self.currency == Currency.KZT else 0
 
     @property
     def is_topup(self) -> bool:

@@ -66,7 +66,7 @@ def rate_text(invoice: Invoice) -> str:
     """The invoice currency per 1 BTC (``1`` for BTC invoices)."""
     if invoice.currency == "BTC":
         return "1"
-    return format_amount(invoice.rate_tiyn_per_btc, "KZT")
+    return format_amount(invoice.rate_minor_per_btc, invoice.currency)
 
 
 def payment_json(payment: InvoicePayment) -> dict[str, Any]:
@@ -133,8 +133,8 @@ def invoice_json(invoice: Invoice, *, payment_methods: bool = False) -> dict[str
 def _paid_in_invoice_currency(invoice: Invoice) -> int:
     if invoice.currency == "BTC":
         return invoice.paid_sats
-    # KZT at the invoice's own quote, rounded down to a tiyn.
-    return kzt_for_btc(invoice.paid_sats, invoice.rate_tiyn_per_btc)
+    # The invoice currency at the invoice's own rate, rounded down to its minor unit.
+    return kzt_for_btc(invoice.paid_sats, invoice.rate_minor_per_btc)
 
 
 def payment_methods_json(invoice: Invoice) -> list[dict[str, Any]]:

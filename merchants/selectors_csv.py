@@ -27,7 +27,7 @@ CSV_ROWS_MAX = 50_000
 CHUNK = 500
 CSV_HEADER = [
     "invoice_id", "created", "status", "additional_status", "order_id", "currency", "amount",
-    "invoice_rate_kzt_per_btc", "payment_id", "method", "payment_status", "received",
+    "invoice_rate_per_btc", "payment_id", "method", "payment_status", "received",
     "amount_btc", "rate_kzt_per_btc", "value_kzt", "ledger_transfer_id",
     "settled_to_kzt_rate", "settled_to_kzt_amount",
     "payment_kzt_booking", "payment_kzt_rate", "payment_kzt_amount",
@@ -124,7 +124,10 @@ def _invoice_cells(invoice: Invoice) -> tuple[list[str], list[str]]:
         invoice.order_id,
         invoice.currency,
         format_amount(invoice.amount_minor, invoice.currency),
-        format_amount(invoice.rate_tiyn_per_btc, "KZT") if invoice.rate_tiyn_per_btc else "",
+        # In the invoice currency (KZT, USD, EUR per BTC), fixed at creation.
+        format_amount(invoice.rate_minor_per_btc, invoice.currency)
+        if invoice.rate_minor_per_btc
+        else "",
     ]
     settlement = getattr(invoice, "kzt_settlement", None)
     tail = (

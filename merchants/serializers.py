@@ -139,8 +139,12 @@ class CreateInvoiceIn(serializers.Serializer):
     currency = serializers.RegexField(
         r"^[A-Za-z]{3}$",
         required=False,
-        help_text="BTC (default when absent) or KZT; other currencies answer 422. "
-        "An empty or null currency is refused.",
+        allow_null=True,
+        trim_whitespace=False,  # "usd " is refused, not trimmed
+        help_text="BTC, KZT, or a fiat currency the bank has a pricing rate for (USD, EUR); "
+        "absent or null: the store's `defaultCurrency`. A fiat price is converted to the BTC "
+        "due at the bank's rate, rounded up to the satoshi; no rate in force, an empty or "
+        "unknown currency answer 422.",
     )
     metadata = serializers.DictField(
         required=False, allow_null=True, help_text="Free JSON; `orderId` is indexed and filterable."

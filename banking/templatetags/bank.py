@@ -45,7 +45,8 @@ def money(minor: int | None, currency: str) -> str:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]
     groups.insert(0, whole)
-    return f"{sign}{THIN_SPACE.join(groups)}{_decimal_mark()}{frac} {currency}"
+    fraction = f"{_decimal_mark()}{frac}" if frac else ""  # JPY has no minor unit
+    return f"{sign}{THIN_SPACE.join(groups)}{fraction} {currency}"
 
 
 @register.filter

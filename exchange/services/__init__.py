@@ -9,6 +9,14 @@ from exchange.services.conversion import (
     convert,
     kzt_for_btc,
 )
+from exchange.services.pricing_rates import (
+    pricing_currencies,
+    pricing_rate_check,
+    pricing_rate_current,
+    pricing_rate_fresh,
+    pricing_rate_needs_four_eyes,
+    pricing_rate_set,
+)
 from exchange.services.quotes import quote_create, quote_execute
 from exchange.services.rates import (
     exchange_rate_check,
@@ -34,6 +42,12 @@ __all__ = [
     "exchange_rate_needs_four_eyes",
     "exchange_rate_set",
     "kzt_for_btc",
+    "pricing_currencies",
+    "pricing_rate_check",
+    "pricing_rate_current",
+    "pricing_rate_fresh",
+    "pricing_rate_needs_four_eyes",
+    "pricing_rate_set",
     "quote_create",
     "quote_execute",
 ]

@@ -12,7 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from core.errors import ValidationFailed
-from core.money import Currency
+from core.money import PRICE_DECIMALS, Currency
+from exchange.services import pricing_currencies
 from merchants.models import MONITORING_MINUTES_DEFAULT, PaymentMethod, SpeedPolicy
 
 EXPIRATION_MINUTES_DEFAULT = 15
@@ -20,8 +21,9 @@ EXPIRATION_MINUTES_MAX = 7 * 24 * 60
 MONITORING_MINUTES_MAX = 30 * 24 * 60
 METADATA_BYTES_MAX = 16 * 1024
 ORDER_ID_MAX = 200
-# Fiat currencies Greenfield clients price in; Alatau has a rate for KZT only.
-FIAT_WITHOUT_RATE = ("USD", "EUR", "RUB", "CNY", "GBP", "JPY", "CHF", "TRY", "AED", "UZS", "KGS")
+# Fiat currencies Greenfield clients price in: those not in PRICING_FIAT_CURRENCIES are
+# refused with a message that says the bank has no rate for them.
+FIAT_WITHOUT_RATE = tuple(PRICE_DECIMALS)
 
 
 def parse_checkout(checkout: dict[str, Any]) -> dict[str, Any]:
@@ -152,20 +154,35 @@ def _plain_json(value: Any) -> Any:
     return value
 
 
-def parse_currency(currency: Any) -> str:
+def invoice_currencies() -> tuple[str, ...]:
+    """Return what an invoice may be priced in: BTC, KZT and ``PRICING_FIAT_CURRENCIES``."""
+    return (*Currency, *pricing_currencies())
+
+
+def parse_currency(currency: Any, *, default: str = Currency.BTC) -> str:
+    """Return the invoice currency: ``None`` is the store's default, as in Greenfield.
+
+    Codes are matched case-insensitively, never trimmed (``"usd "`` is refused); ``""``
+    is refused. Whether a rate is in force is the pricing's question (``quotes``).
+    """
+    offered = invoice_currencies()
     if currency is None:
-        return Currency.BTC
+        return default
     if not isinstance(currency, str) or not currency.strip():
-        raise ValidationFailed("A currency is required", fields={"currency": ["BTC or KZT."]})
+        raise ValidationFailed(
+            "A currency is required", fields={"currency": [f"One of {', '.join(offered)}."]}
+        )
     cur = currency.upper()
-    if cur in Currency.__members__:
+    if cur in offered:
         return cur
     if cur in FIAT_WITHOUT_RATE:
         raise ValidationFailed(
             f"No {cur} rate is set at the bank",
-            fields={"currency": [f"The bank has no {cur} rate; price in BTC or KZT."]},
+            fields={"currency": [f"The bank has no {cur} rate; price in {', '.join(offered)}."]},
         )
-    raise ValidationFailed("Unsupported currency", fields={"currency": ["Use BTC or KZT."]})
+    raise ValidationFailed(
+        "Unsupported currency", fields={"currency": [f"Use one of {', '.join(offered)}."]}
+    )
 
 
 def amount_text(amount: Any) -> str:

@@ -32,7 +32,7 @@ from django.utils import timezone
 from accounts.actor import Actor
 from audit.chain import audit_record
 from core.errors import ValidationFailed
-from core.money import Currency, parse_amount
+from core.money import Currency, check_minor, parse_amount
 from merchants.errors import (
     InvoiceAlreadyUnarchived,
     InvoiceNotFound,
@@ -91,19 +91,18 @@ def invoice_create(
     """Create an invoice, its on-chain address, and the ``InvoiceCreated`` event.
 
     ``amount`` ``None`` makes a top-up invoice: any payment is payment in full.
-    ``currency`` ``None`` is the store's default (BTC).
+    ``currency`` ``None`` is the store's default (``default_currency``). A fiat price
+    (KZT, USD, EUR) is turned into the BTC due at the bank's rate now, rounded up to
+    the satoshi, and both are fixed on the invoice.
     """
     if not merchant.is_active:
         raise MerchantSuspended()
-    cur = parse_currency(currency)
+    cur = parse_currency(currency, default=merchant.default_currency)
     topup = amount is None
     amount_minor = 0 if topup else parse_amount(amount_text(amount), cur)
     options = parse_checkout(checkout or {})
     meta, order_id = parse_metadata(metadata)
-    if cur == Currency.BTC:
-        amount_sats, rate = amount_minor, 0
-    else:
-        amount_sats, rate = quotes.sats_for_tiyn(amount_minor)
+    amount_sats, rate = _btc_due(amount_minor, cur, topup)
     invoice_id = invoice_id_new()
     confirmations = CONFIRMATIONS_FOR_SPEED[options["speed"]]
     address = _address_first(merchant, invoice_id, options["methods"], confirmations)
@@ -115,7 +114,7 @@ def invoice_create(
             currency=cur,
             amount_minor=amount_minor,
             amount_sats=amount_sats,
-            rate_tiyn_per_btc=rate,
+            rate_minor_per_btc=rate,
             speed_policy=options["speed"],
             required_confirmations=confirmations,
             tolerance_bp=options["tolerance_bp"],
@@ -141,11 +140,22 @@ def invoice_create(
                 "amount_minor": amount_minor,
                 "currency": cur,
                 "amount_sats": amount_sats,
-                "rate_tiyn_per_btc": rate,
+                "rate_minor_per_btc": rate,
             },
         )
         webhook_event_emit(invoice=invoice, event_type=WebhookEvent.INVOICE_CREATED, extra={})
     return invoice
+
+
+def _btc_due(amount_minor: int, currency: str, topup: bool) -> tuple[int, int]:
+    """Return (satoshis due, rate in minor units per BTC; 0 for BTC) of a price."""
+    if currency == Currency.BTC:
+        return amount_minor, 0
+    # A top-up (price 0) still records the rate: what is paid shows in its currency.
+    amount_sats, rate = quotes.sats_for_price(amount_minor, currency)
+    if not topup:  # a huge price at a small rate must not ask more than 21 million BTC
+        check_minor(amount_sats, Currency.BTC, field="amount")
+    return amount_sats, rate
 
 
 def invoice_payment_method_activate(

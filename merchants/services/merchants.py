@@ -13,6 +13,7 @@ from audit.chain import audit_record
 from core.errors import ValidationFailed
 from merchants.ids import store_id_new
 from merchants.models import Merchant, MerchantStatus
+from merchants.services.invoice_input import parse_currency
 
 
 def merchant_onboard(*, name: str, owner: Any, actor: Actor, with_kzt: bool = False) -> Merchant:
@@ -67,5 +68,28 @@ def merchant_set_status(*, merchant_id: int, status: str, actor: Actor, reason: 
             action="merchant.status",
             obj=merchant,
             data={"before": before, "after": status, "reason": reason},
+        )
+    return merchant
+
+
+def merchant_default_currency_set(*, merchant_id: int, currency: Any, actor: Actor) -> Merchant:
+    """Set the store's ``defaultCurrency``: what an invoice created without one is priced in.
+
+    BTC, KZT or a fiat pricing currency; a missing rate is refused only when an invoice
+    is priced (a rate may be set later).
+    """
+    if currency is None:
+        raise ValidationFailed("A currency is required", fields={"currency": ["Required."]})
+    code = parse_currency(currency)
+    with transaction.atomic():
+        merchant = Merchant.objects.select_for_update().get(pk=merchant_id)
+        before = merchant.default_currency
+        merchant.default_currency = code
+        merchant.save(update_fields=["default_currency"])
+        audit_record(
+            actor=actor,
+            action="merchant.default_currency",
+            obj=merchant,
+            data={"before": before, "after": code},
         )
     return merchant

@@ -59,7 +59,7 @@ def _invoice_paid_minor(invoice: Invoice) -> int:
         return invoice.amount_minor
     if invoice.currency == "BTC":
         return invoice.paid_sats
-    return kzt_for_btc(invoice.paid_sats, invoice.rate_tiyn_per_btc)
+    return kzt_for_btc(invoice.paid_sats, invoice.rate_minor_per_btc)
 
 
 def payment_request_state(pr: PaymentRequest, *, now: datetime | None = None) -> RequestState:

@@ -19,12 +19,12 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from audit.chain import audit_record
-from core.errors import InvariantViolation, NotFound, ValidationFailed
+from core.errors import InvariantViolation, NotFound, ServiceUnavailable, ValidationFailed
 from core.money import format_amount, parse_amount
 from custody.addresses import address_parse
 from custody.errors import AddressInvalid
 from custody.models import Withdrawal, WithdrawalStatus
-from exchange.services import btc_for_kzt, exchange_rate_current
+from exchange.services import btc_for_kzt, exchange_rate_current, pricing_rate_fresh
 from merchants.errors import (
     ClaimOverdraft,
     MerchantErrorCode,
@@ -105,6 +105,14 @@ def _current_sats_for_tiyn(tiyn: int) -> int:
     return btc_for_kzt(tiyn, int(rate.mid_tiyn_per_btc), rounding="down")
 
 
+def _current_sats_for_fiat(minor: int, currency: str) -> int:
+    try:
+        rate = pricing_rate_fresh(currency=currency)
+    except ServiceUnavailable as exc:
+        raise QuoteUnavailable(f"{exc.message} Refund at the rate then.") from exc
+    return btc_for_kzt(minor, int(rate.minor_per_btc), rounding="down")
+
+
 def _variant_sats(invoice: Invoice, variant: str, custom: dict[str, Any]) -> int:
     """The refund before the subtracted percentage, in satoshis, per ``refundVariant``."""
     price = invoice.paid_sats if invoice.is_topup else min(invoice.amount_sats, invoice.paid_sats)
@@ -113,6 +121,8 @@ def _variant_sats(invoice: Invoice, variant: str, custom: dict[str, Any]) -> int
     if variant == "CurrentRate":
         if invoice.currency == "BTC" or invoice.is_topup:
             return price
+        if invoice.currency != "KZT":  # USD/EUR: the price at today's pricing rate
+            return _current_sats_for_fiat(invoice.amount_minor, invoice.currency)
         return _current_sats_for_tiyn(invoice.amount_minor)
     if variant == "OverpaidAmount":
         over = invoice.paid_sats - invoice.amount_sats

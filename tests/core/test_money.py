@@ -13,6 +13,7 @@ from core.money import (
     CAP_MINOR,
     Currency,
     btc_to_sats,
+    currency_of,
     format_amount,
     parse_amount,
     sats_to_btc,
@@ -79,9 +80,21 @@ def test_signs_zero_and_cap() -> None:
     with pytest.raises(ValidationFailed):
         parse_amount("21000000.00000001", "BTC")
     with pytest.raises(ValidationFailed):
-        parse_amount("1", "USD")
+        parse_amount("1", "XYZ")
     with pytest.raises(ValidationFailed):
         parse_amount(1, "BTC")  # type: ignore[arg-type]
+
+
+def test_fiat_price_currencies_parse_in_their_iso_minor_units() -> None:
+    """USD/EUR/JPY are prices only (no account), in ISO 4217 minor units."""
+    assert parse_amount("19.99", "USD") == 1999
+    assert format_amount(1999, "EUR", with_code=True) == "19.99 EUR"
+    assert parse_amount("2100", "JPY") == 2100 and format_amount(2100, "JPY") == "2100"
+    for bad, code in [("1.001", "USD"), ("1.5", "JPY"), ("10000000000000.01", "USD")]:
+        with pytest.raises(ValidationFailed):
+            parse_amount(bad, code)
+    with pytest.raises(ValidationFailed):  # never a ledger currency: no account opens in it
+        currency_of("USD")
 
 
 def test_examples() -> None:

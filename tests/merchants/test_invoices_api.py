@@ -123,7 +123,9 @@ def test_kzt_invoice_without_a_rate_is_503(api: APIClient, merchant: Merchant) -
         ({"amount": True}, "amount"),
         ({"amount": [1]}, "amount"),
         ({"amount": "1", "currency": ""}, "currency"),
-        ({"amount": "1", "currency": None}, "currency"),
+        ({"amount": "1", "currency": "usd "}, "currency"),
+        ({"amount": "1", "currency": " EUR"}, "currency"),
+        ({"amount": "1", "currency": "GBP"}, "currency"),  # no pricing rate configured
         ({"amount": "1", "currency": "XYZ"}, "currency"),
         ({"amount": "0.1", "checkout": {"monitoringMinutes": -5}}, "checkout.monitoringMinutes"),
         ({"amount": "0.1", "checkout": {"paymentMethods": ["FOO"]}}, "checkout.paymentMethods[0]"),
