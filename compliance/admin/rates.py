@@ -9,6 +9,8 @@ from django.contrib import admin, messages
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from compliance.models import ApprovalRequest
 from compliance.services.rates import exchange_rate_change
@@ -36,7 +38,9 @@ class ExchangeRateForm(forms.ModelForm):
         model = ExchangeRate
         fields = ["mid_tiyn_per_btc", "spread_bp"]
         help_texts = {
-            "mid_tiyn_per_btc": "Mid rate in tiyn per 1 BTC (45 000 000.00 KZT = 4500000000).",
+            "mid_tiyn_per_btc": gettext_lazy(
+                "Mid rate in tiyn per 1 BTC (45 000 000.00 KZT = 4500000000)."
+            ),
         }
 
 
@@ -54,25 +58,25 @@ class ExchangeRateAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    @admin.display(description="mid (KZT per BTC)")
+    @admin.display(description=gettext_lazy("mid (KZT per BTC)"))
     def mid(self, obj: ExchangeRate) -> str:
         return format_amount(obj.mid_tiyn_per_btc, "KZT")
 
-    @admin.display(description="we buy at")
+    @admin.display(description=gettext_lazy("we buy at"))
     def bid(self, obj: ExchangeRate) -> str:
         return format_amount(bid_rate(obj.mid_tiyn_per_btc, obj.spread_bp), "KZT")
 
-    @admin.display(description="we sell at")
+    @admin.display(description=gettext_lazy("we sell at"))
     def ask(self, obj: ExchangeRate) -> str:
         return format_amount(ask_rate(obj.mid_tiyn_per_btc, obj.spread_bp), "KZT")
 
     def save_model(self, request: HttpRequest, obj: ExchangeRate, form: Any, change: bool) -> None:
         """Store the rate through the service (a new row and an audit event)."""
-        ok, saved = call_service(request, exchange_rate_change, "Rate",
+        ok, saved = call_service(request, exchange_rate_change, _("Rate"),
                                  mid_tiyn_per_btc=obj.mid_tiyn_per_btc, spread_bp=obj.spread_bp)  # fmt: skip
         if ok and isinstance(saved, ApprovalRequest):
-            messages.warning(request, f"The rate jumps over the bound: a second staff member must "
-                                      f"approve it (request {saved.pk}).")  # fmt: skip
+            messages.warning(request, _("The rate jumps over the bound: a second staff member "
+                                        "must approve it (request %(pk)s).") % {"pk": saved.pk})  # fmt: skip
         elif ok:
             obj.pk, obj.created_at, obj.set_by = saved.pk, saved.created_at, saved.set_by
 

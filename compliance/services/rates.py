@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from accounts.actor import Actor
 from compliance.models import ApprovalRequest
 from compliance.services.approvals import approval_action_register, approval_propose
@@ -53,5 +55,5 @@ def _rate_set_execute(request: ApprovalRequest, actor: Actor) -> dict[str, Any]:
 
 approval_action_register(
     SET_ACTION, permission=SET_PERMISSION, executor=_rate_set_execute,
-    description="Set an exchange rate that jumps over the bound",
+    description=gettext_noop("Set an exchange rate that jumps over the bound"),
 )  # fmt: skip
