@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore='templates/admin/*' --ignore='templates/merchant/*' --ignore='templates/merchants/*'
+MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=bench
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck pytest venv node clean-var help messages mutation

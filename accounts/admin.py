@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Model
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Account, Hold, Transfer, User, UserSession
 from core.admin_tools import ReadOnlyAdmin
@@ -25,8 +26,14 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ["email_verified_at", "last_login", "date_joined"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Status", {"fields": ("is_active", "email_verified_at", "last_login", "date_joined")}),
-        ("Staff", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
+        (
+            gettext_lazy("Status"),
+            {"fields": ("is_active", "email_verified_at", "last_login", "date_joined")},
+        ),
+        (
+            gettext_lazy("Staff"),
+            {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
@@ -41,11 +48,11 @@ class AccountAdmin(ReadOnlyAdmin):
     search_fields = ["number", "owner__email"]
     list_select_related = ["owner"]
 
-    @admin.display(description="posted")
+    @admin.display(description=gettext_lazy("posted"))
     def posted(self, obj: Account) -> str:
         return format_amount(obj.posted_minor, obj.currency, with_code=True)
 
-    @admin.display(description="held")
+    @admin.display(description=gettext_lazy("held"))
     def held(self, obj: Account) -> str:
         return format_amount(obj.held_minor, obj.currency, with_code=True)
 
@@ -58,7 +65,7 @@ class TransferAdmin(ReadOnlyAdmin):
     list_select_related = ["debit_account", "credit_account"]
     date_hierarchy = "created_at"
 
-    @admin.display(description="amount")
+    @admin.display(description=gettext_lazy("amount"))
     def amount(self, obj: Transfer) -> str:
         return format_amount(obj.amount_minor, obj.currency, with_code=True)
 

@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from core.money import Currency, format_amount
 
@@ -52,6 +53,10 @@ class User(AbstractUser):
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []
 
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
     def __str__(self) -> str:
         return self.email
 
@@ -81,7 +86,7 @@ class AccountStatus(models.TextChoices):
 class Account(models.Model):
     """A ledger account in one currency. Balances change only through transfers."""
 
-    number = models.CharField(max_length=20, unique=True, help_text="Kazakh IBAN, no spaces")
+    number = models.CharField(max_length=20, unique=True, help_text=_("Kazakh IBAN, no spaces"))
     owner = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_accounts"
     )
@@ -97,6 +102,8 @@ class Account(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -182,6 +189,8 @@ class Transfer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("transfer")
+        verbose_name_plural = _("transfers")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -237,6 +246,8 @@ class Hold(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("hold")
+        verbose_name_plural = _("holds")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(name="hold_amount_positive", condition=Q(amount_minor__gt=0)),
@@ -290,7 +301,8 @@ class Identity(models.Model):
     decision_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
-        verbose_name_plural = "identities"
+        verbose_name = _("identity")
+        verbose_name_plural = _("identities")
         indexes = [models.Index(fields=["status", "submitted_at"])]
 
     def __str__(self) -> str:
@@ -312,6 +324,8 @@ class UserSession(models.Model):
     last_seen_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
         ordering = ["-last_seen_at"]
         indexes = [models.Index(fields=["user", "last_seen_at"])]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditChainHead(models.Model):
@@ -19,6 +20,8 @@ class AuditChainHead(models.Model):
     prev_hash = models.BinaryField(default=b"\x00" * 32)
 
     class Meta:
+        verbose_name = _("audit chain head")
+        verbose_name_plural = _("audit chain heads")
         db_table = "compliance_auditchainhead"  # kept from when compliance held it
 
     def __str__(self) -> str:
@@ -49,6 +52,8 @@ class AuditEvent(models.Model):
     hash = models.BinaryField()
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         db_table = "compliance_auditevent"  # kept from when compliance held it
         ordering = ["-seq"]
         indexes = [models.Index(fields=["object_type", "object_id"])]

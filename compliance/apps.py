@@ -2,6 +2,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy
 
 
 def _sync_roles_and_defaults(sender: Any, **kwargs: Any) -> None:
@@ -24,9 +25,13 @@ def _sync_roles_and_defaults(sender: Any, **kwargs: Any) -> None:
 
 class ComplianceConfig(AppConfig):
     name = "compliance"
-    verbose_name = "Compliance and audit"
+    verbose_name = gettext_lazy("Compliance and audit")
 
     def ready(self) -> None:
+        from core.field_labels import field_labels_translate
+
+        # The admin shows every field: its default labels in the reader's language.
+        field_labels_translate()
         post_migrate.connect(_sync_roles_and_defaults, dispatch_uid="compliance-roles-sync")
         # These modules register compliance's own four-eyes actions when imported.
         from compliance.services import (  # noqa: F401

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 
 class CaseKind(models.TextChoices):
@@ -38,7 +39,7 @@ class Case(models.Model):
 
     kind = models.CharField(max_length=32, choices=CaseKind.choices)
     status = models.CharField(max_length=16, choices=CaseStatus.choices, default=CaseStatus.OPEN)
-    subject_type = models.CharField(max_length=64, help_text="app_label.model of the subject")
+    subject_type = models.CharField(max_length=64, help_text=_("app_label.model of the subject"))
     subject_id = models.CharField(max_length=64)
     customer = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -62,6 +63,8 @@ class Case(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
@@ -91,6 +94,8 @@ class CaseNote(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("case note")
+        verbose_name_plural = _("case notes")
         ordering = ["created_at"]
 
     def __str__(self) -> str:
@@ -109,6 +114,8 @@ class CaseAttachment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("case attachment")
+        verbose_name_plural = _("case attachments")
         ordering = ["created_at"]
 
     def __str__(self) -> str:
@@ -119,6 +126,8 @@ class StaffPermission(models.Model):
     """Holder of the staff permissions that belong to no single model (no table)."""
 
     class Meta:
+        verbose_name = _("staff permission")
+        verbose_name_plural = _("staff permissions")
         managed = False
         default_permissions = ()
         permissions = [
@@ -150,8 +159,9 @@ class RuleConfig(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("screening rule")
+        verbose_name_plural = _("screening rules")
         ordering = ["name"]
-        verbose_name = "screening rule"
 
     def __str__(self) -> str:
         return self.name
@@ -175,8 +185,9 @@ class RuleConfigVersion(models.Model):
     )
 
     class Meta:
+        verbose_name = _("screening rule version")
+        verbose_name_plural = _("screening rule versions")
         ordering = ["name", "-effective_at"]
-        verbose_name = "screening rule version"
         default_permissions = ("view",)
         indexes = [models.Index(fields=["name", "effective_at"])]
 
@@ -188,7 +199,7 @@ class SanctionedAddress(models.Model):
     """A bitcoin address on the sanctions list: withdrawals to it are blocked."""
 
     address = models.CharField(max_length=100, unique=True)
-    source = models.CharField(max_length=120, blank=True, help_text="list or authority")
+    source = models.CharField(max_length=120, blank=True, help_text=_("list or authority"))
     note = models.CharField(max_length=300, blank=True)
     active = models.BooleanField(default=True)
     added_by = models.ForeignKey(
@@ -197,8 +208,9 @@ class SanctionedAddress(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("sanctioned address")
+        verbose_name_plural = _("sanctioned addresses")
         ordering = ["address"]
-        verbose_name_plural = "sanctioned addresses"
 
     def __str__(self) -> str:
         return self.address
@@ -220,6 +232,8 @@ class TierLimit(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("tier limit")
+        verbose_name_plural = _("tier limits")
         ordering = ["tier", "kind"]
         constraints = [
             models.UniqueConstraint(fields=["tier", "kind"], name="tierlimit_one_per_tier_kind"),
@@ -254,6 +268,8 @@ class ScreenedMovement(models.Model):
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
+        verbose_name = _("screened movement")
+        verbose_name_plural = _("screened movements")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "kind", "created_at"])]
         constraints = [
@@ -298,6 +314,8 @@ class ApprovalRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("approval request")
+        verbose_name_plural = _("approval requests")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(

@@ -13,7 +13,10 @@ from django.contrib.admin import helpers
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model
 from django.http import HttpRequest
+from django.utils.functional import lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy
 
 from core.errors import ApplicationError
 from core.http import client_address
@@ -27,7 +30,7 @@ class ReasonActionForm(helpers.ActionForm):
         required=False,
         max_length=500,
         widget=forms.TextInput(
-            attrs={"size": 50, "placeholder": "reason (required for decisions)"}
+            attrs={"size": 50, "placeholder": gettext_lazy("reason (required for decisions)")}
         ),
     )
 
@@ -45,7 +48,7 @@ def amount_unit(name: str) -> str | None:
     return None
 
 
-def amount_display(name: str, label: str) -> Callable[[Any], str]:
+def amount_display(name: str, label: Any) -> Callable[[Any], str]:
     """Return an admin column that shows ``name`` as "0.49950000 BTC", not 49950000."""
     currency = amount_unit(name) or ""
 
@@ -68,7 +71,11 @@ def _label(model: type[Model], name: str) -> str:
     else:
         words = str(getattr(field, "verbose_name", name)).split()
     kept = [w for w in words if w.lower() not in UNIT_WORDS] or words
-    return " ".join(kept).capitalize()
+    return capfirst(" ".join(kept))
+
+
+# Worked out when shown: the label is in the language of the request that reads it.
+_label_lazy = lazy(_label, str)
 
 
 class AmountsAdminMixin(admin.ModelAdmin):
@@ -79,7 +86,7 @@ class AmountsAdminMixin(admin.ModelAdmin):
             return name
         shown = f"amount_of_{name}"
         if not hasattr(self, shown):
-            setattr(self, shown, amount_display(name, _label(self.model, name)))
+            setattr(self, shown, amount_display(name, _label_lazy(self.model, name)))
         return shown
 
     def get_list_display(self, request: HttpRequest) -> Any:

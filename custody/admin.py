@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.access import acting_user
 from compliance.permissions import has_perm
@@ -64,21 +66,24 @@ class WithdrawalBatchAdmin(ReadOnlyAdmin):
     def has_bump_permission(self, request: HttpRequest) -> bool:
         return has_perm(request.user, BUMP_PERMISSION)
 
-    @admin.action(description="Speed up to today's fee rate (CPFP; reason required)",
+    @admin.action(description=gettext_lazy("Speed up to today's fee rate (CPFP; reason required)"),
                   permissions=["bump"])  # fmt: skip
     def speed_up(self, request: HttpRequest, queryset: QuerySet[WithdrawalBatch]) -> None:
         try:
             rate = fee_rate_sat_vb(hot_wallet())
         except ApplicationError as exc:
-            messages.error(request, f"The node did not give a fee rate: {exc.message}")
+            messages.error(
+                request, _("The node did not give a fee rate: %(error)s") % {"error": exc.message}
+            )
             return
         for batch in queryset:
-            ok, bump = call_service(request, fee_bump_request, f"Batch {batch.pk}",
+            ok, bump = call_service(request, fee_bump_request, _("Batch %(pk)s") % {"pk": batch.pk},
                                     batch_id=batch.pk, fee_rate_sat_vb=rate,
                                     reason=reason_of(request))  # fmt: skip
             if ok:
-                messages.success(request, f"Batch {batch.pk}: bump to {rate} sat/vB {bump.status}"
-                                          " (a second person approves above the bound).")  # fmt: skip
+                messages.success(request, _("Batch %(pk)s: bump to %(rate)s sat/vB %(status)s "
+                                            "(a second person approves above the bound).")
+                                 % {"pk": batch.pk, "rate": rate, "status": bump.get_status_display()})  # fmt: skip
 
 
 @admin.register(FeeBump)
@@ -116,11 +121,19 @@ def _review(request: HttpRequest, queryset: QuerySet[Withdrawal], approve: bool)
         else:
             done += 1
     if done:
-        messages.success(request, f"{done} withdrawal(s) {verb}.")
-    if proposed:
-        messages.warning(
-            request, f"{proposed} large withdrawal(s) proposed: a second staff member must approve."
+        text = (
+            ngettext("%(n)d withdrawal approved.", "%(n)d withdrawals approved.", done)
+            if approve
+            else ngettext("%(n)d withdrawal rejected.", "%(n)d withdrawals rejected.", done)
         )
+        messages.success(request, text % {"n": done})
+    if proposed:
+        text = ngettext(
+            "%(n)d large withdrawal proposed: a second staff member must approve.",
+            "%(n)d large withdrawals proposed: a second staff member must approve.",
+            proposed,
+        )
+        messages.warning(request, text % {"n": proposed})
 
 
 @admin.register(Withdrawal)
@@ -134,11 +147,11 @@ class WithdrawalAdmin(ReadOnlyAdmin):
     def has_review_permission(self, request: HttpRequest) -> bool:
         return has_perm(request.user, REVIEW_PERMISSION)
 
-    @admin.action(description="Approve selected withdrawals", permissions=["review"])
+    @admin.action(description=gettext_lazy("Approve selected withdrawals"), permissions=["review"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Withdrawal]) -> None:
         _review(request, queryset, approve=True)
 
-    @admin.action(description="Reject selected withdrawals", permissions=["review"])
+    @admin.action(description=gettext_lazy("Reject selected withdrawals"), permissions=["review"])
     def reject(self, request: HttpRequest, queryset: QuerySet[Withdrawal]) -> None:
         _review(request, queryset, approve=False)
 

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class CustodyConfig(AppConfig):
     name = "custody"
-    verbose_name = "Custody (bitcoin node, deposits, withdrawals)"
+    verbose_name = gettext_lazy("Custody (bitcoin node, deposits, withdrawals)")
 
     def ready(self) -> None:
         # Compliance's case screen and four-eyes engine decide withdrawals through custody.

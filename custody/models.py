@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Hold, Transfer
 
@@ -29,6 +30,8 @@ class Wallet(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("wallet")
+        verbose_name_plural = _("wallets")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -56,9 +59,10 @@ class DepositAddress(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("deposit address")
+        verbose_name_plural = _("deposit addresses")
         ordering = ["id"]
         indexes = [models.Index(fields=["account", "created_at"])]
-        verbose_name_plural = "deposit addresses"
 
     def __str__(self) -> str:
         return self.address
@@ -75,6 +79,10 @@ class ChainCursor(models.Model):
     name = models.CharField(max_length=32, unique=True)
     block_hash = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("chain cursor")
+        verbose_name_plural = _("chain cursors")
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.block_hash or 'genesis'}"
@@ -142,6 +150,8 @@ class Deposit(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("deposit")
+        verbose_name_plural = _("deposits")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["txid", "vout"], name="deposit_unique_outpoint"),
@@ -172,6 +182,8 @@ class ListenerCall(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("listener call")
+        verbose_name_plural = _("listener calls")
         ordering = ["id"]
         indexes = [models.Index(fields=["next_at", "id"], name="listener_call_due")]
 
@@ -204,7 +216,7 @@ class WithdrawalBatch(models.Model):
     txid = models.CharField(max_length=64, unique=True)
     raw_tx = models.TextField()
     status = models.CharField(max_length=9, choices=BatchStatus.choices, default=BatchStatus.SIGNED)
-    fee_sats = models.BigIntegerField(help_text="miner fee paid by the bank")
+    fee_sats = models.BigIntegerField(help_text=_("miner fee paid by the bank"))
     fee_rate_sat_vb = models.PositiveIntegerField()
     vsize = models.PositiveIntegerField()
     # Outpoints spent, [[txid, vout], ...]: locked on the node while unbroadcast.
@@ -220,8 +232,9 @@ class WithdrawalBatch(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("withdrawal batch")
+        verbose_name_plural = _("withdrawal batches")
         ordering = ["id"]
-        verbose_name_plural = "withdrawal batches"
         constraints = [
             models.CheckConstraint(name="batch_fee_nonnegative", condition=Q(fee_sats__gte=0)),
         ]
@@ -237,7 +250,7 @@ class Withdrawal(models.Model):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="withdrawals")
     address = models.CharField(max_length=90)
     amount_sats = models.BigIntegerField()
-    fee_sats = models.BigIntegerField(help_text="the bank's withdrawal fee charged")
+    fee_sats = models.BigIntegerField(help_text=_("the bank's withdrawal fee charged"))
     status = models.CharField(
         max_length=14, choices=WithdrawalStatus.choices, default=WithdrawalStatus.REQUESTED
     )
@@ -265,6 +278,8 @@ class Withdrawal(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("withdrawal")
+        verbose_name_plural = _("withdrawals")
         ordering = ["id"]
         permissions = [("review_withdrawal", "Can approve or reject withdrawals")]
         constraints = [
@@ -311,8 +326,9 @@ class WithdrawalAddress(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("withdrawal address")
+        verbose_name_plural = _("withdrawal addresses")
         db_table = "accounts_withdrawaladdress"  # kept from when the ledger app held it
-        verbose_name_plural = "withdrawal addresses"
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -347,8 +363,8 @@ class FeeBump(models.Model):
     status = models.CharField(
         max_length=9, choices=FeeBumpStatus.choices, default=FeeBumpStatus.APPROVED
     )
-    fee_rate_sat_vb = models.PositiveIntegerField(help_text="target rate of batch + child")
-    fee_sats = models.BigIntegerField(default=0, help_text="the child's miner fee")
+    fee_rate_sat_vb = models.PositiveIntegerField(help_text=_("target rate of batch + child"))
+    fee_sats = models.BigIntegerField(default=0, help_text=_("the child's miner fee"))
     txid = models.CharField(max_length=64, blank=True)
     raw_tx = models.TextField(blank=True)
     inputs = models.JSONField(default=list)
@@ -370,6 +386,8 @@ class FeeBump(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("fee bump")
+        verbose_name_plural = _("fee bumps")
         ordering = ["id"]
         permissions = [("bump_fee", "Speed up a stuck withdrawal batch (CPFP)")]
         constraints = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.money import format_amount
 
@@ -17,13 +18,15 @@ class ExchangeRate(models.Model):
     """
 
     mid_tiyn_per_btc = models.BigIntegerField()
-    spread_bp = models.PositiveIntegerField(help_text="Spread each side of mid, in basis points")
+    spread_bp = models.PositiveIntegerField(help_text=_("Spread each side of mid, in basis points"))
     set_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("exchange rate")
+        verbose_name_plural = _("exchange rates")
         db_table = "accounts_exchangerate"  # kept from when the ledger app held it
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -101,6 +104,8 @@ class Quote(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("quote")
+        verbose_name_plural = _("quotes")
         db_table = "accounts_quote"  # kept from when the ledger app held it
         ordering = ["-created_at", "-id"]
         constraints = [

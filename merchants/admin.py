@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from accounts.access import acting_user
 from accounts.models import User
@@ -29,7 +30,7 @@ from merchants.services.merchants import (
 
 
 class MerchantOnboardForm(forms.ModelForm):
-    with_kzt = forms.BooleanField(required=False, label="Open a KZT account too")
+    with_kzt = forms.BooleanField(required=False, label=gettext_lazy("Open a KZT account too"))
 
     class Meta:
         model = Merchant
@@ -44,7 +45,10 @@ class MerchantAdmin(admin.ModelAdmin):
     actions = ["suspend", "reactivate"]
 
     # Shown only to staff who may change merchants (merchants.change_merchant).
-    @admin.action(description="Suspend: API keys and payments stop working", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Suspend: API keys and payments stop working"),
+        permissions=["change"],
+    )
     def suspend(self, request: HttpRequest, queryset: Any) -> None:
         for merchant in queryset:
             merchant_set_status(
@@ -54,7 +58,7 @@ class MerchantAdmin(admin.ModelAdmin):
                 reason="suspended from the admin",
             )
 
-    @admin.action(description="Reactivate", permissions=["change"])
+    @admin.action(description=gettext_lazy("Reactivate"), permissions=["change"])
     def reactivate(self, request: HttpRequest, queryset: Any) -> None:
         for merchant in queryset:
             merchant_set_status(

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.money import PRICE_DECIMALS, Currency
 
@@ -51,6 +52,8 @@ class Merchant(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -77,7 +80,8 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -176,6 +180,8 @@ class Invoice(models.Model):
     status_changed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["merchant", "-created_at"], name="invoice_merchant_created"),
@@ -277,6 +283,8 @@ class InvoicePayment(models.Model):
     )
 
     class Meta:
+        verbose_name = _("invoice payment")
+        verbose_name_plural = _("invoice payments")
         ordering = ["received_at", "pk"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_sats__gt=0), name="payment_amount_positive"),
@@ -312,6 +320,8 @@ class Refund(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_sats__gt=0), name="refund_amount_positive"),
@@ -332,6 +342,8 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [
             models.UniqueConstraint(fields=["merchant", "key"], name="idempotency_key_per_merchant")
         ]
@@ -387,6 +399,8 @@ class Webhook(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
         ordering = ["created_at"]
 
     def __str__(self) -> str:
@@ -429,7 +443,8 @@ class WebhookDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name_plural = "webhook deliveries"
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         ordering = ["-created_at"]
         indexes = [
             models.Index(
@@ -454,6 +469,8 @@ class WebhookAttempt(models.Model):
     error = models.CharField(max_length=500, blank=True)
 
     class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
         ordering = ["delivery", "number"]
         constraints = [
             models.UniqueConstraint(fields=["delivery", "number"], name="attempt_number_unique")
@@ -484,6 +501,8 @@ class Payout(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("payout")
+        verbose_name_plural = _("payouts")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_sats__gt=0), name="payout_amount_positive"),

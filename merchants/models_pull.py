@@ -16,6 +16,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class PayoutState(models.TextChoices):
@@ -53,6 +54,8 @@ class PullPayment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("pull payment")
+        verbose_name_plural = _("pull payments")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
@@ -95,6 +98,8 @@ class PullPaymentPayout(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("pull payment payout")
+        verbose_name_plural = _("pull payment payouts")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(

@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.money import Currency
 from merchants.models import Invoice, InvoicePayment, Merchant, Refund
@@ -42,6 +43,8 @@ class PaymentRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("payment request")
+        verbose_name_plural = _("payment requests")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["merchant", "-created_at"], name="payreq_merchant_created"),
@@ -64,6 +67,8 @@ class PaymentRequestInvoice(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("payment request invoice")
+        verbose_name_plural = _("payment request invoices")
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
@@ -96,6 +101,8 @@ class KztSettlement(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("KZT settlement")
+        verbose_name_plural = _("KZT settlements")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
@@ -197,6 +204,8 @@ class PayoutAddress(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("payout address")
+        verbose_name_plural = _("payout addresses")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(

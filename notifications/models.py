@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class NotificationKind(models.TextChoices):
@@ -34,6 +35,8 @@ class Notification(models.Model):
     emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["kind", "source"], name="notification_once"),
@@ -49,6 +52,10 @@ class CollectorCursor(models.Model):
     feed = models.CharField(max_length=32, primary_key=True)
     position = models.BigIntegerField(default=0)
 
+    class Meta:
+        verbose_name = _("collector cursor")
+        verbose_name_plural = _("collector cursors")
+
     def __str__(self) -> str:
         return f"{self.feed} at {self.position}"
 
@@ -61,6 +68,8 @@ class KnownDevice(models.Model):
     first_seen_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("known device")
+        verbose_name_plural = _("known devices")
         constraints = [
             models.UniqueConstraint(fields=["user", "user_agent_sha256"], name="device_once"),
         ]
@@ -76,6 +85,10 @@ class CustomerLanguage(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", primary_key=True
     )
     language = models.CharField(max_length=8)
+
+    class Meta:
+        verbose_name = _("customer language")
+        verbose_name_plural = _("customer languages")
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.language}"

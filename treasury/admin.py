@@ -12,6 +12,8 @@ from django.shortcuts import get_object_or_404, render
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.access import acting_user
 from compliance.permissions import has_perm
@@ -35,18 +37,22 @@ UPLOAD_BYTES_MAX = 200_000
 class DescriptorsForm(forms.Form):
     descriptors = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "cols": 100}),
-        help_text="Public descriptors, one a line: receive (/0/*) and change (/1/*) branches.",
+        help_text=gettext_lazy(
+            "Public descriptors, one a line: receive (/0/*) and change (/1/*) branches."
+        ),
     )
     range_end = forms.IntegerField(min_value=1, max_value=100_000, initial=999)
 
 
 class ColdMoveRequestForm(forms.Form):
-    amount_btc = forms.CharField(label="Amount (BTC)", max_length=20)
+    amount_btc = forms.CharField(label=gettext_lazy("Amount (BTC)"), max_length=20)
     reason = forms.CharField(max_length=500)
 
 
 class PsbtUploadForm(forms.Form):
-    psbt_file = forms.FileField(required=False, help_text="the signed PSBT file (base64)")
+    psbt_file = forms.FileField(
+        required=False, help_text=gettext_lazy("the signed PSBT file (base64)")
+    )
     psbt_text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
 
 
@@ -62,7 +68,7 @@ class ButtonsAdmin(ReadOnlyAdmin):
     """
 
     change_list_template = "admin/treasury/change_list.html"
-    buttons: list[tuple[str, str, str | None]] = []  # (url name suffix, label, permission)
+    buttons: list[tuple[str, Any, str | None]] = []  # (url name suffix, label, permission)
 
     def has_cold_move_permission(self, request: HttpRequest) -> bool:
         return has_perm(request.user, COLD_MOVE_PERMISSION)
@@ -84,7 +90,7 @@ class ColdDescriptorAdmin(ButtonsAdmin):
     list_display = ["fingerprint", "internal", "checksum", "range_end", "wallet", "imported_by",
                     "approved_by", "imported_at", "created_at"]  # fmt: skip
     readonly_fields = ["descriptor"]
-    buttons = [("import", "Propose public descriptors", COLD_MOVE_PERMISSION)]
+    buttons = [("import", gettext_lazy("Propose public descriptors"), COLD_MOVE_PERMISSION)]
 
     def get_urls(self) -> list[Any]:
         return [self._url("import", self.import_view, "import/"), *super().get_urls()]
@@ -93,16 +99,19 @@ class ColdDescriptorAdmin(ButtonsAdmin):
         form = DescriptorsForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             lines = [x.strip() for x in form.cleaned_data["descriptors"].splitlines() if x.strip()]
-            ok, proposal = call_service(request, services.cold_descriptors_propose, "Import",
+            ok, proposal = call_service(request, services.cold_descriptors_propose, _("Import"),
                                         descriptors=lines,
                                         range_end=form.cleaned_data["range_end"])  # fmt: skip
             if ok:
                 keys = ", ".join(proposal.params["fingerprints"])
-                messages.success(request, f"Proposed {len(lines)} descriptor(s) of key(s) {keys} "
-                                          f"(request {proposal.pk}): a second operator checks the "
-                                          "fingerprints and approves under Approval requests.")  # fmt: skip
+                messages.success(request, _("Proposed %(n)s descriptor(s) of key(s) %(keys)s "
+                                            "(request %(pk)s): a second operator checks the "
+                                            "fingerprints and approves under Approval requests.")
+                                 % {"n": len(lines), "keys": keys, "pk": proposal.pk})  # fmt: skip
                 return HttpResponseRedirect(reverse("admin:treasury_colddescriptor_changelist"))
-        return _form_page(request, "Propose cold wallet descriptors (public only, four eyes)", form)
+        return _form_page(
+            request, _("Propose cold wallet descriptors (public only, four eyes)"), form
+        )
 
 
 @admin.register(ColdMove)
@@ -115,7 +124,7 @@ class ColdMoveAdmin(ButtonsAdmin):
     list_select_related = ["requested_by", "approved_by_1", "approved_by_2"]
     action_form = ReasonActionForm
     actions = ["approve", "build_psbt", "reject"]
-    buttons = [("request", "Request a cold-to-hot move", COLD_MOVE_PERMISSION)]
+    buttons = [("request", gettext_lazy("Request a cold-to-hot move"), COLD_MOVE_PERMISSION)]
 
     def get_urls(self) -> list[Any]:
         return [
@@ -125,26 +134,32 @@ class ColdMoveAdmin(ButtonsAdmin):
             *super().get_urls(),
         ]
 
-    @admin.display(description="PSBT")
+    @admin.display(description=gettext_lazy("PSBT"))
     def psbt_links(self, move: ColdMove) -> str:
         if move.status != "psbt_ready":
             return "-"
         return format_html(
-            '<a href="{}">download</a> | <a href="{}">upload signed</a>',
+            '<a href="{}">{}</a> | <a href="{}">{}</a>',
             reverse("admin:treasury_coldmove_download", args=[move.pk]),
+            _("download"),
             reverse("admin:treasury_coldmove_upload", args=[move.pk]),
+            _("upload signed"),
         )
 
     @admin.action(
-        description="Approve (two different staff members; not the requester)",
+        description=gettext_lazy("Approve (two different staff members; not the requester)"),
         permissions=["cold_move"],
     )
     def approve(self, request: HttpRequest, queryset: QuerySet[ColdMove]) -> None:
         for move in queryset:
-            ok, result = call_service(request, services.cold_move_approve, f"Move {move.pk}",
+            ok, result = call_service(request, services.cold_move_approve, _("Move %(pk)s") % {"pk": move.pk},
                                       move_id=move.pk)  # fmt: skip
             if ok:
-                messages.success(request, f"Move {move.pk} is {result.status}.")
+                messages.success(
+                    request,
+                    _("Move %(pk)s is %(status)s.")
+                    % {"pk": move.pk, "status": result.get_status_display()},
+                )
                 if result.status == "approved":
                     self._build(request, move.pk)
 
@@ -152,22 +167,27 @@ class ColdMoveAdmin(ButtonsAdmin):
         try:
             services.cold_move_psbt_build(move_id=move_id, actor=acting_user(request))
         except ApplicationError as exc:  # shown to staff; they can run the action again
-            messages.error(request, f"Move {move_id}: PSBT not built: {exc.message}")
+            messages.error(
+                request,
+                _("Move %(pk)s: PSBT not built: %(error)s") % {"pk": move_id, "error": exc.message},
+            )
         else:
-            messages.success(request, f"Move {move_id}: PSBT ready to download.")
+            messages.success(request, _("Move %(pk)s: PSBT ready to download.") % {"pk": move_id})
 
-    @admin.action(description="Build the PSBT (approved moves)", permissions=["cold_move"])
+    @admin.action(
+        description=gettext_lazy("Build the PSBT (approved moves)"), permissions=["cold_move"]
+    )
     def build_psbt(self, request: HttpRequest, queryset: QuerySet[ColdMove]) -> None:
         for move in queryset.filter(status="approved"):
             self._build(request, move.pk)
 
-    @admin.action(description="Reject (reason required)", permissions=["cold_move"])
+    @admin.action(description=gettext_lazy("Reject (reason required)"), permissions=["cold_move"])
     def reject(self, request: HttpRequest, queryset: QuerySet[ColdMove]) -> None:
         for move in queryset:
-            ok, _ = call_service(request, services.cold_move_reject, f"Move {move.pk}",
+            ok, _done = call_service(request, services.cold_move_reject, _("Move %(pk)s") % {"pk": move.pk},
                                  move_id=move.pk, reason=reason_of(request))  # fmt: skip
             if ok:
-                messages.success(request, f"Move {move.pk} rejected.")
+                messages.success(request, _("Move %(pk)s rejected.") % {"pk": move.pk})
 
     def request_view(self, request: HttpRequest) -> HttpResponse:
         form = ColdMoveRequestForm(request.POST or None)
@@ -177,15 +197,18 @@ class ColdMoveAdmin(ButtonsAdmin):
             except ValidationFailed as exc:
                 form.add_error("amount_btc", exc.message)
             else:
-                ok, move = call_service(request, services.cold_move_request, "Request",
+                ok, move = call_service(request, services.cold_move_request, _("Request"),
                                         amount_sats=amount, reason=form.cleaned_data["reason"])  # fmt: skip
                 if ok:
-                    messages.success(request, f"Cold move {move.pk} requested; two others approve.")
+                    messages.success(
+                        request,
+                        _("Cold move %(pk)s requested; two others approve.") % {"pk": move.pk},
+                    )
                     return HttpResponseRedirect(reverse("admin:treasury_coldmove_changelist"))
-        return _form_page(request, "Request a cold-to-hot move", form)
+        return _form_page(request, _("Request a cold-to-hot move"), form)
 
     def download_view(self, request: HttpRequest, move_id: int) -> HttpResponse:
-        ok, psbt = call_service(request, services.cold_move_psbt_download, "Download",
+        ok, psbt = call_service(request, services.cold_move_psbt_download, _("Download"),
                                 move_id=move_id)  # fmt: skip
         if not ok:
             return HttpResponseRedirect(reverse("admin:treasury_coldmove_changelist"))
@@ -199,13 +222,19 @@ class ColdMoveAdmin(ButtonsAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["psbt_file"]
             text = upload.read(UPLOAD_BYTES_MAX).decode("ascii", "replace") if upload else ""
-            ok, result = call_service(request, services.cold_move_psbt_submit, "Upload",
+            ok, result = call_service(request, services.cold_move_psbt_submit, _("Upload"),
                                       move_id=move.pk,
                                       psbt=text or form.cleaned_data["psbt_text"])  # fmt: skip
             if ok:
-                messages.success(request, f"Move {move.pk} {result.status}: {result.txid}")
+                messages.success(
+                    request,
+                    _("Move %(pk)s %(status)s: %(txid)s")
+                    % {"pk": move.pk, "status": result.get_status_display(), "txid": result.txid},
+                )
                 return HttpResponseRedirect(reverse("admin:treasury_coldmove_changelist"))
-        return _form_page(request, f"Upload the signed PSBT of cold move {move.pk}", form)
+        return _form_page(
+            request, _("Upload the signed PSBT of cold move %(pk)s") % {"pk": move.pk}, form
+        )
 
 
 @admin.register(Sweep)
@@ -225,9 +254,9 @@ class RebalanceAlertAdmin(ReadOnlyAdmin):
 class ReconciliationRunAdmin(ButtonsAdmin):
     list_display = ["id", "created_at", "status", "trigger", "case", "actor", "summary"]
     list_filter = ["status", "trigger"]
-    buttons = [("run", "Reconcile now", None)]
+    buttons = [("run", gettext_lazy("Reconcile now"), None)]
 
-    @admin.display(description="differences")
+    @admin.display(description=gettext_lazy("differences"))
     def summary(self, run: ReconciliationRun) -> str:
         return ", ".join(str(d.get("figure")) for d in run.differences) or "-"
 
@@ -237,11 +266,16 @@ class ReconciliationRunAdmin(ButtonsAdmin):
     def run_view(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST":
             return render(request, "admin/treasury/confirm.html",
-                          {**admin.site.each_context(request), "title": "Reconcile now?"})  # fmt: skip
-        ok, run = call_service(request, _reconcile_as_staff, "Reconciliation")
+                          {**admin.site.each_context(request), "title": _("Reconcile now?")})  # fmt: skip
+        ok, run = call_service(request, _reconcile_as_staff, _("Reconciliation"))
         if ok:
             level = messages.SUCCESS if run.status == "ok" else messages.ERROR
-            messages.add_message(request, level, f"Reconciliation {run.pk}: {run.status}")
+            messages.add_message(
+                request,
+                level,
+                _("Reconciliation %(pk)s: %(status)s")
+                % {"pk": run.pk, "status": run.get_status_display()},
+            )
         return HttpResponseRedirect(reverse("admin:treasury_reconciliationrun_changelist"))
 
 
@@ -257,7 +291,7 @@ def _snapshot_as_staff(*, actor: Any, client_address: str | None = None) -> Rese
 class ReserveSnapshotAdmin(ButtonsAdmin):
     list_display = ["id", "created_at", "root_hash", "total_sats", "leaf_count",
                     "assets_total_sats", "block_height"]  # fmt: skip
-    buttons = [("take", "Take a snapshot now", None)]
+    buttons = [("take", gettext_lazy("Take a snapshot now"), None)]
 
     def get_urls(self) -> list[Any]:
         return [self._url("take", self.take_view, "take/"), *super().get_urls()]
@@ -265,8 +299,12 @@ class ReserveSnapshotAdmin(ButtonsAdmin):
     def take_view(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST":
             return render(request, "admin/treasury/confirm.html",
-                          {**admin.site.each_context(request), "title": "Take a snapshot?"})  # fmt: skip
-        ok, snapshot = call_service(request, _snapshot_as_staff, "Snapshot")
+                          {**admin.site.each_context(request), "title": _("Take a snapshot?")})  # fmt: skip
+        ok, snapshot = call_service(request, _snapshot_as_staff, _("Snapshot"))
         if ok:
-            messages.success(request, f"Snapshot {snapshot.pk}: root {snapshot.root_hash}")
+            messages.success(
+                request,
+                _("Snapshot %(pk)s: root %(root)s")
+                % {"pk": snapshot.pk, "root": snapshot.root_hash},
+            )
         return HttpResponseRedirect(reverse("admin:treasury_reservesnapshot_changelist"))

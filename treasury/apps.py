@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class TreasuryConfig(AppConfig):
@@ -6,7 +7,7 @@ class TreasuryConfig(AppConfig):
 
     name = "treasury"
     label = "treasury"
-    verbose_name = "Treasury (cold wallet, rebalancing, reconciliation, reserves)"
+    verbose_name = gettext_lazy("Treasury (cold wallet, rebalancing, reconciliation, reserves)")
 
     def ready(self) -> None:
         # Four eyes for cold-to-hot moves run on compliance's approval engine.

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Transfer
 from custody.models import Wallet
@@ -17,10 +18,10 @@ class ColdDescriptor(models.Model):
     """A public descriptor imported into the watch-only cold wallet (never a private key)."""
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="descriptors")
-    descriptor = models.TextField(help_text="public descriptor with its checksum")
+    descriptor = models.TextField(help_text=_("public descriptor with its checksum"))
     checksum = models.CharField(max_length=8)
-    fingerprint = models.CharField(max_length=8, help_text="master key fingerprint (hex)")
-    internal = models.BooleanField(default=False, help_text="change branch")
+    fingerprint = models.CharField(max_length=8, help_text=_("master key fingerprint (hex)"))
+    internal = models.BooleanField(default=False, help_text=_("change branch"))
     range_end = models.PositiveIntegerField()
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -41,6 +42,8 @@ class ColdDescriptor(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("cold wallet descriptor")
+        verbose_name_plural = _("cold wallet descriptors")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["wallet", "checksum"], name="cold_descriptor_once"),
@@ -116,6 +119,8 @@ class ColdMove(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("cold-to-hot move")
+        verbose_name_plural = _("cold-to-hot moves")
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(
@@ -181,6 +186,8 @@ class Sweep(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("sweep to cold")
+        verbose_name_plural = _("sweeps to cold")
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(name="sweep_amount_positive", condition=Q(amount_sats__gt=0)),
@@ -203,6 +210,8 @@ class RebalanceAlert(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("rebalance alert")
+        verbose_name_plural = _("rebalance alerts")
         ordering = ["-id"]
 
     def __str__(self) -> str:
@@ -234,6 +243,8 @@ class ReconciliationRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("reconciliation run")
+        verbose_name_plural = _("reconciliation runs")
         ordering = ["-id"]
 
     def __str__(self) -> str:
@@ -244,7 +255,7 @@ class ReserveSnapshot(models.Model):
     """Proof of reserves at one moment: the liabilities tree's root and the bank's coins."""
 
     root_hash = models.CharField(max_length=64)
-    total_sats = models.BigIntegerField(help_text="sum of every customer leaf")
+    total_sats = models.BigIntegerField(help_text=_("sum of every customer leaf"))
     leaf_count = models.PositiveIntegerField()
     # [{"wallet", "address", "amount_sats"}, ...] from listunspent on hot and cold.
     assets = models.JSONField(default=list)
@@ -254,6 +265,8 @@ class ReserveSnapshot(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("proof-of-reserves snapshot")
+        verbose_name_plural = _("proof-of-reserves snapshots")
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(
@@ -275,6 +288,8 @@ class ReserveLeaf(models.Model):
     balance_sats = models.BigIntegerField()
 
     class Meta:
+        verbose_name = _("proof-of-reserves leaf")
+        verbose_name_plural = _("proof-of-reserves leaves")
         ordering = ["snapshot", "position"]
         constraints = [
             models.UniqueConstraint(fields=["snapshot", "account"], name="leaf_one_per_account"),

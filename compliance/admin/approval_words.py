@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from compliance.models import ApprovalRequest
 from compliance.permissions import has_perm
 from compliance.services.approvals import approval_action
@@ -26,10 +28,14 @@ def _param(name: str, value: Any) -> str:
 def approval_words(request: ApprovalRequest) -> str:
     """Return e.g. "Approve a large withdrawal: custody.withdrawal 12 (amount 1.50000000 BTC)"."""
     try:
-        what = approval_action(request.action).description or request.action
+        described = approval_action(request.action).description
     except ApplicationError:
-        what = request.action
-    what = what.strip(". ") if what != "..." else request.action.replace("_", " ")
+        described = ""
+    # The registered descriptions are marked with gettext_noop: translate them here.
+    if described and described != "...":
+        what = _(described).strip(". ")
+    else:
+        what = request.action.replace("_", " ")
     target = f"{request.target_type} {request.target_id}".strip()
     params = ", ".join(_param(k, v) for k, v in sorted((request.params or {}).items()))
     text = f"{what}: {target}" if target else what

@@ -9,6 +9,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.admin import AccountAdmin
 from accounts.models import Account
@@ -46,7 +48,7 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
     actions = ["approve", "reject"]
     change_form_template = "admin/compliance/approvalrequest/change_form.html"
 
-    @admin.display(description="What is asked")
+    @admin.display(description=gettext_lazy("What is asked"))
     def what(self, obj: ApprovalRequest) -> str:
         return approval_words(obj)
 
@@ -74,10 +76,10 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
         if request.method != "POST":
             return redirect("admin:compliance_approvalrequest_change", request_id)
         service = approval_approve if request.POST.get("decision") == "approve" else approval_reject
-        ok, _ = call_service(request, service, f"Request {request_id}",
+        ok, _done = call_service(request, service, _("Request %(pk)s") % {"pk": request_id},
                              request_id=request_id, reason=reason_of(request))  # fmt: skip
         if ok:
-            messages.success(request, f"Request {request_id}: decision recorded.")
+            messages.success(request, _("Request %(pk)s: decision recorded.") % {"pk": request_id})
         return redirect("admin:compliance_approvalrequest_change", request_id)
 
     def change_view(
@@ -98,32 +100,35 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
         return any(has_perm(request.user, perm) for perm in approval_permissions())
 
     @admin.action(
-        description="Approve and execute (you must not be the proposer)", permissions=["decide"]
+        description=gettext_lazy("Approve and execute (you must not be the proposer)"),
+        permissions=["decide"],
     )
     def approve(self, request: HttpRequest, queryset: QuerySet[ApprovalRequest]) -> None:
         for item in queryset:
-            ok, _ = call_service(
+            ok, _done = call_service(
                 request,
                 approval_approve,
-                f"Request {item.pk}",
+                _("Request %(pk)s") % {"pk": item.pk},
                 request_id=item.pk,
                 reason=reason_of(request),
             )
             if ok:
-                messages.success(request, f"Request {item.pk} approved and executed.")
+                messages.success(
+                    request, _("Request %(pk)s approved and executed.") % {"pk": item.pk}
+                )
 
-    @admin.action(description="Reject (reason required)", permissions=["decide"])
+    @admin.action(description=gettext_lazy("Reject (reason required)"), permissions=["decide"])
     def reject(self, request: HttpRequest, queryset: QuerySet[ApprovalRequest]) -> None:
         for item in queryset:
-            ok, _ = call_service(
+            ok, _done = call_service(
                 request,
                 approval_reject,
-                f"Request {item.pk}",
+                _("Request %(pk)s") % {"pk": item.pk},
                 request_id=item.pk,
                 reason=reason_of(request),
             )
             if ok:
-                messages.success(request, f"Request {item.pk} rejected.")
+                messages.success(request, _("Request %(pk)s rejected.") % {"pk": item.pk})
 
 
 class AccountControlAdmin(AccountAdmin):
@@ -141,24 +146,25 @@ class AccountControlAdmin(AccountAdmin):
     def has_unfreeze_permission(self, request: HttpRequest) -> bool:
         return has_perm(request.user, UNFREEZE)
 
-    @admin.action(description="Freeze now (reason required)", permissions=["freeze"])
+    @admin.action(description=gettext_lazy("Freeze now (reason required)"), permissions=["freeze"])
     def freeze(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
         for account in queryset:
-            ok, _ = call_service(request, staff_account_freeze, account.number,
+            ok, _done = call_service(request, staff_account_freeze, account.number,
                                  account_id=account.pk, reason=reason_of(request))  # fmt: skip
             if ok:
-                messages.success(request, f"{account.number} frozen.")
+                messages.success(request, _("%(number)s frozen.") % {"number": account.number})
 
     @admin.action(
-        description="Propose unfreezing (four eyes, reason required)", permissions=["unfreeze"]
+        description=gettext_lazy("Propose unfreezing (four eyes, reason required)"),
+        permissions=["unfreeze"],
     )
     def propose_unfreeze(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
         for account in queryset:
             ok, proposal = call_service(request, staff_account_unfreeze_propose, account.number,
                                         account_id=account.pk, reason=reason_of(request))  # fmt: skip
             if ok:
-                messages.success(request, f"Unfreezing {account.number} proposed "
-                                          f"(request {proposal.pk}).")  # fmt: skip
+                messages.success(request, _("Unfreezing %(number)s proposed (request %(pk)s).")
+                                 % {"number": account.number, "pk": proposal.pk})  # fmt: skip
 
 
 admin.site.unregister(Account)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy
 
 from audit.models import AuditEvent
 from core.admin_tools import ReadOnlyAdmin
@@ -39,10 +40,10 @@ class AuditEventAdmin(ReadOnlyAdmin):
     actions = None
     show_full_result_count = False
 
-    @admin.display(description="hash")
+    @admin.display(description=gettext_lazy("hash"))
     def hash_hex(self, event: AuditEvent) -> str:
         return bytes(event.hash).hex()
 
-    @admin.display(description="previous hash")
+    @admin.display(description=gettext_lazy("previous hash"))
     def prev_hash_hex(self, event: AuditEvent) -> str:
         return bytes(event.prev_hash).hex()

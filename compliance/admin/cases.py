@@ -13,6 +13,8 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Account, AccountStatus, Identity
 from audit.models import AuditEvent
@@ -49,11 +51,11 @@ from core.money import format_amount
 class StateFilter(admin.SimpleListFilter):
     """Open work at a glance: every case not yet closed, whatever its stage."""
 
-    title = "state"
+    title = gettext_lazy("state")
     parameter_name = "state"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("active", "not closed"), ("mine", "assigned to me, not closed")]
+        return [("active", _("not closed")), ("mine", _("assigned to me, not closed"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "active":
@@ -64,11 +66,16 @@ class StateFilter(admin.SimpleListFilter):
 
 
 class AgeFilter(admin.SimpleListFilter):
-    title = "age"
+    title = gettext_lazy("age")
     parameter_name = "age"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("1", "under a day"), ("3", "1-3 days"), ("7", "3-7 days"), ("old", "over 7 days")]
+        return [
+            ("1", _("under a day")),
+            ("3", _("1-3 days")),
+            ("7", _("3-7 days")),
+            ("old", _("over 7 days")),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         now = timezone.now()
@@ -85,7 +92,7 @@ class AgeFilter(admin.SimpleListFilter):
 
 
 class AmountFilter(admin.SimpleListFilter):
-    title = "amount (KZT equivalent)"
+    title = gettext_lazy("amount (KZT equivalent)")
     parameter_name = "kzt"
     BANDS = {
         "s": (0, 100_000 * 100),
@@ -96,10 +103,10 @@ class AmountFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [
-            ("s", "< 100k KZT"),
-            ("m", "100k-1M KZT"),
-            ("l", "1M-10M KZT"),
-            ("xl", ">= 10M KZT"),
+            ("s", _("< 100k KZT")),
+            ("m", _("100k-1M KZT")),
+            ("l", _("1M-10M KZT")),
+            ("xl", _(">= 10M KZT")),
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -177,22 +184,22 @@ class CaseAdmin(ReadOnlyAdmin):
         "closed_at",
     ]
 
-    @admin.display(description="amount")
+    @admin.display(description=gettext_lazy("amount"))
     def amount(self, case: Case) -> str:
         if case.amount_minor is None or not case.currency:
             return "-"
         return format_amount(case.amount_minor, case.currency, with_code=True)
 
-    @admin.display(description="KZT", ordering="amount_kzt_tiyn")
+    @admin.display(description=gettext_lazy("KZT"), ordering="amount_kzt_tiyn")
     def kzt(self, case: Case) -> str:
         if case.amount_kzt_tiyn is None:
             return "-"
         return format_amount(case.amount_kzt_tiyn, "KZT")
 
-    @admin.display(description="age", ordering="created_at")
+    @admin.display(description=gettext_lazy("age"), ordering="created_at")
     def age_display(self, case: Case) -> str:
         age = timezone.now() - case.created_at
-        return f"{age.days}d {age.seconds // 3600}h"
+        return _("%(days)sd %(hours)sh") % {"days": age.days, "hours": age.seconds // 3600}
 
     # --- actions: each one service call per case, shown only to who may take it ----------
 
@@ -213,39 +220,49 @@ class CaseAdmin(ReadOnlyAdmin):
     ) -> HttpResponse | None:
         done = 0
         for case in queryset:
-            ok, _ = call_service(request, fn, f"Case {case.pk}", case_id=case.pk, **kwargs)
+            ok, _done = call_service(
+                request, fn, _("Case %(pk)s") % {"pk": case.pk}, case_id=case.pk, **kwargs
+            )
             done += ok
         if done:
-            messages.success(request, f"{label}: {done} case(s).")
+            messages.success(
+                request,
+                ngettext("%(label)s: %(n)d case.", "%(label)s: %(n)d cases.", done)
+                % {"label": label, "n": done},
+            )
         return self._back(request)
 
     def _back(self, request: HttpRequest) -> HttpResponse | None:
         target = safe_next(request)
         return HttpResponseRedirect(target) if target else None
 
-    @admin.action(description="Assign to me", permissions=["work_case"])
+    @admin.action(description=gettext_lazy("Assign to me"), permissions=["work_case"])
     def take(self, request: HttpRequest, queryset: QuerySet[Case]) -> HttpResponse | None:
-        return self._each(request, queryset, "Assigned", case_assign, assignee=request.user)
+        return self._each(request, queryset, _("Assigned"), case_assign, assignee=request.user)
 
-    @admin.action(description="Escalate (reason required)", permissions=["work_case"])
+    @admin.action(description=gettext_lazy("Escalate (reason required)"), permissions=["work_case"])
     def escalate(self, request: HttpRequest, queryset: QuerySet[Case]) -> HttpResponse | None:
-        return self._each(request, queryset, "Escalated", case_escalate, reason=reason_of(request))
+        return self._each(
+            request, queryset, _("Escalated"), case_escalate, reason=reason_of(request)
+        )
 
     @admin.action(
-        description="Close: cleared, no concern (reason required)", permissions=["work_case"]
+        description=gettext_lazy("Close: cleared, no concern (reason required)"),
+        permissions=["work_case"],
     )
     def close_cleared(self, request: HttpRequest, queryset: QuerySet[Case]) -> HttpResponse | None:
         return self._each(
             request,
             queryset,
-            "Closed",
+            _("Closed"),
             case_close,
             decision=CaseDecision.CLEARED,
             reason=reason_of(request),
         )
 
     @admin.action(
-        description="Close: suspicious, report it (reason required)", permissions=["work_case"]
+        description=gettext_lazy("Close: suspicious, report it (reason required)"),
+        permissions=["work_case"],
     )
     def close_suspicious(
         self, request: HttpRequest, queryset: QuerySet[Case]
@@ -253,7 +270,7 @@ class CaseAdmin(ReadOnlyAdmin):
         return self._each(
             request,
             queryset,
-            "Closed as suspicious",
+            _("Closed as suspicious"),
             case_close,
             decision=CaseDecision.SUSPICIOUS,
             reason=reason_of(request),
@@ -264,7 +281,9 @@ class CaseAdmin(ReadOnlyAdmin):
         decidable = []
         for case in queryset:
             if subject_review(case.subject_type) is None:
-                messages.error(request, f"Case {case.pk}: its subject is not decided here")
+                messages.error(
+                    request, _("Case %(pk)s: its subject is not decided here") % {"pk": case.pk}
+                )
                 continue
             decidable.append(case)
         return decidable
@@ -284,20 +303,29 @@ class CaseAdmin(ReadOnlyAdmin):
             if ok and approve and proposal is not None:
                 messages.warning(
                     request,
-                    f"{label} needs four eyes: sent for a second approval (request {proposal.pk}).",
+                    _("%(subject)s needs four eyes: sent for a second approval (request %(pk)s).")
+                    % {"subject": label, "pk": proposal.pk},
                 )
             elif ok:
-                verb = "approved" if approve else "rejected; funds released"
-                messages.success(request, f"{label} {verb}.")
+                done = (
+                    _("%(subject)s approved.")
+                    if approve
+                    else _("%(subject)s rejected; funds released.")
+                )
+                messages.success(request, done % {"subject": label})
 
-    @admin.action(description="Approve the withdrawal (reason required)", permissions=["decide"])
+    @admin.action(
+        description=gettext_lazy("Approve the withdrawal (reason required)"), permissions=["decide"]
+    )
     def approve_withdrawal(
         self, request: HttpRequest, queryset: QuerySet[Case]
     ) -> HttpResponse | None:
         self._decide(request, queryset, approve=True)
         return self._back(request)
 
-    @admin.action(description="Reject the withdrawal (reason required)", permissions=["decide"])
+    @admin.action(
+        description=gettext_lazy("Reject the withdrawal (reason required)"), permissions=["decide"]
+    )
     def reject_withdrawal(
         self, request: HttpRequest, queryset: QuerySet[Case]
     ) -> HttpResponse | None:
@@ -313,13 +341,14 @@ class CaseAdmin(ReadOnlyAdmin):
         )
 
     @admin.action(
-        description="Freeze the customer's accounts (reason required)", permissions=["freeze"]
+        description=gettext_lazy("Freeze the customer's accounts (reason required)"),
+        permissions=["freeze"],
     )
     def freeze_customer(
         self, request: HttpRequest, queryset: QuerySet[Case]
     ) -> HttpResponse | None:
         for account in self._accounts(queryset, AccountStatus.ACTIVE):
-            ok, _ = call_service(
+            ok, _done = call_service(
                 request,
                 staff_account_freeze,
                 account.number,
@@ -327,11 +356,11 @@ class CaseAdmin(ReadOnlyAdmin):
                 reason=reason_of(request),
             )
             if ok:
-                messages.success(request, f"{account.number} frozen.")
+                messages.success(request, _("%(number)s frozen.") % {"number": account.number})
         return self._back(request)
 
     @admin.action(
-        description="Propose unfreezing the customer's accounts (four eyes)",
+        description=gettext_lazy("Propose unfreezing the customer's accounts (four eyes)"),
         permissions=["unfreeze"],
     )
     def unfreeze_customer(
@@ -348,8 +377,8 @@ class CaseAdmin(ReadOnlyAdmin):
             if ok:
                 messages.success(
                     request,
-                    f"Unfreezing {account.number} proposed "
-                    f"(request {proposal.pk}); a colleague must approve.",
+                    _("Unfreezing %(number)s proposed (request %(pk)s); a colleague must approve.")
+                    % {"number": account.number, "pk": proposal.pk},
                 )
         return self._back(request)
 
@@ -371,38 +400,40 @@ class CaseAdmin(ReadOnlyAdmin):
     def note_view(self, request: HttpRequest, case_id: int) -> HttpResponse:
         form = NoteForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            ok, _ = call_service(
-                request, case_note_add, "Note", case_id=case_id, text=form.cleaned_data["text"]
+            ok, _done = call_service(
+                request, case_note_add, _("Note"), case_id=case_id, text=form.cleaned_data["text"]
             )
             if ok:
-                messages.success(request, "Note added.")
+                messages.success(request, _("Note added."))
         elif request.method == "POST":
-            messages.error(request, "The note is empty.")
+            messages.error(request, _("The note is empty."))
         return redirect("admin:compliance_case_change", case_id)
 
     def attach_view(self, request: HttpRequest, case_id: int) -> HttpResponse:
         form = AttachForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            ok, _ = call_service(
+            ok, _done = call_service(
                 request,
                 case_attach,
-                "Attachment",
+                _("Attachment"),
                 case_id=case_id,
                 upload=form.cleaned_data["file"],
                 name=form.cleaned_data["name"],
             )
             if ok:
-                messages.success(request, "File attached.")
+                messages.success(request, _("File attached."))
         elif request.method == "POST":
-            messages.error(request, "Choose a file.")
+            messages.error(request, _("Choose a file."))
         return redirect("admin:compliance_case_change", case_id)
 
     def attachment_view(self, request: HttpRequest, attachment_id: int) -> HttpResponseBase:
         ok, opened = call_service(
-            request, case_attachment_open, "Attachment", attachment_id=attachment_id
+            request, case_attachment_open, _("Attachment"), attachment_id=attachment_id
         )
         if not ok:
-            return HttpResponse("Not allowed or not found", status=403, content_type="text/plain")
+            return HttpResponse(
+                _("Not allowed or not found"), status=403, content_type="text/plain"
+            )
         handle, name = opened
         response = FileResponse(handle, as_attachment=True, filename=name)
         response["Cache-Control"] = "private, no-store"

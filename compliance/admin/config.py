@@ -17,6 +17,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.access import acting_user
 from compliance.models import (
@@ -42,12 +44,20 @@ from core.errors import ApplicationError
 from core.http import client_address
 
 
+def _is_success(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Return whether a ``message_user`` call is at the success level."""
+    level = args[0] if args else kwargs.get("level", messages.INFO)
+    return bool(level == messages.SUCCESS)
+
+
 class RuleConfigForm(forms.ModelForm):
     params = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
-        help_text="JSON object of whole-number thresholds",
+        help_text=gettext_lazy("JSON object of whole-number thresholds"),
     )
-    reason = forms.CharField(max_length=500, help_text="why (a colleague approves the change)")
+    reason = forms.CharField(
+        max_length=500, help_text=gettext_lazy("why (a colleague approves the change)")
+    )
 
     class Meta:
         model = RuleConfig
@@ -62,9 +72,9 @@ class RuleConfigForm(forms.ModelForm):
         try:
             value = json.loads(self.cleaned_data["params"])
         except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
+            raise forms.ValidationError(_("Not valid JSON: %(error)s") % {"error": exc}) from exc
         if not isinstance(value, dict):
-            raise forms.ValidationError("Give a JSON object")
+            raise forms.ValidationError(_("Give a JSON object"))
         return value
 
 
@@ -91,7 +101,7 @@ class RuleConfigAdmin(admin.ModelAdmin):
         ok, proposal = call_service(
             request,
             rule_config_propose,
-            "Rule",
+            _("Rule"),
             name=obj.name,
             enabled=form.cleaned_data["enabled"],
             params=form.cleaned_data["params"],
@@ -105,14 +115,17 @@ class RuleConfigAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.path)
         messages.info(
             request,
-            f"Change proposed (approval request {proposal.pk}); it takes effect when a "
-            "different staff member approves it, for withdrawals requested after that.",
+            _(
+                "Change proposed (approval request %(pk)s); it takes effect when a different "
+                "staff member approves it, for withdrawals requested after that."
+            )
+            % {"pk": proposal.pk},
         )
         return redirect("admin:compliance_ruleconfig_changelist")
 
     def message_user(self, request: HttpRequest, message: Any, *args: Any, **kwargs: Any) -> None:
-        # Hide Django's "changed successfully": nothing changed until approved.
-        if "successfully" not in str(message):
+        # Hide Django's "changed successfully" (in any language): nothing changed until approved.
+        if not _is_success(args, kwargs):
             super().message_user(request, message, *args, **kwargs)
 
 
@@ -133,8 +146,10 @@ class SanctionedAddressForm(forms.ModelForm):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV: address[,note] per line; a header line is skipped")
-    source = forms.CharField(max_length=120, help_text="the list this came from")
+    file = forms.FileField(
+        help_text=gettext_lazy("CSV: address[,note] per line; a header line is skipped")
+    )
+    source = forms.CharField(max_length=120, help_text=gettext_lazy("the list this came from"))
 
 
 @admin.register(SanctionedAddress)
@@ -170,7 +185,7 @@ class SanctionedAddressAdmin(admin.ModelAdmin):
         ok, row = call_service(
             request,
             sanctioned_address_add,
-            "Sanctions",
+            _("Sanctions"),
             address=obj.address,
             source=obj.source,
             note=obj.note,
@@ -179,7 +194,7 @@ class SanctionedAddressAdmin(admin.ModelAdmin):
             obj.pk = row.pk
 
     @admin.action(
-        description="Propose taking off the list (four eyes, reason required)",
+        description=gettext_lazy("Propose taking off the list (four eyes, reason required)"),
         permissions=["manage_sanctions"],
     )
     def deactivate(self, request: HttpRequest, queryset: QuerySet[SanctionedAddress]) -> None:
@@ -187,11 +202,13 @@ class SanctionedAddressAdmin(admin.ModelAdmin):
             ok, proposal = call_service(request, sanctioned_address_deactivate_propose,
                                         row.address, address_id=row.pk, reason=reason_of(request))  # fmt: skip
             if ok:
-                messages.info(request, f"{row.address}: taking it off proposed (request "
-                                       f"{proposal.pk}); it stays listed until approved.")  # fmt: skip
+                messages.info(request, _("%(address)s: taking it off proposed (request %(pk)s); "
+                                         "it stays listed until approved.")
+                              % {"address": row.address, "pk": proposal.pk})  # fmt: skip
 
     @admin.action(
-        description="Put back on the list (reason required)", permissions=["manage_sanctions"]
+        description=gettext_lazy("Put back on the list (reason required)"),
+        permissions=["manage_sanctions"],
     )
     def activate(self, request: HttpRequest, queryset: QuerySet[SanctionedAddress]) -> None:
         for row in queryset:
@@ -227,22 +244,26 @@ class SanctionedAddressAdmin(admin.ModelAdmin):
             else:
                 messages.success(
                     request,
-                    f"Imported: {result['added']} added, "
-                    f"{result['reactivated']} reactivated, "
-                    f"{result['already_listed']} already listed.",
+                    _(
+                        "Imported: %(added)s added, %(reactivated)s reactivated, "
+                        "%(already_listed)s already listed."
+                    )
+                    % result,
                 )
                 return redirect("admin:compliance_sanctionedaddress_changelist")
         context = {
             **self.admin_site.each_context(request),
             "form": form,
-            "title": "Import sanctioned addresses",
+            "title": _("Import sanctioned addresses"),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/compliance/sanctionedaddress/import.html", context)
 
 
 class TierLimitForm(forms.ModelForm):
-    reason = forms.CharField(max_length=500, help_text="why (a colleague approves the change)")
+    reason = forms.CharField(
+        max_length=500, help_text=gettext_lazy("why (a colleague approves the change)")
+    )
 
     class Meta:
         model = TierLimit
@@ -280,7 +301,7 @@ class TierLimitAdmin(admin.ModelAdmin):
         ok, proposal = call_service(
             request,
             tier_limit_propose,
-            "Limits",
+            _("Limits"),
             tier=obj.tier,
             kind=obj.kind,
             per_transaction_tiyn=data["per_transaction_tiyn"],
@@ -295,14 +316,17 @@ class TierLimitAdmin(admin.ModelAdmin):
         if proposal is not None:
             messages.info(
                 request,
-                f"Change proposed (approval request {proposal.pk}); "
-                "a different staff member must approve it.",
+                _(
+                    "Change proposed (approval request %(pk)s); "
+                    "a different staff member must approve it."
+                )
+                % {"pk": proposal.pk},
             )
         return redirect("admin:compliance_tierlimit_changelist")
 
     def message_user(self, request: HttpRequest, message: Any, *args: Any, **kwargs: Any) -> None:
-        # Hide Django's "changed successfully": nothing changed until approved.
-        if "successfully" not in str(message):
+        # Hide Django's "changed successfully" (in any language): nothing changed until approved.
+        if not _is_success(args, kwargs):
             super().message_user(request, message, *args, **kwargs)
 
 

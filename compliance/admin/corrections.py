@@ -13,6 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.admin import TransferAdmin
 from accounts.models import Account, Transfer
@@ -28,9 +30,15 @@ from core.money import parse_amount
 
 
 class AdjustmentForm(forms.Form):
-    debit_account = forms.CharField(max_length=34, help_text="account number (IBAN) to debit")
-    credit_account = forms.CharField(max_length=34, help_text="account number (IBAN) to credit")
-    amount = forms.CharField(max_length=40, help_text="in the accounts' currency, e.g. 0.0001")
+    debit_account = forms.CharField(
+        max_length=34, help_text=gettext_lazy("account number (IBAN) to debit")
+    )
+    credit_account = forms.CharField(
+        max_length=34, help_text=gettext_lazy("account number (IBAN) to credit")
+    )
+    amount = forms.CharField(
+        max_length=40, help_text=gettext_lazy("in the accounts' currency, e.g. 0.0001")
+    )
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
 
 
@@ -54,26 +62,29 @@ class TransferCorrectionAdmin(TransferAdmin):
         return extra + super().get_urls()
 
     @admin.action(
-        description="Propose reversing (four eyes, reason required)",
+        description=gettext_lazy("Propose reversing (four eyes, reason required)"),
         permissions=["correct_ledger"],
     )
     def propose_reversal(self, request: HttpRequest, queryset: QuerySet[Transfer]) -> None:
         for transfer in queryset:
-            ok, proposal = call_service(request, ledger_reversal_propose, f"Transfer {transfer.pk}",
+            ok, proposal = call_service(request, ledger_reversal_propose, _("Transfer %(pk)s") % {"pk": transfer.pk},
                                         transfer_id=transfer.pk, reason=reason_of(request))  # fmt: skip
             if ok:
-                messages.success(request, f"Reversal of transfer {transfer.pk} proposed "
-                                          f"(request {proposal.pk}): a second person approves.")  # fmt: skip
+                messages.success(request, _("Reversal of transfer %(transfer)s proposed "
+                                            "(request %(pk)s): a second person approves.")
+                                 % {"transfer": transfer.pk, "pk": proposal.pk})  # fmt: skip
 
     def adjustment_view(self, request: HttpRequest) -> HttpResponse:
         if not has_perm(request.user, CORRECT_LEDGER):
-            messages.error(request, f"You lack the permission {CORRECT_LEDGER}")
+            messages.error(
+                request, _("You lack the permission %(perm)s") % {"perm": CORRECT_LEDGER}
+            )
             return redirect("admin:accounts_transfer_changelist")
         form = AdjustmentForm(request.POST or None)
         if request.method == "POST" and form.is_valid() and self._propose(request, form):
             return redirect("admin:compliance_approvalrequest_changelist")
         context = {**self.admin_site.each_context(request),
-                   "title": "Propose a ledger adjustment (four eyes)", "form": form}  # fmt: skip
+                   "title": _("Propose a ledger adjustment (four eyes)"), "form": form}  # fmt: skip
         return TemplateResponse(request, "admin/alatau_form.html", context)
 
     def _propose(self, request: HttpRequest, form: AdjustmentForm) -> bool:
@@ -81,7 +92,7 @@ class TransferCorrectionAdmin(TransferAdmin):
                    form.cleaned_data["credit_account"].replace(" ", "")]  # fmt: skip
         found = {a.number: a for a in Account.objects.filter(number__in=numbers)}
         if len(found) != len(set(numbers)):
-            form.add_error(None, "Both account numbers must exist.")
+            form.add_error(None, _("Both account numbers must exist."))
             return False
         debit = found[numbers[0]]
         try:
@@ -90,12 +101,14 @@ class TransferCorrectionAdmin(TransferAdmin):
             form.add_error("amount", exc.message)
             return False
         ok, proposal = call_service(
-            request, ledger_adjustment_propose, "Adjustment",
+            request, ledger_adjustment_propose, _("Adjustment"),
             debit_account_id=debit.pk, credit_account_id=found[numbers[1]].pk,
             amount_minor=amount_minor, reason=form.cleaned_data["reason"],
         )  # fmt: skip
         if ok:
-            messages.success(request, f"Adjustment proposed (request {proposal.pk}).")
+            messages.success(
+                request, _("Adjustment proposed (request %(pk)s).") % {"pk": proposal.pk}
+            )
         return ok
 
 

@@ -10,6 +10,8 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Identity
 from compliance.models import ApprovalRequest, TierLimit
@@ -19,7 +21,9 @@ from core.admin_tools import ReadOnlyAdmin, call_service
 
 
 class ReviewForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "approve"), ("reject", "reject")])
+    decision = forms.ChoiceField(
+        choices=[("approve", gettext_lazy("approve")), ("reject", gettext_lazy("reject"))]
+    )
     tier = forms.IntegerField(required=False, min_value=1)
     reason = forms.CharField(required=False, max_length=500)
 
@@ -71,10 +75,12 @@ class IdentityAdmin(ReadOnlyAdmin):
 
     def document_view(self, request: HttpRequest, identity_id: int) -> HttpResponseBase:
         ok, opened = call_service(
-            request, identity_document_open, "Document", identity_id=identity_id
+            request, identity_document_open, _("Document"), identity_id=identity_id
         )
         if not ok:
-            return HttpResponse("Not allowed or no document", status=403, content_type="text/plain")
+            return HttpResponse(
+                _("Not allowed or no document"), status=403, content_type="text/plain"
+            )
         handle, name = opened
         response = FileResponse(handle, filename=name)
         response["Cache-Control"] = "private, no-store"  # identity documents stay off disks
@@ -90,29 +96,33 @@ class IdentityAdmin(ReadOnlyAdmin):
                 ok, result = call_service(
                     request,
                     identity_review_approve,
-                    "Approve",
+                    _("Approve"),
                     identity_id=identity_id,
                     tier=data["tier"] or 0,
                     reason=data["reason"],
                 )
             else:
-                ok, _ = call_service(
+                ok, _done = call_service(
                     request,
                     identity_reject,
-                    "Reject",
+                    _("Reject"),
                     identity_id=identity_id,
                     reason=data["reason"],
                 )
             if ok and isinstance(result, ApprovalRequest):
                 messages.warning(
                     request,
-                    f"Tier {data['tier']} needs four eyes: proposed (request {result.pk}); "
-                    "a different reviewer must approve it.",
+                    _(
+                        "Tier %(tier)s needs four eyes: proposed (request %(pk)s); "
+                        "a different reviewer must approve it."
+                    )
+                    % {"tier": data["tier"], "pk": result.pk},
                 )
             elif ok:
-                messages.success(request, f"Identity {data['decision']}d.")
+                done = _("Identity approved.") if data["decision"] == "approve" else None
+                messages.success(request, done or _("Identity rejected."))
         elif request.method == "POST":
-            messages.error(request, "Choose approve or reject.")
+            messages.error(request, _("Choose approve or reject."))
         return redirect("admin:accounts_identity_change", identity_id)
 
     def change_view(

@@ -13,6 +13,8 @@ from django.contrib import admin, messages
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from compliance.models import ApprovalRequest
 from compliance.services.rates import exchange_rate_change, pricing_rate_change
@@ -44,7 +46,9 @@ class ExchangeRateForm(forms.ModelForm):
         model = ExchangeRate
         fields = ["mid_tiyn_per_btc", "spread_bp"]
         help_texts = {
-            "mid_tiyn_per_btc": "Mid rate in tiyn per 1 BTC (45 000 000.00 KZT = 4500000000).",
+            "mid_tiyn_per_btc": gettext_lazy(
+                "Mid rate in tiyn per 1 BTC (45 000 000.00 KZT = 4500000000)."
+            ),
         }
 
 
@@ -66,8 +70,8 @@ class _RateAdmin(admin.ModelAdmin):
         """Store the rate through the service (a new row and an audit event)."""
         ok, saved = self.change_through_service(request, obj)
         if ok and isinstance(saved, ApprovalRequest):
-            messages.warning(request, f"The rate jumps over the bound: a second staff member must "
-                                      f"approve it (request {saved.pk}).")  # fmt: skip
+            messages.warning(request, _("The rate jumps over the bound: a second staff member "
+                                        "must approve it (request %(pk)s).") % {"pk": saved.pk})  # fmt: skip
         elif ok:
             obj.pk, obj.created_at, obj.set_by = saved.pk, saved.created_at, saved.set_by
 
@@ -85,20 +89,20 @@ class ExchangeRateAdmin(_RateAdmin):
     form = ExchangeRateForm
     list_display = ["created_at", "mid", "bid", "ask", "spread_bp", "set_by"]
 
-    @admin.display(description="mid (KZT per BTC)")
+    @admin.display(description=gettext_lazy("mid (KZT per BTC)"))
     def mid(self, obj: ExchangeRate) -> str:
         return format_amount(obj.mid_tiyn_per_btc, "KZT")
 
-    @admin.display(description="we buy at")
+    @admin.display(description=gettext_lazy("we buy at"))
     def bid(self, obj: ExchangeRate) -> str:
         return format_amount(bid_rate(obj.mid_tiyn_per_btc, obj.spread_bp), "KZT")
 
-    @admin.display(description="we sell at")
+    @admin.display(description=gettext_lazy("we sell at"))
     def ask(self, obj: ExchangeRate) -> str:
         return format_amount(ask_rate(obj.mid_tiyn_per_btc, obj.spread_bp), "KZT")
 
     def change_through_service(self, request: HttpRequest, obj: ExchangeRate) -> Any:
-        return call_service(request, exchange_rate_change, "Rate",
+        return call_service(request, exchange_rate_change, _("Rate"),
                             mid_tiyn_per_btc=obj.mid_tiyn_per_btc, spread_bp=obj.spread_bp)  # fmt: skip
 
 
@@ -114,8 +118,10 @@ class PricingRateForm(forms.ModelForm):
         model = PricingRate
         fields = ["currency", "minor_per_btc"]
         help_texts = {
-            "currency": "ISO 4217 code of PRICING_FIAT_CURRENCIES (USD, EUR).",
-            "minor_per_btc": "Minor units per 1 BTC: cents for USD (64 392.23 USD = 6439223).",
+            "currency": gettext_lazy("ISO 4217 code of PRICING_FIAT_CURRENCIES (USD, EUR)."),
+            "minor_per_btc": gettext_lazy(
+                "Minor units per 1 BTC: cents for USD (64 392.23 USD = 6439223)."
+            ),
         }
 
 
@@ -127,10 +133,10 @@ class PricingRateAdmin(_RateAdmin):
     list_display = ["created_at", "currency", "rate", "source", "set_by"]
     list_filter = ["currency", "source"]
 
-    @admin.display(description="per BTC")
+    @admin.display(description=gettext_lazy("per BTC"))
     def rate(self, obj: PricingRate) -> str:
         return format_amount(obj.minor_per_btc, obj.currency)
 
     def change_through_service(self, request: HttpRequest, obj: PricingRate) -> Any:
-        return call_service(request, pricing_rate_change, "Pricing rate",
+        return call_service(request, pricing_rate_change, _("Pricing rate"),
                             currency=obj.currency, minor_per_btc=obj.minor_per_btc)  # fmt: skip

@@ -12,6 +12,8 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_otp.admin import OTPAdminSite
 
 from accounts.access import acting_user
@@ -39,9 +41,9 @@ def _csv_stream(rows: Iterator[list[str]]) -> Iterator[str]:
 class AlatauAdminSite(OTPAdminSite):
     """Requires a verified OTP device; adds the index counters and the reports page."""
 
-    site_header = "Alatau staff"
-    site_title = "Alatau staff"
-    index_title = "Work queues"
+    site_header = gettext_lazy("Alatau staff")
+    site_title = gettext_lazy("Alatau staff")
+    index_title = gettext_lazy("Work queues")
     index_template = "admin/alatau_index.html"
     # Picks the device from the code, so a valid code works on the first submit.
     login_form = StaffLoginForm
@@ -66,10 +68,10 @@ class AlatauAdminSite(OTPAdminSite):
             return TemplateResponse(
                 request,
                 "admin/alatau_denied.html",
-                {**self.each_context(request), "title": "Reports"},
+                {**self.each_context(request), "title": _("Reports")},
                 status=403,
             )
-        context = {**self.each_context(request), "title": "Reports", "reports": REPORT_NAMES}
+        context = {**self.each_context(request), "title": _("Reports"), "reports": REPORT_NAMES}
         return TemplateResponse(request, "admin/alatau_reports.html", context)
 
     def report_csv(self, request: HttpRequest, name: str) -> HttpResponseBase:

@@ -19,6 +19,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.admin import UserAdmin
 from accounts.models import User
@@ -41,9 +43,11 @@ class RoleChangeForm(forms.Form):
             "content_type__app_label", "codename"
         ),
         required=False,
-        help_text="direct permissions (roles should come from groups)",
+        help_text=gettext_lazy("direct permissions (roles should come from groups)"),
     )
-    reason = forms.CharField(max_length=500, help_text="why (a colleague approves the change)")
+    reason = forms.CharField(
+        max_length=500, help_text=gettext_lazy("why (a colleague approves the change)")
+    )
 
 
 class StaffUserAdmin(UserAdmin):
@@ -88,7 +92,7 @@ class StaffUserAdmin(UserAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             ok, proposal = call_service(
-                request, staff_role_propose, "Role change",
+                request, staff_role_propose, _("Role change"),
                 user_id=user.pk, is_staff=data["is_staff"], is_superuser=data["is_superuser"],
                 groups=[g.name for g in data["groups"]],
                 permissions=[f"{p.content_type.app_label}.{p.codename}"
@@ -96,12 +100,13 @@ class StaffUserAdmin(UserAdmin):
                 reason=data["reason"],
             )  # fmt: skip
             if ok:
-                messages.info(request, f"Role change proposed (approval request {proposal.pk}); "
-                                       "a different staff member must approve it.")  # fmt: skip
+                messages.info(request, _("Role change proposed (approval request %(pk)s); a "
+                                         "different staff member must approve it.")
+                              % {"pk": proposal.pk})  # fmt: skip
                 return redirect("admin:compliance_approvalrequest_changelist")
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Propose a role change for {user.email} (four eyes)",
+            "title": _("Propose a role change for %(email)s (four eyes)") % {"email": user.email},
             "form": form,
         }
         return TemplateResponse(request, "admin/alatau_form.html", context)

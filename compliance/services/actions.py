@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from accounts.actor import Actor
 from accounts.models import Account
 from compliance.models import ApprovalRequest
@@ -77,5 +79,5 @@ approval_action_register(
     "account_unfreeze",
     permission=UNFREEZE,
     executor=_account_unfreeze_execute,
-    description="Unfreeze an account",
+    description=gettext_noop("Unfreeze an account"),
 )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from accounts.actor import Actor
 from accounts.models import Account, Transfer, TransferCode
 from accounts.services import transfer_create, transfer_reverse
@@ -93,9 +95,9 @@ def _reverse_execute(request: ApprovalRequest, actor: Actor) -> dict[str, Any]:
 
 approval_action_register(
     ADJUST, permission=CORRECT_LEDGER, executor=_adjust_execute,
-    description="Post a ledger adjustment transfer",
+    description=gettext_noop("Post a ledger adjustment transfer"),
 )  # fmt: skip
 approval_action_register(
     REVERSE, permission=CORRECT_LEDGER, executor=_reverse_execute,
-    description="Reverse a ledger transfer",
+    description=gettext_noop("Reverse a ledger transfer"),
 )  # fmt: skip

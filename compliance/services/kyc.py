@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.actor import Actor
 from accounts.models import Identity, KycStatus
@@ -173,7 +174,7 @@ approval_action_register(
     TIER_APPROVE,
     permission=REVIEW_KYC,
     executor=_tier_approve_execute,
-    description="Approve an identity at a tier above the first",
+    description=gettext_noop("Approve an identity at a tier above the first"),
 )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from accounts.actor import Actor
 from accounts.models import Hold, HoldStatus, Identity, KycStatus, Transfer, User
@@ -189,5 +189,5 @@ approval_action_register(
     "limit_change",
     permission=CHANGE_LIMITS,
     executor=_limit_change_execute,
-    description="Change the limits of a KYC tier",
+    description=gettext_noop("Change the limits of a KYC tier"),
 )

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from django.db import models
 
+from django.utils.translation import gettext_noop
+
 from accounts.actor import Actor
 from compliance.models import ApprovalRequest
 from compliance.services.approvals import approval_action_register, approval_propose
@@ -121,7 +123,7 @@ def _pricing_rate_set_execute(request: ApprovalRequest, actor: Actor) -> dict[st
 
 approval_action_register(
     SET_ACTION, permission=SET_PERMISSION, executor=_rate_set_execute,
-    description="Set an exchange rate that jumps over the bound",
+    description=gettext_noop("Set an exchange rate that jumps over the bound"),
 )  # fmt: skip
 approval_action_register(
     PRICING_SET_ACTION, permission=PRICING_SET_PERMISSION, executor=_pricing_rate_set_execute,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils.translation import gettext_noop
 
 from accounts.actor import Actor
 from audit.chain import audit_record
@@ -110,5 +111,5 @@ approval_action_register(
     RULE_CHANGE,
     permission=MANAGE_RULES,
     executor=_rule_change_execute,
-    description="Change a screening rule or threshold",
+    description=gettext_noop("Change a screening rule or threshold"),
 )

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from accounts.actor import Actor
 from audit.chain import audit_record
@@ -153,7 +154,7 @@ approval_action_register(
     DEACTIVATE,
     permission=MANAGE_SANCTIONS,
     executor=_deactivate_execute,
-    description="Take an address off the sanctions list",
+    description=gettext_noop("Take an address off the sanctions list"),
 )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from accounts.actor import Actor
 from accounts.models import User
@@ -147,5 +148,5 @@ approval_action_register(
     ROLE_CHANGE,
     permission=MANAGE_STAFF,
     executor=_role_change_execute,
-    description="Change a user's staff flags, groups or permissions",
+    description=gettext_noop("Change a user's staff flags, groups or permissions"),
 )

@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.actor import Actor
 from accounts.models import AccountKind
@@ -238,4 +239,4 @@ def fee_bumps_register() -> None:
     """Register the child spends and the four-eyes action (from ``CustodyConfig.ready``)."""
     hot_spend_register(FEE_BUMP_SPEND)
     approval_action_register(ACTION, permission=PERMISSION, executor=_approve_execute,
-                             description="Speed up a stuck withdrawal batch above the bound")  # fmt: skip
+                             description=gettext_noop("Speed up a stuck withdrawal batch above the bound"))  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from accounts.actor import Actor
 from accounts.services import hold_void
@@ -223,7 +224,7 @@ def _review_facts(subject_id: str) -> dict[str, Any]:
 def review_register() -> None:
     """Tell compliance how withdrawals are decided (called from ``CustodyConfig.ready``)."""
     approval_action_register(APPROVE_ACTION, permission=REVIEW_PERMISSION,
-                             executor=_approve_execute, description="Approve a large withdrawal")  # fmt: skip
+                             executor=_approve_execute, description=gettext_noop("Approve a large withdrawal"))  # fmt: skip
 
     def approve(*, actor: Actor, subject_id: str, reason: str, client_address: str | None) -> Any:
         return withdrawal_review_approve(actor=actor, withdrawal_id=int(subject_id),

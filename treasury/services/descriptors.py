@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.actor import Actor
 from audit.chain import audit_record
@@ -150,5 +151,5 @@ def cold_coins_unapproved() -> dict[str, Any]:
 
 approval_action_register(
     ACTION, permission=COLD_MOVE_PERMISSION, executor=_approve_execute,
-    description="Pin public descriptors of the cold wallet",
+    description=gettext_noop("Pin public descriptors of the cold wallet"),
 )  # fmt: skip

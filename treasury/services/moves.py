@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from accounts.actor import Actor
 from accounts.services import transfer_create
@@ -129,7 +130,7 @@ def _execute(request: ApprovalRequest, actor: Actor) -> dict[str, Any]:
 def register_approval_action() -> None:
     approval_action_register(
         ACTION, permission=COLD_MOVE_PERMISSION, executor=_execute,
-        description="Move bitcoin from the cold wallet to the hot wallet",
+        description=gettext_noop("Move bitcoin from the cold wallet to the hot wallet"),
     )  # fmt: skip
 
 
