@@ -71,7 +71,6 @@ def _measure(fmt: str, account_id: int) -> dict[str, Any]:
     django_on(DB_NAME)
     import datetime as dt
 
-    from django.contrib.auth import get_user_model
     from django.utils import timezone
 
     from accounts.models import Account
@@ -82,7 +81,7 @@ def _measure(fmt: str, account_id: int) -> dict[str, Any]:
     today = timezone.localdate()
     start, end = today - dt.timedelta(days=1), today
     window = statements._window(start, end)
-    user = get_user_model().objects.get(pk=account.owner_id)
+    user = account.owner
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
     began = time.perf_counter()
