@@ -151,6 +151,7 @@ class StreamLine(NamedTuple):
     memo: str
     amount_minor: int  # signed: + credit to this account, - debit
     balance_minor: int  # running posted balance after this line
+    other_account_id: int = 0  # the account on the other side of the transfer
 
 
 @dataclass
@@ -200,7 +201,8 @@ def _stream_lines(
     lines_max: int, chunk: int, using: str,
 ) -> Iterator[StreamLine]:  # fmt: skip
     balance, after_id, sent = opening, 0, 0
-    fields = ("pk", "created_at", "code", "memo", "amount_minor", "credit_account_id")
+    fields = ("pk", "created_at", "code", "memo", "amount_minor", "credit_account_id",
+              "debit_account_id")  # fmt: skip
     while sent < lines_max:
         debits, credits = _branches(account_id, start, end, after_id, using)
         size = min(chunk, lines_max - sent)
@@ -209,10 +211,12 @@ def _stream_lines(
             .union(credits.values_list(*fields)[:size], all=True)
             .order_by("pk")[:size]
         )
-        for pk, created_at, code, memo, amount, credit_id in rows:
-            signed = amount if credit_id == account_id else -amount
+        for pk, created_at, code, memo, amount, credit_id, debit_id in rows:
+            incoming = credit_id == account_id
+            signed = amount if incoming else -amount
             balance += signed
-            yield StreamLine(pk, created_at, code, memo, signed, balance)
+            other = debit_id if incoming else credit_id
+            yield StreamLine(pk, created_at, code, memo, signed, balance, other)
         sent += len(rows)
         if len(rows) < size:
             return

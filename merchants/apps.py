@@ -5,3 +5,15 @@ from django.utils.translation import gettext_lazy
 class MerchantsConfig(AppConfig):
     name = "merchants"
     verbose_name = gettext_lazy("Merchants and the merchant API")
+
+    def ready(self) -> None:
+        from django.conf import settings
+        from django.db.models.signals import post_delete, post_save
+
+        from merchants.models import ApiKey, Merchant
+        from merchants.services.key_cache import generation_bump
+
+        # Any change to a key, a merchant or a user drops every process's cached keys.
+        for model in (ApiKey, Merchant, settings.AUTH_USER_MODEL):
+            post_save.connect(generation_bump, sender=model, dispatch_uid=f"apikey-gen-{model}")
+            post_delete.connect(generation_bump, sender=model, dispatch_uid=f"apikey-del-{model}")

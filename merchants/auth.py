@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.parsers import JSONParser
@@ -18,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from core.http import client_address
+from core.redis_client import cache_key, redis_client
 from merchants.api_errors import BODY_BYTES_MAX, BodyTooLarge, InvalidJson, MissingPermission
 from merchants.models import ApiKey
 from merchants.services.keys import api_key_authenticate, scopes_effective
@@ -42,22 +42,24 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 def window_hit(name: str, rate: str, *, add: int = 1) -> tuple[int, int, int]:
-    """Count one hit in the current fixed window with the cache's atomic increment.
+    """Count one hit in the current fixed window with Redis's atomic increment.
 
     Return (hits so far in this window, the limit, seconds to the window's end).
-    Redis ``INCR`` is atomic, so concurrent requests never read-then-write the
-    counter (the lost updates that let 12 threads through 29% over the limit).
+    ``INCRBY`` is atomic, so concurrent requests never read-then-write the counter
+    (the lost updates that let 12 threads through 29% over the limit). Creating the
+    window (``SET NX EX``) and counting go in one pipelined round trip.
     """
     limit, window_s = parse_rate(rate)
     now = int(time.time())
     start = now - now % window_s
-    key = f"ratelimit:{name}:{start}"
-    cache.add(key, 0, timeout=window_s + 5)
-    try:
-        hits = cache.incr(key, add) if add else int(cache.get(key) or 0)
-    except ValueError:  # evicted between add and incr: start the window again
-        cache.add(key, add, timeout=window_s + 5)
-        hits = add
+    key = cache_key(f"ratelimit:{name}:{start}")
+    client = redis_client()
+    if not add:
+        return int(client.get(key) or 0), limit, start + window_s - now
+    pipe = client.pipeline(transaction=False)
+    pipe.set(key, 0, ex=window_s + 5, nx=True)
+    pipe.incrby(key, add)
+    hits = int(pipe.execute()[1])
     return hits, limit, start + window_s - now
 
 

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils.translation import pgettext_lazy
 
 from accounts.models import Account, AccountKind, Identity, TransferCode
-from accounts.selectors import StatementLine
+from accounts.selectors import StatementLine, StreamLine
 from merchants.models import Merchant
 
 # The bank's own accounts, by the kind of movement that touches them.
@@ -37,13 +37,26 @@ def statement_counterparties(*, account: Account, lines: Iterable[StatementLine]
     Three queries whatever the number of lines: the other accounts, their owners'
     identities, and the merchants among them.
     """
-    lines = list(lines)
-    other_ids = {
-        line.transfer.debit_account_id
-        if line.transfer.credit_account_id == account.pk
-        else line.transfer.credit_account_id
+    pairs = [
+        (
+            line.transfer.debit_account_id
+            if line.transfer.credit_account_id == account.pk
+            else line.transfer.credit_account_id,
+            line.transfer.code,
+        )
         for line in lines
-    }
+    ]
+    return counterparty_names(pairs)
+
+
+def stream_counterparties(lines: Iterable[StreamLine]) -> list[str]:
+    """As ``statement_counterparties``, for a chunk of streamed lines."""
+    return counterparty_names([(line.other_account_id, line.code) for line in lines])
+
+
+def counterparty_names(pairs: list[tuple[int, str]]) -> list[str]:
+    """Names for (other account id, transfer code) pairs, in three queries."""
+    other_ids = {other for other, _code in pairs}
     others = {a.pk: a for a in Account.objects.filter(pk__in=other_ids).select_related("owner")}
     owner_ids = {a.owner_id for a in others.values() if a.owner_id}
     names = dict(Identity.objects.filter(user_id__in=owner_ids).values_list("user_id", "full_name"))
@@ -52,14 +65,7 @@ def statement_counterparties(*, account: Account, lines: Iterable[StatementLine]
         Q(btc_account_id__in=other_ids) | Q(kzt_account_id__in=other_ids)
     ).values_list("name", "btc_account_id", "kzt_account_id"):
         merchant_of[btc] = merchant_of[kzt] = name
-    result = []
-    for line in lines:
-        t = line.transfer
-        other = others.get(
-            t.debit_account_id if t.credit_account_id == account.pk else t.credit_account_id
-        )
-        result.append(_name(other, t.code, names, merchant_of))
-    return result
+    return [_name(others.get(other), code, names, merchant_of) for other, code in pairs]
 
 
 def _name(

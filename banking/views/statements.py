@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
+from collections.abc import Iterator
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.access import current_user, customer_required
 from accounts.models import Account
-from accounts.selectors import Statement, StatementLine, account_statement
+from accounts.selectors import StreamLine, account_statement, account_statement_stream
 from banking.forms import StatementForm
-from banking.services.counterparty import statement_counterparties
+from banking.services.counterparty import statement_counterparties, stream_counterparties
 from banking.templatetags.bank import movement_label
 from banking.views.statement_pdf import statement_pdf_response
 from core.money import format_amount
 
 PAGE_LINES = 500
-# Downloads fetch page after page, up to this many lines (limit everything).
-DOWNLOAD_LINES_MAX = 20_000
+# Downloads stream chunk after chunk (memory stays one chunk), up to this many lines.
+DOWNLOAD_LINES_MAX = 1_000_000
+CSV_ROWS_PER_WRITE = 1_000
 
 
 def _window(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -31,26 +35,19 @@ def _window(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return begin, finish
 
 
-def _full_statement(account: Account, start: dt.datetime, end: dt.datetime) -> Statement:
-    first = account_statement(account=account, start=start, end=end, limit=PAGE_LINES)
-    lines = list(first.lines)
-    page = first
-    while page.has_more and len(lines) < DOWNLOAD_LINES_MAX:
-        page = account_statement(
-            account=account, start=start, end=end, after_id=lines[-1].transfer.pk, limit=PAGE_LINES
-        )
-        lines.extend(page.lines)
-    closing = lines[-1].balance_minor if lines else first.opening_minor
-    return Statement(account, first.opening_minor, closing, lines, page.has_more)
+def chunks(lines: Iterator[StreamLine], size: int) -> Iterator[list[StreamLine]]:
+    """The streamed lines in lists of ``size`` (one counterparty lookup per list)."""
+    while chunk := list(itertools.islice(lines, size)):
+        yield chunk
 
 
-def _label(line: StatementLine) -> str:
-    label = movement_label(line.transfer)
-    return f"{label}: {line.transfer.memo}" if line.transfer.memo else label
+def stream_label(line: StreamLine) -> str:
+    label = movement_label(line)
+    return f"{label}: {line.memo}" if line.memo else label
 
 
 @customer_required
-def statement(request: HttpRequest) -> HttpResponse:
+def statement(request: HttpRequest) -> HttpResponseBase:
     today = timezone.localdate()
     params = request.GET if "account" in request.GET else None
     form = StatementForm(
@@ -65,12 +62,13 @@ def statement(request: HttpRequest) -> HttpResponse:
         window = _window(start, end)
         fmt = request.GET.get("format", "")
         if fmt == "csv":
-            return _csv(_full_statement(account, *window), start, end)
+            return _csv(account, window, _filename(account, start, end, "csv"))
         if fmt == "pdf":
-            full = _full_statement(account, *window)
             return statement_pdf_response(
-                full, start, end, current_user(request), _filename(full, start, end, "pdf")
-            )
+                account=account, window=window, start=start, end=end,
+                user=current_user(request), filename=_filename(account, start, end, "pdf"),
+                lines_max=DOWNLOAD_LINES_MAX,
+            )  # fmt: skip
         result = account_statement(
             account=account, start=window[0], end=window[1], limit=PAGE_LINES
         )
@@ -89,35 +87,71 @@ def statement(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _filename(stmt: Statement, start: dt.date, end: dt.date, ext: str) -> str:
-    return f"alatau-{stmt.account.number}-{start:%Y%m%d}-{end:%Y%m%d}.{ext}"
+def _filename(account: Account, start: dt.date, end: dt.date, ext: str) -> str:
+    return f"alatau-{account.number}-{start:%Y%m%d}-{end:%Y%m%d}.{ext}"
 
 
-def _csv(stmt: Statement, start: dt.date, end: dt.date) -> HttpResponse:
-    cur = stmt.account.currency
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_filename(stmt, start, end, "csv")}"'
-    writer = csv.writer(response)
-    header = ["date", "reference", "description", "counterparty", "amount", "currency", "balance"]
-    writer.writerow(header)
-    opening = format_amount(stmt.opening_minor, cur)
-    writer.writerow(["", "", _("Opening balance"), "", "", cur, opening])
-    names = statement_counterparties(account=stmt.account, lines=stmt.lines)
-    for line, name in zip(stmt.lines, names, strict=True):
-        writer.writerow(
-            [
-                timezone.localtime(line.transfer.created_at).isoformat(timespec="seconds"),
-                f"T{line.transfer.pk}",
-                _csv_safe(_label(line)),
-                _csv_safe(name),
-                format_amount(line.amount_minor, cur),
-                cur,
-                format_amount(line.balance_minor, cur),
-            ]
-        )
-    closing = format_amount(stmt.closing_minor, cur)
-    writer.writerow(["", "", _("Closing balance"), "", "", cur, closing])
+class _Echo:
+    """A file-like sink for ``csv.writer`` that hands each row back instead of storing it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv(
+    account: Account, window: tuple[dt.datetime, dt.datetime], filename: str
+) -> StreamingHttpResponse:
+    """The CSV, streamed: the header and opening balance go out before any line is read."""
+    language = translation.get_language()
+    response = StreamingHttpResponse(
+        _csv_rows(account, window, language), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _csv_rows(
+    account: Account, window: tuple[dt.datetime, dt.datetime], language: str | None
+) -> Iterator[str]:
+    # The rows are made while the response is sent, after the request's middleware ran:
+    # the request's language is set again for them.
+    with translation.override(language):
+        yield from _csv_lines(account, window)
+
+
+def _csv_lines(account: Account, window: tuple[dt.datetime, dt.datetime]) -> Iterator[str]:
+    cur = account.currency
+    writer = csv.writer(_Echo())
+    for stream in account_statement_stream(
+        account=account, start=window[0], end=window[1], lines_max=DOWNLOAD_LINES_MAX
+    ):
+        header = ["date", "reference", "description", "counterparty", "amount", "currency"]
+        yield writer.writerow([*header, "balance"])
+        opening = format_amount(stream.opening_minor, cur)
+        yield writer.writerow(["", "", _("Opening balance"), "", "", cur, opening])
+        closing, count = stream.opening_minor, 0
+        for chunk in chunks(stream.lines, CSV_ROWS_PER_WRITE):
+            names = stream_counterparties(chunk)
+            yield "".join(
+                writer.writerow(
+                    [
+                        timezone.localtime(line.created_at).isoformat(timespec="seconds"),
+                        f"T{line.transfer_id}",
+                        _csv_safe(stream_label(line)),
+                        _csv_safe(name),
+                        format_amount(line.amount_minor, cur),
+                        cur,
+                        format_amount(line.balance_minor, cur),
+                    ]
+                )
+                for line, name in zip(chunk, names, strict=True)
+            )
+            closing, count = chunk[-1].balance_minor, count + len(chunk)
+        if count >= DOWNLOAD_LINES_MAX:
+            cut = _("The statement was cut at %(lines)s lines.") % {"lines": DOWNLOAD_LINES_MAX}
+            yield writer.writerow(["", "", cut, "", "", cur, ""])
+        closing_text = format_amount(closing, cur)
+        yield writer.writerow(["", "", _("Closing balance"), "", "", cur, closing_text])
 
 
 def _csv_safe(text: str) -> str:

@@ -16,6 +16,7 @@ from accounts.services.twofactor import twofactor_check, twofactor_enabled
 from audit.chain import audit_record
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from merchants.models import ApiKey, Merchant
+from merchants.services import key_cache
 
 SCOPE_VIEW_INVOICES = "btcpay.store.canviewinvoices"
 SCOPE_CREATE_INVOICE = "btcpay.store.cancreateinvoice"
@@ -183,21 +184,30 @@ def api_key_revoke(*, merchant: Merchant, key_id: int, actor: Actor) -> ApiKey:
 
 
 def api_key_authenticate(token: str) -> ApiKey | None:
-    """Return the active key for a token (with its merchant), or ``None``.
+    """Return the active key for a token (with its merchant and owner), or ``None``.
 
-    Records the last use at most once a minute so a busy key does not write every request.
+    Keys already checked come from this process's cache while nothing changed
+    (``merchants.services.key_cache``: any save of a key, merchant or user drops it
+    everywhere). Records the last use at most once a minute so a busy key does not
+    write every request.
     """
     if len(token) != TOKEN_BYTES * 2 or not all(c in "0123456789abcdef" for c in token):
         return None
-    key = (
-        ApiKey.objects.select_related("merchant", "merchant__owner")
-        .filter(prefix=token[:PREFIX_LEN], revoked_at__isnull=True)
-        .first()
-    )
-    if key is None or not hmac.compare_digest(key.key_hash, token_hash(token)):
-        return None
+    digest = token_hash(token)
+    current = key_cache.generation()
+    key = key_cache.cached(digest, current)
+    if key is None:
+        key = (
+            ApiKey.objects.select_related("merchant", "merchant__owner")
+            .filter(prefix=token[:PREFIX_LEN], revoked_at__isnull=True)
+            .first()
+        )
+        if key is None or not hmac.compare_digest(key.key_hash, digest):
+            return None
+        key_cache.remember(digest, current, key)
     now = timezone.now()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
+        key_cache.remember(digest, current, key)
     return key

@@ -113,3 +113,9 @@ def rate(db: None) -> Any:
     staff = User.objects.get(pk=staff.pk)  # fresh: no cached permissions
     # 1 BTC = 45 000 000.00 KZT mid, 1% spread each side.
     return exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=staff)
+
+
+def streamed(response: Any) -> bytes:
+    """The whole body of a streamed download (statements stream their CSV and PDF)."""
+    assert response.streaming, "the download should stream"
+    return b"".join(response.streaming_content)

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 
 from accounts.models import Account, AccountStatus, Identity, User
 from custody.models import Withdrawal, WithdrawalAddress
-from tests.banking.conftest import account_of, enable_2fa, login, otp_code
+from tests.banking.conftest import account_of, enable_2fa, login, otp_code, streamed
 from tests.conftest import fund
 from treasury import merkle
 from treasury.models import ReserveLeaf, ReserveSnapshot
@@ -140,7 +140,7 @@ def test_pdf_statement_has_the_name_pages_time_and_a_cyrillic_font(
         HTTP_ACCEPT_LANGUAGE="kk",
     )
     assert response["Content-Type"] == "application/pdf"
-    body = response.content
+    body = streamed(response)
     assert body.startswith(b"%PDF-")
     assert b"DejaVuSans" in body  # the embedded font with Kazakh and Cyrillic letters
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
