@@ -15,7 +15,7 @@ tests_for() {
     case "$1" in
         accounts/services/posting.py|accounts/services/holds.py) echo "tests/accounts/test_ledger.py tests/accounts/test_posting.py" ;;
         custody/services/batches.py) echo "tests/custody/test_batches.py tests/custody/test_withdrawals.py" ;;
-        compliance/services/screening.py) echo "tests/compliance/test_withdrawal_screening.py tests/compliance/test_rules.py" ;;
+        compliance/services/screening.py) echo "tests/compliance/test_withdrawal_screening.py tests/compliance/test_limits_travel.py tests/compliance/test_custody_hook.py tests/compliance/test_rules.py" ;;
         *) echo "no tests are mapped to $1 in scripts/mutation.sh" >&2; exit 2 ;;
     esac
 }

@@ -145,6 +145,49 @@ def run_threads(
     return results
 
 
+class GuardWindow:
+    """Hold a thread inside a guarded section until each other thread entered it or gave up.
+
+    For tests of a guard (a lock, a claim): wrap each thread's call in ``run(...)`` and
+    call ``enter()`` at a point only a thread past the guard reaches. With the guard,
+    the others are refused while the first is still inside, so ``entered`` is 1; without
+    it every thread gets in and waits there for the rest, so ``entered`` is the thread
+    count. No timing decides it: a thread waits for the others' events, never for a
+    clock (``timeout_s`` only turns a hang into a failure).
+    """
+
+    def __init__(self, parties: int, timeout_s: float = 90) -> None:
+        self.parties = parties
+        self.timeout_s = timeout_s
+        self._cond = threading.Condition()
+        self._entered: set[int] = set()
+        self._done: set[int] = set()
+
+    @property
+    def entered(self) -> int:
+        return len(self._entered)
+
+    def enter(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            self._entered.add(me)
+            self._cond.notify_all()
+            if not self._cond.wait_for(
+                lambda: len(self._entered | self._done) >= self.parties, timeout=self.timeout_s
+            ):
+                raise RaceBroken(
+                    f"{self.entered} entered and {len(self._done)} finished of {self.parties}"
+                )
+
+    def run(self, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        finally:
+            with self._cond:
+                self._done.add(threading.get_ident())
+                self._cond.notify_all()
+
+
 @pytest.fixture
 def no_extra_connections() -> Iterator[None]:
     yield

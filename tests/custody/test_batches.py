@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from typing import Any
 
 import pytest
@@ -26,7 +24,7 @@ from custody.services import (
     withdrawal_batch_create,
     withdrawal_request,
 )
-from tests.conftest import run_threads
+from tests.conftest import GuardWindow, run_threads
 from tests.custody.conftest import Books, Chain, refresh
 from treasury.services import reconcile
 
@@ -312,21 +310,22 @@ def test_two_batch_builds_at_once_put_each_withdrawal_in_one_batch(
     addresses = [chain.new_funder_address() for _ in range(6)]
     for i, address in enumerate(addresses):
         _request(account, address, 20_000, key=f"b{i}")
-    # Hold each builder, signed but not committed, until the other is there too (3 s at
-    # most): with the hot-wallet lock the other never gets there, without it both would.
-    both_signed = threading.Barrier(2)
+    # The first builder to sign waits there, its transaction not yet committed, until
+    # the other has either signed too or given up. With the builder lock the other is
+    # refused at once; without it, it selects the same six withdrawals and signs a second
+    # transaction paying them (only the commit's re-check would then stop a double pay).
+    window = GuardWindow(2)
 
-    def meet(name: str) -> None:
+    def signed(name: str) -> None:
         if name == "after_sign":
-            with contextlib.suppress(threading.BrokenBarrierError):
-                both_signed.wait(timeout=3)
+            window.enter()
 
-    monkeypatch.setattr(lifecycle, "crash_point", meet)
-    results = run_threads(2, lambda _: withdrawal_batch_create())
-    assert both_signed.broken  # the second builder waited for the first one's commit
+    monkeypatch.setattr(lifecycle, "crash_point", signed)
+    results = run_threads(2, lambda _: window.run(withdrawal_batch_create))
     assert not [r for r in results if isinstance(r, Exception)], results
+    assert window.entered == 1  # one builder signed; the other never got past the lock
     built = [r for r in results if r is not None]
-    assert built, results  # at least one builder took the withdrawals
+    assert len(built) == 1, results  # the refused one returned None, built nothing
     batched = list(Withdrawal.objects.values_list("batch_id", flat=True))
     assert None not in batched and len(batched) == 6
     assert WithdrawalBatch.objects.count() == len(built) == len(set(batched))
