@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db import models
-
 from django.utils.translation import gettext_noop
 
 from accounts.actor import Actor
