@@ -54,7 +54,7 @@ class WindowClock:
     """``merchants.auth.window_hit``'s clock, held still: a window cannot end mid-test."""
 
     def __init__(self) -> None:
-        self.now = float(int(time.time()))
+        self.now: float = int(time.time())
 
     def time(self) -> float:
         return self.now

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -74,7 +75,7 @@ def test_a_fiat_invoice_is_priced_at_the_rate_rounded_up(
     body = response.json()
     greenfield.validate(body, "InvoiceData")
     assert body["currency"] == currency.upper()
-    assert body["amount"] == format(float(amount), ".2f")
+    assert body["amount"] == format(Decimal(str(amount)), ".2f")
     invoice = Invoice.objects.get(pk=body["id"])
     assert (invoice.currency, invoice.amount_sats) == (currency.upper(), sats)
     assert invoice.rate_minor_per_btc == int(rate.replace(".", ""))
