@@ -21,9 +21,9 @@ from custody.models import (
     ListenerCall,
 )
 from custody.node import btc
-from custody.services import deposit_address_new, deposit_scan
+from custody.services import deposit_address_new, deposit_scan, deposits
 from custody.services.deposits import CURSOR_NAME, ScanReport
-from tests.conftest import run_threads
+from tests.conftest import GuardWindow, run_threads
 from tests.custody.conftest import Chain, refresh
 
 pytestmark = [pytest.mark.node, pytest.mark.usefixtures("scan_from_tip")]
@@ -354,17 +354,30 @@ def test_recording_many_outputs_takes_a_bounded_number_of_queries(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_scans_at_once_credit_each_deposit_once(chain: Chain, funded_account: Any) -> None:
+def test_two_scans_at_once_credit_each_deposit_once(
+    chain: Chain, funded_account: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     accounts = [funded_account() for _ in range(3)]
     for i, account in enumerate(accounts):
         chain.send(deposit_address_new(account=account).address, 10_000 * (i + 1))
     chain.mine(3)
+    # The first scan past the scan lock waits there, before it reads the wallet, until
+    # every other scan has got in too or was turned away: with the lock the other three
+    # are busy while it is inside; without it all four read the same outputs together.
+    window = GuardWindow(4)
+    read_wallet = deposits._since_block
 
-    results = run_threads(4, lambda _: deposit_scan())
+    def since_block(*args: Any) -> Any:
+        window.enter()
+        return read_wallet(*args)
+
+    monkeypatch.setattr(deposits, "_since_block", since_block)
+    results = run_threads(4, lambda _: window.run(deposit_scan))
     assert all(isinstance(r, ScanReport) for r in results), results
     assert sum(r.credited for r in results) == 3  # whoever ran, each credit happened once
     assert sum(r.recorded for r in results if not r.busy) == 3
     assert [refresh(a).posted_minor for a in accounts] == [10_000, 20_000, 30_000]
     assert Deposit.objects.filter(status=DepositStatus.CREDITED).count() == 3
-    assert deposit_scan().credited == 0
     assert ledger_check() == []
+    assert window.entered == 1 and [r.busy for r in results].count(True) == 3  # serialised
+    assert deposit_scan().credited == 0

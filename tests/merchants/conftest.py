@@ -232,6 +232,7 @@ class Receiver:
         self.statuses: list[int] = []
         self.lock = threading.Lock()
         self.hold: threading.Event | None = None  # set: answers wait for it (10 s at most)
+        self.arrived = threading.Event()  # set at the first POST
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -241,6 +242,7 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append({"headers": dict(self.headers), "body": body})
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
+                receiver.arrived.set()
                 if receiver.hold is not None:
                     receiver.hold.wait(10)
                 self.send_response(status)
