@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Identity, KycStatus
 from compliance.models import (
@@ -105,7 +106,7 @@ def admin_counters(*, user: Any = None) -> dict[str, Any]:
         "kyc_awaiting": Identity.objects.filter(status=KycStatus.SUBMITTED).count(),
         "withdrawals_awaiting": None,
         "pending_approvals": ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count(),
-        "reconciliation": "none yet",
+        "reconciliation": _("none yet"),
     }
     counters.update(admin_counters_registered())
     return counters

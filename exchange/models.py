@@ -65,6 +65,8 @@ class PricingRate(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("pricing rate")
+        verbose_name_plural = _("pricing rates")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["currency", "-created_at", "-id"], name="pricing_rate_newest")

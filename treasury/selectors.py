@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from treasury.models import ReconciliationRun, ReserveLeaf, ReserveSnapshot
@@ -32,6 +33,6 @@ def reconciliation_last_text() -> str:
     """Return the last reconciliation run's status and time, or "none yet"."""
     run = ReconciliationRun.objects.order_by("-pk").first()
     if run is None:
-        return "none yet"
+        return str(_("none yet"))
     when = timezone.localtime(run.created_at)
     return f"{run.status} ({when:%Y-%m-%d %H:%M})"
