@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from merchants.models import DeliveryStatus, Merchant, WebhookAttempt, WebhookDelivery
 from merchants.services.webhooks import RETRY_DELAYS_S, webhook_delivery_attempt
 from merchants.tasks import webhook_deliver_due
-from tests.conftest import GuardWindow, run_threads
+from tests.conftest import run_threads
 from tests.merchants.conftest import Greenfield, Receiver, problems, store_url
 
 pytestmark = pytest.mark.django_db
@@ -348,30 +348,23 @@ def test_overdue_delivery_whose_task_was_lost_is_picked_up(
 
 @pytest.mark.django_db(transaction=True)
 def test_one_attempt_is_claimed_by_one_of_two_workers(
-    api: APIClient, merchant: Merchant, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    api: APIClient, merchant: Merchant, receiver: Receiver
 ) -> None:
     add_webhook(api, merchant, receiver.url)
     api.post(store_url(merchant, "invoices"), {"amount": "0.001"}, format="json")
     delivery = WebhookDelivery.objects.get()
-    # The first worker to claim waits, before it writes its claim, until the other one has
-    # claimed too or given up: with the row lock the other skips the locked row; without
-    # it both read the attempt as unclaimed and send it twice.
-    window = GuardWindow(2)
-    save = WebhookDelivery.save
+    receiver.hold = threading.Event()  # the first worker's POST waits until the other gave up
 
-    def claim_save(self: WebhookDelivery, *args: Any, **kwargs: Any) -> None:
-        if kwargs.get("update_fields") == ["attempt_count", "claimed_until"]:
-            window.enter()
-        save(self, *args, **kwargs)
+    def work(_: int) -> int | None:
+        retry_in = webhook_delivery_attempt(delivery_id=delivery.pk)
+        receiver.hold.set()  # type: ignore[union-attr]
+        return retry_in
 
-    monkeypatch.setattr(WebhookDelivery, "save", claim_save)
-
-    def attempt(_: int) -> int | None:
-        return window.run(lambda: webhook_delivery_attempt(delivery_id=delivery.pk))
-
-    assert run_threads(2, attempt) == [None, None]
-    assert window.entered == 1
-    _delivered_once(delivery, receiver)
+    assert run_threads(2, work) == [None, None]
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.HTTP_SUCCESS, 1)
+    assert WebhookAttempt.objects.filter(delivery=delivery).count() == 1
+    assert len(receiver.requests) == 1
 
 
 @pytest.mark.django_db(transaction=True)
