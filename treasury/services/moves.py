@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils.translation import gettext_noop
 
 from accounts.actor import Actor
-from accounts.services import transfer_create
+from accounts.models import AccountKind
 from audit.chain import audit_record
 from compliance.models import ApprovalRequest, ApprovalStatus
 from compliance.permissions import require_perm
@@ -43,8 +43,10 @@ from treasury.models import ColdMove, ColdMoveStatus
 from treasury.services.common import (
     COLD_MOVE_PERMISSION,
     cold_wallet,
-    custody_accounts,
+    ledger,
+    transit_legs_book,
     transit_legs_reverse,
+    transit_settle_book,
 )
 
 ACTION = "cold_to_hot"
@@ -318,30 +320,14 @@ def cold_move_psbt_submit(
 
 def _on_broadcast(move: ColdMove) -> Sequence[str]:
     """Book cold -> in_transit and the miner fee."""
-    _, cold_account, transit, fees = custody_accounts()
-    move.transit_transfer = transfer_create(
-        debit_account_id=transit.pk, credit_account_id=cold_account.pk,
-        amount_minor=move.amount_sats, code="sweep", source=move,
-        idempotency_key=f"cold-move:{move.pk}:transit", memo=f"cold to hot {move.txid}",
-    )  # fmt: skip
-    if move.fee_sats:
-        move.fee_transfer = transfer_create(
-            debit_account_id=fees.pk, credit_account_id=cold_account.pk,
-            amount_minor=int(move.fee_sats), code="fee", source=move,
-            idempotency_key=f"cold-move:{move.pk}:fee", memo=f"miner fee {move.txid}",
-        )  # fmt: skip
-    return ["transit_transfer", "fee_transfer"]
+    return transit_legs_book(move, source=ledger(AccountKind.CUSTODY_COLD),
+                             key=f"cold-move:{move.pk}", memo="cold to hot")  # fmt: skip
 
 
 def _on_confirm(move: ColdMove) -> Sequence[str]:
     """Book in_transit -> hot."""
-    hot_account, _, transit, _ = custody_accounts()
-    move.settle_transfer = transfer_create(
-        debit_account_id=hot_account.pk, credit_account_id=transit.pk,
-        amount_minor=move.amount_sats, code="sweep", source=move,
-        idempotency_key=f"cold-move:{move.pk}:settle", memo=f"cold to hot {move.txid}",
-    )  # fmt: skip
-    return ["settle_transfer"]
+    return transit_settle_book(move, target=ledger(AccountKind.CUSTODY_HOT),
+                               key=f"cold-move:{move.pk}", memo="cold to hot")  # fmt: skip
 
 
 # The transaction pays the hot wallet, so the hot wallet's client sends and follows it.

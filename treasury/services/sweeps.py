@@ -24,7 +24,6 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.models import Account, AccountKind
-from accounts.services import transfer_create
 from audit.chain import audit_record
 from custody.errors import WalletNotFound
 from custody.hotwallet.builder import hot_builder_lock, hot_tx_build, unsent_hot_spend_exists
@@ -36,8 +35,10 @@ from custody.node import btc, hot_wallet, sats
 from treasury.models import ColdMove, RebalanceAlert, Sweep, SweepStatus
 from treasury.services.common import (
     cold_wallet,
-    custody_accounts,
+    ledger,
+    transit_legs_book,
     transit_legs_reverse,
+    transit_settle_book,
 )
 from treasury.services.descriptors import cold_address_pinned
 from treasury.services.moves import OPEN_STATUSES, cold_move_request
@@ -165,30 +166,14 @@ def sweep_create(*, amount_sats: int) -> Sweep | None:
 
 def _on_broadcast(sweep: Sweep) -> Sequence[str]:
     """Book hot -> in_transit and the miner fee."""
-    hot_account, _, transit, fees = custody_accounts()
-    sweep.transit_transfer = transfer_create(
-        debit_account_id=transit.pk, credit_account_id=hot_account.pk,
-        amount_minor=sweep.amount_sats, code="sweep", source=sweep,
-        idempotency_key=f"sweep:{sweep.txid}:transit", memo=f"sweep to cold {sweep.txid}",
-    )  # fmt: skip
-    if sweep.fee_sats:
-        sweep.fee_transfer = transfer_create(
-            debit_account_id=fees.pk, credit_account_id=hot_account.pk,
-            amount_minor=sweep.fee_sats, code="fee", source=sweep,
-            idempotency_key=f"sweep:{sweep.txid}:fee", memo=f"miner fee {sweep.txid}",
-        )  # fmt: skip
-    return ["transit_transfer", "fee_transfer"]
+    return transit_legs_book(sweep, source=ledger(AccountKind.CUSTODY_HOT),
+                             key=f"sweep:{sweep.txid}", memo="sweep to cold")  # fmt: skip
 
 
 def _on_confirm(sweep: Sweep) -> Sequence[str]:
     """Book in_transit -> cold."""
-    _, cold_account, transit, _ = custody_accounts()
-    sweep.settle_transfer = transfer_create(
-        debit_account_id=cold_account.pk, credit_account_id=transit.pk,
-        amount_minor=sweep.amount_sats, code="sweep", source=sweep,
-        idempotency_key=f"sweep:{sweep.txid}:settle", memo=f"sweep to cold {sweep.txid}",
-    )  # fmt: skip
-    return ["settle_transfer"]
+    return transit_settle_book(sweep, target=ledger(AccountKind.CUSTODY_COLD),
+                               key=f"sweep:{sweep.txid}", memo="sweep to cold")  # fmt: skip
 
 
 SWEEP_SPEND = SpendKind(
