@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -12,6 +13,7 @@ from django.utils import timezone
 from accounts.errors import AccountClosed, CurrencyMismatch
 from accounts.models import Account, AccountStatus, Hold, HoldStatus, Transfer
 from accounts.selectors import ledger_check
+from accounts.services import holds as holds_service
 from accounts.services import system_account
 from accounts.services.holds import Leg, hold_create, hold_expire_due, hold_post, hold_void
 from accounts.services.posting import check_key, request_hash
@@ -176,4 +178,52 @@ def test_a_hold_on_an_account_frozen_since_still_posts(
     assert event.data["released_minor"] == 150
     account.refresh_from_db()
     assert (account.posted_minor, account.held_minor) == (750, 0)
+    assert ledger_check() == []
+
+
+def test_hold_create_truncates_its_memo_and_bumps_the_version_once(
+    funded_account: Callable[..., Account],
+) -> None:
+    account = funded_account(1_000)
+    account.refresh_from_db()
+    before = account.version
+    hold = hold_create(account_id=account.pk, amount_minor=100, code="withdrawal",
+                       memo="h" * 300)  # fmt: skip
+    hold.refresh_from_db()
+    assert hold.memo == "h" * 255
+    account.refresh_from_db()
+    assert (account.version, account.held_minor) == (before + 1, 100)
+
+
+def test_a_hold_posted_while_the_sweep_expires_it_stays_posted_and_the_sweep_goes_on(
+    funded_account: Callable[..., Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = funded_account(1_000)
+    hot = system_account("custody_hot", "BTC")
+    # Long past, and the sweep asked about then only: no other test's holds are due.
+    then = timezone.now() - timedelta(days=3650)
+    posted, *later = [
+        hold_create(
+            account_id=account.pk,
+            amount_minor=100,
+            code="withdrawal",
+            expires_at=then + timedelta(seconds=i),
+        )
+        for i in range(3)
+    ]
+    void = holds_service.hold_void
+
+    def post_lands_first(*, hold_id: int, **kwargs: Any) -> Hold:
+        # The race: the payout posts the first hold after the sweep read it as due and
+        # before the sweep's void takes its row lock (the real post, then the real void).
+        if hold_id == posted.pk:
+            hold_post(hold_id=hold_id, legs=[Leg(hot.pk, 100, "withdrawal")])
+        return void(hold_id=hold_id, **kwargs)
+
+    monkeypatch.setattr(holds_service, "hold_void", post_lands_first)
+    assert hold_expire_due(now=then + timedelta(seconds=10)) == 2  # the post won; the rest expired
+    statuses = [Hold.objects.get(pk=h.pk).status for h in (posted, *later)]
+    assert statuses == [HoldStatus.POSTED, HoldStatus.EXPIRED, HoldStatus.EXPIRED]
+    account.refresh_from_db()
+    assert (account.posted_minor, account.held_minor) == (900, 0)
     assert ledger_check() == []

@@ -334,3 +334,20 @@ def test_two_batch_builds_at_once_put_each_withdrawal_in_one_batch(
         assert _paid(chain, address) == [20_000]  # each paid once, whichever batch took it
     assert refresh(account).held_minor == 0
     assert ledger_check() == []
+
+
+@override_settings(WITHDRAWAL_BATCH_MAX=0)
+def test_a_batch_limit_of_zero_still_pays_one_withdrawal_a_batch(
+    chain: Chain, funded_account: Any, hot_funded: Any
+) -> None:
+    # A mistyped 0 (or less) must not stop payouts: each batch still takes one.
+    hot_funded(10_000_000)
+    account = funded_account(1_000_000)
+    first, second = (
+        _request(account, chain.new_funder_address(), 20_000 + i, key=f"z{i}") for i in range(2)
+    )
+    batch = withdrawal_batch_create()
+    assert batch is not None
+    assert list(Withdrawal.objects.filter(batch=batch).values_list("pk", flat=True)) == [first.pk]
+    second.refresh_from_db()
+    assert (second.status, second.batch_id) == (WithdrawalStatus.APPROVED, None)

@@ -78,8 +78,9 @@ def test_one_builder_at_a_time(chain: Chain, funded_account: Any, hot_funded: An
 
 
 def test_a_withdrawal_cancelled_during_the_build_discards_the_batch(
-    chain: Chain, funded_account: Any, hot_funded: Any, monkeypatch: Any
+    chain: Chain, own_hot_wallet: str, funded_account: Any, hot_funded: Any, monkeypatch: Any
 ) -> None:
+    # Its own hot wallet: the lock assertion below must see this build's locks only.
     hot_funded(10_000_000)
     account = funded_account(1_000_000)
     withdrawal = _request(account, chain.new_funder_address(), 40_000, key="gone")

@@ -17,6 +17,7 @@ from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
 from accounts.models import Account, User
+from exchange.services import exchange_rate_set
 from merchants.models import PayoutState, PullPaymentPayout
 from merchants.services.payments import invoice_pay_in_bank
 from tests.conftest import fund
@@ -140,11 +141,31 @@ def test_responses_match_the_published_schema(
     with_json = {
         (m, p) for p, m, op in _merchant_operations(spec) if "content" in op["responses"]["200"]
     }
-    # Payout and conversion bodies are checked in test_funds against the same serializers.
-    missing = with_json - contract.checked - {("post", s + "payouts"), ("post", s + "conversions")}
+    _check_payout_and_conversion(contract, api, merchant, s)
+    missing = with_json - contract.checked
     # Payment requests are checked in test_web_payment_requests_api with this same Contract.
     missing = {(m, p) for m, p in missing if "/payment-requests" not in p}
     assert not missing, missing
+
+
+def _check_payout_and_conversion(contract: Contract, api: APIClient, merchant: Any, s: str) -> None:
+    """The two money-moving POSTs, a payout and a conversion, against the published schema."""
+    fund(merchant.btc_account, 2_000_000)
+    allow_list(merchant, ADDRESS)
+    owner_verified(merchant)
+    payout = api.post(
+        store_url(merchant, "payouts"),
+        {"amount": "0.00100000", "destination": ADDRESS, "approved": True},
+        format="json",
+    )
+    assert payout.status_code == 200, payout.content
+    contract.check("post", s + "payouts", payout.json())
+    exchange_rate_set(mid_tiyn_per_btc=45_000_000_00, spread_bp=100, actor=None)
+    conversion = api.post(
+        store_url(merchant, "conversions"), {"amount": "0.01000000"}, format="json"
+    )
+    assert conversion.status_code == 200, conversion.content
+    contract.check("post", s + "conversions", conversion.json())
 
 
 def _check_invoice_actions(

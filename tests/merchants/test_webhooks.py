@@ -15,9 +15,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from merchants.models import DeliveryStatus, Merchant, WebhookAttempt, WebhookDelivery
+from merchants.services import webhooks as webhooks_service
 from merchants.services.webhooks import RETRY_DELAYS_S, webhook_delivery_attempt
 from merchants.tasks import webhook_deliver_due
-from tests.conftest import run_threads
+from tests.conftest import GuardWindow, run_threads
 from tests.merchants.conftest import Greenfield, Receiver, problems, store_url
 
 pytestmark = pytest.mark.django_db
@@ -348,32 +349,35 @@ def test_overdue_delivery_whose_task_was_lost_is_picked_up(
 
 @pytest.mark.django_db(transaction=True)
 def test_one_attempt_is_claimed_by_one_of_two_workers(
-    api: APIClient, merchant: Merchant, receiver: Receiver
+    api: APIClient, merchant: Merchant, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    add_webhook(api, merchant, receiver.url)
-    api.post(store_url(merchant, "invoices"), {"amount": "0.001"}, format="json")
-    delivery = WebhookDelivery.objects.get()
-    receiver.hold = threading.Event()  # the first worker's POST waits until the other gave up
+    delivery = _unsent_delivery(api, merchant, receiver, monkeypatch)
+    # The first worker to claim waits, before it writes its claim, until the other one has
+    # claimed too or given up: with the row lock the other skips the locked row; without
+    # it both read the attempt as unclaimed and send it twice.
+    window = GuardWindow(2)
+    save = WebhookDelivery.save
 
-    def work(_: int) -> int | None:
-        retry_in = webhook_delivery_attempt(delivery_id=delivery.pk)
-        receiver.hold.set()  # type: ignore[union-attr]
-        return retry_in
+    def claim_save(self: WebhookDelivery, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("update_fields") == ["attempt_count", "claimed_until"]:
+            window.enter()
+        save(self, *args, **kwargs)
 
-    assert run_threads(2, work) == [None, None]
-    delivery.refresh_from_db()
-    assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.HTTP_SUCCESS, 1)
-    assert WebhookAttempt.objects.filter(delivery=delivery).count() == 1
-    assert len(receiver.requests) == 1
+    monkeypatch.setattr(WebhookDelivery, "save", claim_save)
+
+    def attempt(_: int) -> int | None:
+        return window.run(lambda: webhook_delivery_attempt(delivery_id=delivery.pk))
+
+    assert run_threads(2, attempt) == [None, None]
+    assert window.entered == 1
+    _delivered_once(delivery, receiver)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_second_worker_leaves_an_attempt_in_flight_alone(
-    api: APIClient, merchant: Merchant, receiver: Receiver
+    api: APIClient, merchant: Merchant, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    add_webhook(api, merchant, receiver.url)
-    api.post(store_url(merchant, "invoices"), {"amount": "0.001"}, format="json")
-    delivery = WebhookDelivery.objects.get()
+    delivery = _unsent_delivery(api, merchant, receiver, monkeypatch)
     receiver.hold = threading.Event()  # the first worker's POST waits until the other gave up
 
     def work(i: int) -> int | None:
@@ -389,6 +393,27 @@ def test_a_second_worker_leaves_an_attempt_in_flight_alone(
 
     assert run_threads(2, work) == [None, None]
     _delivered_once(delivery, receiver)
+
+
+def _unsent_delivery(
+    api: APIClient, merchant: Merchant, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> WebhookDelivery:
+    """This test's one delivery, pending and unclaimed, with no task started for it.
+
+    The invoice's on-commit enqueue is dropped: with Celery left eager by another test
+    (tests/notifications did), the task ran at commit and delivered the event before the
+    workers under test started, so they raced over nothing and the race tests passed (or
+    found ``entered == 0``) whatever the claim did. The workers here are the only senders.
+    """
+    monkeypatch.setattr(webhooks_service, "_enqueue", lambda delivery_id: None)
+    hook = add_webhook(api, merchant, receiver.url)
+    api.post(store_url(merchant, "invoices"), {"amount": "0.001"}, format="json")
+    delivery = WebhookDelivery.objects.get(webhook_id=hook["id"])
+    assert (delivery.status, delivery.attempt_count, delivery.claimed_until) == (
+        DeliveryStatus.PENDING, 0, None,
+    )  # fmt: skip
+    assert receiver.requests == []
+    return delivery
 
 
 def _delivered_once(delivery: WebhookDelivery, receiver: Receiver) -> None:

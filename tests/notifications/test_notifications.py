@@ -3,7 +3,7 @@ customer's language without secrets, listed in the app."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.core import mail
@@ -24,11 +24,16 @@ ADDRESS = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
 
 
 @pytest.fixture(autouse=True)
-def _eager(settings: object) -> None:
+def _eager(settings: object) -> Iterator[None]:
     settings.CELERY_TASK_ALWAYS_EAGER = True  # type: ignore[attr-defined]
     from bank.celery import app
 
+    before = app.conf.task_always_eager
     app.conf.task_always_eager = True
+    yield
+    # Restored: left on, every later test's on-commit task ran at commit (the webhook
+    # claim race found its delivery already sent).
+    app.conf.task_always_eager = before
 
 
 def _kinds(user: User) -> list[str]:
