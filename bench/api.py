@@ -37,7 +37,8 @@ from typing import Any
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "alatau_bench_api"
+# BENCH_API_DB: another name, so two runs on one server do not drop each other's database.
+DB_NAME = os.environ.get("BENCH_API_DB", "alatau_bench_api")
 
 
 def _env() -> dict[str, str]:
