@@ -18,9 +18,6 @@ import cProfile
 import json
 import os
 import pstats
-import shutil
-import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -36,28 +33,6 @@ def backend_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def _perf_start() -> subprocess.Popen[str] | None:
-    """``perf stat`` on this process: instructions retired move far less with the load than time."""
-    if not shutil.which("perf"):
-        return None
-    command = ["perf", "stat", "-x,", "-e", "instructions:u", "-p", str(os.getpid())]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.3)  # perf attaches before the phase starts
-    return process
-
-
-def _perf_instructions(process: subprocess.Popen[str] | None) -> float | None:
-    if process is None:
-        return None
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=10)
-    for line in err.splitlines():
-        fields = line.split(",")
-        if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
-            return float(fields[0])
-    return None
-
-
 def _phase(name: str, count: int, send: Any, profile: bool) -> dict[str, float]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -66,26 +41,27 @@ def _phase(name: str, count: int, send: Any, profile: bool) -> dict[str, float]:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
     profiler = cProfile.Profile(time.process_time) if profile else None
-    perf = None if profile else _perf_start()
+    each: list[float] = []
     db0, cpu0, wall0 = backend_cpu_s(backend), time.process_time(), time.perf_counter()
     with CaptureQueriesContext(connection) as queries:
         if profiler:
             profiler.enable()
         for n in range(count):
+            before = time.process_time()
             send(n)
+            each.append(time.process_time() - before)
         if profiler:
             profiler.disable()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    instructions = _perf_instructions(perf)
     db = backend_cpu_s(backend) - db0
     result = {
         "web_cpu_ms": round(cpu / count * 1000, 3),
+        # The median request: a burst of the machine's other load moves it less than the mean.
+        "web_cpu_p50_ms": round(sorted(each)[count // 2] * 1000, 3),
         "db_cpu_ms": round(db / count * 1000, 3),
         "wall_ms": round(wall / count * 1000, 3),
         "queries": round(len(queries.captured_queries) / count, 2),
     }
-    if instructions:
-        result["web_minstr"] = round(instructions / count / 1e6, 2)  # millions per request
     print(f"{name:<7} {result}", flush=True)
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(70)
