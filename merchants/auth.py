@@ -155,7 +155,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             args.append(window_s + 5)
         failures, generation, hits = _lookups_script()(keys=keys, args=args)
         if key_id is not None:
-            request._request.alatau_key_rate = (key_id, int(hits), rate_limit, wait_s)
+            request._request.alatau_key_rate = (key_id, int(hits), rate_limit, wait_s)  # type: ignore[attr-defined]
         return int(failures), limit, int(generation)
 
     def _failed(self, client: str) -> None:
