@@ -1,6 +1,6 @@
 """Merchant API throughput: invoice creation and invoice reads under 50 concurrent clients.
 
-    .venv/bin/python -m bench.api --workers 3 --threads 8 --clients 50 --seconds 20
+    .venv/bin/python -m bench.api --workers 2 --threads 4 --clients 50 --seconds 20
     .venv/bin/python -m bench.api --client python --workers 4 --threads 4 --requests 3000
 
 Runs gunicorn (several workers, 127.0.0.1 only) against its own database
@@ -37,7 +37,8 @@ from typing import Any
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "alatau_bench_api"
+# BENCH_API_DB: another name, so two runs on one server do not drop each other's database.
+DB_NAME = os.environ.get("BENCH_API_DB", "alatau_bench_api")
 
 
 def _env() -> dict[str, str]:
@@ -199,8 +200,10 @@ def main_wrk(args: argparse.Namespace, env: dict[str, str], store_id: str, token
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--client", choices=["wrk", "python"], default="wrk")
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=8)
+    # One process per core (the GIL: more processes than cores only trade CPU in switches);
+    # a few threads each to overlap the waits on PostgreSQL and Redis.
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=3000, help="per phase, at most (python)")
     parser.add_argument("--seconds", type=float, default=20, help="per phase")

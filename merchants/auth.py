@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Mapping
@@ -20,7 +21,8 @@ from core.http import client_address
 from core.redis_client import cache_key, redis_client
 from merchants.api_errors import BODY_BYTES_MAX, BodyTooLarge, InvalidJson, MissingPermission
 from merchants.models import ApiKey
-from merchants.services.keys import api_key_authenticate, scopes_effective
+from merchants.services import key_cache
+from merchants.services.keys import api_key_authenticate, scopes_effective, token_hash
 
 JSON_DEPTH_MAX = 32
 RATE_UNITS_S = {
@@ -41,6 +43,20 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), RATE_UNITS_S[unit.strip().lower()]
 
 
+def _window(name: str, rate: str) -> tuple[str, int, int, int]:
+    """(Redis key of the current fixed window, limit, window seconds, seconds to its end)."""
+    limit, window_s = parse_rate(rate)
+    now = int(time.time())
+    start = now - now % window_s
+    return cache_key(f"ratelimit:{name}:{start}"), limit, window_s, start + window_s - now
+
+
+def _count(pipe: Any, key: str, window_s: int, add: int = 1) -> None:
+    """Queue the window's creation (``SET NX EX``) and the atomic ``INCRBY`` on a pipeline."""
+    pipe.set(key, 0, ex=window_s + 5, nx=True)
+    pipe.incrby(key, add)
+
+
 def window_hit(name: str, rate: str, *, add: int = 1) -> tuple[int, int, int]:
     """Count one hit in the current fixed window with Redis's atomic increment.
 
@@ -49,18 +65,38 @@ def window_hit(name: str, rate: str, *, add: int = 1) -> tuple[int, int, int]:
     (the lost updates that let 12 threads through 29% over the limit). Creating the
     window (``SET NX EX``) and counting go in one pipelined round trip.
     """
-    limit, window_s = parse_rate(rate)
-    now = int(time.time())
-    start = now - now % window_s
-    key = cache_key(f"ratelimit:{name}:{start}")
+    key, limit, window_s, wait_s = _window(name, rate)
     client = redis_client()
     if not add:
-        return int(client.get(key) or 0), limit, start + window_s - now
+        return int(client.get(key) or 0), limit, wait_s
     pipe = client.pipeline(transaction=False)
-    pipe.set(key, 0, ex=window_s + 5, nx=True)
-    pipe.incrby(key, add)
-    hits = int(pipe.execute()[1])
-    return hits, limit, start + window_s - now
+    _count(pipe, key, window_s, add)
+    return int(pipe.execute()[1]), limit, wait_s
+
+
+# KEYS: the client's failure window, the key cache's generation, [the key's rate window].
+# One command instead of a pipeline of four: redis-py packs and parses each command of a
+# pipeline in Python, and the script's replies need no second look. The count is the same
+# ``SET NX EX`` then atomic ``INCR`` as ``window_hit`` (a script runs atomically anyway).
+LOOKUPS_LUA = """
+local failures = tonumber(redis.call('GET', KEYS[1]) or '0')
+local generation = tonumber(redis.call('GET', KEYS[2]) or '0')
+local hits = -1
+if KEYS[3] then
+  redis.call('SET', KEYS[3], 0, 'EX', ARGV[1], 'NX')
+  hits = redis.call('INCR', KEYS[3])
+end
+return {failures, generation, hits}
+"""
+
+
+@functools.cache
+def _lookups_script() -> Any:
+    return redis_client().register_script(LOOKUPS_LUA)
+
+
+def _key_rate() -> str:
+    return str(settings.MERCHANT_API_RATE)
 
 
 def _failure_rate() -> str:
@@ -81,20 +117,46 @@ class ApiKeyAuthentication(BaseAuthentication):
         if not header:
             return None
         client = client_address(request._request) or "unknown"
-        hits, limit, wait_s = window_hit(f"authfail:{client}", _failure_rate(), add=0)
-        if hits >= limit:
-            raise exceptions.Throttled(wait=wait_s, detail="Too many failed authentications.")
         parts = header.split()
-        if len(parts) != 2 or parts[0].lower() != self.keyword:
+        well_formed = len(parts) == 2 and parts[0].lower() == self.keyword
+        failures, limit, generation = self._lookups(
+            request, client, parts[1] if well_formed else ""
+        )
+        if failures >= limit:
+            raise exceptions.Throttled(
+                wait=self._failure_wait_s, detail="Too many failed authentications."
+            )
+        if not well_formed:
             self._failed(client)
             raise exceptions.AuthenticationFailed("Use the header 'Authorization: token <key>'.")
-        key = api_key_authenticate(parts[1])
+        key = api_key_authenticate(parts[1], generation=generation)
         if key is None:
             self._failed(client)
             raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
         if not key.merchant.is_active:
             raise exceptions.AuthenticationFailed("The merchant is suspended.")
         return key.merchant.owner, key
+
+    def _lookups(self, request: Request, client: str, token: str) -> tuple[int, int, int]:
+        """One Redis round trip: the client's failures, the key cache's generation and,
+        when this process has seen the token's key before, the per-key rate count.
+
+        Counting the key's request here, before the key is checked, saves the throttle its
+        own round trip (each costs ~0.3 ms of CPU in redis-py). It can only count more: a
+        request refused afterwards (revoked key, lockout, missing scope) still counts
+        against the key it named, which never lets a request through that would not be.
+        """
+        failure_key, limit, _, self._failure_wait_s = _window(f"authfail:{client}", _failure_rate())
+        keys, args = [failure_key, key_cache.generation_key()], []
+        key_id = key_cache.cached_pk(token_hash(token)) if token else None
+        if key_id is not None:
+            rate_key, rate_limit, window_s, wait_s = _window(f"key:{key_id}", _key_rate())
+            keys.append(rate_key)
+            args.append(window_s + 5)
+        failures, generation, hits = _lookups_script()(keys=keys, args=args)
+        if key_id is not None:
+            request._request.alatau_key_rate = (key_id, int(hits), rate_limit, wait_s)  # type: ignore[attr-defined]
+        return int(failures), limit, int(generation)
 
     def _failed(self, client: str) -> None:
         window_hit(f"authfail:{client}", _failure_rate())
@@ -140,7 +202,11 @@ class ApiKeyRateThrottle(BaseThrottle):
         key = request.auth
         if not isinstance(key, ApiKey):
             return True
-        hits, limit, self._wait_s = window_hit(f"key:{key.pk}", str(settings.MERCHANT_API_RATE))
+        counted = getattr(request._request, "alatau_key_rate", None)  # by the authentication
+        if counted is not None and counted[0] == key.pk:
+            hits, limit, self._wait_s = counted[1:]
+        else:
+            hits, limit, self._wait_s = window_hit(f"key:{key.pk}", _key_rate())
         return hits <= limit
 
     def wait(self) -> float | None:

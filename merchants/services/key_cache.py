@@ -37,14 +37,29 @@ _lock = threading.Lock()
 
 
 def generation() -> int:
-    return int(redis_client().get(cache_key(GENERATION_NAME)) or 0)
+    return int(redis_client().get(generation_key()) or 0)
+
+
+def generation_key() -> str:
+    """The Redis key of the generation (callers may read it in their own round trip)."""
+    return cache_key(GENERATION_NAME)
+
+
+def cached_pk(token_sha: str) -> int | None:
+    """The key id of a cached entry, valid or not: only to count its rate before checking."""
+    entry = _entries.get(token_sha)
+    if entry is None:
+        return None
+    from merchants.models import ApiKey
+
+    return int(entry[2][0][ApiKey._meta.concrete_fields.index(ApiKey._meta.pk)])
 
 
 def generation_bump(**_: Any) -> None:
     """Invalidate every process's cached keys, now and once more after the commit."""
 
     def bump() -> None:
-        redis_client().incr(cache_key(GENERATION_NAME))
+        redis_client().incr(generation_key())
         with _lock:
             _entries.clear()
 

@@ -183,18 +183,19 @@ def api_key_revoke(*, merchant: Merchant, key_id: int, actor: Actor) -> ApiKey:
     return key
 
 
-def api_key_authenticate(token: str) -> ApiKey | None:
+def api_key_authenticate(token: str, *, generation: int | None = None) -> ApiKey | None:
     """Return the active key for a token (with its merchant and owner), or ``None``.
 
     Keys already checked come from this process's cache while nothing changed
     (``merchants.services.key_cache``: any save of a key, merchant or user drops it
     everywhere). Records the last use at most once a minute so a busy key does not
-    write every request.
+    write every request. ``generation`` is the cache generation if the caller already
+    read it from Redis (in the round trip that also counts the request's rate).
     """
     if len(token) != TOKEN_BYTES * 2 or not all(c in "0123456789abcdef" for c in token):
         return None
     digest = token_hash(token)
-    current = key_cache.generation()
+    current = key_cache.generation() if generation is None else generation
     key = key_cache.cached(digest, current)
     if key is None:
         key = (
