@@ -74,7 +74,9 @@ def test_approving_a_claim_buys_its_amount_and_fee_at_the_ask_once(
 ) -> None:
     owner_verified(kzt_store)
     invoice = settled(kzt_store, payer, "45000.00")  # 100 000 sats; 45 000.00 KZT held
-    response = api.post(f"/api/v1/invoices/{invoice.id}/refund", {"refundVariant": "RateThen"})
+    response = api.post(
+        f"/api/v1/invoices/{invoice.id}/refund", {"refundVariant": "RateThen"}, format="json"
+    )
     assert response.status_code == 200, response.content
     payout = claim(response.json()["id"], "0.0005")
     assert not RefundKztExchange.objects.exists()  # a claim moves no money
