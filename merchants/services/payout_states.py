@@ -180,7 +180,8 @@ def payout_approve(
 
 def _bought_what_it_holds(bought: RefundKztExchange, payout: Payout) -> None:
     """The buy-back bought exactly what the withdrawal holds (amount plus fee)."""
-    held = Withdrawal.objects.filter(pk=payout.withdrawal_id).values_list(
+    invariant(payout.withdrawal_id is not None, "an approved payout has its withdrawal")
+    held = Withdrawal.objects.filter(pk=payout.withdrawal_id or 0).values_list(
         "amount_sats", "fee_sats"
     )
     invariant(

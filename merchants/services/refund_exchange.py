@@ -25,8 +25,8 @@ from accounts.services import transfer_create
 from audit.chain import audit_record
 from core.errors import invariant
 from core.money import format_amount
-from exchange.services import ask_rate, exchange_rate_fresh, kzt_for_btc
 from custody.selectors import withdrawal_fee_sats
+from exchange.services import ask_rate, exchange_rate_fresh, kzt_for_btc
 from merchants.models import (
     Invoice,
     KztSettlement,
