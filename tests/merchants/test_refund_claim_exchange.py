@@ -222,3 +222,31 @@ def test_concurrent_approvals_of_one_claim_buy_once(
     assert Withdrawal.objects.count() == 1
     assert balances(kzt_store)[1] == 4_500_000 - cost_tiyn(30_000 + fee())
     assert ledger_check() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_approvals_of_claims_never_spend_more_tenge_than_the_store_has(
+    rate: ExchangeRate, kzt_store: Merchant, payer: Any
+) -> None:
+    owner_verified(kzt_store)
+    invoice = settled(kzt_store, payer, "45000.00")  # 100 000 sats; 45 000.00 KZT
+    pull_id = refund_pull(kzt_store, invoice)
+    claim = {"merchant": None, "destination": ADDRESS, "amount": "0.0002", "payout_method": None}
+    rows = [payout_create(pull_payment_id=pull_id, **claim) for _ in range(5)]
+    each = 20_000 + fee()
+    bought = 4_500_000 // cost_tiyn(each)
+    assert bought < 5  # the tenge, not the refund, is what runs out
+
+    def approve(i: int) -> Any:
+        return payout_approve(
+            merchant=kzt_store, payout_id=rows[i].id, revision=0, actor=kzt_store.owner,
+            client_address=None,
+        )  # fmt: skip
+
+    results = run_threads(5, approve)
+    done = [r for r in results if isinstance(r, PullPaymentPayout)]
+    short = [r for r in results if isinstance(r, InsufficientFunds)]
+    assert (len(done), len(short)) == (bought, 5 - bought), results
+    assert RefundKztExchange.objects.count() == bought == Withdrawal.objects.count()
+    assert balances(kzt_store) == (bought * each, 4_500_000 - bought * cost_tiyn(each))
+    assert ledger_check() == []
