@@ -205,7 +205,10 @@ class PayoutApi(MerchantApiView):
         "bank's controls (allow-list except for an invoice refund's claim, tier limits, travel "
         "rule, screening, maybe review; the bank's fee is added). `revision` is required; "
         "400 `invalid-state` unless `AwaitingApproval`, 400 `old-revision`; a `rateRule` is "
-        "refused (422: BTC needs no rate).",
+        "refused (422: BTC needs no rate). A claim on the refund of an invoice settled to "
+        "KZT first buys its amount plus the fee back with the store's KZT at the bank's ask "
+        "(tiyn rounded up), in the same transaction; a short KZT balance is a 422 naming the "
+        "cost and the balance, and nothing is written.",
         parameters=[PAYOUT_ID, IDEMPOTENCY_HEADER],
         request=ApproveIn,
         responses={200: PullPayoutOut, **WRITE_ERRORS},

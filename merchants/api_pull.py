@@ -196,7 +196,9 @@ class InvoiceRefundApi(MerchantApiView):
         "then sends the bitcoin from your BTC account). `RateThen`/`CurrentRate`: the invoice "
         "price in BTC (CurrentRate: KZT invoices at today's rate); `OverpaidAmount`; `Custom` "
         "(`customAmount` in BTC or KZT); `Fiat` is refused. `subtractPercentage` keeps a part. "
-        "All refunds of an invoice together never exceed what it received.",
+        "All refunds of an invoice together never exceed what it received. An invoice "
+        "settled to KZT: approving a claim first buys its bitcoin (amount plus withdrawal "
+        "fee) back with the store's KZT at the bank's ask.",
         parameters=[STORE_ID, INVOICE_ID, IDEMPOTENCY_HEADER],
         request=GreenfieldRefundIn,
         responses={200: PullPaymentOut, **WRITE_ERRORS},

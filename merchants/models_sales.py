@@ -164,11 +164,22 @@ class KztPaymentSettlement(models.Model):
 class RefundKztExchange(models.Model):
     """The KZT a KZT-settled store paid to buy back a refund's bitcoin, at the bank's ask.
 
-    ``amount_sats`` is what the refund takes from the store's BTC account (an
-    on-chain refund: the amount plus the withdrawal fee); ``kzt_tiyn`` rounded up.
+    Of an instant refund (``refund``) or of a paid claim on an invoice's refund pull
+    payment (``payout``, Greenfield's refund): exactly one of the two, each at most once.
+    ``amount_sats`` is what the refund takes from the store's BTC account (on-chain:
+    the amount plus the withdrawal fee); ``kzt_tiyn`` rounded up.
     """
 
-    refund = models.OneToOneField(Refund, on_delete=models.PROTECT, related_name="kzt_exchange")
+    refund = models.OneToOneField(
+        Refund, on_delete=models.PROTECT, null=True, blank=True, related_name="kzt_exchange"
+    )
+    payout = models.OneToOneField(
+        "merchants.PullPaymentPayout",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="kzt_exchange",
+    )
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
     amount_sats = models.BigIntegerField()
     kzt_tiyn = models.BigIntegerField()
@@ -182,10 +193,16 @@ class RefundKztExchange(models.Model):
                 condition=Q(amount_sats__gt=0) & Q(kzt_tiyn__gt=0) & Q(rate_tiyn_per_btc__gt=0),
                 name="refundkzt_positive",
             ),
+            models.CheckConstraint(
+                condition=(Q(refund__isnull=False) & Q(payout__isnull=True))
+                | (Q(refund__isnull=True) & Q(payout__isnull=False)),
+                name="refundkzt_one_source",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"KZT buy-back of refund {self.refund_id}: {self.kzt_tiyn} -> {self.amount_sats}"
+        source = f"refund {self.refund_id}" if self.refund_id else f"payout {self.payout_id}"
+        return f"KZT buy-back of {source}: {self.kzt_tiyn} -> {self.amount_sats}"
 
 
 class PayoutAddress(models.Model):

@@ -6,7 +6,9 @@ moves: a withdrawal from the store's BTC account through ``merchant_payout_reque
 the bank's controls (allow-list and cool-down, tier limits, travel rule, screening and
 review) hold whichever door asked. The allow-list applies to every payout except a claim
 on an invoice's refund pull payment, which goes to the payer and is bounded by the
-invoice's refund cap. The bank pays every approved payout itself, so the state of an
+invoice's refund cap; when that invoice was settled to KZT, approval first buys the
+claim's bitcoin back with the store's tenge (``refund_exchange.refund_claim_buyback``),
+in the same transaction. The bank pays every approved payout itself, so the state of an
 approved payout follows its withdrawal: a store cannot mark it (BTCPay's ``invalid-state``).
 """
 
@@ -19,15 +21,23 @@ from django.db import transaction
 from accounts.actor import Actor
 from audit.chain import audit_record
 from compliance.services import travel_rule_validate
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound, ValidationFailed, invariant
 from custody.errors import AddressInvalid, WithdrawalStateError
 from custody.models import Withdrawal, WithdrawalStatus
 from custody.services import withdrawal_cancel
 from custody.services.withdrawals import CheckedAddress, withdrawal_address_checked
 from merchants.errors import MerchantErrorCode, PayoutInvalidState, PayoutOldRevision
-from merchants.models import Merchant, PayoutState, PullPaymentPayout, WebhookEvent
+from merchants.models import (
+    Merchant,
+    Payout,
+    PayoutState,
+    PullPaymentPayout,
+    RefundKztExchange,
+    WebhookEvent,
+)
 from merchants.services.payouts import merchant_payout_request, payout_address_allowed, payout_event
 from merchants.services.pull_payments import address_checked, payout_create
+from merchants.services.refund_exchange import refund_claim_buyback
 
 # An approved payout's state follows its withdrawal (still AwaitingPayment otherwise).
 WITHDRAWAL_STATE: dict[str, str] = {
@@ -144,6 +154,10 @@ def payout_approve(
         if revision != row.revision:
             raise PayoutOldRevision(f"The payout is at revision {row.revision}.")
         pull = row.pull_payment
+        # A claim on a KZT-settled invoice's refund: the store's tenge buys its bitcoin first.
+        bought = refund_claim_buyback(
+            row=row, merchant=merchant, actor=actor, client_address=client_address
+        )
         row.payout = merchant_payout_request(
             merchant=merchant,
             amount_sats=row.amount_sats,
@@ -155,11 +169,25 @@ def payout_approve(
             checked=checked if checked and checked.given == row.destination else None,
             greenfield_payout=row,
         )
+        if bought is not None:
+            _bought_what_it_holds(bought, row.payout)
         row.state = PayoutState.AWAITING_PAYMENT
         row.save(update_fields=["payout", "state", "updated_at"])
         audit_record(actor=actor, action="payout.approve", obj=row, data={"revision": revision})
         payout_event(row, WebhookEvent.PAYOUT_APPROVED)
     return row
+
+
+def _bought_what_it_holds(bought: RefundKztExchange, payout: Payout) -> None:
+    """The buy-back bought exactly what the withdrawal holds (amount plus fee)."""
+    invariant(payout.withdrawal_id is not None, "an approved payout has its withdrawal")
+    held = Withdrawal.objects.filter(pk=payout.withdrawal_id or 0).values_list(
+        "amount_sats", "fee_sats"
+    )
+    invariant(
+        [sum(pair) for pair in held] == [bought.amount_sats],
+        "a refund claim's buy-back equals its withdrawal's amount plus fee",
+    )
 
 
 def payout_state(row: PullPaymentPayout, withdrawal_status: str | None) -> str:

@@ -1,11 +1,13 @@
 """Refunds of KZT-settled invoices: the store's tenge buys the refund's bitcoin back.
 
 A store with the guaranteed KZT price holds no bitcoin from an invoice settled
-to KZT, so a refund of one (in-bank or on-chain) first buys the satoshis it pays
-out from the bank: the refund's amount, plus the withdrawal fee for an on-chain
-refund. The price is firm: the bank's ask rate of the fresh rate in force,
-the tiyn rounded up (in the bank's favour), booked as an exchange (two transfers
-in one group) in the refund's own transaction, after the accounts are locked.
+to KZT, so a refund of one (in-bank or on-chain, or a paid claim on its Greenfield
+refund pull payment) first buys the satoshis it pays out from the bank: the
+refund's amount, plus the withdrawal fee for an on-chain one. The price is firm:
+the bank's ask rate of the fresh rate in force, the tiyn rounded up (in the bank's
+favour), booked as an exchange (two transfers in one group) in the refund's own
+transaction (a claim's: its approval, where the withdrawal holds the bitcoin),
+after the accounts are locked.
 """
 
 from __future__ import annotations
@@ -23,8 +25,16 @@ from accounts.services import transfer_create
 from audit.chain import audit_record
 from core.errors import invariant
 from core.money import format_amount
+from custody.selectors import withdrawal_fee_sats
 from exchange.services import ask_rate, exchange_rate_fresh, kzt_for_btc
-from merchants.models import Invoice, KztSettlement, Merchant, Refund, RefundKztExchange
+from merchants.models import (
+    Invoice,
+    KztSettlement,
+    Merchant,
+    PullPaymentPayout,
+    Refund,
+    RefundKztExchange,
+)
 from merchants.services.settlement import exchange_accounts_lock
 
 
@@ -94,9 +104,64 @@ def refund_buyback_book(
     *, refund: Refund, merchant: Merchant, price: BuyBack, actor: Any, client_address: str | None
 ) -> RefundKztExchange:
     """Book the buy-back of a refund (inside its transaction, accounts locked)."""
+    return _buyback_book(
+        merchant=merchant,
+        price=price,
+        source={"refund": refund},
+        key=f"refund-kzt:{refund.pk}",
+        memo=f"KZT to BTC for a refund of invoice {refund.invoice_id}",
+        audit={"invoice": refund.invoice_id, "refund": refund.pk},
+        actor=actor,
+        client_address=client_address,
+    )
+
+
+def refund_claim_buyback(
+    *, row: PullPaymentPayout, merchant: Merchant, actor: Any, client_address: str | None
+) -> RefundKztExchange | None:
+    """Buy back a refund claim's bitcoin with the store's tenge, as it is paid (row locked).
+
+    Only a claim on the refund pull payment of an invoice settled to KZT: the store sold
+    that invoice's bitcoin, so the claim's amount plus the withdrawal fee the store bears
+    is bought at the ask (tiyn rounded up), once per payout (its unique row; the caller
+    holds the payout's lock and approves it only once), in the approval's transaction,
+    before the withdrawal holds it. A short KZT balance raises ``InsufficientFunds``.
+    Other payouts pay from the store's BTC as before (None).
+    """
+    pull = row.pull_payment
+    if pull is None or pull.invoice is None or not invoice_kzt_settled(pull.invoice):
+        return None
+    found = RefundKztExchange.objects.filter(payout=row).first()
+    if found is not None:
+        return found
+    price = refund_buyback_lock(merchant=merchant, sats=row.amount_sats + withdrawal_fee_sats())
+    return _buyback_book(
+        merchant=merchant,
+        price=price,
+        source={"payout": row},
+        key=f"refund-claim-kzt:{row.pk}",
+        memo=f"KZT to BTC for refund payout {row.pk} of invoice {pull.invoice_id}",
+        audit={"invoice": pull.invoice_id, "pull_payment": pull.pk, "payout": row.pk},
+        actor=actor,
+        client_address=client_address,
+    )
+
+
+def _buyback_book(
+    *,
+    merchant: Merchant,
+    price: BuyBack,
+    source: dict[str, Any],
+    key: str,
+    memo: str,
+    audit: dict[str, Any],
+    actor: Any,
+    client_address: str | None,
+) -> RefundKztExchange:
+    """Book a buy-back: the row (its refund or payout in ``source``) and its two legs."""
     kzt_account_id, btc_exchange, kzt_exchange = exchange_accounts_lock(merchant)
     exchange = RefundKztExchange.objects.create(
-        refund=refund,
+        **source,
         merchant=merchant,
         amount_sats=price.sats,
         kzt_tiyn=price.tiyn,
@@ -114,9 +179,9 @@ def refund_buyback_book(
             amount_minor=amount,
             code=TransferCode.EXCHANGE,
             initiator=actor,
-            idempotency_key=f"refund-kzt:{refund.pk}:{n}",
+            idempotency_key=f"{key}:{n}",
             source=exchange,
-            memo=f"KZT to BTC for a refund of invoice {refund.invoice_id}",
+            memo=memo,
             group_id=exchange.group_id,
             kzt_value_tiyn=price.tiyn,
             client_address=client_address,
@@ -126,8 +191,7 @@ def refund_buyback_book(
         action="invoice.refund_kzt_exchange",
         obj=exchange,
         data={
-            "invoice": refund.invoice_id,
-            "refund": refund.pk,
+            **audit,
             "amount_sats": price.sats,
             "kzt_tiyn": price.tiyn,
             "ask_rate": price.rate_tiyn_per_btc,

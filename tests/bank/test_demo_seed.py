@@ -1,4 +1,4 @@
-"""The demo seed gives the demo customers what a newcomer needs to watch a withdrawal."""
+"""The demo seed gives a newcomer what they need: a withdrawal to watch, a USD invoice to make."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from custody.models import WithdrawalAddress
+from exchange.models import PricingRate
+from merchants.models import Merchant
+from merchants.services.invoices import invoice_create
 
 # The seed mines, funds and loads demo wallets on the session's one regtest node,
 # which then misleads the deposit scanner tests that share it: run it on its own,
@@ -42,3 +45,10 @@ def test_demo_customers_have_2fa_and_a_usable_address(
         saved = WithdrawalAddress.objects.filter(user=user, removed_at__isnull=True)
         assert saved.count() == 1 and saved.get().usable_from <= timezone.now()
         assert f"{email}" in logins and "2FA (TOTP) secret" in logins
+
+    merchant = Merchant.objects.get(owner__email=demo_seed.MERCHANT_OWNER)
+    # The seed set the USD and EUR pricing rates through the service, so both price.
+    assert {r.currency for r in PricingRate.objects.filter(set_by__isnull=False)} >= {"USD", "EUR"}
+    invoice = invoice_create(merchant=merchant, amount="9.00", currency="USD")
+    # 9.00 USD at 900.00 USD per BTC: 0.01 BTC due.
+    assert (invoice.currency, invoice.amount_minor, invoice.amount_sats) == ("USD", 900, 1_000_000)

@@ -33,7 +33,15 @@ from custody.node import node_client
 from custody.services.addresses import deposit_address_new
 from custody.services.deposits import deposit_scan
 from custody.services.wallets import wallet_load_or_create, wallets_setup
-from exchange.services import exchange_rate_current, exchange_rate_fresh, exchange_rate_set
+from exchange.services import (
+    exchange_rate_current,
+    exchange_rate_fresh,
+    exchange_rate_set,
+    pricing_currencies,
+    pricing_rate_current,
+    pricing_rate_fresh,
+    pricing_rate_set,
+)
 from merchants.models import Merchant
 from merchants.services.keys import SCOPES, api_key_issue
 from merchants.services.merchants import merchant_onboard
@@ -52,6 +60,8 @@ CUSTOMERS = [
     ("alice@example.kz", "Aigerim Nurlanovna", "900101400013", 50_000_000),
     ("bob@example.kz", "Bolat Serikov", "850315300019", 20_000_000),
 ]
+# Fiat pricing rates, in cents per BTC, in line with the demo's BTC/KZT rate.
+DEMO_PRICING_RATES = {"USD": 900_00, "EUR": 833_00}
 MERCHANT_OWNER = "shop@example.kz"
 FUNDER = "demo-funder"
 # A tiny valid PDF standing in for a scanned identity document.
@@ -75,6 +85,7 @@ class Command(BaseCommand):
             # day prices again: a rate older than EXCHANGE_RATE_MAX_AGE_S prices nothing).
             mid = current.mid_tiyn_per_btc if current else 450_000 * 100 * 100
             exchange_rate_set(mid_tiyn_per_btc=mid, spread_bp=100, actor=officer)
+        self._pricing_rates(officer)
         wallets_setup()
         self._cold_wallet(User.objects.get(email="operator@alatau.kz"))
         customers = [self._customer(password, officer, *spec) for spec in CUSTOMERS]
@@ -89,6 +100,25 @@ class Command(BaseCommand):
         text = "\n".join(logins) + "\n"
         (VAR / "demo-logins.txt").write_text(text)
         self.stdout.write(text)
+
+    def _pricing_rates(self, officer: User) -> None:
+        """Set the USD and EUR pricing rates (through the service), so USD/EUR invoices price.
+
+        In line with the demo's 450,000 KZT per BTC (about 500 KZT per USD, 540 per EUR);
+        a rate that is out of date is set again at its last value, as the BTC/KZT one is.
+        """
+        for currency, minor_per_btc in DEMO_PRICING_RATES.items():
+            if currency not in pricing_currencies():
+                continue  # not offered in this configuration (PRICING_FIAT_CURRENCIES)
+            try:
+                pricing_rate_fresh(currency=currency)
+            except ServiceUnavailable:
+                current = pricing_rate_current(currency=currency)
+                pricing_rate_set(
+                    currency=currency,
+                    minor_per_btc=current.minor_per_btc if current else minor_per_btc,
+                    actor=officer,
+                )
 
     def _cold_wallet(self, operator: User) -> None:
         """Load the watch-only cold wallet from the development stand-in signer's xpubs."""
