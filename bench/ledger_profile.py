@@ -27,7 +27,9 @@ DB = "alatau_bench_profile"
 def _round_trips(trace_path: str) -> int:
     # libpq's trace: one line per message, "F" (from the client) then the message name.
     with open(trace_path) as trace:
-        return sum(1 for line in trace if "\tF\t" in line and ("\tSync" in line or "\tQuery\t" in line))
+        return sum(
+            1 for line in trace if "\tF\t" in line and ("\tSync" in line or "\tQuery\t" in line)
+        )
 
 
 def main() -> None:

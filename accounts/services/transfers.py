@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import psycopg
-from psycopg.types.numeric import Int8
 from django.db import IntegrityError, connection, models, transaction
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.utils import timezone
+from psycopg.types.numeric import Int8
 
 from accounts.actor import Actor
 from accounts.errors import (
@@ -218,8 +219,10 @@ class _PreparedCursor(psycopg.Cursor[Any]):
 
 def _ledger_cursor() -> Any:
     connection.ensure_connection()
-    # Django's own wrapper around the raw cursor: execute hooks, query log, error mapping.
-    return connection._prepare_cursor(_PreparedCursor(connection.connection))
+    connection.validate_thread_sharing()
+    # Django's own wrappers around the raw cursor: execute hooks, query log, error mapping.
+    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
+    return wrapper(_PreparedCursor(connection.connection), connection)
 
 
 def _typed_params(call: _TransferCall) -> list[Any]:
