@@ -128,6 +128,12 @@ DATABASES = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Server-side prepared statements only where code asks (execute(prepare=True): the single
+# transfer's ledger_transfer call, accounts/services/transfers.py); Django's own queries bind
+# client-side and are never prepared. Behind a transaction-mode pooler that cannot keep
+# prepared statements, set DB_PREPARED_STATEMENTS=false: the call then runs unprepared.
+if env.bool("DB_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
     "TEST_DATABASE_NAME", default="test_alatau"
 )

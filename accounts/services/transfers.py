@@ -8,8 +8,11 @@ import uuid
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import psycopg
 from django.db import IntegrityError, connection, models, transaction
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.utils import timezone
+from psycopg.types.numeric import Int8
 
 from accounts.actor import Actor
 from accounts.errors import (
@@ -190,18 +193,58 @@ class _TransferCall(NamedTuple):
 CAPS_JSON = json.dumps({str(currency): cap for currency, cap in CAP_MINOR.items()})
 
 
+# Every parameter typed, so the call's text and its parameter types are the same every time:
+# one server-side prepared statement per connection, parsed and planned once.
+_LEDGER_TRANSFER_CALL = (
+    "SELECT status, transfer_id, detail FROM ledger_transfer("
+    "%s::int8, %s::int8, %s::int8, %s::text, %s::int8, %s::text, %s::text, %s::text, %s::uuid, "
+    "%s::int4, %s::text, %s::bool, %s::int8, %s::inet, %s::text, %s::timestamptz, %s::jsonb)"
+)
+
+
+class _PreparedCursor(psycopg.Cursor[Any]):
+    """Server-side binding, prepared on first use (Django's cursors bind client-side).
+
+    Django's ``ClientCursor`` merges the parameters into the text, so every call is a new
+    statement the server parses and plans, and the client quotes 17 values. This cursor
+    sends the same text with typed binary parameters; ``prepare=True`` asks psycopg to
+    prepare it (it does so only where ``prepare_threshold`` is set, see bank/settings.py:
+    otherwise the call runs unprepared, with the same result).
+    """
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("prepare", True)
+        return super().execute(query, params, **kwargs)
+
+
+def _ledger_cursor() -> Any:
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    # Django's own wrappers around the raw cursor: execute hooks, query log, error mapping.
+    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
+    return wrapper(_PreparedCursor(connection.connection), connection)
+
+
+def _typed_params(call: _TransferCall) -> list[Any]:
+    # psycopg sends an int as int2, int4 or int8 by its value, and each combination of
+    # types would be a statement of its own: the bigint columns always go as int8.
+    return [
+        Int8(call.debit), Int8(call.credit), Int8(call.amount), call.code,
+        None if call.initiator_id is None else Int8(call.initiator_id), call.key,
+        call.request_hash, call.memo, call.group_id, call.source_type_id, call.source_id,
+        call.allow_frozen, None if call.kzt_value_tiyn is None else Int8(call.kzt_value_tiyn),
+        call.client_address, call.actor_label, call.now, CAPS_JSON,
+    ]  # fmt: skip
+
+
 def _call_ledger_transfer(call: _TransferCall) -> tuple[str, int, str]:
     # Outside a caller's transaction the call runs in autocommit: one statement is
     # one transaction and one round trip, so the row locks are held for the
     # shortest time. Inside one it runs in a savepoint, so a unique-key race
     # (handled by the caller) does not abort the caller's transaction.
     scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-    with scope, connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT status, transfer_id, detail FROM ledger_transfer("
-            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
-            [*call[:13], call.client_address, call.actor_label, call.now, CAPS_JSON],
-        )
+    with scope, _ledger_cursor() as cursor:
+        cursor.execute(_LEDGER_TRANSFER_CALL, _typed_params(call))
         row = cursor.fetchone()
     if row is None or (row[0] in ("ok", "replay") and row[1] is None):
         raise InvariantViolation(f"ledger_transfer returned {row!r}")
