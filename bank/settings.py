@@ -93,7 +93,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "banking.middleware.UserSessionMiddleware",
     "banking.language.CustomerLanguageMiddleware",
-    "bank.db_router.ReadYourWritesMiddleware",
+    "core.db_reads.ReadYourWritesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # AxesMiddleware must be last: it turns lockouts into a response.
@@ -130,13 +130,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
     "TEST_DATABASE_NAME", default="test_alatau"
 )
-# A streaming replica for reads that may lag (bank/db_router.py): statements, reports.
+# A streaming replica for reads that may lag (core/db_reads.py): statements, reports.
 if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
     DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 2
-DATABASE_ROUTERS = ["bank.db_router.PrimaryReplicaRouter"]
+DATABASE_ROUTERS = ["core.db_reads.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -23,8 +23,8 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from accounts.models import Account, AccountKind, User
-from bank import db_router
-from bank.db_router import REPLICA, note_write, read_alias, replica_reads
+from core import db_reads as db_router
+from core.db_reads import REPLICA, note_write, read_alias, replica_reads
 from devtools import pgreplica
 from devtools.pgreplica import Pair
 
