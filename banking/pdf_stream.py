@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from binascii import hexlify
 from typing import Any
 
-from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC, makeToUnicodeCMap
 
@@ -35,6 +35,13 @@ def _text_string(text: str) -> bytes:
     return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode() + b">"
 
 
+class _CodeTable(dict[int, int | None]):
+    """A ``str.translate`` table that deletes every character it has no code for."""
+
+    def __missing__(self, key: int) -> None:
+        return None
+
+
 class StreamedPdf:
     """Draw strings on pages; take the bytes made so far with ``take`` whenever convenient."""
 
@@ -43,7 +50,18 @@ class StreamedPdf:
     ) -> None:
         # Each font gets a short internal prefix; its subsets are /F<n>+<subset>.
         self.fonts = {name: pdfmetrics.getFont(name) for name in fonts}
-        self.prefixes = {name: f"F{n}" for n, name in enumerate(fonts, start=1)}
+        self.prefixes = {name: b"F%d" % n for n, name in enumerate(fonts, start=1)}
+        # Characters with a code in the first subset (the rest deleted: see _encode).
+        self.tables = {name: _CodeTable() for name in fonts}
+        for name, font in self.fonts.items():
+            font.splitString(" ", self)  # this document's subsets, ASCII at its own codes
+            self.tables[name].update(
+                (code, n) for code, n in font.state[self].assignments.items() if n < 256
+            )
+        self.widths = {
+            name: (font.face.charWidths, font.face.defaultWidth)
+            for name, font in self.fonts.items()
+        }
         self.width, self.height = page_size
         self.title, self.author = title, author
         self.offsets: dict[int, int] = {}
@@ -63,28 +81,43 @@ class StreamedPdf:
     def draw(self, x: float, y: float, text: str) -> None:
         if not text:
             return
-        font, prefix, size = (
-            self.fonts[self.font_name],
-            self.prefixes[self.font_name],
-            self.font_size,
-        )
-        parts = [b"BT 1 0 0 1 %s %s Tm" % (fp_str(x).encode(), fp_str(y).encode())]
-        for subset, chunk in font.splitString(text, self):
-            parts.append(
-                b"/%s+%d %s Tf (%s) Tj"
-                % (
-                    prefix.encode(),
-                    subset,
-                    fp_str(size).encode(),
-                    escapePDF(chunk).encode("latin-1"),
-                )
+        prefix, size = self.prefixes[self.font_name], self.font_size
+        runs = self._encode(text)
+        if len(runs) == 1:  # the usual case, without the join
+            shows = b"/%s+%d %.2f Tf <%s> Tj" % (prefix, runs[0][0], size, hexlify(runs[0][1]))
+        else:
+            shows = b" ".join(
+                b"/%s+%d %.2f Tf <%s> Tj" % (prefix, subset, size, hexlify(chunk))
+                for subset, chunk in runs
             )
-        parts.append(b"ET")
-        self.ops.append(b" ".join(parts))
+        self.ops.append(b"BT 1 0 0 1 %.2f %.2f Tm %s ET" % (x, y, shows))
 
     def draw_right(self, x: float, y: float, text: str) -> None:
-        width = self.fonts[self.font_name].stringWidth(text, self.font_size)
-        self.draw(x - width, y, text)
+        widths, missing = self.widths[self.font_name]
+        width = sum([widths.get(code, missing) for code in map(ord, text)])
+        self.draw(x - width * self.font_size / 1000, y, text)
+
+    def _encode(self, text: str) -> list[tuple[int, bytes]]:
+        """The text as (subset, codes) runs of the current font.
+
+        The common case (every character already has a code in the first subset) is one
+        ``str.translate``; the table deletes any character without a code there, so a
+        shorter result (or one that is not Latin-1) sends the text to reportlab's
+        ``splitString``, which assigns codes to new characters.
+        """
+        table = self.tables[self.font_name]
+        coded = text.translate(table)
+        if len(coded) == len(text):
+            try:
+                return [(0, coded.encode("latin-1"))]
+            except UnicodeEncodeError:
+                pass
+        font = self.fonts[self.font_name]
+        runs: list[tuple[int, bytes]] = font.splitString(text, self)
+        for code, n in font.state[self].assignments.items():
+            if n < 256:
+                table[code] = n
+        return runs
 
     def page_end(self) -> None:
         """Write the page just drawn (its content, compressed, and its page object)."""
@@ -100,14 +133,8 @@ class StreamedPdf:
         page = self._new_object()
         self._object(
             page,
-            b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %s %s] /Resources %d 0 R /Contents %d 0 R >>"
-            % (
-                _PAGES,
-                fp_str(self.width).encode(),
-                fp_str(self.height).encode(),
-                _RESOURCES,
-                stream,
-            ),
+            b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %.2f %.2f] /Resources %d 0 R "
+            b"/Contents %d 0 R >>" % (_PAGES, self.width, self.height, _RESOURCES, stream),
         )
         self.pages.append(page)
 
@@ -127,8 +154,7 @@ class StreamedPdf:
             state = font.state.get(self)
             for n, subset in enumerate(state.subsets if state is not None else []):
                 font_refs.append(
-                    b"/%s+%d %d 0 R"
-                    % (self.prefixes[name].encode(), n, self._subset(font, n, subset))
+                    b"/%s+%d %d 0 R" % (self.prefixes[name], n, self._subset(font, n, subset))
                 )
         self._object(
             _RESOURCES, b"<< /ProcSet [/PDF /Text] /Font << " + b" ".join(font_refs) + b" >> >>"
@@ -182,7 +208,7 @@ class StreamedPdf:
             to_unicode,
             b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(cmap) + cmap + b"\nendstream",
         )
-        widths = " ".join(fp_str(face.getCharWidth(code)) for code in subset)
+        widths = " ".join(f"{face.getCharWidth(code):.2f}" for code in subset)
         ref = self._new_object()
         self._object(
             ref,

@@ -125,13 +125,13 @@ class LaggingReadsAdmin:
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         if request.method != "GET":  # a POST to the changelist runs an admin action
-            return super().changelist_view(request, extra_context)  # type: ignore[misc,no-any-return]
+            return super().changelist_view(request, extra_context)  # type: ignore[misc]
         with lagging_reads(user=getattr(request, "user", None)):
             response = super().changelist_view(request, extra_context)  # type: ignore[misc]
             # The list's querysets are lazy: the template evaluates them, so render here.
             if hasattr(response, "render"):
                 response.render()
-            return response  # type: ignore[no-any-return]
+            return response
 
 
 def note_write(*, user: Any) -> None:

@@ -60,11 +60,6 @@ def _fonts() -> tuple[str, str]:
     return FONT, FONT_BOLD
 
 
-def _customer_name(user: Any) -> str:
-    identity = Identity.objects.filter(user=user).exclude(full_name="").first()
-    return identity.full_name if identity is not None else str(user.email)
-
-
 def statement_pdf_response(
     *,
     account: Account,

@@ -16,7 +16,7 @@ import io
 import os
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -190,7 +190,8 @@ def test_reads_fall_back_to_the_primary_while_the_replica_is_down(routed: Pair) 
 def _statement_refs(account: Account, user: User) -> list[str]:
     """The references in the statement's CSV download, read as the view streams it."""
     window = (timezone.now() - timedelta(days=1), timezone.now() + timedelta(days=1))
-    body = b"".join(_csv(account, window, "s.csv", user).streaming_content).decode()
+    response = _csv(account, window, "s.csv", user)
+    body = b"".join(cast(Iterator[bytes], response.streaming_content)).decode()
     return [row[1] for row in csv.reader(io.StringIO(body)) if row[1].startswith("T")]
 
 
