@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Account, Hold, Transfer, User, UserSession
 from core.admin_tools import ReadOnlyAdmin
+from core.db_reads import LaggingReadsAdmin
 from core.money import format_amount
 
 
@@ -58,7 +59,7 @@ class AccountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Transfer)
-class TransferAdmin(ReadOnlyAdmin):
+class TransferAdmin(LaggingReadsAdmin, ReadOnlyAdmin):
     list_display = ["id", "created_at", "code", "amount", "debit_account", "credit_account", "memo"]
     list_filter = ["code", "currency"]
     search_fields = ["debit_account__number", "credit_account__number", "memo", "group_id"]
@@ -71,7 +72,7 @@ class TransferAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Hold)
-class HoldAdmin(ReadOnlyAdmin):
+class HoldAdmin(LaggingReadsAdmin, ReadOnlyAdmin):
     list_display = ["id", "created_at", "account", "code", "amount_minor", "status", "expires_at"]
     list_filter = ["status", "code"]
     search_fields = ["account__number"]

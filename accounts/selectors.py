@@ -181,7 +181,7 @@ def account_statement_stream(
     one REPEATABLE READ, READ ONLY transaction held while the lines are consumed,
     so a transfer committed meanwhile cannot slip in between two chunks and the
     running balance always adds up. Memory stays one chunk whatever the length.
-    ``using`` names the database (``bank.db_router.read_alias``: a replica may serve it).
+    ``using`` names the database (``core.db_reads.lagging_reads``: a replica may serve it).
     """
     db = connections[using]
     outermost = not db.in_atomic_block

@@ -94,7 +94,7 @@ MIDDLEWARE = [
     "bank.middleware_web.WebOTPMiddleware",
     "bank.middleware_web.WebUserSessionMiddleware",
     "bank.middleware_web.WebCustomerLanguageMiddleware",
-    "bank.db_router.ReadYourWritesMiddleware",
+    "core.db_reads.ReadYourWritesMiddleware",
     "bank.middleware_web.WebMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # AxesMiddleware must be last: it turns lockouts into a response.
@@ -137,13 +137,13 @@ if env.bool("DB_PREPARED_STATEMENTS", default=True):
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
     "TEST_DATABASE_NAME", default="test_alatau"
 )
-# A streaming replica for reads that may lag (bank/db_router.py): statements, reports.
+# A streaming replica for reads that may lag (core/db_reads.py): statements, reports.
 if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
     DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 2
-DATABASE_ROUTERS = ["bank.db_router.PrimaryReplicaRouter"]
+DATABASE_ROUTERS = ["core.db_reads.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

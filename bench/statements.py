@@ -86,7 +86,7 @@ def _measure(fmt: str, account_id: int) -> dict[str, Any]:
     tracemalloc.start()
     began = time.perf_counter()
     if fmt == "csv":
-        response: Any = statements._csv(account, window, "bench.csv")
+        response: Any = statements._csv(account, window, "bench.csv", user)
     else:
         response = statement_pdf_response(
             account=account, window=window, start=start, end=end, user=user,

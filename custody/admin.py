@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from accounts.access import acting_user
 from compliance.permissions import has_perm
 from core.admin_tools import ReadOnlyAdmin, ReasonActionForm, call_service, reason_of
+from core.db_reads import LaggingReadsAdmin
 from core.errors import ApplicationError
 from core.http import client_address
 from custody.hotwallet.fees import fee_rate_sat_vb
@@ -47,7 +48,7 @@ class DepositAddressAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Deposit)
-class DepositAdmin(ReadOnlyAdmin):
+class DepositAdmin(LaggingReadsAdmin, ReadOnlyAdmin):
     list_display = ["txid", "vout", "address", "amount_sats", "status", "confirmations", "seen_at"]
     list_filter = ["status"]
     search_fields = ["txid", "address"]

@@ -1,6 +1,6 @@
 """A private PostgreSQL primary and its streaming replica, from the machine's binaries.
 
-For the tests of the read-replica router (``bank/db_router.py``): ``start_pair`` runs
+For the tests of the read-replica router (``core/db_reads.py``): ``start_pair`` runs
 ``initdb`` for a primary in a temporary directory (trust auth on 127.0.0.1, replication
 allowed, ``wal_level=replica``), takes ``pg_basebackup -R`` of it for a hot standby and
 starts both on free ports. The standby replicates the whole cluster, so a database

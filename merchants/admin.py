@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from accounts.access import acting_user
 from accounts.models import User
 from core.admin_tools import ReadOnlyAdmin
+from core.db_reads import LaggingReadsAdmin
 from core.errors import ApplicationError
 from merchants.models import (
     ApiKey,
@@ -128,7 +129,7 @@ class PaymentInline(admin.TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(ReadOnlyAdmin):
+class InvoiceAdmin(LaggingReadsAdmin, ReadOnlyAdmin):
     list_display = [
         "id",
         "merchant",
@@ -151,7 +152,7 @@ class WebhookAdmin(ReadOnlyAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
+class WebhookDeliveryAdmin(LaggingReadsAdmin, ReadOnlyAdmin):
     list_display = [
         "id",
         "webhook",

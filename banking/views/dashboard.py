@@ -12,6 +12,7 @@ from accounts.selectors import customer_accounts
 from accounts.services.twofactor import twofactor_enabled
 from banking.templatetags.bank import movement_detail, movement_label
 from banking.views.custody_panels import dashboard_panels
+from core.db_reads import lagging_reads
 
 RECENT_MAX = 10
 
@@ -39,6 +40,12 @@ def activity_rows(accounts: list[Account], limit: int) -> list[dict[str, object]
     return rows
 
 
+def _recent_activity(user: object, accounts: list[Account]) -> list[dict[str, object]]:
+    """The history panel: may lag, so the replica serves it unless the user just moved money."""
+    with lagging_reads(user=user):
+        return activity_rows(accounts, RECENT_MAX)
+
+
 @customer_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
@@ -46,7 +53,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     identity = Identity.objects.filter(user=user).first()
     context = {
         "accounts": accounts,
-        "activity": activity_rows(accounts, RECENT_MAX),
+        "activity": _recent_activity(user, accounts),
         "identity": identity,
         "frozen": any(a.status == AccountStatus.FROZEN for a in accounts),
         "twofactor_on": twofactor_enabled(user),

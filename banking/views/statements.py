@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import itertools
 from collections.abc import Iterator
+from typing import Any
 
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -20,6 +21,7 @@ from banking.forms import StatementForm
 from banking.services.counterparty import statement_counterparties, stream_counterparties
 from banking.templatetags.bank import movement_label
 from banking.views.statement_pdf import statement_pdf_response
+from core.db_reads import lagging_reads
 from core.money import format_amount
 
 PAGE_LINES = 500
@@ -55,30 +57,32 @@ def statement(request: HttpRequest) -> HttpResponseBase:
         user=current_user(request),
         initial={"start": today.replace(day=1), "end": today},
     )
-    result = None
+    result, lines = None, []
     if params is not None and form.is_valid():
         account = form.cleaned_data["account"]
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
         window = _window(start, end)
         fmt = request.GET.get("format", "")
         if fmt == "csv":
-            return _csv(account, window, _filename(account, start, end, "csv"))
+            return _csv(
+                account, window, _filename(account, start, end, "csv"), current_user(request)
+            )
         if fmt == "pdf":
             return statement_pdf_response(
                 account=account, window=window, start=start, end=end,
                 user=current_user(request), filename=_filename(account, start, end, "pdf"),
                 lines_max=DOWNLOAD_LINES_MAX,
             )  # fmt: skip
-        result = account_statement(
-            account=account, start=window[0], end=window[1], limit=PAGE_LINES
-        )
+        # A statement may lag: the replica serves it unless this customer just moved money.
+        with lagging_reads(user=current_user(request)):
+            result = account_statement(
+                account=account, start=window[0], end=window[1], limit=PAGE_LINES
+            )
+            names = statement_counterparties(account=result.account, lines=result.lines)
+            lines = list(zip(result.lines, names, strict=True))
     elif params is not None and "account" in form.errors:
         # Another customer's account id (or none at all): nothing to show.
         raise Http404("No such account")
-    lines = []
-    if result is not None:
-        names = statement_counterparties(account=result.account, lines=result.lines)
-        lines = list(zip(result.lines, names, strict=True))
     return render(
         request,
         "accounts/statement.html",
@@ -99,32 +103,35 @@ class _Echo:
 
 
 def _csv(
-    account: Account, window: tuple[dt.datetime, dt.datetime], filename: str
+    account: Account, window: tuple[dt.datetime, dt.datetime], filename: str, user: Any
 ) -> StreamingHttpResponse:
     """The CSV, streamed: the header and opening balance go out before any line is read."""
     language = translation.get_language()
     response = StreamingHttpResponse(
-        _csv_rows(account, window, language), content_type="text/csv; charset=utf-8"
+        _csv_rows(account, window, language, user), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
 def _csv_rows(
-    account: Account, window: tuple[dt.datetime, dt.datetime], language: str | None
+    account: Account, window: tuple[dt.datetime, dt.datetime], language: str | None, user: Any
 ) -> Iterator[str]:
     # The rows are made while the response is sent, after the request's middleware ran:
-    # the request's language is set again for them.
-    with translation.override(language):
-        yield from _csv_lines(account, window)
+    # the request's language and the lagging-reads block are set again for them.
+    with translation.override(language), lagging_reads(user=user) as using:
+        yield from _csv_lines(account, window, using)
 
 
-def _csv_lines(account: Account, window: tuple[dt.datetime, dt.datetime]) -> Iterator[str]:
+def _csv_lines(
+    account: Account, window: tuple[dt.datetime, dt.datetime], using: str
+) -> Iterator[str]:
     cur = account.currency
     writer = csv.writer(_Echo())
     for stream in account_statement_stream(
-        account=account, start=window[0], end=window[1], lines_max=DOWNLOAD_LINES_MAX
-    ):
+        account=account, start=window[0], end=window[1], lines_max=DOWNLOAD_LINES_MAX,
+        using=using,
+    ):  # fmt: skip
         header = ["date", "reference", "description", "counterparty", "amount", "currency"]
         yield writer.writerow([*header, "balance"])
         opening = format_amount(stream.opening_minor, cur)

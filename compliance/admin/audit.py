@@ -7,10 +7,11 @@ from django.utils.translation import gettext_lazy
 
 from audit.models import AuditEvent
 from core.admin_tools import ReadOnlyAdmin
+from core.db_reads import LaggingReadsAdmin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(LaggingReadsAdmin, ReadOnlyAdmin):
     list_display = [
         "seq",
         "created_at",

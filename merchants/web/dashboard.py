@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import acting_user
+from core.db_reads import lagging_reads
 from merchants.models import Merchant
 from merchants.selectors_sales import (
     pending_payouts,
@@ -24,11 +25,11 @@ from merchants.web.forms import SettlementForm
 @require_GET
 @merchant_required
 def dashboard(request: HttpRequest, merchant: Merchant) -> HttpResponse:
-    takings = store_takings_periods(merchant=merchant)
-    return render(
-        request,
-        "merchant/dashboard.html",
-        {
+    # Figures that may lag (the replica when usable; the primary after the merchant's own
+    # write). The selectors return lists, so nothing is read after the block.
+    with lagging_reads(user=request.user):
+        takings = store_takings_periods(merchant=merchant)
+        context = {
             "merchant": merchant,
             "balances": store_balances(merchant=merchant),
             "today": takings["today"],
@@ -36,8 +37,8 @@ def dashboard(request: HttpRequest, merchant: Merchant) -> HttpResponse:
             "invoices": recent_invoices(merchant=merchant),
             "payouts": pending_payouts(merchant=merchant),
             "settlement_form": SettlementForm(initial={"settle_to_kzt": merchant.settle_to_kzt}),
-        },
-    )
+        }
+    return render(request, "merchant/dashboard.html", context)
 
 
 @require_POST

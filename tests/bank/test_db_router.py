@@ -12,8 +12,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import Client
 
 from accounts.models import Account, User
-from bank import db_router
-from bank.db_router import REPLICA, note_write, read_alias, replica_reads
+from core import db_reads as db_router
+from core.db_reads import REPLICA, note_write, read_alias, replica_reads
 
 
 def _free_port() -> int:

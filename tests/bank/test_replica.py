@@ -11,9 +11,12 @@ replay; waits for replication commit with ``remote_apply`` (no sleeping).
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 from collections.abc import Iterator
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -21,15 +24,18 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.utils import timezone
 
-from accounts.models import Account, AccountKind, User
-from bank import db_router
-from bank.db_router import REPLICA, note_write, read_alias, replica_reads
+from accounts.models import Account, AccountKind, Identity, Transfer, User
+from banking.views.statements import _csv
+from core import db_reads as db_router
+from core.db_reads import REPLICA, note_write, read_alias, replica_reads
 from devtools import pgreplica
 from devtools.pgreplica import Pair
+from merchants.models import Merchant
 
 DBNAME = "alatau_replica_test"
-_MODELS = (ContentType, Permission, Group, User, Account)
+_MODELS = (ContentType, Permission, Group, User, Account, Identity, Transfer, Merchant)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +87,7 @@ def routed(pair: Pair, settings: Any, django_db_blocker: Any) -> Iterator[Pair]:
 
 def _create_tables() -> None:
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute("SELECT to_regclass('accounts_account') IS NOT NULL")
+        cursor.execute("SELECT to_regclass('accounts_transfer') IS NOT NULL")
         row = cursor.fetchone()
     if row and row[0]:
         return
@@ -179,3 +185,54 @@ def test_reads_fall_back_to_the_primary_while_the_replica_is_down(routed: Pair) 
     pgreplica.wait_replayed(routed)
     with replica_reads() as alias:
         assert Account.objects.get(pk=account.pk)._state.db == REPLICA
+
+
+def _statement_refs(account: Account, user: User) -> list[str]:
+    """The references in the statement's CSV download, read as the view streams it."""
+    window = (timezone.now() - timedelta(days=1), timezone.now() + timedelta(days=1))
+    response = _csv(account, window, "s.csv", user)
+    body = b"".join(cast(Iterator[bytes], response.streaming_content)).decode()
+    return [row[1] for row in csv.reader(io.StringIO(body)) if row[1].startswith("T")]
+
+
+def _transfer(source: Account, target: Account, amount_minor: int) -> Transfer:
+    # Straight into the table: this database has neither the posting function nor audit.
+    (transfer,) = Transfer.objects.bulk_create(
+        [Transfer(debit_account=source, credit_account=target, amount_minor=amount_minor,
+                  currency="KZT", code="internal")]
+    )  # fmt: skip
+    return transfer
+
+
+def test_a_statement_is_read_from_the_standby_and_from_the_primary_after_own_transfer(
+    routed: Pair,
+) -> None:
+    customer, other = _user(), _user()
+    mine, theirs = _account(owner=customer), _account(owner=other)
+    first = _transfer(theirs, mine, 5_00)
+    pgreplica.wait_replayed(routed)
+    _pause(routed)
+    moved = _transfer(mine, theirs, 1_00)  # committed on the primary, not yet on the standby
+    # Someone else's transfer: the customer's statement comes from the lagging standby.
+    assert _statement_refs(mine, customer) == [f"T{first.pk}"]
+    note_write(user=customer)  # the customer moved money (the middleware notes it)
+    assert _statement_refs(mine, customer) == [f"T{first.pk}", f"T{moved.pk}"]
+    assert _statement_refs(theirs, other) == [f"T{first.pk}"]  # others still on the standby
+    _resume(routed)
+    cache.delete(f"db:last-write-lsn:{customer.pk}")
+
+
+def test_a_statement_falls_back_to_the_primary_while_the_standby_is_down(routed: Pair) -> None:
+    customer = _user()
+    mine = _account(owner=customer)
+    pgreplica.wait_replayed(routed)
+    _pause(routed)
+    moved = _transfer(_account(), mine, 2_00)  # only the primary has it
+    assert _statement_refs(mine, customer) == []  # the standby answers, and lags
+    connections[REPLICA].connect()
+    routed.replica.stop()
+    try:
+        assert _statement_refs(mine, customer) == [f"T{moved.pk}"]  # the primary answered
+        assert db_router._down_until["at"] > 0
+    finally:
+        routed.replica.start()

@@ -74,3 +74,24 @@ def test_pdf_of_many_pages_has_the_customers_name_and_every_page_number(
         assert f"page {number}" in page.extract_text()
     assert "Closing balance" in pages[-1].extract_text()
     assert "200.00" in pages[-1].extract_text()
+
+
+def test_pdf_sends_its_header_first_and_its_pages_while_drawing(
+    customer: User, customer_client: Client
+) -> None:
+    kzt = account_of(customer, "KZT")
+    source = system_account("external", "KZT")
+    transfer_batch_create(
+        transfers=[TransferSpec(source.pk, kzt.pk, 1_00, "adjustment") for _ in range(1_200)]
+    )
+    response: Any = customer_client.get("/statement/", _params(kzt.pk, "pdf"))
+    blocks = iter(response.streaming_content)
+    first = next(blocks)  # before any line is read: the file's header alone
+    assert first.startswith(b"%PDF-1.4") and b"/Type /Page" not in first
+    rest = list(blocks)
+    # The pages of each chunk of 500 lines go out as drawn; the cross-reference table last.
+    assert len(rest) >= 4 and b"/Type /Page " in rest[0] and b"xref" not in rest[0]
+    assert b"startxref" in rest[-1]
+    pages = PdfReader(io.BytesIO(first + b"".join(rest))).pages
+    assert len(pages) >= 15
+    assert "Closing balance" in pages[-1].extract_text()

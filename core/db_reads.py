@@ -1,9 +1,11 @@
 """Reads that may lag go to a PostgreSQL streaming replica; everything else to the primary.
 
 Only reads that are allowed to lag (statements, reports, admin lists, the merchant
-dashboard) ask for the replica, explicitly: ``read_alias(user=...)`` returns the alias
-to pass to ``.using()`` (or to a selector's ``using``), and ``replica_reads(user=...)``
-routes the ORM reads inside a block. Every write and every read that decides a write
+dashboard) ask for the replica, explicitly: ``lagging_reads(user=...)`` routes the ORM
+reads inside a block (and yields the alias, to pass to a selector's ``using``);
+``read_alias(user=...)`` only picks the alias; ``LaggingReadsAdmin`` does it for an
+admin changelist. It lives in ``core`` so that every app's doors can use it (apps may
+not import ``bank``); settings install the router and the middleware from here. Every write and every read that decides a write
 (balances, limits, idempotency) stays on the primary whatever this module says.
 
 Read-your-writes: after a request that may have written (any non-safe HTTP method of a
@@ -21,9 +23,9 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -31,6 +33,8 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.http import HttpRequest, HttpResponse
 
 logger = logging.getLogger("alatau.db")
+
+T = TypeVar("T")
 
 REPLICA = "replica"
 REPLICA_RETRY_S = 30.0
@@ -84,14 +88,50 @@ def read_alias(*, user: Any | None = None) -> str:
 
 
 @contextmanager
-def replica_reads(*, user: Any | None = None) -> Iterator[str]:
-    """Route the ORM reads of the block to ``read_alias(user=user)``; yield that alias."""
+def lagging_reads(*, user: Any | None = None) -> Iterator[str]:
+    """Route the ORM reads of the block to ``read_alias(user=user)``; yield that alias.
+
+    Only for reads that may lag and decide no write: a form that writes, a balance that
+    a movement checks, an idempotency lookup stay outside (on the primary).
+    """
     alias = read_alias(user=user)
     token = _routing.set(alias)
     try:
         yield alias
     finally:
         _routing.reset(token)
+
+
+replica_reads = lagging_reads  # the name the router's first tests used
+
+
+def lagging_iter(items: Iterable[T], *, user: Any | None = None) -> Iterator[T]:
+    """Iterate ``items`` (a streamed response's body) with its reads on ``lagging_reads``.
+
+    A streaming response's body runs after the view returned, outside any block the
+    view opened, so the block is opened again around the iteration itself.
+    """
+    with lagging_reads(user=user):
+        yield from items
+
+
+class LaggingReadsAdmin:
+    """ModelAdmin mixin: the changelist (a list that may lag) reads from the replica.
+
+    Only the changelist shown (GET): the change form, its save and the admin actions (a
+    POST to the changelist) run on the primary, because what they read decides a write.
+    Put it first in the bases so that its ``changelist_view`` wraps the admin's.
+    """
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        if request.method != "GET":  # a POST to the changelist runs an admin action
+            return super().changelist_view(request, extra_context)  # type: ignore[misc]
+        with lagging_reads(user=getattr(request, "user", None)):
+            response = super().changelist_view(request, extra_context)  # type: ignore[misc]
+            # The list's querysets are lazy: the template evaluates them, so render here.
+            if hasattr(response, "render"):
+                response.render()
+            return response
 
 
 def note_write(*, user: Any) -> None:
@@ -107,7 +147,7 @@ def note_write(*, user: Any) -> None:
 
 
 class PrimaryReplicaRouter:
-    """Writes and migrations on the primary; reads on the replica only inside ``replica_reads``."""
+    """Writes and migrations on the primary; reads on the replica only inside ``lagging_reads``."""
 
     def db_for_read(self, model: Any, **hints: Any) -> str | None:
         return _routing.get()
