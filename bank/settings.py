@@ -342,6 +342,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # The deposit listeners' outbox: calls that failed are retried until they succeed.
     "custody-deposit-listeners": {"task": "custody.tasks.deposit_listeners", "schedule": 30.0},
+    # PayoutUpdated webhooks for withdrawals that moved (custody's hook sends most at once).
+    "merchants-payouts-observe": {"task": "merchants.tasks.payouts_observe", "schedule": 30.0},
 }
 
 # Compliance (compliance/). Thresholds of the screening rules live in the database

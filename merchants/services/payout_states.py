@@ -155,8 +155,8 @@ def payout_approve(
             checked=checked if checked and checked.given == row.destination else None,
             greenfield_payout=row,
         )
-        row.state = PayoutState.AWAITING_PAYMENT
-        row.save(update_fields=["payout", "state", "updated_at"])
+        row.state = row.notified_state = PayoutState.AWAITING_PAYMENT
+        row.save(update_fields=["payout", "state", "notified_state", "updated_at"])
         audit_record(actor=actor, action="payout.approve", obj=row, data={"revision": revision})
         payout_event(row, WebhookEvent.PAYOUT_APPROVED)
     return row
@@ -192,8 +192,8 @@ def payout_cancel(
                 raise PayoutInvalidState("The bank is already sending this payout.") from None
         elif row.state != PayoutState.AWAITING_APPROVAL:
             raise PayoutInvalidState(f"The payout is {row.state}; it cannot be cancelled.")
-        row.state = PayoutState.CANCELLED
-        row.save(update_fields=["state", "updated_at"])
+        row.state = row.notified_state = PayoutState.CANCELLED
+        row.save(update_fields=["state", "notified_state", "updated_at"])
         audit_record(actor=actor, action="payout.cancel", obj=row, data={"reason": reason})
         payout_event(row, WebhookEvent.PAYOUT_UPDATED)
     return row

@@ -163,6 +163,7 @@ def _greenfield_payout_record(payout: Payout) -> PullPaymentPayout:
         destination=payout.address,
         amount_sats=payout.amount_sats,
         state=PayoutState.AWAITING_PAYMENT,
+        notified_state=PayoutState.AWAITING_PAYMENT,
         payout=payout,
     )
     payout_event(row, WebhookEvent.PAYOUT_CREATED)

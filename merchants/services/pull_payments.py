@@ -358,8 +358,8 @@ def pull_payment_archive(*, merchant: Merchant, pull_payment_id: str, actor: Any
             pull.save(update_fields=["archived"])
             waiting = list(pull.payouts.filter(state=PayoutState.AWAITING_APPROVAL))
             for row in waiting:
-                row.state = PayoutState.CANCELLED
-                row.save(update_fields=["state", "updated_at"])
+                row.state = row.notified_state = PayoutState.CANCELLED
+                row.save(update_fields=["state", "notified_state", "updated_at"])
                 payout_event(row, WebhookEvent.PAYOUT_UPDATED)
             audit_record(actor=actor, action="pull_payment.archive", obj=pull,
                          data={"cancelled": [r.id for r in waiting]})  # fmt: skip
