@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from django.db import transaction
 
@@ -32,7 +33,7 @@ def withdrawals_changed(withdrawal_ids: Iterable[int]) -> None:
     if not ids or not _OBSERVERS:
         return
     for name, observer in list(_OBSERVERS.items()):
-        transaction.on_commit(lambda o=observer, n=name: _call(n, o, ids), robust=True)
+        transaction.on_commit(partial(_call, name, observer, ids), robust=True)
 
 
 def _call(name: str, observer: Callable[[list[int]], object], ids: list[int]) -> None:

@@ -27,7 +27,7 @@ OBSERVE_MAX = 500
 # Told of these, a payout cannot move again: it leaves the scan for good.
 TERMINAL = (PayoutState.COMPLETED, PayoutState.CANCELLED)
 # The order of the states an approved payout goes through; it never moves back.
-_RANK = {
+_RANK: dict[str, int] = {
     PayoutState.AWAITING_PAYMENT: 0,
     PayoutState.IN_PROGRESS: 1,
     PayoutState.COMPLETED: 2,
@@ -61,7 +61,7 @@ def payouts_observe(*, withdrawal_ids: list[int] | None = None, limit: int = OBS
     sent = 0
     for payout_id, notified, withdrawal_id in pairs:
         # A cheap look without a lock first: most open payouts have not moved.
-        if _state_of(statuses.get(withdrawal_id)) != notified:
+        if _state_of(statuses.get(int(withdrawal_id or 0))) != notified:
             sent += int(_observe_one(payout_id))
     return sent
 
@@ -88,7 +88,7 @@ def _observe_one(payout_id: str) -> bool:
         if row is None or row.state != PayoutState.AWAITING_PAYMENT or row.payout is None:
             return False  # another observer holds it (it will send), or cancelled meanwhile
         status = (
-            Withdrawal.objects.filter(pk=row.payout.withdrawal_id)
+            Withdrawal.objects.filter(pk=int(row.payout.withdrawal_id or 0))
             .values_list("status", flat=True)
             .first()
         )

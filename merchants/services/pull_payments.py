@@ -326,7 +326,7 @@ def destination_free_check(*, merchant: Merchant, address: str) -> None:
     )
     if any(state == PayoutState.AWAITING_APPROVAL or wid is None for state, wid in rows):
         raise DuplicateDestination()
-    approved = [wid for _, wid in rows]
+    approved = [int(wid) for _, wid in rows if wid is not None]
     if (
         len(approved)
         > Withdrawal.objects.filter(pk__in=approved, status__in=WITHDRAWAL_DONE).count()

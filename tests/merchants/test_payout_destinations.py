@@ -128,7 +128,7 @@ def test_a_complete_claim_passes_screening_at_approval(api: APIClient, merchant:
     approved = api.post(f"/api/v1/payouts/{claim['id']}", {"revision": 0}, format="json")
     assert approved.status_code == 200, approved.content
     withdrawal = Withdrawal.objects.get(pk=approved.json()["withdrawalId"])
-    assert withdrawal.travel_rule["provider_name"] == "Kaspi"
+    assert (withdrawal.travel_rule or {})["provider_name"] == "Kaspi"
     # Screened without the travel-rule finding: not sent to review for want of data.
     assert "travel_rule" not in str(withdrawal.screening), withdrawal.screening
     assert withdrawal.status == WithdrawalStatus.APPROVED
