@@ -62,7 +62,7 @@ def payouts_observe(*, withdrawal_ids: list[int] | None = None, limit: int = OBS
     for payout_id, notified, withdrawal_id in pairs:
         # A cheap look without a lock first: most open payouts have not moved.
         if _state_of(statuses.get(int(withdrawal_id or 0))) != notified:
-            sent += int(_observe_one(payout_id))
+            sent += int(payout_observe(payout_id=payout_id))
     return sent
 
 
@@ -76,8 +76,11 @@ def _state_of(withdrawal_status: str | None) -> str:
     return payout_state(probe, withdrawal_status)
 
 
-def _observe_one(payout_id: str) -> bool:
-    """Under the payout's row lock: compare, set ``notified_state``, emit. True if sent."""
+def payout_observe(*, payout_id: str) -> bool:
+    """Under the payout's row lock: compare, set ``notified_state``, emit. True if sent.
+
+    Safe to call any number of times, at once too: a change is sent by one call only.
+    """
     with transaction.atomic():
         row = (
             PullPaymentPayout.objects.select_for_update(of=("self",), skip_locked=True)

@@ -74,11 +74,12 @@ def test_a_destination_with_an_active_payout_is_refused_until_it_ends(
 @pytest.mark.insider
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_claims_to_one_destination_one_wins(merchant: Merchant) -> None:
-    pull = _pull(merchant)
+    # Six pull payments: a claim locks its own pull payment only, so the claims race.
+    pulls = [_pull(merchant) for _ in range(6)]
     address = regtest_address(3)
 
     def claim(i: int) -> PullPaymentPayout:
-        return payout_create(pull_payment_id=pull, merchant=None, destination=address,
+        return payout_create(pull_payment_id=pulls[i], merchant=None, destination=address,
                              amount="0.001", payout_method=None)  # fmt: skip
 
     results = run_threads(6, claim)

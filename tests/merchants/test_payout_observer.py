@@ -17,7 +17,7 @@ from custody.services.batches import (
     withdrawal_batch_create,
 )
 from merchants.models import Merchant, PullPaymentPayout, WebhookDelivery
-from merchants.services.payout_observer import payouts_observe
+from merchants.services.payout_observer import payout_observe, payouts_observe
 from tests.conftest import fund, run_threads
 from tests.custody.conftest import Chain, chain, hot_funded, own_hot_wallet  # noqa: F401
 from tests.merchants.conftest import Greenfield, allow_list, owner_verified, store_url
@@ -123,8 +123,10 @@ def test_concurrent_observers_send_each_change_once(api: APIClient, merchant: Me
     moved_without_hook(withdrawal_id, WithdrawalStatus.BATCHED)  # no hook: nothing sent yet
     assert _updates(row.id) == []
 
-    results = run_threads(6, lambda i: payouts_observe())
-    assert sorted(results) == [0, 0, 0, 0, 0, 1], results
+    # Each of six observers of this one payout reads it and tries; one sends.
+    sent = run_threads(6, lambda i: payout_observe(payout_id=row.id))
+    assert sorted(sent) == [False] * 5 + [True], sent
+    assert [payout_observe(payout_id=row.id), payouts_observe()] == [False, 0]  # repeated
     assert _updates(row.id) == ["InProgress"]
     Withdrawal.objects.filter(pk=withdrawal_id).update(status=WithdrawalStatus.FAILED)
     results = run_threads(6, lambda i: payouts_observe())
