@@ -349,6 +349,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # The deposit listeners' outbox: calls that failed are retried until they succeed.
     "custody-deposit-listeners": {"task": "custody.tasks.deposit_listeners", "schedule": 30.0},
+    # PayoutUpdated webhooks for withdrawals that moved (custody's hook sends most at once).
+    "merchants-payouts-observe": {"task": "merchants.tasks.payouts_observe", "schedule": 30.0},
 }
 
 # Compliance (compliance/). Thresholds of the screening rules live in the database
@@ -418,6 +420,9 @@ LOGGING = {
 
 # Merchant API (merchants/): per-key rate limit, public base of checkout links,
 # on-chain invoice addresses, the deposit listener, periodic expiry and webhook sweeps.
+# The block explorer page of a transaction, shown as a payout's ``paymentProof.link``
+# (e.g. "https://mempool.space/tx/{txid}"); empty: no link (regtest, or none wanted).
+PAYOUT_TX_LINK = env.str("PAYOUT_TX_LINK", default="")
 MERCHANT_API_RATE = env.str("MERCHANT_API_RATE", default="600/min")
 # Failed API-key authentications per client address; public pull-payment paths per client.
 MERCHANT_API_AUTH_FAILURE_RATE = env.str("MERCHANT_API_AUTH_FAILURE_RATE", default="30/min")

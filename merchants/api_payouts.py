@@ -25,11 +25,10 @@ from merchants.api import (
 )
 from merchants.api_errors import MissingPermission
 from merchants.api_params import bool_param
-from merchants.api_pull import PAYOUT_EXAMPLE, PAYOUT_ID, ClaimIn, PullPayoutOut
+from merchants.api_pull import PAYOUT_EXAMPLE, PAYOUT_ID, ClaimIn, PullPayoutOut, travel_rule_in
 from merchants.auth import IsApiKey
 from merchants.models import Merchant, PayoutState
 from merchants.presenters_pull import payouts_page
-from merchants.serializers import TravelRuleIn
 from merchants.services import payout_states
 from merchants.services.keys import (
     SCOPE_CREATE_PULL,
@@ -47,11 +46,6 @@ class StorePayoutIn(ClaimIn):
     pullPaymentId = serializers.CharField(required=False, allow_null=True, max_length=32)
     approved = serializers.BooleanField(required=False, allow_null=True)
     metadata = serializers.DictField(required=False, allow_null=True)
-    travelRule = TravelRuleIn(
-        required=False,
-        allow_null=True,
-        help_text="Alatau: beneficiary data, required at or above the travel-rule threshold.",
-    )
 
     def validate_metadata(self, value: Any) -> Any:
         if value is not None and len(str(value)) > 4000:
@@ -74,16 +68,6 @@ class ApproveIn(serializers.Serializer):
 class MarkIn(serializers.Serializer):
     state = serializers.ChoiceField(choices=PayoutState.values)
     paymentProof = serializers.DictField(required=False, allow_null=True)
-
-
-def _travel(data: dict[str, Any] | None) -> dict[str, str] | None:
-    if not data:
-        return None
-    return {
-        "beneficiary_name": data["beneficiaryName"],
-        "wallet": data["wallet"],
-        "provider_name": data.get("providerName", ""),
-    }
 
 
 def _one(merchant: Merchant, payout_id: str) -> dict[str, Any]:
@@ -166,7 +150,7 @@ class StorePayoutsApi(MerchantApiView):
                 pull_payment_id=data.get("pullPaymentId"),
                 approved=bool(data.get("approved")),
                 metadata=data.get("metadata"),
-                travel_rule=_travel(data.get("travelRule")),
+                travel_rule=travel_rule_in(data.get("travelRule")),
                 actor=merchant.owner,
                 client_address=client_ip(request),
             )

@@ -29,7 +29,7 @@ from merchants.api_params import bool_param
 from merchants.auth import ClientRateThrottle
 from merchants.models import PayoutState, PullPayment
 from merchants.presenters_pull import payouts_page, pull_payment_json
-from merchants.serializers import AmountField
+from merchants.serializers import AmountField, TravelRuleIn
 from merchants.services import pull_payments as pull_services
 from merchants.services.keys import (
     SCOPE_ARCHIVE_PULL,
@@ -147,6 +147,24 @@ class ClaimIn(serializers.Serializer):
     destination = serializers.CharField(max_length=100)
     amount = AmountField(required=False, allow_null=True)
     payoutMethodId = serializers.CharField(required=False, allow_null=True, max_length=40)
+    # Alatau's own, beside BTCPay's fields: the beneficiary data the travel rule asks for.
+    travelRule = TravelRuleIn(
+        required=False,
+        allow_null=True,
+        help_text="Alatau: beneficiary data, required at or above the travel-rule threshold "
+        "(422 at `travelRule` if missing, at `travelRule.<field>` if incomplete).",
+    )
+
+
+def travel_rule_in(data: dict[str, Any] | None) -> dict[str, str] | None:
+    """``travelRule`` of a body in the names compliance checks (``travel_rule_validate``)."""
+    if not data:
+        return None
+    return {
+        "beneficiary_name": data["beneficiaryName"],
+        "wallet": data["wallet"],
+        "provider_name": data.get("providerName", ""),
+    }
 
 
 class PullPayoutOut(serializers.Serializer):
@@ -167,7 +185,10 @@ class PullPayoutOut(serializers.Serializer):
     state = serializers.ChoiceField(choices=PayoutState.values)
     metadata = serializers.DictField()
     paymentProof = serializers.DictField(
-        required=False, help_text="Only when the store gave one with `mark`."
+        required=False,
+        help_text="Once the bank broadcast the payout, BTCPay's on-chain proof "
+        '`{"proofType": "PayoutTransactionOnChainBlob", "transactionId", "candidates", '
+        '"link"}`; before, the proof the store gave with `mark`, if any.',
     )
     kind = serializers.CharField(help_text="Alatau: OnChain.")
     amount = serializers.CharField(help_text="Alatau: the BTC amount.")
@@ -425,6 +446,7 @@ class PullPaymentPayoutsApi(PublicPullApiView):
                 destination=data["destination"],
                 amount=data.get("amount"),
                 payout_method=data.get("payoutMethodId"),
+                travel_rule=travel_rule_in(data.get("travelRule")),
             )
             return Response(payouts_page(pull.payouts.filter(pk=row.id))[0])
 

@@ -10,8 +10,14 @@ class MerchantsConfig(AppConfig):
         from django.conf import settings
         from django.db.models.signals import post_delete, post_save
 
+        from custody.services.withdrawal_observers import withdrawal_observer_register
         from merchants.models import ApiKey, Merchant
         from merchants.services.key_cache import generation_bump
+        from merchants.services.payout_observer import payouts_observe_withdrawals
+
+        # PayoutUpdated right after the bank's withdrawal behind a payout moves on
+        # (``merchants.tasks.payouts_observe`` catches up on anything missed).
+        withdrawal_observer_register("merchants.payouts", payouts_observe_withdrawals)
 
         # Any change to a key, a merchant or a user drops every process's cached keys.
         for model in (ApiKey, Merchant, settings.AUTH_USER_MODEL):

@@ -33,6 +33,7 @@ class MerchantErrorCode(StrEnum):
     FUNDS_UNCONFIRMED = "funds_unconfirmed"
     OLD_REVISION = "old_revision"
     OVERDRAFT = "overdraft"
+    DUPLICATE_DESTINATION = "duplicate_destination"
     ARCHIVED = "archived"
     EXPIRED = "expired"
     NOT_STARTED = "not_started"
@@ -162,6 +163,14 @@ class ClaimOverdraft(ApplicationError):
     """The claim is more than what is left of the pull payment."""
 
     code = MerchantErrorCode.OVERDRAFT
+
+
+class DuplicateDestination(ApplicationError):
+    """This address is already used for another payout"""
+
+    # BTCPay's code and message (``ClaimResult.Duplicate``): the destination has a
+    # payout that is neither completed nor cancelled.
+    code = MerchantErrorCode.DUPLICATE_DESTINATION
 
 
 class PullPaymentArchived(ApplicationError):

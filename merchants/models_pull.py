@@ -89,6 +89,11 @@ class PullPaymentPayout(models.Model):
     payout = models.OneToOneField(
         "merchants.Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="claim"
     )
+    # The last state the store's webhooks were told of (``payout_observer``): compared and
+    # set under the row lock, so each change of the withdrawal behind it is sent once.
+    notified_state = models.CharField(
+        max_length=20, choices=PayoutState.choices, default=PayoutState.AWAITING_APPROVAL
+    )
     revision = models.PositiveIntegerField(default=0)
     metadata = models.JSONField(default=dict, blank=True)
     payment_proof = models.JSONField(null=True, blank=True)
@@ -105,6 +110,17 @@ class PullPaymentPayout(models.Model):
             models.CheckConstraint(
                 condition=Q(amount_sats__gt=0), name="pull_payout_amount_positive"
             ),
+        ]
+        indexes = [
+            # The observer's scan: approved payouts not yet told Completed or Cancelled.
+            models.Index(
+                fields=["notified_state"],
+                name="pull_payout_observe_idx",
+                condition=Q(state="AwaitingPayment")
+                & Q(notified_state__in=["AwaitingPayment", "InProgress"]),
+            ),
+            # The duplicate-destination check.
+            models.Index(fields=["merchant", "destination"], name="pull_payout_dest_idx"),
         ]
 
     def __str__(self) -> str:

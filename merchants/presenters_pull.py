@@ -9,7 +9,7 @@ from django.urls import reverse
 from custody.models import Withdrawal
 from merchants.models import PayoutState, PullPayment, PullPaymentPayout
 from merchants.presenters import btc, public_url, unix
-from merchants.services.payout_states import payout_state
+from merchants.services.payout_states import payout_proof, payout_state
 from merchants.services.pull_payments import PAYOUT_METHOD
 
 
@@ -31,11 +31,18 @@ def pull_payment_json(pull: PullPayment) -> dict[str, Any]:
     }
 
 
-def payout_json(row: PullPaymentPayout, withdrawal_status: str | None) -> dict[str, Any]:
-    """``PayoutData``; ``kind``, ``amount``, ``withdrawalId``, ``status`` are Alatau's extras."""
+def payout_json(
+    row: PullPaymentPayout, withdrawal_status: str | None, txid: str | None = None
+) -> dict[str, Any]:
+    """``PayoutData``; ``kind``, ``amount``, ``withdrawalId``, ``status`` are Alatau's extras.
+
+    ``paymentProof`` is the bank's transaction once broadcast (``txid`` of the withdrawal's
+    batch), else what the store gave with ``mark``, else absent.
+    """
     approved = row.payout_id is not None
     withdrawal = row.payout.withdrawal_id if row.payout else None
-    proof = {"paymentProof": row.payment_proof} if row.payment_proof else {}
+    shown = payout_proof(row, withdrawal_status, txid)
+    proof = {"paymentProof": shown} if shown else {}
     return {
         **proof,
         "id": row.id,
@@ -59,13 +66,15 @@ def payout_json(row: PullPaymentPayout, withdrawal_status: str | None) -> dict[s
 
 
 def payouts_json(rows: list[PullPaymentPayout]) -> list[dict[str, Any]]:
-    """Several payouts, their withdrawals' statuses read in one query."""
+    """Several payouts, their withdrawals' statuses and txids read in one query."""
     ids = [r.payout.withdrawal_id for r in rows if r.payout and r.payout.withdrawal_id]
-    statuses = dict(Withdrawal.objects.filter(pk__in=ids).values_list("pk", "status"))
+    found = Withdrawal.objects.filter(pk__in=ids).values_list("pk", "status", "batch__txid")
+    withdrawals = {pk: (status, txid) for pk, status, txid in found}
     out = []
     for row in rows:
         withdrawal = row.payout.withdrawal_id if row.payout else None
-        out.append(payout_json(row, statuses.get(withdrawal or 0)))
+        status, txid = withdrawals.get(withdrawal or 0, (None, None))
+        out.append(payout_json(row, status, txid))
     return out
 
 

@@ -8,6 +8,7 @@ from celery import shared_task
 
 from merchants.services.idempotency import idempotency_purge
 from merchants.services.invoices import invoice_expire_due
+from merchants.services.payout_observer import payouts_observe as payouts_observe_service
 from merchants.services.settlement import kzt_settlements_due
 from merchants.services.webhooks import (
     ATTEMPTS_MAX,
@@ -49,3 +50,9 @@ def idempotency_purge_old() -> int:
 def kzt_settle_due() -> int:
     """Settle to KZT the invoices whose automatic exchange was deferred (periodic)."""
     return kzt_settlements_due()
+
+
+@shared_task(ignore_result=True)
+def payouts_observe() -> int:
+    """Send PayoutUpdated for payouts whose withdrawal moved (periodic catch-up, ~30 s)."""
+    return payouts_observe_service()

@@ -43,6 +43,7 @@ from custody.hotwallet.kinds import SpendKind
 from custody.models import BatchStatus, Wallet, Withdrawal, WithdrawalBatch, WithdrawalStatus
 from custody.node import NodeClient, btc, hot_wallet
 from custody.services.freeze import batch_hold_reason
+from custody.services.withdrawal_observers import withdrawals_changed
 
 logger = logging.getLogger("alatau.custody.batches")
 
@@ -110,6 +111,7 @@ def _commit(withdrawals: list[Withdrawal], built: BuiltTx, fee_rate: int) -> Wit
             withdrawal.batch = batch
             withdrawal.vout = vout_of[withdrawal.pk]
         Withdrawal.objects.bulk_update(locked, ["status", "batch", "vout", "updated_at"])
+        withdrawals_changed(w.pk for w in locked)
         audit_record(
             actor=None, action="withdrawal_batch.create", obj=batch,
             data={"txid": batch.txid, "withdrawals": [w.pk for w in locked],
@@ -132,6 +134,7 @@ def _fail_invalid_addresses(client: NodeClient, withdrawals: list[Withdrawal]) -
             withdrawal.status = WithdrawalStatus.FAILED
             withdrawal.decision_reason = "The node refused the destination address."
             withdrawal.save(update_fields=["status", "decision_reason", "updated_at"])
+            withdrawals_changed([withdrawal.pk])
             audit_record(actor=None, action="withdrawal.failed", obj=withdrawal,
                          data={"reason": "invalid address", "address": withdrawal.address})  # fmt: skip
 
@@ -171,6 +174,7 @@ def _on_broadcast(batch: WithdrawalBatch) -> Sequence[str]:
     batch.withdrawals.filter(status=WithdrawalStatus.BATCHED).update(
         status=WithdrawalStatus.BROADCAST, updated_at=timezone.now()
     )
+    withdrawals_changed(batch.withdrawals.values_list("pk", flat=True))
     return []
 
 
@@ -192,6 +196,7 @@ def _on_confirm(batch: WithdrawalBatch) -> Sequence[str]:
         withdrawal.status = WithdrawalStatus.CONFIRMED
         withdrawal.confirmed_at = now
         withdrawal.save(update_fields=["status", "confirmed_at", "updated_at"])
+    withdrawals_changed(batch.withdrawals.values_list("pk", flat=True))
     if batch.fee_sats:
         batch.fee_transfer = transfer_create(
             debit_account_id=fees_account.pk, credit_account_id=hot_account.pk,
@@ -209,6 +214,7 @@ def _on_fail(batch: WithdrawalBatch, reason: str) -> Sequence[str]:
             hold_void(hold_id=withdrawal.hold_id, reason=reason)
         withdrawal.status = WithdrawalStatus.FAILED
         withdrawal.save(update_fields=["status", "updated_at"])
+    withdrawals_changed(batch.withdrawals.values_list("pk", flat=True))
     return []
 
 

@@ -28,6 +28,7 @@ from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.money import format_amount
 from custody.errors import WithdrawalStateError
 from custody.models import Withdrawal, WithdrawalStatus
+from custody.services.withdrawal_observers import withdrawals_changed
 from exchange.rates import kzt_value_tiyn
 
 REVIEW_PERMISSION = "custody.review_withdrawal"
@@ -188,6 +189,7 @@ def withdrawal_decide(withdrawal: Withdrawal, status: str, actor: Actor, reason:
         withdrawal.decision_reason = reason[:500]
         fields += ["reviewed_by", "decision_reason"]
     withdrawal.save(update_fields=fields)
+    withdrawals_changed([withdrawal.pk])
     if status != WithdrawalStatus.APPROVED and withdrawal.hold_id is not None:
         hold_void(hold_id=withdrawal.hold_id, actor=actor, reason=reason)
     audit_record(

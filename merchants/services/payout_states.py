@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts.actor import Actor
 from audit.chain import audit_record
-from compliance.services import travel_rule_validate
 from core.errors import NotFound, ValidationFailed, invariant
 from custody.errors import AddressInvalid, WithdrawalStateError
 from custody.models import Withdrawal, WithdrawalStatus
@@ -48,6 +48,33 @@ WITHDRAWAL_STATE: dict[str, str] = {
     WithdrawalStatus.CANCELLED: PayoutState.CANCELLED,
     WithdrawalStatus.FAILED: PayoutState.CANCELLED,
 }
+
+
+# BTCPay's on-chain proof (``PayoutTransactionOnChainBlob``), as its PayoutData shows it.
+ONCHAIN_PROOF = "PayoutTransactionOnChainBlob"
+# The bank's transaction is the proof once the node has it (committed, batched, is not).
+PROOF_STATUSES = (WithdrawalStatus.BROADCAST, WithdrawalStatus.CONFIRMED)
+PROOF_CHARS_MAX = 2000
+
+
+def onchain_proof(txid: str) -> dict[str, Any]:
+    """BTCPay's on-chain payment proof of ``txid`` (``link`` from ``PAYOUT_TX_LINK``)."""
+    template = str(getattr(settings, "PAYOUT_TX_LINK", "") or "")
+    return {
+        "proofType": ONCHAIN_PROOF,
+        "transactionId": txid,
+        "candidates": [txid],
+        "link": template.format(txid=txid) if template else None,
+    }
+
+
+def payout_proof(
+    row: PullPaymentPayout, withdrawal_status: str | None, txid: str | None
+) -> dict[str, Any] | None:
+    """The proof shown: the bank's transaction once broadcast, else the store's, else none."""
+    if txid and withdrawal_status in PROOF_STATUSES:
+        return onchain_proof(txid)
+    return row.payment_proof or None
 
 
 class PayoutNotFound(NotFound):
@@ -79,7 +106,6 @@ def store_payout_create(
             raise ValidationFailed("Amount required", fields={"amount": ["Give an amount."]})
         address = address_checked(destination)
         payout_address_allowed(merchant=merchant, address=address)
-    cleaned = travel_rule_validate(travel_rule) if travel_rule else None
     # Asked of the node before anything is locked; an approval refused (funds, limits)
     # leaves no payout behind: creation and approval are one transaction.
     checked = _node_checked(address_checked(destination)) if approved else None
@@ -91,7 +117,7 @@ def store_payout_create(
             amount=amount,
             payout_method=payout_method,
             metadata=metadata,
-            travel_rule=cleaned,
+            travel_rule=travel_rule,
             actor=actor,
         )
         if approved:
@@ -171,8 +197,8 @@ def payout_approve(
         )
         if bought is not None:
             _bought_what_it_holds(bought, row.payout)
-        row.state = PayoutState.AWAITING_PAYMENT
-        row.save(update_fields=["payout", "state", "updated_at"])
+        row.state = row.notified_state = PayoutState.AWAITING_PAYMENT
+        row.save(update_fields=["payout", "state", "notified_state", "updated_at"])
         audit_record(actor=actor, action="payout.approve", obj=row, data={"revision": revision})
         payout_event(row, WebhookEvent.PAYOUT_APPROVED)
     return row
@@ -220,8 +246,8 @@ def payout_cancel(
                 raise PayoutInvalidState("The bank is already sending this payout.") from None
         elif row.state != PayoutState.AWAITING_APPROVAL:
             raise PayoutInvalidState(f"The payout is {row.state}; it cannot be cancelled.")
-        row.state = PayoutState.CANCELLED
-        row.save(update_fields=["state", "updated_at"])
+        row.state = row.notified_state = PayoutState.CANCELLED
+        row.save(update_fields=["state", "notified_state", "updated_at"])
         audit_record(actor=actor, action="payout.cancel", obj=row, data={"reason": reason})
         payout_event(row, WebhookEvent.PAYOUT_UPDATED)
     return row
@@ -245,26 +271,49 @@ def payout_mark(
         row = payout_lock(merchant, payout_id)
         if row.state == PayoutState.AWAITING_APPROVAL:
             raise PayoutInvalidState("The payout is not approved.")
-        current = _current_state(row)
+        status, txid = _withdrawal_of(row)
+        current = payout_state(row, status)
         if current != state:
             raise PayoutInvalidState(
                 f"The bank pays this payout: it is {current} and follows its withdrawal."
             )
         if proof:
-            # Kept and shown as ``paymentProof``; it changes nothing the bank does.
-            if not isinstance(proof, dict) or len(str(proof)) > 2000:
-                raise ValidationFailed(
-                    "Bad proof", fields={"paymentProof": ["An object of at most 2000 characters."]}
-                )
-            row.payment_proof = proof
+            # Kept and shown as ``paymentProof`` until the bank's own transaction replaces
+            # it; it changes nothing the bank does.
+            row.payment_proof = _proof_checked(proof, txid if status in PROOF_STATUSES else None)
             row.save(update_fields=["payment_proof", "updated_at"])
         audit_record(actor=actor, action="payout.mark", obj=row, data={"state": state})
     return row
 
 
-def _current_state(row: PullPaymentPayout) -> str:
+def _withdrawal_of(row: PullPaymentPayout) -> tuple[str | None, str | None]:
+    """The status of the payout's withdrawal and its batch's txid (None, None before)."""
     withdrawal = row.payout.withdrawal_id if row.payout else None
-    if withdrawal is None:
-        return payout_state(row, None)
-    status = Withdrawal.objects.filter(pk=withdrawal).values_list("status", flat=True).first()
-    return payout_state(row, status)
+    found = Withdrawal.objects.filter(pk=withdrawal or 0).values_list("status", "batch__txid")
+    return found.first() or (None, None)
+
+
+def _proof_checked(proof: Any, bank_txid: str | None) -> dict[str, Any]:
+    """A store's proof as the spec has it (``proofType`` required); an on-chain one must
+    name the bank's transaction, once the bank has broadcast it."""
+    if not isinstance(proof, dict) or len(str(proof)) > PROOF_CHARS_MAX:
+        raise ValidationFailed(
+            "Bad proof", fields={"paymentProof": ["An object of at most 2000 characters."]}
+        )
+    if not isinstance(proof.get("proofType"), str) or not proof["proofType"]:
+        raise ValidationFailed(
+            "Bad proof", fields={"paymentProof.proofType": ["The type of the proof is required."]}
+        )
+    if proof["proofType"] != ONCHAIN_PROOF:
+        return proof
+    if bank_txid is None:
+        raise ValidationFailed(
+            "Bad proof",
+            fields={"paymentProof": ["The bank has not broadcast this payout's transaction."]},
+        )
+    if proof.get("transactionId") != bank_txid:
+        raise ValidationFailed(
+            "Bad proof",
+            fields={"paymentProof.transactionId": [f"The bank's transaction is {bank_txid}."]},
+        )
+    return onchain_proof(bank_txid)

@@ -12,6 +12,7 @@ from accounts.actor import Actor
 from accounts.models import AccountKind, TransferCode
 from accounts.services import account_open, accounts_lock, system_account, transfer_create
 from audit.chain import audit_record
+from compliance.errors import TravelRuleMissing
 from compliance.services import limits_check, travel_rule_required, travel_rule_validate
 from core.errors import ServiceUnavailable, ValidationFailed, invariant
 from core.money import check_minor
@@ -74,6 +75,36 @@ def payout_address_allowed(*, merchant: Merchant, address: str) -> PayoutAddress
             fields={"destination": [f"Usable from {saved.usable_from.isoformat()}."]},
         )
     return saved
+
+
+# The API's names of the travel-rule fields (``travelRule`` of a claim or store payout).
+TRAVEL_RULE_PATHS = {
+    "beneficiary_name": "travelRule.beneficiaryName",
+    "wallet": "travelRule.wallet",
+    "provider_name": "travelRule.providerName",
+}
+
+
+def payout_travel_rule_checked(*, amount_sats: int, travel_rule: Any) -> dict[str, str] | None:
+    """The cleaned beneficiary data of a claim or store payout, checked as the web's are.
+
+    Valued as at approval (amount plus the bank's fee, at today's rate). At or above the
+    travel-rule threshold it is required (422 at ``travelRule``); given, it is checked
+    with the web withdrawal's rules (422 at ``travelRule.<field>``) whatever the amount.
+    """
+    kzt = kzt_value_tiyn(amount_minor=amount_sats + withdrawal_fee_sats(), currency="BTC")
+    if not travel_rule:
+        if travel_rule_required(kzt):
+            raise TravelRuleMissing(
+                "Beneficiary details are required",
+                fields={"travelRule": ["Required at or above the travel-rule threshold."]},
+            )
+        return None
+    try:
+        return travel_rule_validate(travel_rule)
+    except ValidationFailed as exc:
+        fields = {TRAVEL_RULE_PATHS.get(k, f"travelRule.{k}"): v for k, v in exc.fields.items()}
+        raise type(exc)(exc.message, fields=fields) from None
 
 
 def _payout_rules(merchant: Merchant, amount_sats: int, travel_rule: Any) -> Any:
@@ -163,6 +194,7 @@ def _greenfield_payout_record(payout: Payout) -> PullPaymentPayout:
         destination=payout.address,
         amount_sats=payout.amount_sats,
         state=PayoutState.AWAITING_PAYMENT,
+        notified_state=PayoutState.AWAITING_PAYMENT,
         payout=payout,
     )
     payout_event(row, WebhookEvent.PAYOUT_CREATED)

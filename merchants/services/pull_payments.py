@@ -14,7 +14,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -27,6 +27,7 @@ from custody.models import Withdrawal, WithdrawalStatus
 from exchange.services import btc_for_kzt, exchange_rate_current, pricing_rate_fresh
 from merchants.errors import (
     ClaimOverdraft,
+    DuplicateDestination,
     MerchantErrorCode,
     NotRefundable,
     PayoutMethodNotSupported,
@@ -46,7 +47,7 @@ from merchants.models import (
     WebhookEvent,
 )
 from merchants.services.invoices import invoice_lock
-from merchants.services.payouts import payout_event
+from merchants.services.payouts import payout_event, payout_travel_rule_checked
 
 REFUND_VARIANTS = ("RateThen", "CurrentRate", "OverpaidAmount", "Fiat", "Custom")
 REFUNDABLE = (InvoiceStatus.SETTLED, InvoiceStatus.INVALID, InvoiceStatus.EXPIRED)
@@ -295,6 +296,44 @@ def _claim_sats(amount: Any) -> int | None:
     return sats
 
 
+# A payout's withdrawal ended so: the payout is Completed or Cancelled, its address free.
+WITHDRAWAL_DONE = (
+    WithdrawalStatus.CONFIRMED,
+    WithdrawalStatus.REJECTED,
+    WithdrawalStatus.CANCELLED,
+    WithdrawalStatus.FAILED,
+)
+
+
+def destination_free_check(*, merchant: Merchant, address: str) -> None:
+    """Refuse a payout to an address with one of the store's payouts still active (400).
+
+    BTCPay's ``duplicate-destination``. Called inside the creating transaction: a
+    transaction-scoped advisory lock on (store, address) makes concurrent creations to
+    one address take turns, so the second sees the first's row and is refused.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"payout-destination:{merchant.pk}:{address}"],
+        )
+    rows = list(
+        PullPaymentPayout.objects.filter(
+            merchant=merchant,
+            destination=address,
+            state__in=(PayoutState.AWAITING_APPROVAL, PayoutState.AWAITING_PAYMENT),
+        ).values_list("state", "payout__withdrawal_id")
+    )
+    if any(state == PayoutState.AWAITING_APPROVAL or wid is None for state, wid in rows):
+        raise DuplicateDestination()
+    approved = [int(wid) for _, wid in rows if wid is not None]
+    if (
+        len(approved)
+        > Withdrawal.objects.filter(pk__in=approved, status__in=WITHDRAWAL_DONE).count()
+    ):
+        raise DuplicateDestination()
+
+
 def payout_create(
     *,
     pull_payment_id: str | None,
@@ -310,6 +349,9 @@ def payout_create(
 
     The pull payment is locked while its claims are counted, so concurrent claims never
     take more than its amount. Claims by whoever holds the id pass no ``merchant``.
+    ``travel_rule`` is the beneficiary data (``beneficiary_name``, ``wallet``,
+    ``provider_name``), required at or above the travel-rule threshold; it is stored
+    cleaned and handed to the withdrawal's screening at approval.
     """
     if payout_method not in (None, "", *PAYOUT_METHODS):
         if not isinstance(payout_method, str) or not payout_method.replace("-", "").isalnum():
@@ -331,6 +373,8 @@ def payout_create(
         owner = pull.merchant if pull is not None else merchant
         if owner is None or sats is None:
             raise InvariantViolation("a payout has a store and an amount")
+        destination_free_check(merchant=owner, address=address)
+        cleaned_travel = payout_travel_rule_checked(amount_sats=sats, travel_rule=travel_rule)
         row = PullPaymentPayout.objects.create(
             id=random_id(22),
             merchant=owner,
@@ -338,7 +382,7 @@ def payout_create(
             destination=address,
             amount_sats=sats,
             metadata=metadata or {},
-            travel_rule=travel_rule,
+            travel_rule=cleaned_travel,
         )
         audit_record(actor=actor, action="payout.create", obj=row, data={"amount_sats": sats})
         payout_event(row, WebhookEvent.PAYOUT_CREATED)
@@ -358,8 +402,8 @@ def pull_payment_archive(*, merchant: Merchant, pull_payment_id: str, actor: Any
             pull.save(update_fields=["archived"])
             waiting = list(pull.payouts.filter(state=PayoutState.AWAITING_APPROVAL))
             for row in waiting:
-                row.state = PayoutState.CANCELLED
-                row.save(update_fields=["state", "updated_at"])
+                row.state = row.notified_state = PayoutState.CANCELLED
+                row.save(update_fields=["state", "notified_state", "updated_at"])
                 payout_event(row, WebhookEvent.PAYOUT_UPDATED)
             audit_record(actor=actor, action="pull_payment.archive", obj=pull,
                          data={"cancelled": [r.id for r in waiting]})  # fmt: skip

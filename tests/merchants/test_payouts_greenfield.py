@@ -17,6 +17,7 @@ from merchants.errors import ClaimOverdraft
 from merchants.models import Merchant, PullPaymentPayout, WebhookDelivery
 from merchants.services.keys import SCOPE_CREATE_REFUND_PULL, SCOPE_VIEW_PAYOUTS
 from merchants.services.pull_payments import payout_create
+from tests.compliance.conftest import regtest_address
 from tests.conftest import fund
 from tests.merchants.conftest import Greenfield, allow_list, owner_verified, problems, store_url
 from tests.merchants.test_funds import ADDRESS
@@ -128,7 +129,8 @@ def test_approve_and_mark_follow_btcpays_state_rules(api: APIClient, ready: Merc
     )
     assert same.status_code == 200 and same.json()["state"] == "AwaitingPayment"
     assert same.json()["paymentProof"] == proof
-    second = api.post(url, {"destination": ADDRESS, "amount": "0.0005"}, format="json").json()
+    allow_list(ready, OTHER)  # ADDRESS has an active payout: BTCPay's duplicate-destination
+    second = api.post(url, {"destination": OTHER, "amount": "0.0005"}, format="json").json()
     api.delete(f"/api/v1/payouts/{second['id']}")
     again = api.post(f"/api/v1/payouts/{second['id']}", {"revision": 0}, format="json")
     _error(again, 400, "invalid-state")  # a cancelled payout is never approved
@@ -257,8 +259,9 @@ def test_concurrent_claims_never_exceed_the_pull_payment(merchant: Merchant) -> 
     )  # fmt: skip
 
     def claim(i: int) -> PullPaymentPayout:
+        # Six destinations: one destination has one active payout (duplicate-destination).
         return payout_create(
-            pull_payment_id=pull.id, merchant=None, destination=ADDRESS,
+            pull_payment_id=pull.id, merchant=None, destination=regtest_address(i + 1),
             amount="0.0004", payout_method=None,
         )  # fmt: skip
 
