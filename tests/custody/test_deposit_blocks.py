@@ -22,7 +22,9 @@ def test_block_path_reports_what_the_wallet_reports(chain: Chain, funded_account
     account = funded_account()
     first, second = (deposit_address_new(account=account).address for _ in range(2))
     cursor = chain.tip()
-    txid = chain.funder.send_many({first: 30_000, second: 40_000, chain.new_funder_address(): 9_000})
+    txid = chain.funder.send_many(
+        {first: 30_000, second: 40_000, chain.new_funder_address(): 9_000}
+    )
     # Mined to a bank address: the wallet does not report a coinbase as received, nor may we.
     chain.client.call("generatetoaddress", 1, first)
     chain.mine(1)
