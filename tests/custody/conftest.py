@@ -16,6 +16,7 @@ from accounts.services import account_open
 from custody.models import ChainCursor
 from custody.node import NodeClient, node_client, sats
 from custody.services import internal_address_new, wallet_load_or_create
+from custody.services.deposit_blocks import BLOCK_CURSOR_NAME
 from custody.services.deposits import CURSOR_NAME
 
 
@@ -125,8 +126,9 @@ def own_hot_wallet(chain: Chain, settings: Any) -> Iterator[str]:
 
 @pytest.fixture
 def scan_from_tip(chain: Chain, db: None) -> None:
-    """Start the deposit cursor at the tip, so earlier tests' outputs are not re-read."""
-    ChainCursor.objects.update_or_create(name=CURSOR_NAME, defaults={"block_hash": chain.tip()})
+    """Start the deposit cursors at the tip, so earlier tests' outputs are not re-read."""
+    for name in (CURSOR_NAME, BLOCK_CURSOR_NAME):
+        ChainCursor.objects.update_or_create(name=name, defaults={"block_hash": chain.tip()})
 
 
 @pytest.fixture

@@ -354,6 +354,7 @@ def test_recording_many_outputs_takes_a_bounded_number_of_queries(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("own_hot_wallet")  # earlier tests' unmined outputs are not read here
 def test_two_scans_at_once_credit_each_deposit_once(
     chain: Chain, funded_account: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
