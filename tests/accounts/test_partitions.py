@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -12,7 +13,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from accounts.models import Account, Transfer, TransferKey
+from accounts.models import Account, Transfer, TransferKey, User
 from accounts.partitions import transfer_partitions_ensure
 from accounts.selectors import ledger_check
 from accounts.services import transfer_create, transfer_reverse
@@ -40,7 +41,7 @@ def _migrate_latest() -> None:
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
-def _sql(sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+def _sql(sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall()) if cursor.description else []
@@ -64,7 +65,7 @@ def _fk_targets() -> dict[str, int]:
         "SELECT confrelid::regclass::text, count(*) FROM pg_constraint WHERE contype = 'f' "
         "AND conparentid = 0 AND confrelid::regclass::text IN (%(t)s, %(k)s) "
         "AND conrelid::regclass::text NOT IN (%(t)s, %(k)s) GROUP BY 1",
-        {"t": "accounts_transfer", "k": "accounts_transferkey"},  # type: ignore[arg-type]
+        {"t": "accounts_transfer", "k": "accounts_transferkey"},
     )
     return {str(name): int(str(n)) for name, n in rows}
 
@@ -99,7 +100,7 @@ def unpartitioned() -> Iterator[None]:
 
 
 def test_the_migration_partitions_existing_transfers_and_keeps_keys_and_chain(
-    unpartitioned: None, funded_account: Callable[..., Account], make_user: Callable[..., object]
+    unpartitioned: None, funded_account: Callable[..., Account], make_user: Callable[..., User]
 ) -> None:
     assert _relkind() == "r"
     fks_before = _fk_targets()
@@ -121,7 +122,9 @@ def test_the_migration_partitions_existing_transfers_and_keeps_keys_and_chain(
     this_month = _month(datetime.now(UTC))
     assert {_month(JUNE), _month(JANUARY), this_month} <= set(names)
     assert len([n for n in names if n > this_month]) == 3
-    placed = dict(_sql("SELECT id, tableoid::regclass::text FROM accounts_transfer"))
+    placed: dict[int, str] = dict(
+        _sql("SELECT id, tableoid::regclass::text FROM accounts_transfer")
+    )
     assert placed[june.pk] == _month(JUNE) and placed[january.pk] == _month(JANUARY)
     assert placed[reversal.pk] == this_month
     assert Transfer.objects.count() == count == TransferKey.objects.count()
