@@ -21,6 +21,9 @@ batch of a thousand transfers costs a handful of statements, not thousands:
 The first failing item (1-based ``idx``) is returned with its status word and
 nothing is written. Payloads are built exactly as ``ledger_transfer`` builds them,
 so ``audit_verify`` cannot tell a batched transfer from a single one.
+
+The idempotency lookups read ``accounts_transferkey`` (the one index of keys across the
+monthly partitions of the transfers, ``accounts/partitions.py``, migration 0012).
 """
 
 LEDGER_TRANSFER_BATCH_SQL = r"""
@@ -66,11 +69,11 @@ BEGIN
       INTO rep_ids, rep_hashes
       FROM unnest(p_initiator, p_key) WITH ORDINALITY AS u(initiator, key, i)
       LEFT JOIN LATERAL (
-            SELECT t.id, t.request_hash FROM accounts_transfer t
+            SELECT t.id, t.request_hash FROM accounts_transferkey t
              WHERE u.key IS NOT NULL AND u.initiator IS NULL
                AND t.initiator_id IS NULL AND t.idempotency_key = u.key
             UNION ALL
-            SELECT t.id, t.request_hash FROM accounts_transfer t
+            SELECT t.id, t.request_hash FROM accounts_transferkey t
              WHERE u.key IS NOT NULL AND u.initiator IS NOT NULL
                AND t.initiator_id = u.initiator AND t.idempotency_key = u.key
       ) x ON true;

@@ -5,6 +5,9 @@ Under the account locks it does exactly what the Python posting primitives do
 balances, append the audit event (through ``audit_append``, owned by ``audit/sql.py``).
 Migrations 0005, 0007 and 0009 install it with CREATE OR REPLACE, so the latest text
 here is what every database runs.
+
+The idempotency lookups read ``accounts_transferkey`` (the one index of keys across the
+monthly partitions of the transfers, ``accounts/partitions.py``, migration 0012).
 """
 
 LEDGER_TRANSFER_SQL = r"""
@@ -28,10 +31,10 @@ BEGIN
     -- Two spellings of the key lookup so that each can use the unique index: a cached
     -- generic plan of "initiator_id IS NOT DISTINCT FROM $1" cannot, and scans the table.
     IF p_key IS NOT NULL AND p_initiator IS NULL THEN
-        SELECT t.id, t.request_hash INTO existing FROM accounts_transfer t
+        SELECT t.id, t.request_hash INTO existing FROM accounts_transferkey t
          WHERE t.initiator_id IS NULL AND t.idempotency_key = p_key;
     ELSIF p_key IS NOT NULL THEN
-        SELECT t.id, t.request_hash INTO existing FROM accounts_transfer t
+        SELECT t.id, t.request_hash INTO existing FROM accounts_transferkey t
          WHERE t.initiator_id = p_initiator AND t.idempotency_key = p_key;
     END IF;
     IF p_key IS NOT NULL THEN

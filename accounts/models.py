@@ -155,7 +155,10 @@ class Transfer(models.Model):
     """An immutable, balanced movement: debit one account, credit another.
 
     A PostgreSQL trigger (migration 0002) refuses UPDATE and DELETE. A mistake
-    is corrected by a reversal transfer pointing at the original.
+    is corrected by a reversal transfer pointing at the original. The table is
+    partitioned by month of ``created_at`` (migration 0012, ``accounts/partitions.py``):
+    the idempotency key's and ``reverses``' uniqueness, and the target of every foreign
+    key to a transfer, are in ``TransferKey``.
     """
 
     group_id = models.UUIDField(default=uuid.uuid4, db_index=True)
@@ -199,12 +202,6 @@ class Transfer(models.Model):
             models.CheckConstraint(
                 name="transfer_two_accounts", condition=~Q(debit_account=F("credit_account"))
             ),
-            models.UniqueConstraint(
-                fields=["initiator", "idempotency_key"],
-                name="transfer_idempotency_key_per_initiator",
-                nulls_distinct=False,
-                condition=Q(idempotency_key__isnull=False),
-            ),
         ]
         indexes = [
             models.Index(fields=["debit_account", "id"]),
@@ -214,6 +211,43 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         return f"T{self.pk} {self.code} {format_amount(self.amount_minor, self.currency)} {self.currency}"
+
+
+class TransferKey(models.Model):
+    """One row per transfer, in a plain table beside the monthly-partitioned transfers.
+
+    A partitioned table's unique keys must contain its partition key (``created_at``), so
+    what must be unique across every month lives here (``accounts/partitions.py``): the
+    idempotency key per initiator, one reversal per transfer, the transfer id itself,
+    which every foreign key to a transfer references in the database. A trigger on the
+    transfers fills it in the inserting statement; its rows are immutable like theirs.
+    """
+
+    id = models.BigIntegerField(primary_key=True)
+    created_at = models.DateTimeField()
+    initiator = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("transfer key")
+        verbose_name_plural = _("transfer keys")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["initiator", "idempotency_key"],
+                name="transfer_idempotency_key_per_initiator",
+                nulls_distinct=False,
+                condition=Q(idempotency_key__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"T{self.pk} key {self.idempotency_key or '-'}"
 
 
 class HoldStatus(models.TextChoices):

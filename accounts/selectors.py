@@ -304,6 +304,17 @@ _CHECKS: list[tuple[str, str]] = [
             WHERE t.amount_minor <= 0 OR d.currency <> t.currency OR c.currency <> t.currency""",
     ),
     (
+        # The key table carries the global keys of the monthly partitions (accounts/partitions.py).
+        "every transfer has its key row",
+        """SELECT t.id, k.id FROM accounts_transfer t
+             FULL JOIN accounts_transferkey k ON k.id = t.id
+            WHERE t.id IS NULL OR k.id IS NULL OR k.created_at <> t.created_at
+               OR k.initiator_id IS DISTINCT FROM t.initiator_id
+               OR k.idempotency_key IS DISTINCT FROM t.idempotency_key
+               OR k.request_hash <> t.request_hash
+               OR k.reverses_id IS DISTINCT FROM t.reverses_id""",
+    ),
+    (
         "transfers are immutable (trigger installed)",
         """SELECT 'missing' WHERE NOT EXISTS (
                SELECT 1 FROM pg_trigger WHERE tgname = 'accounts_transfer_immutable'

@@ -370,6 +370,11 @@ CELERY_BEAT_SCHEDULE["audit-partitions-daily"] = {
     "task": "audit.tasks.audit_partitions_ensure",
     "schedule": crontab(hour=2, minute=45),
 }
+# The transfers' monthly partitions the same way, just after (accounts/partitions.py).
+CELERY_BEAT_SCHEDULE["accounts-transfer-partitions-daily"] = {
+    "task": "accounts.tasks.transfer_partitions_ensure",
+    "schedule": crontab(hour=2, minute=50),
+}
 CELERY_BEAT_SCHEDULE["compliance-audit-verify-daily"] = {
     "task": "compliance.tasks.audit_verify_daily",
     "schedule": crontab(hour=3, minute=15),

@@ -25,7 +25,7 @@ from accounts.errors import (
     InsufficientFunds,
     SameAccount,
 )
-from accounts.models import Transfer, TransferCode
+from accounts.models import Transfer, TransferCode, TransferKey
 from accounts.services.posting import (
     check_debit,
     check_key,
@@ -44,10 +44,10 @@ IDEMPOTENCY_CONSTRAINT = "transfer_idempotency_key_per_initiator"
 
 def _find_by_key(initiator: Any | None, key: str) -> Transfer | None:
     initiator_id = getattr(initiator, "pk", None)
+    # The key table holds the one unique index of keys across the monthly partitions.
     # No ORDER BY: the key is unique, and .first()'s ordering can mislead the planner.
-    found = list(
-        Transfer.objects.filter(initiator_id=initiator_id, idempotency_key=key).order_by()[:1]
-    )
+    keyed = TransferKey.objects.filter(initiator_id=initiator_id, idempotency_key=key)
+    found = list(Transfer.objects.filter(pk__in=keyed.values("id")).order_by()[:1])
     return found[0] if found else None
 
 
