@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
         ("accounts", "0011_translated_verbose_names"),
         ("audit", "0006_merge_parallel_branches"),
         ("custody", "0007_merge_parallel_branches"),
-        ("merchants", "0009_merge_parallel_branches"),
+        ("merchants", "0011_merge_payout_notified_refund_claims"),
         ("treasury", "0003_translated_verbose_names"),
     ]
 
