@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 from django_otp.middleware import OTPMiddleware
 
 from banking.language import CustomerLanguageMiddleware
@@ -49,7 +51,24 @@ def web_only(cls: type[Any]) -> type[Any]:
 
 
 WebSessionMiddleware = web_only(SessionMiddleware)
-WebLocaleMiddleware = web_only(LocaleMiddleware)
+
+
+class WebLocaleMiddleware(LocaleMiddleware):
+    """Django's LocaleMiddleware on web paths; the API answers in the default language.
+
+    Skipping the lookup is not enough: the active language is per thread, and a worker
+    thread that just served a Russian page would answer the next API request in Russian
+    (``19,99`` for ``19.99`` in a formatted amount). Activating the default is cheap.
+    """
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api(request):
+            translation.activate(settings.LANGUAGE_CODE)
+            request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+            return self.get_response(request)
+        return super().__call__(request)
+
+
 WebCsrfViewMiddleware = web_only(CsrfViewMiddleware)
 WebAuthenticationMiddleware = web_only(AuthenticationMiddleware)
 WebOTPMiddleware = web_only(OTPMiddleware)

@@ -34,3 +34,18 @@ def test_web_page_still_gets_locale_and_csrf(client: Client) -> None:
     assert "csrftoken" in page.cookies
     strict = Client(enforce_csrf_checks=True)
     assert strict.post("/login/", {"username": "a", "password": "b"}).status_code == 403
+
+
+def test_api_request_after_a_russian_page_answers_in_the_default_language(
+    api: APIClient, merchant: Merchant
+) -> None:
+    from django.utils import translation
+
+    translation.activate("ru")  # what a worker thread keeps after serving a Russian page
+    try:
+        response = api.get(store_url(merchant, "invoices/none-such"))
+        assert response.status_code == 404
+        assert translation.get_language() == "en"
+        assert response.json()["message"].isascii()  # BTCPay's English, not Russian
+    finally:
+        translation.deactivate()

@@ -28,6 +28,8 @@ from tests.merchants.conftest import Greenfield, allow_list, owner_verified, pro
 pytestmark = pytest.mark.django_db
 
 ADDRESS = bech32.encode("bcrt", 0, bytes(range(20)))
+# A second payee: one active payout per destination (BTCPay's duplicate-destination).
+OTHER_ADDRESS = bech32.encode("bcrt", 0, bytes([7]) * 20)
 
 
 @pytest.fixture
@@ -117,6 +119,7 @@ def test_balance_and_transactions(
 def test_payout_on_chain(api: APIClient, merchant: Merchant) -> None:
     fund(merchant.btc_account, 500_000)
     allow_list(merchant, ADDRESS)
+    allow_list(merchant, OTHER_ADDRESS)
     owner_verified(merchant)
     response = api.post(
         store_url(merchant, "payouts"),
@@ -132,7 +135,7 @@ def test_payout_on_chain(api: APIClient, merchant: Merchant) -> None:
         store_url(merchant, "payouts"),
         {
             "amount": "0.00400000",
-            "destination": ADDRESS,
+            "destination": OTHER_ADDRESS,
             "approved": True,
         },  # over the balance, under the limit
         format="json",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from embit import bech32
 from rest_framework.test import APIClient
 
 from accounts.errors import InsufficientFunds
@@ -72,6 +73,11 @@ def refund_pull(store: Merchant, invoice: Invoice) -> str:
         merchant=store, invoice_id=invoice.id, variant="RateThen", actor=store.owner
     )
     return str(pull.id)
+
+
+def payee(i: int) -> str:
+    """The i-th address of the payer's own: one active payout per destination (BTCPay)."""
+    return bech32.encode("bcrt", 0, bytes([100 + i]) * 20)
 
 
 def claim(pull_id: str, amount: str | None = None) -> dict[str, Any]:
@@ -180,7 +186,7 @@ def test_concurrent_paid_claims_never_buy_more_than_the_tenge_or_the_refund(
 
     def paid_claim(i: int) -> Any:
         return store_payout_create(
-            merchant=kzt_store, destination=ADDRESS, amount="0.0002", payout_method=None,
+            merchant=kzt_store, destination=payee(i), amount="0.0002", payout_method=None,
             pull_payment_id=pull_id, approved=True, metadata=None, travel_rule=None,
             actor=kzt_store.owner, client_address=None,
         )  # fmt: skip
@@ -231,8 +237,8 @@ def test_concurrent_approvals_of_claims_never_spend_more_tenge_than_the_store_ha
     owner_verified(kzt_store)
     invoice = settled(kzt_store, payer, "45000.00")  # 100 000 sats; 45 000.00 KZT
     pull_id = refund_pull(kzt_store, invoice)
-    claim = {"merchant": None, "destination": ADDRESS, "amount": "0.0002", "payout_method": None}
-    rows = [payout_create(pull_payment_id=pull_id, **claim) for _ in range(5)]
+    claim = {"merchant": None, "amount": "0.0002", "payout_method": None}
+    rows = [payout_create(pull_payment_id=pull_id, destination=payee(i), **claim) for i in range(5)]
     each = 20_000 + fee()
     bought = 4_500_000 // cost_tiyn(each)
     assert bought < 5  # the tenge, not the refund, is what runs out

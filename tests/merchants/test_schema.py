@@ -23,7 +23,7 @@ from merchants.services.payments import invoice_pay_in_bank
 from tests.compliance.conftest import regtest_address
 from tests.conftest import fund
 from tests.merchants.conftest import allow_list, owner_verified, store_url
-from tests.merchants.test_funds import ADDRESS
+from tests.merchants.test_funds import ADDRESS, OTHER_ADDRESS
 
 pytestmark = pytest.mark.django_db
 
@@ -152,11 +152,11 @@ def test_responses_match_the_published_schema(
 def _check_payout_and_conversion(contract: Contract, api: APIClient, merchant: Any, s: str) -> None:
     """The two money-moving POSTs, a payout and a conversion, against the published schema."""
     fund(merchant.btc_account, 2_000_000)
-    allow_list(merchant, ADDRESS)
+    allow_list(merchant, OTHER_ADDRESS)  # ADDRESS is claimed later in this test
     owner_verified(merchant)
     payout = api.post(
         store_url(merchant, "payouts"),
-        {"amount": "0.00100000", "destination": ADDRESS, "approved": True},
+        {"amount": "0.00100000", "destination": OTHER_ADDRESS, "approved": True},
         format="json",
     )
     assert payout.status_code == 200, payout.content
