@@ -237,7 +237,7 @@ def test_concurrent_approvals_of_claims_never_spend_more_tenge_than_the_store_ha
     owner_verified(kzt_store)
     invoice = settled(kzt_store, payer, "45000.00")  # 100 000 sats; 45 000.00 KZT
     pull_id = refund_pull(kzt_store, invoice)
-    claim = {"merchant": None, "amount": "0.0002", "payout_method": None}
+    claim: dict[str, Any] = {"merchant": None, "amount": "0.0002", "payout_method": None}
     rows = [payout_create(pull_payment_id=pull_id, destination=payee(i), **claim) for i in range(5)]
     each = 20_000 + fee()
     bought = 4_500_000 // cost_tiyn(each)
