@@ -20,11 +20,12 @@ from referencing.jsonschema import DRAFT202012
 from rest_framework.test import APIClient
 
 import merchants.auth
-from accounts.models import Identity, KycStatus, User
+from accounts.models import Account, Identity, KycStatus, User
 from bank.celery import app as celery_app
 from merchants.models import Merchant, PayoutAddress
 from merchants.services.keys import SCOPES, api_key_issue
 from merchants.services.merchants import merchant_onboard
+from merchants.services.settlement import merchant_set_settle_to_kzt
 
 # BTCPay Server's own OpenAPI description of invoices and webhooks, copied from the
 # project's shared reference data so the contract tests run from any checkout.
@@ -300,3 +301,15 @@ def owner_verified(merchant: Merchant, tier: int = 1) -> None:
     Identity.objects.update_or_create(
         user=merchant.owner, defaults={"status": KycStatus.APPROVED, "tier": tier}
     )
+
+
+# The KZT-settling store and a payer with 0.1 BTC, shared by the settlement and refund tests.
+@pytest.fixture
+def kzt_store(merchant: Merchant) -> Merchant:
+    return merchant_set_settle_to_kzt(merchant=merchant, enabled=True, actor=merchant.owner)
+
+
+@pytest.fixture
+def payer(make_user: Callable[..., User], funded_account: Callable[..., Account]) -> Any:
+    user = make_user(email_verified_at=timezone.now())
+    return user, funded_account(10_000_000, owner=user)

@@ -8,17 +8,15 @@ payout, in the approval's transaction; a short KZT balance refuses it, writing n
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 from embit import bech32
 from rest_framework.test import APIClient
 
 from accounts.errors import InsufficientFunds
-from accounts.models import Account, Transfer, User
+from accounts.models import Account, Transfer
 from accounts.selectors import ledger_check
 from audit.models import AuditEvent
 from custody.models import Withdrawal
@@ -34,7 +32,6 @@ from merchants.models import (
 )
 from merchants.services.payout_states import payout_approve, store_payout_create
 from merchants.services.pull_payments import invoice_refund_pull_payment, payout_create
-from merchants.services.settlement import merchant_set_settle_to_kzt
 from tests.conftest import fund, rate_feed, run_threads
 from tests.merchants.conftest import allow_list, owner_verified, problems
 from tests.merchants.test_refund_exchange import ADDRESS, ASK, settled
@@ -46,17 +43,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def rate() -> ExchangeRate:
     return rate_feed(MID, SPREAD_BP)
-
-
-@pytest.fixture
-def kzt_store(merchant: Merchant) -> Merchant:
-    return merchant_set_settle_to_kzt(merchant=merchant, enabled=True, actor=merchant.owner)
-
-
-@pytest.fixture
-def payer(make_user: Callable[..., User], funded_account: Callable[..., Account]) -> Any:
-    user = make_user(email_verified_at=timezone.now())
-    return user, funded_account(10_000_000, owner=user)
 
 
 def cost_tiyn(sats: int) -> int:

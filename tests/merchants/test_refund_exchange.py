@@ -21,7 +21,6 @@ from exchange.errors import RateStale
 from exchange.models import ExchangeRate
 from merchants.models import Invoice, Merchant, Refund, RefundKztExchange
 from merchants.services.refunds import invoice_refund
-from merchants.services.settlement import merchant_set_settle_to_kzt
 from tests.banking.conftest import enable_2fa, otp_code
 from tests.conftest import fund, rate_feed, run_threads
 from tests.merchants.conftest import store_url
@@ -36,17 +35,6 @@ ADDRESS = bech32.encode("bcrt", 0, bytes(range(20)))
 @pytest.fixture
 def rate(make_user: Callable[..., User]) -> ExchangeRate:
     return rate_feed(MID, SPREAD_BP)
-
-
-@pytest.fixture
-def kzt_store(merchant: Merchant) -> Merchant:
-    return merchant_set_settle_to_kzt(merchant=merchant, enabled=True, actor=merchant.owner)
-
-
-@pytest.fixture
-def payer(make_user: Callable[..., User], funded_account: Callable[..., Account]) -> Any:
-    user = make_user(email_verified_at=timezone.now())
-    return user, funded_account(10_000_000, owner=user)
 
 
 def settled(store: Merchant, payer: Any, amount: str = "1000.00") -> Invoice:

@@ -43,11 +43,6 @@ def rate(make_user: Callable[..., User]) -> ExchangeRate:
     return rate_feed(MID, SPREAD_BP)
 
 
-@pytest.fixture
-def kzt_store(merchant: Merchant) -> Merchant:
-    return merchant_set_settle_to_kzt(merchant=merchant, enabled=True, actor=merchant.owner)
-
-
 def deposit(address: DepositAddress, sats: int, *, seen_at: Any = None, settle: bool = True) -> Any:
     """Record a credited payment to ``address`` (``settle``: run the after-commit exchange)."""
     fund(address.account, sats)

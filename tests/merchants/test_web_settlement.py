@@ -43,17 +43,6 @@ def rate(staff: User) -> ExchangeRate:
     return rate_feed(MID, SPREAD_BP)
 
 
-@pytest.fixture
-def kzt_store(merchant: Merchant) -> Merchant:
-    return merchant_set_settle_to_kzt(merchant=merchant, enabled=True, actor=merchant.owner)
-
-
-@pytest.fixture
-def payer(make_user: Callable[..., User], funded_account: Callable[..., Account]) -> Any:
-    user = make_user(email_verified_at=timezone.now())
-    return user, funded_account(10_000_000, owner=user)
-
-
 def balances(merchant: Merchant) -> tuple[int, int]:
     merchant.refresh_from_db()
     btc = Account.objects.get(pk=merchant.btc_account_id).posted_minor
