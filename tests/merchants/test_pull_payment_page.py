@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -154,6 +155,21 @@ def test_a_large_claim_asks_for_the_beneficiary_and_stores_it(
     small = browser.post(url, {"destination": regtest_address(9), "amount": "0.001"})
     assert small.status_code == 302, small.content.decode()
     assert PullPaymentPayout.objects.get(amount_sats=100_000).travel_rule is None
+
+
+def test_without_a_usable_rate_the_page_asks_and_a_claim_with_the_data_passes(
+    merchant: Merchant, travel_rule_on: ExchangeRate
+) -> None:
+    ExchangeRate.objects.update(created_at=timezone.now() - timedelta(days=30))  # stale
+    pull = _pull(merchant, "0.02")
+    html = Client().get(f"/pull-payments/{pull.id}").content.decode()
+    assert 'data-testid="travel-rule"' in html  # the claim cannot be valued: ask
+    assert 'data-testid="kzt-rate"' not in html and "≈" not in html  # no KZT at a stale rate
+    claimed = Client().post(
+        f"/pull-payments/{pull.id}", {"destination": ADDRESS, "amount": "0.01", **BENEFICIARY}
+    )
+    assert claimed.status_code == 302, claimed.content.decode()
+    assert PullPaymentPayout.objects.get(pull_payment=pull).travel_rule == BENEFICIARY
 
 
 def test_an_archived_pull_payment_takes_no_claim(pull: PullPayment, merchant: Merchant) -> None:
