@@ -21,15 +21,25 @@ def kzt_per_btc_tiyn(*, at: datetime | None = None) -> int:
     otherwise: a stale rate values nothing). Only while staff never set a rate
     (a fresh development database) is the ``KZT_PER_BTC_TIYN`` setting used.
     """
+    return kzt_per_btc_as_of(at=at)[0]
+
+
+def kzt_per_btc_as_of(*, at: datetime | None = None) -> tuple[int, datetime | None]:
+    """Return ``kzt_per_btc_tiyn``'s rate and when it was set (None: the setting's).
+
+    For pages that say which rate their KZT values are at.
+    """
     try:
-        return int(exchange_rate_fresh(at=at).mid_tiyn_per_btc)
+        rate = exchange_rate_fresh(at=at)
     except RateUnavailable:
         if ExchangeRate.objects.exists():
             raise  # rates exist, just none by ``at``: say so rather than guess
-    rate = int(getattr(settings, "KZT_PER_BTC_TIYN", 0))
-    if rate <= 0:
+    else:
+        return int(rate.mid_tiyn_per_btc), rate.created_at
+    setting = int(getattr(settings, "KZT_PER_BTC_TIYN", 0))
+    if setting <= 0:
         raise ServiceUnavailable("No BTC/KZT rate is available")
-    return rate
+    return setting, None
 
 
 def kzt_value_tiyn(*, amount_minor: int, currency: str, at: datetime | None = None) -> int:

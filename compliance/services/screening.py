@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from compliance.models import CaseKind, ScreenedMovement
 from compliance.rules import RULES, TRAVEL_RULE, Decision, Finding, Movement
@@ -155,31 +156,32 @@ def travel_rule_validate(data: Any) -> dict[str, str]:
     Input: ``{"beneficiary_name": str, "wallet": "own" | "provider",
     "provider_name": str (required when wallet is "provider")}``.
     Returns the cleaned dict to store on the withdrawal (JSON field ``travel_rule``).
+    The messages are the customer's, in the active language (the API's is English).
     """
     from compliance.errors import TravelRuleMissing
 
     if not isinstance(data, dict):
         raise TravelRuleMissing(
-            "Beneficiary details are required", fields={"beneficiary_name": ["Required."]}
+            _("Beneficiary details are required"), fields={"beneficiary_name": [_("Required.")]}
         )
     errors: dict[str, list[str]] = {}
     name = str(data.get("beneficiary_name") or "").strip()
     wallet = str(data.get("wallet") or "").strip()
     provider = str(data.get("provider_name") or "").strip()
     if not name:
-        errors["beneficiary_name"] = ["Enter the beneficiary's full name."]
+        errors["beneficiary_name"] = [_("Enter the beneficiary's full name.")]
     elif len(name) > 200:
-        errors["beneficiary_name"] = ["At most 200 characters."]
+        errors["beneficiary_name"] = [_("At most 200 characters.")]
     if wallet not in (WALLET_OWN, WALLET_PROVIDER):
-        errors["wallet"] = ["Say whether the address is your own wallet or another provider's."]
+        errors["wallet"] = [_("Say whether the address is your own wallet or another provider's.")]
     if wallet == WALLET_PROVIDER and not provider:
-        errors["provider_name"] = ["Name the provider that holds the address."]
+        errors["provider_name"] = [_("Name the provider that holds the address.")]
     elif len(provider) > 200:
-        errors["provider_name"] = ["At most 200 characters."]
+        errors["provider_name"] = [_("At most 200 characters.")]
     if errors:
         if "beneficiary_name" in errors or "wallet" in errors:
-            raise TravelRuleMissing("Beneficiary details are required", fields=errors)
-        raise ValidationFailed("Beneficiary details are incomplete", fields=errors)
+            raise TravelRuleMissing(_("Beneficiary details are required"), fields=errors)
+        raise ValidationFailed(_("Beneficiary details are incomplete"), fields=errors)
     cleaned = {"beneficiary_name": name, "wallet": wallet}
     if wallet == WALLET_PROVIDER:
         cleaned["provider_name"] = provider

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.actor import Actor
 from accounts.models import AccountKind, TransferCode
@@ -85,19 +86,28 @@ TRAVEL_RULE_PATHS = {
 }
 
 
+def payout_travel_rule_needed(*, amount_sats: int) -> bool:
+    """Whether a claim or store payout of ``amount_sats`` needs the beneficiary data.
+
+    Valued as at approval: the amount plus the bank's fee, in KZT at today's rate (a
+    missing or stale rate raises, as it does for the claim).
+    """
+    kzt = kzt_value_tiyn(amount_minor=amount_sats + withdrawal_fee_sats(), currency="BTC")
+    return travel_rule_required(kzt)
+
+
 def payout_travel_rule_checked(*, amount_sats: int, travel_rule: Any) -> dict[str, str] | None:
     """The cleaned beneficiary data of a claim or store payout, checked as the web's are.
 
-    Valued as at approval (amount plus the bank's fee, at today's rate). At or above the
-    travel-rule threshold it is required (422 at ``travelRule``); given, it is checked
-    with the web withdrawal's rules (422 at ``travelRule.<field>``) whatever the amount.
+    At or above the travel-rule threshold (``payout_travel_rule_needed``) it is required
+    (422 at ``travelRule``); given, it is checked with the web withdrawal's rules (422 at
+    ``travelRule.<field>``) whatever the amount. Messages are in the active language.
     """
-    kzt = kzt_value_tiyn(amount_minor=amount_sats + withdrawal_fee_sats(), currency="BTC")
     if not travel_rule:
-        if travel_rule_required(kzt):
+        if payout_travel_rule_needed(amount_sats=amount_sats):
             raise TravelRuleMissing(
-                "Beneficiary details are required",
-                fields={"travelRule": ["Required at or above the travel-rule threshold."]},
+                _("Beneficiary details are required"),
+                fields={"travelRule": [_("Required at or above the travel-rule threshold.")]},
             )
         return None
     try:

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.chain import audit_record
 from core.errors import InvariantViolation, NotFound, ServiceUnavailable, ValidationFailed
@@ -231,7 +232,7 @@ def pull_payment_create(
         )
     sats = parse_amount(str(amount if amount is not None else ""), "BTC", field="amount")
     if sats <= 0:
-        raise ValidationFailed("Amount too small", fields={"amount": ["More than zero."]})
+        raise ValidationFailed(_("Amount too small"), fields={"amount": [_("More than zero.")]})
     if starts_at and expires_at and expires_at <= starts_at:
         raise ValidationFailed(
             "Expires before it starts", fields={"expiresAt": ["Later than startsAt."]}
@@ -269,14 +270,17 @@ def pull_payment_claimed_sats(pull: PullPayment) -> int:
 
 
 def pull_payment_claimable(pull: PullPayment) -> None:
-    """Refuse a claim on an archived, not yet started or expired pull payment (400)."""
+    """Refuse a claim on an archived, not yet started or expired pull payment (400).
+
+    The messages are the payee's, in the active language (the API's is English).
+    """
     now = timezone.now()
     if pull.archived:
-        raise PullPaymentArchived()
+        raise PullPaymentArchived(_("The pull payment is archived."))
     if pull.starts_at and now < pull.starts_at:
-        raise PullPaymentNotStarted()
+        raise PullPaymentNotStarted(_("The pull payment has not started yet."))
     if pull.expires_at and now >= pull.expires_at:
-        raise PullPaymentExpired()
+        raise PullPaymentExpired(_("The pull payment has expired."))
 
 
 def address_checked(destination: Any) -> str:
@@ -292,7 +296,7 @@ def _claim_sats(amount: Any) -> int | None:
         return None
     sats = parse_amount(str(amount), "BTC", field="amount")
     if sats <= 0:
-        raise ValidationFailed("Amount too small", fields={"amount": ["More than zero."]})
+        raise ValidationFailed(_("Amount too small"), fields={"amount": [_("More than zero.")]})
     return sats
 
 
@@ -325,13 +329,13 @@ def destination_free_check(*, merchant: Merchant, address: str) -> None:
         ).values_list("state", "payout__withdrawal_id")
     )
     if any(state == PayoutState.AWAITING_APPROVAL or wid is None for state, wid in rows):
-        raise DuplicateDestination()
-    approved = [int(wid) for _, wid in rows if wid is not None]
+        raise DuplicateDestination(_("This address is already used for another payout"))
+    approved = [int(wid) for _state, wid in rows if wid is not None]
     if (
         len(approved)
         > Withdrawal.objects.filter(pk__in=approved, status__in=WITHDRAWAL_DONE).count()
     ):
-        raise DuplicateDestination()
+        raise DuplicateDestination(_("This address is already used for another payout"))
 
 
 def payout_create(
@@ -369,7 +373,8 @@ def payout_create(
             left = pull.amount_sats - pull_payment_claimed_sats(pull)
             sats = left if sats is None else sats
             if sats > left or left <= 0:
-                raise ClaimOverdraft(f"At most {format_amount(max(left, 0), 'BTC')} BTC is left.")
+                left_text = format_amount(max(left, 0), "BTC")
+                raise ClaimOverdraft(_("At most %(left)s BTC is left.") % {"left": left_text})
         owner = pull.merchant if pull is not None else merchant
         if owner is None or sats is None:
             raise InvariantViolation("a payout has a store and an amount")
