@@ -114,7 +114,7 @@ def _grow(ids: list[int], big: int, count: int, big_count: int, seed: int) -> No
         for n in range(done, min(done + BATCH, count)):
             debit, credit = rng.sample(others, 2)
             if (n + 1) * big_count // count > n * big_count // count:
-                debit, credit = (big, credit) if n % 2 else (debit, big)
+                debit, credit = (big, credit) if rng.random() < 0.5 else (debit, big)
             items.append(TransferSpec(debit, credit, rng.randint(1, 1000), "internal",
                                       memo=f"invoice {seed}-{n}"))  # fmt: skip
         transfer_batch_create(transfers=items)

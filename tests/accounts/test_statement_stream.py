@@ -67,9 +67,10 @@ def test_the_window_and_the_line_limit_hold(funded_account: Callable[..., Accoun
 def test_a_stream_left_early_closes_its_cursor(funded_account: Callable[..., Account]) -> None:
     mine, _other = _two(funded_account)
     for stream in account_statement_stream(account=mine, chunk=5):
-        kept = stream.lines  # still referenced after the loop
+        kept = stream.lines  # read in part, still referenced after the loop
         next(kept)
-        break
+    # The loop ended normally: the stream's transaction (a savepoint here) was released,
+    # which, unlike a rollback, leaves a cursor open.
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_cursors")
         assert cursor.fetchone() == (0,)
