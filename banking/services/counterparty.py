@@ -102,8 +102,14 @@ def _parties(other_ids: set[int]) -> dict[int, str | None]:
     Three queries: the accounts, their owners' identities, the merchants among them.
     The bank's own accounts are named by the movement (``_name``).
     """
-    others = {a.pk: a for a in Account.objects.filter(pk__in=other_ids).select_related("owner")}
-    owner_ids = {a.owner_id for a in others.values() if a.owner_id}
+    # Plain values, not model instances: a long statement meets thousands of accounts.
+    others = {
+        pk: (kind, owner_id, email)
+        for pk, kind, owner_id, email in Account.objects.filter(pk__in=other_ids).values_list(
+            "pk", "kind", "owner_id", "owner__email"
+        )
+    }
+    owner_ids = {owner_id for _kind, owner_id, _email in others.values() if owner_id}
     names = dict(Identity.objects.filter(user_id__in=owner_ids).values_list("user_id", "full_name"))
     merchant_of: dict[int, str] = {}
     for name, btc, kzt in Merchant.objects.filter(
@@ -111,11 +117,11 @@ def _parties(other_ids: set[int]) -> dict[int, str | None]:
     ).values_list("name", "btc_account_id", "kzt_account_id"):
         merchant_of[btc] = merchant_of[kzt] = name
     parties: dict[int, str | None] = {}
-    for pk, other in others.items():
+    for pk, (kind, owner_id, email) in others.items():
         if pk in merchant_of:
             parties[pk] = merchant_of[pk]
-        elif other.kind == AccountKind.CUSTOMER and other.owner is not None:
-            parties[pk] = _customer_name(names.get(other.owner.pk, ""), other.owner.email)
+        elif kind == AccountKind.CUSTOMER and owner_id is not None:
+            parties[pk] = _customer_name(names.get(owner_id, ""), email)
         else:
             parties[pk] = None
     return parties

@@ -123,6 +123,13 @@ def test_amount_formatter_gives_format_amounts_text(minor: int) -> None:
         assert amount_formatter(code)(minor) == format_amount(minor, code)
 
 
+def test_amount_formatter_at_the_edges() -> None:
+    for code in ("BTC", "KZT", "JPY"):
+        formatted = amount_formatter(code)
+        for minor in (0, 1, -1, 99, -99, -100, 10**8, -(10**8) - 1, CAP_MINOR[Currency.BTC]):
+            assert formatted(minor) == format_amount(minor, code)
+
+
 def test_amount_formatter_refuses_an_unknown_currency() -> None:
     with pytest.raises(ValidationFailed):
         amount_formatter("XYZ")
