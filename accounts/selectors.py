@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -217,7 +217,7 @@ _STREAM_SQL = """
 def _stream_lines(
     account_id: int, start: datetime | None, end: datetime | None, opening: int,
     lines_max: int, chunk: int, using: str,
-) -> Iterator[StreamLine]:  # fmt: skip
+) -> Generator[StreamLine]:  # fmt: skip
     """The window's lines from one server-side cursor, fetched ``chunk`` rows at a time.
 
     One query for the whole statement: the two (account, id) index scans merged in id
@@ -226,7 +226,7 @@ def _stream_lines(
     account's remaining rows and a sort, so a 100,000-line statement cost the square of
     its length in rows read (bench/RESULTS.md, "Scale").
     """
-    params = {
+    params: dict[str, int | datetime] = {
         "a": account_id,
         "n": lines_max,
         "start": start if start is not None else _EARLIEST,

@@ -180,6 +180,7 @@ def download(fmt: str, account_id: int) -> dict[str, Any]:
     from accounts.models import Account
 
     account = Account.objects.select_related("owner").get(pk=account_id)
+    assert account.owner is not None
     client = Client()
     client.force_login(account.owner)
     today = timezone.localdate()
