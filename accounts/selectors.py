@@ -221,10 +221,11 @@ def _stream_lines(
     """The window's lines from one server-side cursor, fetched ``chunk`` rows at a time.
 
     One query for the whole statement: the two (account, id) index scans merged in id
-    order, read on as the lines are consumed. Asking again for each chunk (``id >
-    last``, ``LIMIT chunk``) let PostgreSQL answer every chunk with a bitmap of all the
-    account's remaining rows and a sort, so a 100,000-line statement cost the square of
-    its length in rows read (bench/RESULTS.md, "Scale").
+    order, read on as the lines are consumed, planned once. Asking again for each chunk
+    (``id > last``, ``LIMIT chunk``) cost an ORM query per chunk and, with stale table
+    statistics, let PostgreSQL answer every chunk with a bitmap of all the account's
+    remaining rows and a sort: rows read grew with the square of the statement
+    (bench/RESULTS.md, "Scale").
     """
     params: dict[str, int | datetime] = {
         "a": account_id,

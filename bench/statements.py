@@ -1,10 +1,11 @@
 """Statement downloads of one customer with many transfers, without the rest of bench.scale.
 
-    .venv/bin/python -m bench.statements [--transfers 100000]
+    .venv/bin/python -m bench.statements [--transfers 100000] [--db NAME]
 
 The quick variant of ``bench/scale.py`` (which is the benchmark of record: ledger at 10k,
 100k and 1M, checks, reconciliation and these downloads): no regtest node, no other
-ledger. Creates its own database (``alatau_bench_statements``, dropped and migrated),
+ledger. Creates its own database (``alatau_bench_statements`` unless ``--db``, dropped and
+migrated),
 opens a customer KZT account and posts ``--transfers`` transfers to and from it
 through the batch ledger API (1,000 a call), then downloads its statement as CSV and
 as PDF through the real view, measured exactly as ``bench.scale`` measures them
@@ -26,9 +27,9 @@ DB_NAME = "alatau_bench_statements"
 BATCH = 1000
 
 
-def _seed(transfers: int) -> int:
-    fresh_database(database_url(DB_NAME))
-    django_on(DB_NAME)
+def _seed(transfers: int, db_name: str) -> int:
+    fresh_database(database_url(db_name))
+    django_on(db_name)
     from django.core.management import call_command
 
     call_command("migrate", "--noinput", verbosity=0)
@@ -65,14 +66,15 @@ def _seed(transfers: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--transfers", type=int, default=100_000)
+    parser.add_argument("--db", default=DB_NAME)
     args = parser.parse_args()
     from bank.localenv import prepare_environment
 
     prepare_environment()
-    account = _seed(args.transfers)
+    account = _seed(args.transfers, args.db)
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"machine: {machine()}, load average {load}", flush=True)
-    print(json.dumps(downloads(account, DB_NAME)), flush=True)
+    print(json.dumps(downloads(account, args.db)), flush=True)
 
 
 if __name__ == "__main__":
