@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
@@ -193,34 +193,58 @@ def account_statement_stream(
         boundary = first_line if first_line is not None else 2**62
         opening = _signed_sum(account.pk, before_id=boundary, using=using)
         lines = _stream_lines(account.pk, start, end, opening, lines_max, chunk, using)
-        yield StatementStream(account, opening, lines)
+        try:
+            yield StatementStream(account, opening, lines)
+        finally:
+            lines.close()  # its cursor, before the transaction ends (also on an abort)
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+_STREAM_SQL = """
+    SELECT id, created_at, code, memo, amount_minor, credit_account_id, debit_account_id
+      FROM accounts_transfer
+     WHERE debit_account_id = %(a)s AND created_at >= %(start)s AND created_at < %(end)s
+    UNION ALL
+    SELECT id, created_at, code, memo, amount_minor, credit_account_id, debit_account_id
+      FROM accounts_transfer
+     WHERE credit_account_id = %(a)s AND created_at >= %(start)s AND created_at < %(end)s
+     ORDER BY id
+     LIMIT %(n)s
+"""
 
 
 def _stream_lines(
     account_id: int, start: datetime | None, end: datetime | None, opening: int,
     lines_max: int, chunk: int, using: str,
-) -> Iterator[StreamLine]:  # fmt: skip
-    balance, after_id, sent = opening, 0, 0
-    fields = ("pk", "created_at", "code", "memo", "amount_minor", "credit_account_id",
-              "debit_account_id")  # fmt: skip
-    while sent < lines_max:
-        debits, credits = _branches(account_id, start, end, after_id, using)
-        size = min(chunk, lines_max - sent)
-        rows = list(
-            debits.values_list(*fields)[:size]
-            .union(credits.values_list(*fields)[:size], all=True)
-            .order_by("pk")[:size]
-        )
-        for pk, created_at, code, memo, amount, credit_id, debit_id in rows:
-            incoming = credit_id == account_id
-            signed = amount if incoming else -amount
-            balance += signed
-            other = debit_id if incoming else credit_id
-            yield StreamLine(pk, created_at, code, memo, signed, balance, other)
-        sent += len(rows)
-        if len(rows) < size:
-            return
-        after_id = rows[-1][0]
+) -> Generator[StreamLine]:  # fmt: skip
+    """The window's lines from one server-side cursor, fetched ``chunk`` rows at a time.
+
+    One query for the whole statement: the two (account, id) index scans merged in id
+    order, read on as the lines are consumed, planned once. Asking again for each chunk
+    (``id > last``, ``LIMIT chunk``) cost an ORM query per chunk and, with stale table
+    statistics, let PostgreSQL answer every chunk with a bitmap of all the account's
+    remaining rows and a sort: rows read grew with the square of the statement
+    (bench/RESULTS.md, "Scale").
+    """
+    params: dict[str, int | datetime] = {
+        "a": account_id,
+        "n": lines_max,
+        "start": start if start is not None else _EARLIEST,
+        "end": end if end is not None else _LATEST,
+    }
+    balance = opening
+    # A named (server-side) cursor: the rows stay in PostgreSQL until fetched; it lives
+    # in the caller's REPEATABLE READ transaction and closes with it or with this generator.
+    with connections[using].chunked_cursor() as cursor:
+        cursor.execute(_STREAM_SQL, params)
+        while rows := cursor.fetchmany(chunk):
+            for pk, created_at, code, memo, amount, credit_id, debit_id in rows:
+                incoming = credit_id == account_id
+                signed = amount if incoming else -amount
+                balance += signed
+                other = debit_id if incoming else credit_id
+                yield StreamLine(pk, created_at, code, memo, signed, balance, other)
 
 
 def _signed_sum(account_id: int, *, before_id: int, using: str = DEFAULT_DB_ALIAS) -> int:

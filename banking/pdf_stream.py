@@ -28,6 +28,8 @@ from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC, makeToUnicode
 
 _CATALOG, _PAGES, _RESOURCES, _INFO = 1, 2, 3, 4
 _FIRST_FREE = 5
+# The file's first line (and a comment of four bytes above 127: a binary file).
+HEADER = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
 
 
 def _text_string(text: str) -> bytes:
@@ -46,8 +48,10 @@ class StreamedPdf:
     """Draw strings on pages; take the bytes made so far with ``take`` whenever convenient."""
 
     def __init__(
-        self, *, fonts: list[str], page_size: tuple[float, float], title: str, author: str
-    ) -> None:
+        self, *, fonts: list[str], page_size: tuple[float, float], title: str, author: str,
+        header_sent: bool = False,
+    ) -> None:  # fmt: skip
+        """``header_sent``: the caller has sent ``HEADER`` itself (before the fonts loaded)."""
         # Each font gets a short internal prefix; its subsets are /F<n>+<subset>.
         self.fonts = {name: pdfmetrics.getFont(name) for name in fonts}
         self.prefixes = {name: b"F%d" % n for n, name in enumerate(fonts, start=1)}
@@ -71,7 +75,10 @@ class StreamedPdf:
         self.pending: list[bytes] = []
         self.ops: list[bytes] = []
         self.font_name, self.font_size = fonts[0], 10.0
-        self._emit(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+        if header_sent:
+            self.written = len(HEADER)
+        else:
+            self._emit(HEADER)
 
     # Drawing ------------------------------------------------------------------------
 

@@ -23,7 +23,8 @@ DECIMAL_COMMA = ("kk", "ru")
 SATS_PER_BTC = 100_000_000
 
 
-def _decimal_mark() -> str:
+def decimal_mark() -> str:
+    """The decimal mark of the active language."""
     language = (get_language() or "en").split("-")[0]
     return "," if language in DECIMAL_COMMA else "."
 
@@ -37,16 +38,15 @@ def money(minor: int | None, currency: str) -> str:
     """
     if minor is None:
         return ""
-    text = format_amount(int(minor), currency)
+    return grouped(format_amount(int(minor), currency), currency, decimal_mark())
+
+
+def grouped(text: str, currency: str, mark: str) -> str:
+    """Group a ``format_amount`` text by thousands, with ``mark`` and the currency code."""
     sign = MINUS if text.startswith("-") else ""
     whole, _, frac = text.lstrip("-").partition(".")
-    groups: list[str] = []
-    while len(whole) > 3:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    groups.insert(0, whole)
-    fraction = f"{_decimal_mark()}{frac}" if frac else ""  # JPY has no minor unit
-    return f"{sign}{THIN_SPACE.join(groups)}{fraction} {currency}"
+    fraction = f"{mark}{frac}" if frac else ""  # JPY has no minor unit
+    return f"{sign}{int(whole):,}".replace(",", THIN_SPACE) + f"{fraction} {currency}"
 
 
 @register.filter

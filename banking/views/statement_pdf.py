@@ -28,9 +28,9 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Account, Identity
 from accounts.selectors import StatementStream, StreamLine, account_statement_stream
-from banking.pdf_stream import StreamedPdf
-from banking.services.counterparty import stream_counterparties
-from banking.templatetags.bank import money, movement_label
+from banking.pdf_stream import HEADER, StreamedPdf
+from banking.services.counterparty import StreamCounterparties
+from banking.statement_text import StatementText
 from core.db_reads import lagging_reads
 
 FONT = "AlatauSans"
@@ -85,14 +85,16 @@ def _pdf_body(
     # set again, and the lagging-reads block opened here.
     from reportlab.lib.pagesizes import A4
 
+    # The file's first bytes go out before the fonts are read (two TrueType files parsed
+    # in Python, the first time in a process) and before the database is.
+    yield HEADER
     with translation.override(language), lagging_reads(user=user) as using:
         regular, bold = _fonts()
         pdf = StreamedPdf(
-            fonts=[regular, bold], page_size=A4,
+            fonts=[regular, bold], page_size=A4, header_sent=True,
             title=_("Alatau Bank statement"), author=_("Alatau Bank"),
         )  # fmt: skip
         try:
-            yield pdf.take()  # the first bytes, before any line is read
             for stream in account_statement_stream(
                 account=account, start=window[0], end=window[1], lines_max=lines_max,
                 using=using,
@@ -126,30 +128,31 @@ def _draw(
         _("Made: %(when)s") % {"when": made},
     ]
     page = _Page(pdf, pdf.height, header, made)
-    page.row(["", "", _("Opening balance"), "", "", money(stream.opening_minor, cur)])
+    text, counterparties = StatementText(cur), StreamCounterparties()
+    page.row(["", "", _("Opening balance"), "", "", text.money(stream.opening_minor)])
     closing, count = stream.opening_minor, 0
     while chunk := list(itertools.islice(stream.lines, LINES_PER_LOOKUP)):
-        for line, other in zip(chunk, stream_counterparties(chunk), strict=True):
-            page.row(_cells(line, other, cur))
+        for line, other in zip(chunk, counterparties(chunk), strict=True):
+            page.row(_cells(text, line, other))
         closing, count = chunk[-1].balance_minor, count + len(chunk)
         yield pdf.take()
     if count >= lines_max:
         cut = _("The statement was cut at %(lines)s lines.") % {"lines": lines_max}
         page.row(["", "", cut, "", "", ""])
-    page.row(["", "", _("Closing balance"), "", "", money(closing, cur)])
+    page.row(["", "", _("Closing balance"), "", "", text.money(closing)])
 
 
-def _cells(line: StreamLine, other: str, cur: str) -> list[str]:
-    label = movement_label(line)
+def _cells(text: StatementText, line: StreamLine, other: str) -> list[str]:
+    label = text.label(line)
     if line.memo and line.code in ("internal", "payment", "refund"):
         label = f"{label}: {line.memo}"
     return [
-        timezone.localtime(line.created_at).strftime("%d.%m.%Y %H:%M"),
+        text.local(line.created_at).strftime("%d.%m.%Y %H:%M"),
         f"T{line.transfer_id}",
         label[:34],
         other[:28],
-        money(line.amount_minor, cur),
-        money(line.balance_minor, cur),
+        text.money(line.amount_minor),
+        text.money(line.balance_minor),
     ]
 
 

@@ -18,11 +18,10 @@ from accounts.access import current_user, customer_required
 from accounts.models import Account
 from accounts.selectors import StreamLine, account_statement, account_statement_stream
 from banking.forms import StatementForm
-from banking.services.counterparty import statement_counterparties, stream_counterparties
-from banking.templatetags.bank import movement_label
+from banking.services.counterparty import StreamCounterparties, statement_counterparties
+from banking.statement_text import StatementText
 from banking.views.statement_pdf import statement_pdf_response
 from core.db_reads import lagging_reads
-from core.money import format_amount
 
 PAGE_LINES = 500
 # Downloads stream chunk after chunk (memory stays one chunk), up to this many lines.
@@ -41,11 +40,6 @@ def chunks(lines: Iterator[StreamLine], size: int) -> Iterator[list[StreamLine]]
     """The streamed lines in lists of ``size`` (one counterparty lookup per list)."""
     while chunk := list(itertools.islice(lines, size)):
         yield chunk
-
-
-def stream_label(line: StreamLine) -> str:
-    label = movement_label(line)
-    return f"{label}: {line.memo}" if line.memo else label
 
 
 @customer_required
@@ -128,37 +122,47 @@ def _csv_lines(
 ) -> Iterator[str]:
     cur = account.currency
     writer = csv.writer(_Echo())
+    text, counterparties = StatementText(cur), StreamCounterparties()
     for stream in account_statement_stream(
         account=account, start=window[0], end=window[1], lines_max=DOWNLOAD_LINES_MAX,
         using=using,
     ):  # fmt: skip
         header = ["date", "reference", "description", "counterparty", "amount", "currency"]
         yield writer.writerow([*header, "balance"])
-        opening = format_amount(stream.opening_minor, cur)
+        opening = text.plain(stream.opening_minor)
         yield writer.writerow(["", "", _("Opening balance"), "", "", cur, opening])
         closing, count = stream.opening_minor, 0
         for chunk in chunks(stream.lines, CSV_ROWS_PER_WRITE):
-            names = stream_counterparties(chunk)
+            names = counterparties(chunk)
             yield "".join(
-                writer.writerow(
-                    [
-                        timezone.localtime(line.created_at).isoformat(timespec="seconds"),
-                        f"T{line.transfer_id}",
-                        _csv_safe(stream_label(line)),
-                        _csv_safe(name),
-                        format_amount(line.amount_minor, cur),
-                        cur,
-                        format_amount(line.balance_minor, cur),
-                    ]
-                )
-                for line, name in zip(chunk, names, strict=True)
+                [
+                    _csv_row(writer, text, line, name)
+                    for line, name in zip(chunk, names, strict=True)
+                ]
             )
             closing, count = chunk[-1].balance_minor, count + len(chunk)
         if count >= DOWNLOAD_LINES_MAX:
             cut = _("The statement was cut at %(lines)s lines.") % {"lines": DOWNLOAD_LINES_MAX}
             yield writer.writerow(["", "", cut, "", "", cur, ""])
-        closing_text = format_amount(closing, cur)
+        closing_text = text.plain(closing)
         yield writer.writerow(["", "", _("Closing balance"), "", "", cur, closing_text])
+
+
+def _csv_row(writer: Any, text: StatementText, line: StreamLine, name: str) -> str:
+    label = text.label(line)
+    return str(
+        writer.writerow(
+            [
+                text.local(line.created_at).isoformat(timespec="seconds"),
+                f"T{line.transfer_id}",
+                _csv_safe(f"{label}: {line.memo}" if line.memo else label),
+                _csv_safe(name),
+                text.plain(line.amount_minor),
+                text.currency,
+                text.plain(line.balance_minor),
+            ]
+        )
+    )
 
 
 def _csv_safe(text: str) -> str:

@@ -10,10 +10,15 @@ from django.db.models import Q
 from django.test import Client
 from django.utils import timezone
 from pypdf import PdfReader
+from reportlab.pdfbase import pdfmetrics
 
 from accounts.models import Identity, Transfer, User
+from accounts.selectors import StreamLine
 from accounts.services import system_account
 from accounts.services.transfer_batch import TransferSpec, transfer_batch_create
+from banking.pdf_stream import HEADER
+from banking.services.counterparty import StreamCounterparties, counterparty_names
+from banking.views.statement_pdf import FONT, FONT_BOLD
 from core.money import format_amount
 from tests.banking.conftest import account_of, login, streamed
 from tests.conftest import fund
@@ -95,3 +100,45 @@ def test_pdf_sends_its_header_first_and_its_pages_while_drawing(
     pages = PdfReader(io.BytesIO(first + b"".join(rest))).pages
     assert len(pages) >= 15
     assert "Closing balance" in pages[-1].extract_text()
+
+
+def test_pdf_sends_its_first_bytes_before_reading_the_fonts(
+    customer: User, customer_client: Client
+) -> None:
+    kzt = account_of(customer, "KZT")
+    fund(kzt, 5_00)
+    for name in (FONT, FONT_BOLD):  # as in a process that has not drawn a PDF yet
+        pdfmetrics._fonts.pop(name, None)
+    response: Any = customer_client.get("/statement/", _params(kzt.pk, "pdf"))
+    blocks = iter(response.streaming_content)
+    assert next(blocks) == HEADER
+    assert FONT not in pdfmetrics.getRegisteredFontNames()  # not parsed yet
+    body = HEADER + b"".join(blocks)
+    assert FONT in pdfmetrics.getRegisteredFontNames()
+    assert "5.00" in PdfReader(io.BytesIO(body)).pages[0].extract_text()
+
+
+def test_counterparties_of_a_download_are_looked_up_once(
+    customer: User, make_customer: Any, django_assert_num_queries: Any
+) -> None:
+    kzt = account_of(customer, "KZT")
+    other = account_of(make_customer("other@example.kz"), "KZT")
+    Identity.objects.filter(user=other.owner).update(full_name="Dana Seitkali")
+    bank = system_account("external", "KZT")
+    lines = [
+        StreamLine(1, timezone.now(), "internal", "", 1, 1, other.pk),
+        StreamLine(2, timezone.now(), "adjustment", "", 1, 2, bank.pk),
+        StreamLine(3, timezone.now(), "fee", "", 1, 3, bank.pk),
+        StreamLine(4, timezone.now(), "internal", "", 1, 4, 10**12),  # no such account
+    ]
+    expected = counterparty_names([(x.other_account_id, x.code) for x in lines])
+    assert expected[0] == "Dana S." and expected[3] == ""
+    names = StreamCounterparties()
+    with django_assert_num_queries(3):
+        assert names(lines) == expected
+    with django_assert_num_queries(0):  # the next chunk meets the same accounts
+        assert names(lines[::-1]) == expected[::-1]
+    names.KNOWN_MAX = 2  # past the limit the memory starts again, names stay right
+    with django_assert_num_queries(3):
+        assert names([*lines, lines[0]._replace(other_account_id=kzt.pk)])[:4] == expected
+    assert len(names.parties) <= 4

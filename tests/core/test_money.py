@@ -12,6 +12,7 @@ from core.errors import ValidationFailed
 from core.money import (
     CAP_MINOR,
     Currency,
+    amount_formatter,
     btc_to_sats,
     currency_of,
     format_amount,
@@ -114,3 +115,21 @@ def test_btc_to_sats_refuses_floats_and_fractions() -> None:
         btc_to_sats(0.1)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         btc_to_sats(Decimal("0.000000001"))
+
+
+@given(st.integers(min_value=-CAP_MINOR[Currency.BTC], max_value=CAP_MINOR[Currency.BTC]))
+def test_amount_formatter_gives_format_amounts_text(minor: int) -> None:
+    for code in ("BTC", "KZT", "JPY"):
+        assert amount_formatter(code)(minor) == format_amount(minor, code)
+
+
+def test_amount_formatter_at_the_edges() -> None:
+    for code in ("BTC", "KZT", "JPY"):
+        formatted = amount_formatter(code)
+        for minor in (0, 1, -1, 99, -99, -100, 10**8, -(10**8) - 1, CAP_MINOR[Currency.BTC]):
+            assert formatted(minor) == format_amount(minor, code)
+
+
+def test_amount_formatter_refuses_an_unknown_currency() -> None:
+    with pytest.raises(ValidationFailed):
+        amount_formatter("XYZ")
