@@ -127,10 +127,13 @@ def invoice_create(
             metadata=meta,
             order_id=order_id,
             expires_at=now + timedelta(minutes=options["minutes"]),
+            # The address in the same INSERT: no second round trip to attach it.
+            deposit_address_id=address[0] if address is not None else None,
+            destination=address[1] if address is not None else "",
         )
-        if address is not None:
-            invoice.deposit_address_id, invoice.destination = address
-            invoice.save(update_fields=["deposit_address_id", "destination"])
+        webhook_event_emit(invoice=invoice, event_type=WebhookEvent.INVOICE_CREATED, extra={})
+        # Last before commit: the append holds the audit chain's head row locked until the
+        # commit, and every writer in the bank queues on it (audit/chain.py).
         audit_record(
             actor=actor,
             action="invoice.create",
@@ -143,7 +146,6 @@ def invoice_create(
                 "rate_minor_per_btc": rate,
             },
         )
-        webhook_event_emit(invoice=invoice, event_type=WebhookEvent.INVOICE_CREATED, extra={})
     return invoice
 
 
