@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -68,3 +69,31 @@ def _has_float(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(_has_float(v) for v in value)
     return False
+
+
+# What API clients send (or nothing): each picks the first renderer as DRF's parse would.
+_PLAIN_ACCEPTS = frozenset({"", "*/*", "application/json"})
+
+
+class FastContentNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, skipping the Accept parse when the answer is the first renderer.
+
+    No ``Accept`` header, ``*/*`` or ``application/json`` alone, with no ``?format=`` or
+    format suffix, select the first renderer with its own media type: exactly what the
+    full parse returns for them (it costs about 0.1 ms of CPU per request).
+    """
+
+    def select_renderer(
+        self, request: Any, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        accept = request.META.get("HTTP_ACCEPT", "").strip()
+        format_param = self.settings.URL_FORMAT_OVERRIDE
+        if (
+            accept in _PLAIN_ACCEPTS
+            and renderers
+            and renderers[0].media_type == "application/json"
+            and not format_suffix
+            and not (format_param and format_param in request.query_params)
+        ):
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)

@@ -78,3 +78,40 @@ json_values = st.recursive(
 @given(json_values)
 def test_any_json_value_same_bytes(data: Any) -> None:
     assert FastJSONRenderer().render(data) == JSONRenderer().render(data)
+
+
+@pytest.mark.parametrize(
+    ("accept", "query"),
+    [
+        (None, ""),
+        ("*/*", ""),
+        ("application/json", ""),
+        (" */* ", ""),
+        ("application/json; indent=4", ""),
+        ("text/html, */*;q=0.8", ""),
+        ("*/*", "format=json"),
+        ("text/html", ""),
+        ("application/xml", ""),
+        ("*/*", "format=api"),
+    ],
+)
+def test_negotiation_answers_as_drf(accept: str | None, query: str) -> None:
+    from django.http import Http404
+    from rest_framework.exceptions import NotAcceptable
+    from rest_framework.negotiation import DefaultContentNegotiation
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from core.renderers import FastContentNegotiation
+
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    request = Request(APIRequestFactory().get("/api/v1/x?" + query, **headers))
+    renderers = [FastJSONRenderer()]
+    answers = []
+    for negotiation in (DefaultContentNegotiation(), FastContentNegotiation()):
+        try:
+            renderer, media_type = negotiation.select_renderer(request, renderers)
+            answers.append((type(renderer), media_type))
+        except (NotAcceptable, Http404) as exc:
+            answers.append((type(exc), ""))
+    assert answers[0] == answers[1]
