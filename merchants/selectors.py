@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections, router
-from django.db.models import Model, Prefetch, QuerySet
+from django.db import DEFAULT_DB_ALIAS, router
+from django.db.models import Prefetch, QuerySet
 
 from accounts.selectors import Statement, account_statement
+from core.db_rows import rows_as_models
 from merchants.errors import DeliveryNotFound, InvoiceNotFound, MerchantNotFound, WebhookNotFound
 from merchants.models import (
     ApiKey,
@@ -19,8 +19,6 @@ from merchants.models import (
     Webhook,
     WebhookDelivery,
 )
-
-M = TypeVar("M", bound=Model)
 
 PAGE_MAX = 100
 DELIVERIES_MAX = 100
@@ -57,42 +55,6 @@ def invoice_get(*, merchant: Merchant | None, invoice_id: str, payments: bool = 
     if invoice is None:
         raise InvoiceNotFound()
     return invoice
-
-
-@functools.cache
-def _select_sql(model: type[Model], where: str) -> tuple[str, tuple[Any, ...]]:
-    """``SELECT <every concrete column> FROM <table> WHERE <where>``, built once per process."""
-    fields = tuple(model._meta.concrete_fields)
-    columns = ", ".join(f'"{f.column}"' for f in fields)
-    return f'SELECT {columns} FROM "{model._meta.db_table}" WHERE {where}', fields  # noqa: S608 - names from the model
-
-
-def rows_as_models(model: type[M], where: str, params: list[Any], *, alias: str) -> list[M]:
-    """Instances of ``model`` matching a fixed ``where`` clause, without the ORM's compiler.
-
-    For the API's hottest statements, where the ORM spends more CPU compiling
-    ``Model.objects.filter(...)`` than PostgreSQL spends answering it. ``where`` is a
-    constant of the caller (never input: values go in ``params``); each value goes
-    through its field's ``from_db_value`` and ``Model.from_db`` as the ORM's would.
-    """
-    sql, fields = _select_sql(model, where)
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    converters = [getattr(f, "from_db_value", None) for f in fields]
-    names = [f.attname for f in fields]
-    return [
-        model.from_db(
-            alias,
-            names,
-            [
-                v if c is None else c(v, None, connection)
-                for c, v in zip(converters, row, strict=True)
-            ],
-        )
-        for row in rows
-    ]
 
 
 def _invoice_by_id(merchant: Merchant, invoice_id: str) -> Invoice | None:
