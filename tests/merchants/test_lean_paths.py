@@ -89,3 +89,20 @@ def test_idempotent_create_still_replays(api: APIClient, merchant: Merchant) -> 
     other: dict[str, Any] = {**BODY, "amount": "0.002"}
     assert api.post(url, other, format="json", HTTP_IDEMPOTENCY_KEY="lean-1").status_code == 409
     assert Invoice.objects.filter(merchant=merchant).count() == 1
+
+
+def test_checkout_link_is_reverses_path_under_any_script_prefix(merchant: Merchant) -> None:
+    from django.urls import get_script_prefix, reverse, set_script_prefix
+
+    from merchants.presenters import checkout_link, public_url
+
+    invoice = invoice_create(merchant=merchant, amount="0.001", currency="BTC", actor=None)
+    before = get_script_prefix()
+    try:
+        for prefix in ("/", "/bank/", "/"):
+            set_script_prefix(prefix)
+            expected = public_url(reverse("merchants:checkout", args=[invoice.id]))
+            assert checkout_link(invoice) == expected
+            assert expected.endswith(f"{prefix}i/{invoice.id}")
+    finally:
+        set_script_prefix(before)
