@@ -13,12 +13,12 @@ does a pretty-printed response (``Accept: application/json; indent=4``).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
 _ENCODER = JSONEncoder()
@@ -46,7 +46,7 @@ class FastJSONRenderer(JSONRenderer):
     ) -> bytes:
         if data is None:
             return b""
-        if not self.compact or self.get_indent(accepted_media_type, renderer_context or {}):
+        if not self.compact or self.get_indent(accepted_media_type or "", renderer_context or {}):
             return super().render(data, accepted_media_type, renderer_context)
         if _has_float(data):  # orjson writes 1e-08 as 1e-8 and NaN as null: DRF's way
             return super().render(data, accepted_media_type, renderer_context)
@@ -84,8 +84,9 @@ class FastContentNegotiation(DefaultContentNegotiation):
     """
 
     def select_renderer(
-        self, request: Any, renderers: list[Any], format_suffix: str | None = None
-    ) -> tuple[Any, str]:
+        self, request: Any, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderers = list(renderers)
         accept = request.META.get("HTTP_ACCEPT", "").strip()
         format_param = self.settings.URL_FORMAT_OVERRIDE
         if (

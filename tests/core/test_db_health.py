@@ -19,13 +19,18 @@ def _conninfo() -> str:
 
 @pytest.fixture
 def conn(monkeypatch: pytest.MonkeyPatch) -> Any:
-    conn = connections["default"]
-    assert isinstance(conn, db_base.DatabaseWrapper)
+    assert isinstance(connections["default"], db_base.DatabaseWrapper)
+    conn: Any = connections["default"]
     conn.ensure_connection()
     assert conn.health_check_enabled
     checks: list[int] = []
     real = conn.is_usable
-    monkeypatch.setattr(conn, "is_usable", lambda: checks.append(1) or real())
+
+    def counted() -> bool:
+        checks.append(1)
+        return bool(real())
+
+    monkeypatch.setattr(conn, "is_usable", counted)
     conn.checks = checks
     return conn
 

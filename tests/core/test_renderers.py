@@ -25,7 +25,7 @@ SAMPLES: list[Any] = [
     {"lazy": gettext_lazy("Not found"), "id": uuid.UUID(int=7), "currency": Currency.KZT},
     {"text": 'Tea \u2028 line \u2029 para, \u00e9 \U0001f375 "quoted" \\ / \x01'},
     {1: "int key", False: "bool key", None: "none key"},
-    ReturnDict({"code": "x", "message": "y"}, serializer=None),
+    ReturnDict({"code": "x", "message": "y"}, serializer=None),  # type: ignore[call-overload]
     [{"id": n, "ok": n % 2 == 0} for n in range(5)],
     [],
     {},
@@ -104,7 +104,7 @@ def test_negotiation_answers_as_drf(accept: str | None, query: str) -> None:
 
     from core.renderers import FastContentNegotiation
 
-    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    headers: Any = {} if accept is None else {"HTTP_ACCEPT": accept}
     request = Request(APIRequestFactory().get("/api/v1/x?" + query, **headers))
     renderers = [FastJSONRenderer()]
     answers = []
