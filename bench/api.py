@@ -12,7 +12,9 @@ loop per thread, so it takes little of the two CPUs; scripts in ``bench/wrk/``) 
 ``--seconds`` per phase, or with ``--client python`` from the old Python client
 (``--clients`` threads with a ``requests`` session each, stopping after
 ``--requests`` or ``--seconds``). Prints requests/s and p50/p99 latency per phase
-and, for wrk, writes the headline figures to ``bench/results.json``.
+and, for wrk, the CPU milliseconds per request of gunicorn, PostgreSQL, Redis, wrk and
+the rest of the machine (``CpuMeter``: on a shared box the CPU per request moves less
+than the rate), and writes the headline figures to ``bench/results.json``.
 
 Invoices are created without an on-chain address (``MERCHANT_INVOICE_ONCHAIN``
 off): this measures the API, ledger-side writes, audit and webhook fan-out,
