@@ -22,7 +22,7 @@ class RequestLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-ID", "")
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")  # not .headers: it copies them all
         # Accept a caller's id only if it is short and plain; never log raw input.
         request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]

@@ -128,6 +128,10 @@ DATABASES = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The same backend, with the health check (SELECT 1) only on a connection that sat idle
+# (core/db_postgres/base.py): a busy API worker skips a round trip per request.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "core.db_postgres"
 # Server-side prepared statements only where code asks (execute(prepare=True): the single
 # transfer's ledger_transfer call, accounts/services/transfers.py); Django's own queries bind
 # client-side and are never prepared. Behind a transaction-mode pooler that cannot keep
@@ -258,7 +262,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["core.renderers.FastJSONRenderer"],  # orjson, same bytes
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.renderers.FastContentNegotiation",
     "EXCEPTION_HANDLER": "bank.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

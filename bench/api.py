@@ -12,7 +12,9 @@ loop per thread, so it takes little of the two CPUs; scripts in ``bench/wrk/``) 
 ``--seconds`` per phase, or with ``--client python`` from the old Python client
 (``--clients`` threads with a ``requests`` session each, stopping after
 ``--requests`` or ``--seconds``). Prints requests/s and p50/p99 latency per phase
-and, for wrk, writes the headline figures to ``bench/results.json``.
+and, for wrk, the CPU milliseconds per request of gunicorn, PostgreSQL, Redis, wrk and
+the rest of the machine (``CpuMeter``: on a shared box the CPU per request moves less
+than the rate), and writes the headline figures to ``bench/results.json``.
 
 Invoices are created without an on-chain address (``MERCHANT_INVOICE_ONCHAIN``
 off): this measures the API, ledger-side writes, audit and webhook fan-out,
@@ -149,15 +151,91 @@ def _run_phase(name: str, clients: int, total: int, seconds: float,
     return result
 
 
-def _wrk(script: str, clients: int, seconds: float, url: str, *script_args: str) -> dict[str, Any]:
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live local process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy (all processes, every engineer's)."""
+    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / CLOCK_TICKS
+
+
+class CpuMeter:
+    """CPU seconds per request of each part of the run: gunicorn's workers, this database's
+    PostgreSQL backends, wrk, Redis, and the rest of the machine (other engineers' load).
+
+    Read from ``/proc`` around a phase: on a shared machine the wall-clock rate moves with
+    everyone's load, the CPU per request much less.
+    """
+
+    def __init__(self, server_pid: int, db_url: str) -> None:
+        self.server_pid, self.db_url = server_pid, db_url
+
+    def _pids(self) -> dict[str, list[int]]:
+        import psycopg
+
+        children = Path(f"/proc/{self.server_pid}/task/{self.server_pid}/children")
+        workers = [int(x) for x in children.read_text().split()]
+        with psycopg.connect(self.db_url) as conn:
+            backends = [r[0] for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()").fetchall()]  # fmt: skip
+        redis = subprocess.run(["pgrep", "-x", "redis-server"], capture_output=True, text=True)
+        return {
+            "gunicorn": [self.server_pid, *workers],
+            "postgres": backends,
+            "redis": [int(x) for x in redis.stdout.split()],
+        }
+
+    def start(self) -> None:
+        import resource
+
+        self.before = {k: {p: _cpu_s(p) for p in v} for k, v in self._pids().items()}
+        self.children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.busy0 = _machine_busy_s()
+
+    def stop(self, requests: int) -> dict[str, float]:
+        """CPU milliseconds per request, by part."""
+        import resource
+
+        used: dict[str, float] = {}
+        for part, pids in self._pids().items():  # a backend opened meanwhile counts from 0
+            used[part] = sum(_cpu_s(p) - self.before[part].get(p, 0.0) for p in pids)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used["wrk"] = (children.ru_utime + children.ru_stime) - (
+            self.children0.ru_utime + self.children0.ru_stime
+        )
+        busy = _machine_busy_s() - self.busy0
+        used["other"] = max(busy - sum(used.values()), 0.0)
+        out = {f"{k}_cpu_ms": round(v / max(requests, 1) * 1000, 3) for k, v in used.items()}
+        out["load_average"] = float(Path("/proc/loadavg").read_text().split()[0])
+        return out
+
+
+def _wrk(script: str, clients: int, seconds: float, url: str, *script_args: str,
+         meter: CpuMeter | None = None) -> dict[str, Any]:  # fmt: skip
     command = [
         "wrk", "-t", "2", "-c", str(clients), "-d", f"{int(seconds)}s", "--timeout", "10s",
         "-s", str(ROOT / "bench" / "wrk" / script), url, "--", *script_args,
     ]  # fmt: skip
+    if meter is not None:
+        meter.start()
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
     result["rps"] = round(result["requests"] / result["duration_s"], 1)
+    if meter is not None:
+        result["cpu"] = meter.stop(result["requests"])
     return result
 
 
@@ -169,7 +247,9 @@ def _invoice_ids(env: dict[str, str], limit: int = 20_000) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def main_wrk(args: argparse.Namespace, env: dict[str, str], store_id: str, token: str) -> None:
+def main_wrk(
+    args: argparse.Namespace, env: dict[str, str], store_id: str, token: str, server_pid: int
+) -> None:
     from bench.common import machine, record
 
     origin = f"http://127.0.0.1:{args.port}"
@@ -178,13 +258,15 @@ def main_wrk(args: argparse.Namespace, env: dict[str, str], store_id: str, token
           f"-d{int(args.seconds)}s, {machine()}", flush=True)  # fmt: skip
     # A short warm-up fills every worker's caches (and the ids file for the reads).
     _wrk("create.lua", args.clients, 3, origin + path, path, token, "7")
-    create = _wrk("create.lua", args.clients, args.seconds, origin + path, path, token, "1")
+    meter = CpuMeter(server_pid, env["DATABASE_URL"])
+    create = _wrk("create.lua", args.clients, args.seconds, origin + path, path, token, "1",
+                  meter=meter)  # fmt: skip
     print(f"create invoice  {create}", flush=True)
     ids_file = ROOT / "var" / "bench-invoice-ids.txt"
     ids_file.parent.mkdir(exist_ok=True)
     ids_file.write_text("\n".join(_invoice_ids(env)) + "\n")
     read = _wrk("read.lua", args.clients, args.seconds, origin + path, path, token,
-                str(ids_file), "2")  # fmt: skip
+                str(ids_file), "2", meter=meter)  # fmt: skip
     print(f"read invoice    {read}", flush=True)
     if create["non_2xx"] or read["non_2xx"] or create["socket_errors"] or read["socket_errors"]:
         raise SystemExit("errors during the run: figures not recorded")
@@ -214,7 +296,7 @@ def main() -> None:
     server = _start_gunicorn(env, args.port, args.workers, args.threads)
     if args.client == "wrk":
         try:
-            main_wrk(args, env, store_id, token)
+            main_wrk(args, env, store_id, token, server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -26,4 +26,9 @@ def redis_client() -> Any:
 
 
 def cache_key(name: str) -> str:
-    return str(cache.make_and_validate_key(name))
+    """The cache's key for ``name`` (prefix and version), as its own ``get`` would write it.
+
+    Not ``make_and_validate_key``: its check only warns about keys memcached could not
+    store (a loop over every character, on every API request); Redis stores any key.
+    """
+    return str(cache.make_key(name))

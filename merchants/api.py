@@ -13,13 +13,13 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import ValidationFailed
 from core.http import client_address
+from core.renderers import FastJSONRenderer
 from merchants import schema  # noqa: F401 - registers the auth scheme with drf-spectacular
 from merchants.api_errors import VALIDATION_ERRORS_SCHEMA, greenfield_exception_handler
 from merchants.api_params import (
@@ -178,11 +178,11 @@ class MerchantApiView(APIView):
     def idempotent(self, merchant: Merchant, handler: Callable[[], Response]) -> Response:
         """Run a POST handler once per ``Idempotency-Key`` (derived when money moves)."""
         key = self.request.headers.get("Idempotency-Key")
+        if key is None and not self.moves_money:
+            return handler()  # nothing to remember: no body hash to compute either
         fingerprint = request_fingerprint(self.request)
-        if key is None and self.moves_money:
-            key = idempotency_derived_key(merchant=merchant, request_hash=fingerprint)
         if key is None:
-            return handler()
+            key = idempotency_derived_key(merchant=merchant, request_hash=fingerprint)
         record, replay = idempotency_begin(merchant=merchant, key=key, request_hash=fingerprint)
         if replay:
             response = Response(record.response_body, status=record.status_code)
@@ -197,7 +197,9 @@ class MerchantApiView(APIView):
                 idempotency_finish(record=record, status_code=500, body=None)
                 raise
         body = (
-            json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+            json.loads(FastJSONRenderer().render(response.data))
+            if response.data is not None
+            else None
         )
         idempotency_finish(record=record, status_code=response.status_code, body=body)
         return response

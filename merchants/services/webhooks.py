@@ -38,6 +38,7 @@ from merchants.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from merchants.selectors import webhooks_enabled
 from merchants.services.webhook_http import SendResult, webhook_send
 
 logger = logging.getLogger(__name__)
@@ -214,7 +215,7 @@ def webhook_store_event_emit(
     """Create a delivery of a store event (invoice or payout) for every webhook that wants it."""
     now = int(time.time())
     count = 0
-    for webhook in Webhook.objects.filter(merchant_id=merchant.pk, enabled=True):
+    for webhook in webhooks_enabled(merchant_id=merchant.pk):
         if not webhook.wants(event_type):
             continue
         delivery_id = delivery_id_new()
