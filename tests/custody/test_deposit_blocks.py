@@ -29,7 +29,8 @@ def test_block_path_reports_what_the_wallet_reports(chain: Chain, funded_account
     chain.client.call("generatetoaddress", 1, first)
     chain.mine(1)
 
-    found, last = block_outputs(chain.client, 1)
+    read = block_outputs(chain.client, 1)
+    found, last = read.outputs, read.last
     assert last == chain.tip()
     assert {(k[0], out.address) for k, out in found.items()} == {(txid, first), (txid, second)}
     reply = chain.hot.call("listsinceblock", cursor, 1, True, True)
@@ -71,7 +72,8 @@ def test_block_cursor_left_by_a_reorg_reads_from_the_fork(
     # give the same, now invalid, block).
     chain.node("generatetoaddress", 2, chain.new_funder_address())
 
-    found, last = block_outputs(chain.client, 1)
+    read = block_outputs(chain.client, 1)
+    found, last = read.outputs, read.last
     assert last == chain.tip()
     [out] = found.values()
     assert (out.txid, out.confirmations) == (txid, 2)
