@@ -22,6 +22,7 @@ from accounts.models import Transfer, TransferCode
 from accounts.services.posting import check_key, request_hash, source_ref
 from accounts.services.transfers import CAPS_JSON, IDEMPOTENCY_CONSTRAINT, ledger_status_error
 from core.errors import ApplicationError, IdempotencyConflict, InvariantViolation, ValidationFailed
+from core.pg_arrays import bool_array, int_array, text_array
 
 # One call holds every touched account and, at its end, the audit chain head:
 # bound it so that no batch keeps other writers waiting for long.
@@ -154,13 +155,27 @@ def transfer_batch_post(
 
 
 def _call_once_more(params: list[Any]) -> list[tuple[int, str, int | None, str]]:
+    literals = _literals(params)
     try:
-        return _call(params)
+        return _call(literals)
     except IntegrityError as exc:
         # A key of the batch was committed concurrently: the retry sees it as a replay.
         if IDEMPOTENCY_CONSTRAINT not in str(exc):
             raise
-        return _call(params)
+        return _call(literals)
+
+
+# The array columns of ``_params`` in _CALL_SQL's order: how each is written as a literal.
+_ARRAYS = (
+    int_array, int_array, int_array, text_array, int_array, text_array, text_array,
+    text_array, text_array, int_array, text_array, bool_array, int_array, text_array,
+)  # fmt: skip
+
+
+def _literals(params: list[Any]) -> list[Any]:
+    """The array columns as literals (core/pg_arrays.py says why); the rest as they are."""
+    arrays = [write(column) for write, column in zip(_ARRAYS, params, strict=False)]
+    return [*arrays, *params[len(_ARRAYS) :]]
 
 
 def _params(specs: list[TransferSpec], now: Any, client_address: str | None) -> list[Any]:

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 from django.db import connection
 
+from core.pg_arrays import text_array
 from custody.errors import NodeError
 from custody.models import ChainCursor, DepositAddress
 from custody.node import NodeClient, sats
@@ -152,6 +153,6 @@ def bank_addresses(candidates: set[str]) -> dict[str, BankAddress]:
         cursor.execute(
             f"SELECT address, id, purpose FROM {DepositAddress._meta.db_table}"  # noqa: S608 - model's table
             " WHERE address = ANY(%s::text[])",
-            [list(candidates)],
+            [text_array(candidates)],  # a literal: core/pg_arrays.py says why
         )
         return {str(row[0]): BankAddress(int(row[1]), str(row[2])) for row in cursor.fetchall()}

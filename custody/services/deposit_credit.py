@@ -35,6 +35,7 @@ from accounts.services.transfer_batch import (
 )
 from compliance.services import case_open
 from core.errors import InvariantViolation
+from core.pg_arrays import int_array, text_array
 from custody.models import AddressPurpose, Deposit, DepositStatus, SuspenseReason
 from custody.node import NodeClient, node_client
 from custody.services.listeners import listeners_enqueue
@@ -237,8 +238,9 @@ def _save_credited(
             " suspense_reason = u.reason, credited_at = %s, updated_at = %s"
             " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[])"
             " AS u(id, transfer_id, status, reason) WHERE d.id = u.id",
-            [now, now, [d.pk for d in deposits], transfer_ids,
-             [str(status) for status, _ in outcome], [str(reason) for _, reason in outcome]],
+            [now, now, int_array(d.pk for d in deposits), int_array(transfer_ids),
+             text_array(status for status, _ in outcome),
+             text_array(reason for _, reason in outcome)],
         )  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.pg_arrays import int_array, text_array
 from custody.errors import NodeError
 from custody.models import (
     AddressPurpose,
@@ -292,12 +293,14 @@ def _insert_new(new: list[Output], addresses: dict[str, BankAddress]) -> int:
     for start in range(0, len(new), BULK_SIZE):
         chunk = new[start : start + BULK_SIZE]
         rows = [addresses.get(out.address) for out in chunk]
-        columns: list[list[Any]] = [
-            [o.txid for o in chunk], [o.vout for o in chunk], [o.address for o in chunk],
-            [None if a is None else a.id for a in rows], [o.amount_sats for o in chunk],
-            [_initial_status(o.amount_sats, None if a is None else a.purpose)
-             for o, a in zip(chunk, rows, strict=True)],
-            [o.confirmations for o in chunk], [o.block_hash for o in chunk],
+        columns = [  # literals, not lists: core/pg_arrays.py says why
+            text_array(o.txid for o in chunk), int_array(o.vout for o in chunk),
+            text_array(o.address for o in chunk),
+            int_array(None if a is None else a.id for a in rows),
+            int_array(o.amount_sats for o in chunk),
+            text_array(_initial_status(o.amount_sats, None if a is None else a.purpose)
+                       for o, a in zip(chunk, rows, strict=True)),
+            int_array(o.confirmations for o in chunk), text_array(o.block_hash for o in chunk),
         ]  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute(
@@ -401,8 +404,10 @@ def _save_refreshed(updates: list[tuple[int, int, str, str]]) -> None:
                 " status = u.status, updated_at = %s"
                 " FROM unnest(%s::bigint[], %s::integer[], %s::text[], %s::text[])"
                 " AS u(id, confirmations, block_hash, status) WHERE d.id = u.id",
-                [now, *(list(column) for column in zip(*chunk, strict=True))],
-            )
+                [now, *(write(column) for write, column in zip(
+                    (int_array, int_array, text_array, text_array), zip(*chunk, strict=True),
+                    strict=True))],
+            )  # fmt: skip
 
 
 def _ids_for(keys: list[tuple[str, int]]) -> list[int]:

@@ -40,6 +40,7 @@ from accounts.services import (
 )
 from accounts.services.posting import lock_accounts
 from compliance.services import case_open
+from core.pg_arrays import int_array
 from custody.models import Deposit, DepositStatus
 
 logger = logging.getLogger("alatau.custody.deposits")
@@ -81,11 +82,11 @@ def confirmation_holds_place(credited: list[CreditedRow]) -> int:
         elif deposit_unconfirm(deposit_id=row.deposit_id):
             held += 1
     if confirmed:
-        with connection.cursor() as cursor:  # one array parameter, not one per id
+        with connection.cursor() as cursor:  # one array literal, not a parameter per id
             cursor.execute(
                 f"UPDATE {Deposit._meta.db_table} SET confirmed_at = %s"  # noqa: S608 - model's table
                 " WHERE id = ANY(%s::bigint[]) AND confirmed_at IS NULL",
-                [timezone.now(), confirmed],
+                [timezone.now(), int_array(confirmed)],
             )
     return held
 
