@@ -15,7 +15,10 @@ blocks, reorgs (``removed``) and conflicts. Both paths produce the same ``Output
 the same txid:vout (the block's own ``confirmations``, its hash, the wallet's "receive"
 rule of skipping coinbase outputs), and recording and crediting are idempotent (UNIQUE
 txid+vout, transfer key ``deposit:<txid>:<vout>``), so an output seen by both is
-recorded and credited once.
+recorded and credited once; the wallet path skips those the block path recorded in
+the same scan at the same block and confirmations. Nothing here builds a Django
+model: only the bank's outputs become ``Output`` objects, and their address rows
+come back from the match as plain values for recording.
 """
 
 from __future__ import annotations
