@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
@@ -21,11 +22,25 @@ from accounts.models import Transfer, TransferCode
 from accounts.services.posting import check_key, request_hash, source_ref
 from accounts.services.transfers import CAPS_JSON, IDEMPOTENCY_CONSTRAINT, ledger_status_error
 from core.errors import ApplicationError, IdempotencyConflict, InvariantViolation, ValidationFailed
+from core.pg_arrays import bool_array, int_array, text_array
 
 # One call holds every touched account and, at its end, the audit chain head:
 # bound it so that no batch keeps other writers waiting for long.
 TRANSFER_BATCH_MAX = 5_000
 _CODES = frozenset(TransferCode.values)
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A transfer's source as its model and primary key, without loading the row.
+
+    For callers that move many rows as plain values (the deposit scan credits
+    thousands of deposits a block): fingerprinted and stored exactly like the
+    model instance it names, so either form replays the other's key.
+    """
+
+    model: type[models.Model]
+    pk: int | str
 
 
 @dataclass(frozen=True)
@@ -39,7 +54,7 @@ class TransferSpec:
     initiator: Any | None = None
     idempotency_key: str | None = None
     memo: str = ""
-    source: models.Model | None = None
+    source: models.Model | SourceRef | None = None
     group_id: uuid.UUID | None = None
     allow_frozen_debit: bool = False
     kzt_value_tiyn: int | None = None
@@ -52,15 +67,24 @@ def spec_request_hash(spec: TransferSpec) -> str:
     the other way round.
     """
     source = spec.source
+    model = source.model if isinstance(source, SourceRef) else source
     return request_hash(
         {
             "debit": spec.debit_account_id,
             "credit": spec.credit_account_id,
             "amount": spec.amount_minor,
             "code": spec.code,
-            "source": None if source is None else f"{source._meta.label_lower}:{source.pk}",
+            "source": None
+            if source is None or model is None
+            else f"{model._meta.label_lower}:{source.pk}",
         }
     )
+
+
+def _source_ref(source: models.Model | SourceRef | None) -> tuple[ContentType | None, str]:
+    if isinstance(source, SourceRef):
+        return ContentType.objects.get_for_model(source.model), str(source.pk)
+    return source_ref(source)
 
 
 def _check(specs: Sequence[TransferSpec]) -> None:
@@ -110,20 +134,54 @@ def transfer_batch_create(
         return []
     now = timezone.now()
     params = _params(specs, now, client_address)
+    rows = _checked(specs, _call_once_more(params))
+    return _results(params, rows, now)
+
+
+def transfer_batch_post(
+    *, transfers: Sequence[TransferSpec], client_address: str | None = None
+) -> list[int]:
+    """Post like ``transfer_batch_create``; return only the transfer ids, in the same order.
+
+    For callers that keep plain rows (no ``Transfer`` is built or read back, a
+    replayed item gives the id it was first posted with). Same checks, same errors.
+    """
+    specs = list(transfers)
+    _check(specs)
+    if not specs:
+        return []
+    params = _params(specs, timezone.now(), client_address)
+    return [int(r[2]) for r in _checked(specs, _call_once_more(params)) if r[2] is not None]
+
+
+def _call_once_more(params: list[Any]) -> list[tuple[int, str, int | None, str]]:
+    literals = _literals(params)
     try:
-        rows = _call(params)
+        return _call(literals)
     except IntegrityError as exc:
         # A key of the batch was committed concurrently: the retry sees it as a replay.
         if IDEMPOTENCY_CONSTRAINT not in str(exc):
             raise
-        rows = _call(params)
-    return _results(specs, params, rows, now)
+        return _call(literals)
+
+
+# The array columns of ``_params`` in _CALL_SQL's order: how each is written as a literal.
+_ARRAYS = (
+    int_array, int_array, int_array, text_array, int_array, text_array, text_array,
+    text_array, text_array, int_array, text_array, bool_array, int_array, text_array,
+)  # fmt: skip
+
+
+def _literals(params: list[Any]) -> list[Any]:
+    """The array columns as literals (core/pg_arrays.py says why); the rest as they are."""
+    arrays = [write(column) for write, column in zip(_ARRAYS, params, strict=False)]
+    return [*arrays, *params[len(_ARRAYS) :]]
 
 
 def _params(specs: list[TransferSpec], now: Any, client_address: str | None) -> list[Any]:
     columns: list[list[Any]] = [[] for _ in range(14)]
     for spec in specs:
-        source_type, source_id = source_ref(spec.source)
+        source_type, source_id = _source_ref(spec.source)
         values = (
             spec.debit_account_id,
             spec.credit_account_id,
@@ -162,12 +220,10 @@ def _call(params: list[Any]) -> list[tuple[int, str, int | None, str]]:
         return [(int(r[0]), str(r[1]), r[2], str(r[3] or "")) for r in cursor.fetchall()]
 
 
-def _results(
-    specs: list[TransferSpec],
-    params: list[Any],
-    rows: list[tuple[int, str, int | None, str]],
-    now: Any,
-) -> list[Transfer]:
+def _checked(
+    specs: list[TransferSpec], rows: list[tuple[int, str, int | None, str]]
+) -> list[tuple[int, str, int | None, str]]:
+    """Raise the typed error of a refused batch; return the rows of a posted one."""
     if len(rows) == 1 and rows[0][1] not in ("ok", "replay") and len(specs) >= 1:
         index, status, _, detail = rows[0]
         if status == "idempotency_conflict":
@@ -184,6 +240,12 @@ def _results(
         raise _item(index - 1, error)
     if len(rows) != len(specs) or any(r[1] not in ("ok", "replay") or r[2] is None for r in rows):
         raise InvariantViolation(f"ledger_transfer_batch returned {rows[:3]!r}...")
+    return rows
+
+
+def _results(
+    params: list[Any], rows: list[tuple[int, str, int | None, str]], now: Any
+) -> list[Transfer]:
     replayed = {
         t.pk: t for t in Transfer.objects.filter(pk__in=[r[2] for r in rows if r[1] == "replay"])
     }

@@ -15,16 +15,22 @@ blocks, reorgs (``removed``) and conflicts. Both paths produce the same ``Output
 the same txid:vout (the block's own ``confirmations``, its hash, the wallet's "receive"
 rule of skipping coinbase outputs), and recording and crediting are idempotent (UNIQUE
 txid+vout, transfer key ``deposit:<txid>:<vout>``), so an output seen by both is
-recorded and credited once.
+recorded and credited once; the wallet path skips those the block path recorded in
+the same scan at the same block and confirmations. Nothing here builds a Django
+model: only the bank's outputs become ``Output`` objects, and their address rows
+come back from the match as plain values for recording.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from django.db import connection
 
+from core.pg_arrays import text_array
 from custody.errors import NodeError
 from custody.models import ChainCursor, DepositAddress
 from custody.node import NodeClient, sats
@@ -49,36 +55,64 @@ class Output:
     block_hash: str
 
 
-def block_outputs(client: NodeClient, target: int) -> tuple[dict[tuple[str, int], Output], str]:
+class BankAddress(NamedTuple):
+    """A deposit address of the bank, as plain values (the scan builds no models)."""
+
+    id: int
+    purpose: str
+
+
+@dataclass(frozen=True)
+class BlockOutputs:
+    """What ``block_outputs`` read: the bank's outputs, their addresses, the new cursor."""
+
+    outputs: dict[tuple[str, int], Output]
+    addresses: dict[str, BankAddress]
+    last: str
+
+
+def block_outputs(client: NodeClient, target: int) -> BlockOutputs:
     """Read the blocks since the block cursor; return the bank's outputs and the new cursor.
 
     ``client`` must be a chain client (no wallet): a wallet-scoped call would wait for
     the wallet again. ``target`` is how far back a first run (no cursor) starts.
     The caller stores the returned hash as the cursor once the outputs are recorded.
+    Every output address of the blocks is matched in one query first; an ``Output``
+    is built only for the bank's.
     """
     tip_height = int(client.call("getblockcount"))
     start = max(_start_height(client, tip_height, target), tip_height - BLOCKS_PER_SCAN_MAX + 1)
-    found: dict[tuple[str, int], Output] = {}
-    last = ""
+    read = BlockOutputs({}, {}, "")
     for height in range(max(start, 0), tip_height + 1):
         block = client.call("getblock", client.call("getblockhash", height), 2)
         if int(block["confirmations"]) < 1:
             break  # reorged away while we read: the next scan starts again from the fork
-        last = str(block["hash"])
-        for tx in block["tx"]:
-            if tx["vin"] and "coinbase" in tx["vin"][0]:
-                continue  # the wallet reports coinbase outputs as generate/immature, not receive
-            for out in tx["vout"]:
-                address = out["scriptPubKey"].get("address")
-                if address:
-                    key = (str(tx["txid"]), int(out["n"]))
-                    found[key] = Output(
-                        txid=key[0], vout=key[1], address=str(address),
-                        amount_sats=sats(out["value"]),
-                        confirmations=int(block["confirmations"]), block_hash=last,
-                    )  # fmt: skip
-    ours = _bank_addresses({out.address for out in found.values()})
-    return {key: out for key, out in found.items() if out.address in ours}, last
+        read = _block_outputs(block, read)
+    return read
+
+
+def _block_outputs(block: dict[str, Any], read: BlockOutputs) -> BlockOutputs:
+    """Add one block's outputs to the bank (one address query per block, bounded memory)."""
+    ours = bank_addresses({address for _, _, address in _paid(block) if address})
+    confirmations, block_hash = int(block["confirmations"]), str(block["hash"])
+    for txid, out, address in _paid(block):
+        if address in ours:
+            key = (txid, int(out["n"]))
+            read.outputs[key] = Output(
+                txid=txid, vout=key[1], address=address, amount_sats=sats(out["value"]),
+                confirmations=confirmations, block_hash=block_hash,
+            )  # fmt: skip
+    return BlockOutputs(read.outputs, read.addresses | ours, block_hash)
+
+
+def _paid(block: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """(txid, output, address or "") of every output of the block but the coinbase's."""
+    for tx in block["tx"]:
+        if tx["vin"] and "coinbase" in tx["vin"][0]:
+            continue  # the wallet reports coinbase outputs as generate/immature, not receive
+        txid = str(tx["txid"])
+        for out in tx["vout"]:
+            yield txid, out, str(out["scriptPubKey"].get("address") or "")
 
 
 def block_cursor_get() -> str:
@@ -114,14 +148,14 @@ def _start_height(client: NodeClient, tip_height: int, target: int) -> int:
     return tip_height - target + 1
 
 
-def _bank_addresses(candidates: set[str]) -> set[str]:
+def bank_addresses(candidates: set[str]) -> dict[str, BankAddress]:
     """Which of ``candidates`` are the bank's deposit addresses: one array query."""
     if not candidates:
-        return set()
+        return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT address FROM {DepositAddress._meta.db_table}"  # noqa: S608 - model's table
+            f"SELECT address, id, purpose FROM {DepositAddress._meta.db_table}"  # noqa: S608 - model's table
             " WHERE address = ANY(%s::text[])",
-            [list(candidates)],
+            [text_array(candidates)],  # a literal: core/pg_arrays.py says why
         )
-        return {str(row[0]) for row in cursor.fetchall()}
+        return {str(row[0]): BankAddress(int(row[1]), str(row[2])) for row in cursor.fetchall()}

@@ -18,23 +18,29 @@ that order against another batch.)
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.errors import AccountClosed, AccountFrozen
-from accounts.models import Account, AccountKind, AccountStatus, Transfer
+from accounts.models import Account, AccountKind, AccountStatus
 from accounts.services import system_account
-from accounts.services.transfer_batch import TRANSFER_BATCH_MAX, TransferSpec, transfer_batch_create
+from accounts.services.transfer_batch import (
+    TRANSFER_BATCH_MAX,
+    SourceRef,
+    TransferSpec,
+    transfer_batch_post,
+)
 from compliance.services import case_open
 from core.errors import InvariantViolation
+from core.pg_arrays import int_array, text_array
 from custody.models import AddressPurpose, Deposit, DepositStatus, SuspenseReason
 from custody.node import NodeClient, node_client
 from custody.services.listeners import listeners_enqueue
-from custody.services.suspense import suspense_reason
-from custody.services.unconfirm import confirmation_holds_place
+from custody.services.suspense import suspense_reason_for
+from custody.services.unconfirm import CreditedRow, confirmation_holds_place
 
 logger = logging.getLogger("alatau.custody.deposits")
 
@@ -104,6 +110,29 @@ def sanctioned_sources(
     return hits
 
 
+class _Due(NamedTuple):
+    """A locked pending deposit with what crediting needs of its address and account."""
+
+    pk: int
+    txid: str
+    vout: int
+    amount_sats: int
+    reversals: int
+    confirmations: int
+    purpose: str | None
+    account_id: int | None
+    account_status: str | None
+    required_confirmations: int | None
+
+
+# The locked read, as plain values: no Deposit, DepositAddress or Account is built.
+_DUE_FIELDS = (
+    "pk", "txid", "vout", "amount_sats", "reversals", "confirmations",
+    "deposit_address__purpose", "deposit_address__account_id",
+    "deposit_address__account__status", "deposit_address__required_confirmations",
+)  # fmt: skip
+
+
 def _credit_batch(due: list[int], report: Any, sanctioned: dict[str, list[str]]) -> None:
     """Credit locked pending deposits with one ledger batch call, then record the outcome.
 
@@ -114,82 +143,93 @@ def _credit_batch(due: list[int], report: Any, sanctioned: dict[str, list[str]])
     hot = system_account(AccountKind.CUSTODY_HOT, "BTC")
     suspense = system_account(AccountKind.SUSPENSE, "BTC")
     with transaction.atomic():
-        deposits = list(
-            Deposit.objects.select_for_update(of=("self",))
+        rows = [
+            _Due._make(row)
+            for row in Deposit.objects.select_for_update(of=("self",))
             .filter(pk__in=due, status=DepositStatus.PENDING)
-            .select_related("deposit_address", "deposit_address__account")
             .order_by("pk")
-        )
-        if not deposits:
+            .values_list(*_DUE_FIELDS)
+        ]
+        if not rows:
             return
-        why = {d.pk: _why(d, sanctioned.get(d.txid, [])) for d in deposits}
-        transfers = _post_credits(deposits, why, hot.pk, suspense.pk)
+        why = {d.pk: _why(d, sanctioned.get(d.txid, [])) for d in rows}
+        credit_ids = _post_credits(rows, why, hot.pk, suspense.pk)
         now = timezone.now()
-        invoice_ids: list[int] = []
-        for deposit, transfer in zip(deposits, transfers, strict=True):
-            to_suspense = transfer.credit_account_id == suspense.pk
-            deposit.transfer = transfer
-            deposit.status = DepositStatus.SUSPENSE if to_suspense else DepositStatus.CREDITED
-            deposit.suspense_reason = why[deposit.pk][0] if to_suspense else ""
-            deposit.credited_at = deposit.updated_at = now
+        outcome: list[tuple[str, str]] = []  # (status, suspense reason) per row
+        for deposit, (_, credit_id) in zip(rows, credit_ids, strict=True):
             report.changed_ids.add(deposit.pk)
-            if to_suspense:
+            if credit_id == suspense.pk:
                 report.suspense += 1
-                _suspense_case(deposit, why[deposit.pk][1], sanctioned.get(deposit.txid, []))
+                outcome.append((DepositStatus.SUSPENSE, why[deposit.pk][0]))
             else:
                 report.credited += 1
-            address = deposit.deposit_address
-            if address is not None and address.purpose == AddressPurpose.INVOICE:
-                invoice_ids.append(deposit.pk)
-        _save_credited(deposits, now)
+                outcome.append((DepositStatus.CREDITED, ""))
+        _save_credited(rows, [t for t, _ in credit_ids], outcome, now)
+        for deposit, (status, reason) in zip(rows, outcome, strict=True):
+            if status == DepositStatus.SUSPENSE:
+                _suspense_case(
+                    deposit.pk, reason, why[deposit.pk][1], sanctioned.get(deposit.txid, [])
+                )
         # Credited below its confirmations (HighSpeed): held before anything can spend it.
-        report.held += confirmation_holds_place(deposits)
-        listeners_enqueue(invoice_ids)  # the outbox rows commit with the credits
+        report.held += confirmation_holds_place(
+            [CreditedRow(d.pk, d.confirmations, d.required_confirmations) for d in rows]
+        )
+        # The outbox rows commit with the credits.
+        listeners_enqueue([d.pk for d in rows if d.purpose == AddressPurpose.INVOICE])
 
 
-def _why(deposit: Deposit, sanctioned: list[str]) -> tuple[str, str]:
+def _why(deposit: _Due, sanctioned: list[str]) -> tuple[str, str]:
     """(reason code, words) for a deposit that goes to suspense; ("", "") if it may not."""
-    address = deposit.deposit_address
-    account = address.account if address is not None else None
-    reason = suspense_reason(account, sanctioned)
+    reason = suspense_reason_for(deposit.account_status, sanctioned)
     if not reason:
         return "", ""
     if sanctioned:
         return reason, f"sanctioned source {', '.join(sanctioned)}"
-    return reason, "unknown address" if account is None else f"account {account.status}"
+    if deposit.account_status is None:
+        return reason, "unknown address"
+    return reason, f"account {deposit.account_status}"
 
 
 def _post_credits(
-    deposits: list[Deposit], why: dict[int, tuple[str, str]], hot_id: int, suspense_id: int
-) -> list[Transfer]:
-    """Post every credit in one batch; an account frozen or closed meanwhile goes to suspense."""
+    deposits: list[_Due], why: dict[int, tuple[str, str]], hot_id: int, suspense_id: int
+) -> list[tuple[int, int]]:
+    """Post every credit in one batch; an account frozen or closed meanwhile goes to suspense.
+
+    Returns (transfer id, credited account id) per deposit, in order.
+    """
     for _ in range(CREDIT_RETRIES_MAX):
         specs = [
             _deposit_spec(d, hot_id, suspense_id if why[d.pk][0] else _account_id(d))
             for d in deposits
         ]
         try:
-            return transfer_batch_create(transfers=specs)
+            ids = transfer_batch_post(transfers=specs)
         except (AccountFrozen, AccountClosed):
             # Nothing was written (the call ran in a savepoint): read the statuses again
             # and send the accounts no longer active to suspense, then post again.
-            ids = {_account_id(d) for d in deposits if not why[d.pk][0]}
-            status = dict(Account.objects.filter(pk__in=ids).values_list("pk", "status"))
+            accounts = {_account_id(d) for d in deposits if not why[d.pk][0]}
+            status = dict(Account.objects.filter(pk__in=accounts).values_list("pk", "status"))
             for d in deposits:
                 now_status = status.get(_account_id(d)) if not why[d.pk][0] else None
                 if not why[d.pk][0] and now_status != AccountStatus.ACTIVE:
                     why[d.pk] = (SuspenseReason.CREDIT_REFUSED, f"account {now_status}")
+            continue
+        return [
+            (transfer_id, spec.credit_account_id)
+            for transfer_id, spec in zip(ids, specs, strict=True)
+        ]
     raise InvariantViolation("deposit credits kept failing on account status")
 
 
-def _account_id(deposit: Deposit) -> int:
-    address = deposit.deposit_address
-    if address is None or address.account_id is None:
+def _account_id(deposit: _Due) -> int:
+    if deposit.account_id is None:
         raise InvariantViolation(f"deposit {deposit.pk} has no account to credit")
-    return int(address.account_id)
+    return int(deposit.account_id)
 
 
-def _save_credited(deposits: list[Deposit], now: Any) -> None:
+def _save_credited(
+    deposits: list[_Due], transfer_ids: list[int], outcome: list[tuple[str, str]], now: Any
+) -> None:
     """One UPDATE for the batch (Django's bulk_update is a CASE per row and field)."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -198,26 +238,29 @@ def _save_credited(deposits: list[Deposit], now: Any) -> None:
             " suspense_reason = u.reason, credited_at = %s, updated_at = %s"
             " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[])"
             " AS u(id, transfer_id, status, reason) WHERE d.id = u.id",
-            [now, now, [d.pk for d in deposits], [d.transfer_id for d in deposits],
-             [str(d.status) for d in deposits], [str(d.suspense_reason) for d in deposits]],
+            [now, now, int_array(d.pk for d in deposits), int_array(transfer_ids),
+             text_array(status for status, _ in outcome),
+             text_array(reason for _, reason in outcome)],
         )  # fmt: skip
 
 
-def _suspense_case(deposit: Deposit, why: str, sanctioned: list[str]) -> None:
+def _suspense_case(deposit_id: int, reason: str, why: str, sanctioned: list[str]) -> None:
+    """Open the case of a deposit held in suspense (rare: its row is read as a model here)."""
+    deposit = Deposit.objects.select_related("deposit_address__account__owner").get(pk=deposit_id)
     address = deposit.deposit_address
     account = address.account if address is not None else None
     rule = "sanctioned_source" if sanctioned else "deposit_suspense"
     case_open(
         kind="sanctions" if sanctioned else "deposit_suspense", subject=deposit,
         summary=f"Deposit {deposit.txid}:{deposit.vout} held in suspense ({why})",
-        findings=[{"rule": rule, "reason": deposit.suspense_reason, "detail": why,
+        findings=[{"rule": rule, "reason": reason, "detail": why,
                    "address": deposit.address, "sources": sanctioned}],
         customer=account.owner if account is not None else None,
         amount_minor=deposit.amount_sats, currency="BTC",
     )  # fmt: skip
 
 
-def _deposit_spec(deposit: Deposit, hot_id: int, credit_id: int) -> TransferSpec:
+def _deposit_spec(deposit: _Due, hot_id: int, credit_id: int) -> TransferSpec:
     # A re-credit after a reversal (the output was mined again) needs a fresh key.
     suffix = f":r{deposit.reversals}" if deposit.reversals else ""
     return TransferSpec(
@@ -227,5 +270,5 @@ def _deposit_spec(deposit: Deposit, hot_id: int, credit_id: int) -> TransferSpec
         code="deposit",
         idempotency_key=f"deposit:{deposit.txid}:{deposit.vout}{suffix}",
         memo=f"deposit {deposit.txid}:{deposit.vout}",
-        source=deposit,
+        source=SourceRef(Deposit, deposit.pk),
     )

@@ -25,13 +25,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.pg_arrays import int_array, text_array
 from custody.errors import NodeError
 from custody.models import (
     AddressPurpose,
@@ -42,7 +43,9 @@ from custody.models import (
 )
 from custody.node import NodeClient, hot_wallet, sats
 from custody.services.deposit_blocks import (
+    BankAddress,
     Output,
+    bank_addresses,
     block_cursor_set,
     block_outputs,
 )
@@ -79,6 +82,9 @@ class ScanReport:
     rebroadcast: dict[str, int] = field(default_factory=dict)
     changed_ids: set[int] = field(default_factory=set)
     reorged_ids: set[int] = field(default_factory=set)
+    # txid:vout -> (confirmations, block hash) the block path wrote in this scan: the
+    # wallet path skips an output it reports the same (its row already says so).
+    block_recorded: dict[tuple[str, int], tuple[int, str]] = field(default_factory=dict)
 
 
 @contextmanager
@@ -147,7 +153,7 @@ def deposit_scan(*, client: NodeClient | None = None) -> ScanReport:
         removed = _outputs(reply.get("removed", []))
         report.seen = len(current)
         _handle_removed(removed, current, report)
-        _record(current, report)
+        _record(_not_block_recorded(current, report), report)
         _recheck_unseen(hot, current, target, report)
         credit_due(report)
         report.held, report.released = confirmations_follow()
@@ -168,14 +174,37 @@ def _scan_blocks(chain: NodeClient, target: int, report: ScanReport) -> None:
     """The block path: record and credit what new blocks pay the bank, before the wallet.
 
     No wallet RPC here (custody/services/deposit_blocks.py says why); the wallet path
-    that follows sees the same outputs and finds them recorded and credited.
+    that follows sees the same outputs, finds them recorded as it reports them and
+    skips them (``_not_block_recorded``).
     """
-    found, last = block_outputs(chain, target)
-    if found:
-        _record(found, report)
+    read = block_outputs(chain, target)
+    if read.outputs:
+        _record(read.outputs, report, read.addresses)
+        report.block_recorded = {
+            key: (out.confirmations, out.block_hash) for key, out in read.outputs.items()
+        }
         credit_due(report)
-    block_cursor_set(last)
+    block_cursor_set(read.last)
     report.blocks_done_at = time.monotonic()
+
+
+def _not_block_recorded(
+    current: dict[tuple[str, int], Output], report: ScanReport
+) -> dict[tuple[str, int], Output]:
+    """The wallet's outputs minus those the block path recorded exactly so in this scan.
+
+    Under the scan lock nothing else writes their confirmations or block hash, and
+    ``_handle_removed`` drops what it reverses from ``block_recorded``, so ``_record``
+    would find each skipped row as reported and change nothing.
+    """
+    if not report.block_recorded:
+        return current
+    seen = report.block_recorded
+    return {
+        key: out
+        for key, out in current.items()
+        if seen.get(key) != (out.confirmations, out.block_hash)
+    }
 
 
 def _handle_removed(
@@ -188,6 +217,7 @@ def _handle_removed(
         again = current.get(key)
         if again is not None and again.confirmations >= 0:
             continue  # the same output exists in the new chain or mempool: handled below
+        report.block_recorded.pop(key, None)  # record it again, whatever becomes of it
         deposit = Deposit.objects.filter(txid=key[0], vout=key[1]).first()
         if deposit is not None and deposit_lose(deposit_id=deposit.pk, reason="removed by a reorg"):
             report.reorged += 1
@@ -195,24 +225,35 @@ def _handle_removed(
             report.reorged_ids.add(deposit.pk)
 
 
-def _record(current: dict[tuple[str, int], Output], report: ScanReport) -> None:
-    """Insert new outputs (bulk) and bring known ones' confirmations up to date."""
+class _Known(NamedTuple):
+    """A recorded deposit, as plain values (recording builds no models)."""
+
+    pk: int
+    status: str
+    confirmations: int
+    block_hash: str
+    amount_sats: int
+    purpose: str | None  # of its deposit address; None: recorded without one
+
+
+def _record(
+    current: dict[tuple[str, int], Output],
+    report: ScanReport,
+    addresses: dict[str, BankAddress] | None = None,
+) -> None:
+    """Insert new outputs (bulk) and bring known ones' confirmations up to date.
+
+    ``addresses`` are the bank's rows for the outputs' addresses when the caller has
+    them already (the block path); otherwise they are read in one query.
+    """
     if not current:
         return
-    addresses = {
-        row.address: row
-        for row in DepositAddress.objects.filter(address__in={o.address for o in current.values()})
-    }
-    existing: dict[tuple[str, int], Deposit] = {}
-    txids = sorted({key[0] for key in current})
-    for start in range(0, len(txids), BULK_SIZE):
-        chunk = txids[start : start + BULK_SIZE]
-        for deposit in Deposit.objects.filter(txid__in=chunk).select_related("deposit_address"):
-            existing[(deposit.txid, deposit.vout)] = deposit
-    new = [_new_deposit(out, addresses.get(out.address)) for key, out in current.items()
-           if key not in existing]  # fmt: skip
+    if addresses is None:
+        addresses = bank_addresses({out.address for out in current.values()})
+    existing = _known(current)
+    new = [out for key, out in current.items() if key not in existing]
     with transaction.atomic():
-        report.recorded += _insert_new(new)
+        report.recorded += _insert_new(new, addresses)
         changed = _refresh(existing, current, report)
         invoice_keys = {key for key, out in current.items()
                         if (addr := addresses.get(out.address)) is not None
@@ -224,7 +265,24 @@ def _record(current: dict[tuple[str, int], Output], report: ScanReport) -> None:
             _notify(ids)
 
 
-def _insert_new(new: list[Deposit]) -> int:
+def _known(current: dict[tuple[str, int], Output]) -> dict[tuple[str, int], _Known]:
+    """The recorded rows among ``current``'s outputs, BULK_SIZE txids a query."""
+    known: dict[tuple[str, int], _Known] = {}
+    txids = sorted({key[0] for key in current})
+    for start in range(0, len(txids), BULK_SIZE):
+        rows = Deposit.objects.filter(txid__in=txids[start : start + BULK_SIZE]).values_list(
+            "txid", "vout", "pk", "status", "confirmations", "block_hash", "amount_sats",
+            "deposit_address__purpose",
+        )  # fmt: skip
+        for txid, vout, pk, status, confirmations, block_hash, amount_sats, purpose in rows:
+            if (txid, vout) in current:  # another output of the same transaction: not ours here
+                known[(txid, vout)] = _Known(
+                    pk, status, confirmations, block_hash, amount_sats, purpose
+                )
+    return known
+
+
+def _insert_new(new: list[Output], addresses: dict[str, BankAddress]) -> int:
     """Insert new outputs, BULK_SIZE a statement (arrays, not Django's row-by-row SQL).
 
     A row another scan inserted meanwhile is skipped (UNIQUE txid+vout); returns how
@@ -234,11 +292,15 @@ def _insert_new(new: list[Deposit]) -> int:
     now = timezone.now()
     for start in range(0, len(new), BULK_SIZE):
         chunk = new[start : start + BULK_SIZE]
-        columns: list[list[Any]] = [
-            [d.txid for d in chunk], [d.vout for d in chunk], [d.address for d in chunk],
-            [d.deposit_address_id for d in chunk], [d.amount_sats for d in chunk],
-            [str(d.status) for d in chunk], [d.confirmations for d in chunk],
-            [d.block_hash for d in chunk],
+        rows = [addresses.get(out.address) for out in chunk]
+        columns = [  # literals, not lists: core/pg_arrays.py says why
+            text_array(o.txid for o in chunk), int_array(o.vout for o in chunk),
+            text_array(o.address for o in chunk),
+            int_array(None if a is None else a.id for a in rows),
+            int_array(o.amount_sats for o in chunk),
+            text_array(_initial_status(o.amount_sats, None if a is None else a.purpose)
+                       for o, a in zip(chunk, rows, strict=True)),
+            int_array(o.confirmations for o in chunk), text_array(o.block_hash for o in chunk),
         ]  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute(
@@ -255,8 +317,9 @@ def _insert_new(new: list[Deposit]) -> int:
     return inserted
 
 
-def _initial_status(amount_sats: int, address: DepositAddress | None) -> str:
-    if address is not None and address.purpose == AddressPurpose.INTERNAL:
+def _initial_status(amount_sats: int, purpose: str | None) -> str:
+    """The status a new (or re-mined) output starts in; ``purpose`` of its address, if any."""
+    if purpose == AddressPurpose.INTERNAL:
         return DepositStatus.INTERNAL
     if amount_sats < int(settings.DEPOSIT_MIN_SATS):
         return DepositStatus.DUST
@@ -297,23 +360,14 @@ def _recheck_unseen(
             report.reorged_ids.add(deposit.pk)
 
 
-def _new_deposit(out: Output, address: DepositAddress | None) -> Deposit:
-    status = _initial_status(out.amount_sats, address)
-    return Deposit(
-        txid=out.txid, vout=out.vout, address=out.address, deposit_address=address,
-        amount_sats=out.amount_sats, confirmations=out.confirmations,
-        block_hash=out.block_hash, status=status,
-    )  # fmt: skip
-
-
 def _refresh(
-    existing: dict[tuple[str, int], Deposit],
+    existing: dict[tuple[str, int], _Known],
     current: dict[tuple[str, int], Output],
     report: ScanReport,
 ) -> set[tuple[str, int]]:
     """Update confirmations; lose credited outputs now conflicted; revive re-mined ones."""
     changed: set[tuple[str, int]] = set()
-    updates: list[Deposit] = []
+    updates: list[tuple[int, int, str, str]] = []  # (id, confirmations, block hash, status)
     for key, deposit in existing.items():
         out = current[key]
         revived = deposit.status == DepositStatus.REORGED and out.confirmations >= 0
@@ -328,18 +382,17 @@ def _refresh(
         same = deposit.confirmations == out.confirmations and deposit.block_hash == out.block_hash
         if same and not revived:
             continue
-        deposit.confirmations = out.confirmations
-        deposit.block_hash = out.block_hash
-        deposit.updated_at = timezone.now()  # bulk_update does not apply auto_now
-        if revived:  # mined again (or back in the mempool): credit again when final
-            deposit.status = _initial_status(deposit.amount_sats, deposit.deposit_address)
-        updates.append(deposit)
+        # Mined again (or back in the mempool): credit again when final.
+        status = (
+            _initial_status(deposit.amount_sats, deposit.purpose) if revived else deposit.status
+        )
+        updates.append((deposit.pk, out.confirmations, out.block_hash, status))
         changed.add(key)
     _save_refreshed(updates)
     return changed
 
 
-def _save_refreshed(updates: list[Deposit]) -> None:
+def _save_refreshed(updates: list[tuple[int, int, str, str]]) -> None:
     """One UPDATE from arrays per BULK_SIZE rows (bulk_update is a CASE per row and field)."""
     now = timezone.now()
     for start in range(0, len(updates), BULK_SIZE):
@@ -351,8 +404,9 @@ def _save_refreshed(updates: list[Deposit]) -> None:
                 " status = u.status, updated_at = %s"
                 " FROM unnest(%s::bigint[], %s::integer[], %s::text[], %s::text[])"
                 " AS u(id, confirmations, block_hash, status) WHERE d.id = u.id",
-                [now, [d.pk for d in chunk], [d.confirmations for d in chunk],
-                 [d.block_hash for d in chunk], [str(d.status) for d in chunk]],
+                [now, *(write(column) for write, column in zip(
+                    (int_array, int_array, text_array, text_array), zip(*chunk, strict=True),
+                    strict=True))],
             )  # fmt: skip
 
 

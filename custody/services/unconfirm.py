@@ -21,9 +21,10 @@ would), so the full amount is held; re-confirmation reverses that receivable.
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -39,6 +40,7 @@ from accounts.services import (
 )
 from accounts.services.posting import lock_accounts
 from compliance.services import case_open
+from core.pg_arrays import int_array
 from custody.models import Deposit, DepositStatus
 
 logger = logging.getLogger("alatau.custody.deposits")
@@ -54,22 +56,38 @@ def confirmations_required(deposit: Deposit) -> int:
     return max(needed, int(settings.DEPOSIT_SPENDABLE_CONFIRMATIONS))
 
 
-def confirmation_holds_place(deposits: list[Deposit]) -> int:
+class CreditedRow(NamedTuple):
+    """A deposit just credited, as plain values (the crediting batch builds no models)."""
+
+    deposit_id: int
+    confirmations: int
+    # The address's own count; None (no address, or no count of its own): the default.
+    required_confirmations: int | None
+
+
+def confirmation_holds_place(credited: list[CreditedRow]) -> int:
     """In the crediting transaction: hold what was credited below the line; mark the rest.
 
-    Returns how many deposits were held.
+    ``credited`` are deposits the transaction credited (or put in suspense) and holds
+    locked. Returns how many were held.
     """
     held = 0
-    now = timezone.now()
+    default = int(settings.DEPOSIT_CONFIRMATIONS)
+    spendable = int(settings.DEPOSIT_SPENDABLE_CONFIRMATIONS)
     confirmed = []
-    for deposit in deposits:
-        if deposit.status not in CREDITED:
-            continue
-        if deposit.confirmations >= confirmations_required(deposit):
-            confirmed.append(deposit.pk)
-        elif deposit_unconfirm(deposit_id=deposit.pk):
+    for row in credited:
+        needed = default if row.required_confirmations is None else row.required_confirmations
+        if row.confirmations >= max(needed, spendable):  # as confirmations_required
+            confirmed.append(row.deposit_id)
+        elif deposit_unconfirm(deposit_id=row.deposit_id):
             held += 1
-    Deposit.objects.filter(pk__in=confirmed, confirmed_at__isnull=True).update(confirmed_at=now)
+    if confirmed:
+        with connection.cursor() as cursor:  # one array literal, not a parameter per id
+            cursor.execute(
+                f"UPDATE {Deposit._meta.db_table} SET confirmed_at = %s"  # noqa: S608 - model's table
+                " WHERE id = ANY(%s::bigint[]) AND confirmed_at IS NULL",
+                [timezone.now(), int_array(confirmed)],
+            )
     return held
 
 

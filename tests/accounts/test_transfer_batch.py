@@ -15,8 +15,10 @@ from accounts.selectors import account_statement, ledger_check
 from accounts.services import transfer_create
 from accounts.services.transfer_batch import (
     TRANSFER_BATCH_MAX,
+    SourceRef,
     TransferSpec,
     transfer_batch_create,
+    transfer_batch_post,
 )
 from audit.chain import audit_verify
 from audit.models import AuditEvent
@@ -74,6 +76,39 @@ def test_batch_posts_every_item_in_order_with_balances_and_audit(
     assert ledger_check() == []
     lines = account_statement(account=b).lines
     assert [line.balance_minor for line in lines] == [100, 40]
+
+
+@pytest.mark.django_db
+def test_post_returns_ids_and_a_source_ref_replays_its_model_form(
+    funded_account: Callable[..., Account],
+) -> None:
+    """``transfer_batch_post`` posts as ``transfer_batch_create`` does; ids only.
+
+    A source named by ``SourceRef`` (model, pk) is stored and fingerprinted as the
+    model instance is, so a key first posted with one form replays with the other.
+    """
+    a, b = funded_account(1_000), funded_account()
+    first = transfer_batch_create(transfers=[_spec(a, b, 10, "m1", source=b)])
+    with CaptureQueriesContext(connection) as queries:
+        ids = transfer_batch_post(
+            transfers=[
+                _spec(a, b, 10, "m1", source=SourceRef(Account, b.pk)),  # a replay
+                _spec(a, b, 25, "m2", source=SourceRef(Account, a.pk)),
+            ]
+        )
+    assert len([q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]) == 1
+    assert ids[0] == first[0].pk and ids[1] not in (first[0].pk,)
+    new = Transfer.objects.get(pk=ids[1])
+    assert (new.source_type, new.source_id, new.amount_minor) == (
+        first[0].source_type, str(a.pk), 25,
+    )  # fmt: skip
+    assert _posted(a, b) == [965, 35]
+    with pytest.raises(IdempotencyConflict):  # another source under the same key
+        transfer_batch_post(transfers=[_spec(a, b, 10, "m1", source=SourceRef(Account, a.pk))])
+    with pytest.raises(InsufficientFunds):  # the same checks as transfer_batch_create
+        transfer_batch_post(transfers=[_spec(b, a, 10**6)])
+    assert transfer_batch_post(transfers=[]) == []
+    assert ledger_check() == []
 
 
 @pytest.mark.django_db

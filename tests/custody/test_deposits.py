@@ -119,6 +119,39 @@ def test_unknown_and_frozen_go_to_suspense_with_a_case(
     assert ledger_check() == []
 
 
+def test_account_closed_while_crediting_sends_its_deposit_to_suspense(
+    chain: Chain, funded_account: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closed after the batch's read, before its ledger call: refused, retried, suspense."""
+    from custody.services import deposit_credit
+
+    open_account, closing = funded_account(), funded_account()
+    paid = {deposit_address_new(account=open_account).address: 30_000,
+            deposit_address_new(account=closing).address: 40_000}  # fmt: skip
+    chain.funder.send_many(paid)
+    chain.mine(3)
+    real = deposit_credit.transfer_batch_post
+    calls: list[int] = []
+
+    def post(**kwargs: Any) -> list[int]:
+        if not calls:  # another session closes the account as the batch posts
+            Account.objects.filter(pk=closing.pk).update(status=AccountStatus.CLOSED)
+        calls.append(len(kwargs["transfers"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(deposit_credit, "transfer_batch_post", post)
+    report = deposit_scan()
+    assert calls == [2, 2]  # refused once (nothing written), then posted
+    assert (report.credited, report.suspense) == (1, 1)
+    assert refresh(open_account).posted_minor == 30_000
+    assert refresh(closing).posted_minor == 0
+    held = Deposit.objects.get(status=DepositStatus.SUSPENSE)
+    assert (held.amount_sats, held.suspense_reason) == (40_000, "credit_refused")
+    assert Case.objects.filter(kind="deposit_suspense").count() == 1
+    assert deposit_scan().credited == 0
+    assert ledger_check() == []
+
+
 def test_deposit_from_a_sanctioned_source_is_held_in_suspense(
     chain: Chain, funded_account: Any
 ) -> None:
