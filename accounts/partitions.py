@@ -177,7 +177,7 @@ END $$;
 DROP TABLE transfer_fks;
 """
 
-_KEY_TO_TRANSFER_FK = "accounts_transferkey_transfer_fk"
+KEY_TO_TRANSFER_FK = "accounts_transferkey_transfer_fk"
 
 
 def _partition() -> str:
@@ -207,7 +207,7 @@ CREATE INDEX accounts_transfer_reverses_id_partial ON {TABLE} (reverses_id)
     WHERE reverses_id IS NOT NULL;
 ALTER TABLE {TABLE} ADD CONSTRAINT {_REVERSES_FK} FOREIGN KEY (reverses_id)
     REFERENCES {KEYS} (id) DEFERRABLE INITIALLY DEFERRED;
-ALTER TABLE {KEYS} ADD CONSTRAINT {_KEY_TO_TRANSFER_FK} FOREIGN KEY (id, created_at)
+ALTER TABLE {KEYS} ADD CONSTRAINT {KEY_TO_TRANSFER_FK} FOREIGN KEY (id, created_at)
     REFERENCES {TABLE} (id, created_at) DEFERRABLE INITIALLY DEFERRED;
 CREATE TRIGGER accounts_transferkey_fill AFTER INSERT ON {TABLE}
     REFERENCING NEW TABLE AS new_transfers
@@ -228,7 +228,7 @@ LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE;
 {_FKS_DROP.format(target=KEYS)}
 DROP TRIGGER accounts_transferkey_immutable ON {KEYS};
 DROP TRIGGER accounts_transferkey_no_truncate ON {KEYS};
-ALTER TABLE {KEYS} DROP CONSTRAINT {_KEY_TO_TRANSFER_FK};
+ALTER TABLE {KEYS} DROP CONSTRAINT {KEY_TO_TRANSFER_FK};
 ALTER TABLE {TABLE} RENAME TO {TABLE}_old;
 CREATE TABLE {TABLE} ({_DEFINITION});
 INSERT INTO {TABLE} ({_COLUMNS}) SELECT {_COLUMNS} FROM {TABLE}_old ORDER BY id;
