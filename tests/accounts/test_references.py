@@ -62,9 +62,9 @@ def test_an_insert_naming_a_missing_account_is_refused_by_the_database(
     a, b = funded_account(1_000), funded_account()
     debit, credit = (MISSING, b.pk) if side == "debit" else (a.pk, MISSING)
     before = _counts()
-    with pytest.raises(IntegrityError, match=f"names account {MISSING}, which does not exist"):
-        with transaction.atomic():
-            _sql(_INSERT, [1, debit, credit])
+    match = f"names account {MISSING}, which does not exist"
+    with pytest.raises(IntegrityError, match=match), transaction.atomic():
+        _sql(_INSERT, [1, debit, credit])
     # One statement of many rows (as the batch inserts): one bad row refuses them all.
     many = (
         "INSERT INTO accounts_transfer (group_id, amount_minor, currency, code, source_id,"
@@ -165,7 +165,7 @@ def test_a_key_row_cannot_be_written_around_the_transfers(
 def test_ledger_check_reports_references_planted_with_the_triggers_off(
     funded_account: Callable[..., Account],
 ) -> None:
-    a, b = funded_account(1_000), funded_account()
+    a = funded_account(1_000)
     assert ledger_check() == []
     with transaction.atomic():
         # As a superuser may: triggers (and any foreign key's) do not fire for a replica.
