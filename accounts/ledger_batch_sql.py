@@ -19,8 +19,14 @@ batch of a thousand transfers costs a handful of statements, not thousands:
    them in one statement, so the head row is held for the shortest time.
 
 The first failing item (1-based ``idx``) is returned with its status word and
-nothing is written. Payloads are built exactly as ``ledger_transfer`` builds them,
-so ``audit_verify`` cannot tell a batched transfer from a single one.
+nothing is written. Payloads are the text ``ledger_transfer`` builds, byte for byte
+(spelled out as jsonb prints it, which costs half of building it), so ``audit_verify``
+cannot tell a batched transfer from a single one.
+
+The INSERT's references are checked by the database once per statement (migration
+0013, ``accounts/references.py``): the transfers' accounts by a statement trigger, not
+by deferred foreign keys row by row at COMMIT, which held this batch's locks for as
+long again as the function itself.
 
 The idempotency lookups read ``accounts_transferkey`` (the one index of keys across the
 monthly partitions of the transfers, ``accounts/partitions.py``, migration 0012).
