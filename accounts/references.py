@@ -26,8 +26,9 @@ that make the rest of what a foreign key does unnecessary. Why each guarantee st
 - ``accounts_transferkey (id, created_at)`` -> ``accounts_transfer``. *A key row never
   lacks its transfer*: key rows are written only by the fill trigger, from the inserted
   transfers, in the inserting statement (``accounts/partitions.py``). A direct INSERT into
-  the key table is refused (a statement trigger that lets through only an insert made one
-  trigger level down, as the fill's is; the ORM never writes ``TransferKey``), and both
+  the key table is refused (a statement trigger that lets through only an insert made
+  from inside a trigger, as the fill's is: no other trigger writes the table, and the
+  ORM never writes ``TransferKey``), and both
   tables refuse UPDATE, DELETE and TRUNCATE. So a key row and its transfer are written
   by one statement and are never changed or removed.
 - Both are asserted again on read: ``ledger_check`` reports a transfer that names a
@@ -85,8 +86,8 @@ $$;
 CREATE OR REPLACE FUNCTION accounts_transferkey_refuse_direct_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    -- The fill trigger's INSERT runs one trigger level down (depth 2 here); a statement
-    -- sent by a client, or run by a function it calls, is at depth 1.
+    -- The fill trigger's INSERT runs inside a trigger (depth 2 here, or more); a
+    -- statement sent by a client, or run by a function it calls, is at depth 1.
     IF pg_trigger_depth() < 2 THEN
         RAISE EXCEPTION 'INSERT into accounts_transferkey is not allowed: its rows are '
             'filled from the transfers inserted into accounts_transfer'
