@@ -335,7 +335,7 @@ _CHECKS: list[tuple[str, str]] = [
         # What stands in for the dropped foreign keys; 'R' would fire only on a replica.
         "references checked (triggers installed)",
         f"""SELECT g.tbl, g.name FROM (VALUES {_GUARDS}) AS g(tbl, name)
-            WHERE NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = g.tbl::regclass
+            WHERE NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = to_regclass(g.tbl)
                                  AND t.tgname = g.name AND t.tgenabled IN ('O', 'A'))""",  # noqa: S608 - constants only
     ),
 ]
