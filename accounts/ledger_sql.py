@@ -7,7 +7,9 @@ Migrations 0005, 0007 and 0009 install it with CREATE OR REPLACE, so the latest 
 here is what every database runs.
 
 The idempotency lookups read ``accounts_transferkey`` (the one index of keys across the
-monthly partitions of the transfers, ``accounts/partitions.py``, migration 0012).
+monthly partitions of the transfers, ``accounts/partitions.py``, migration 0012). The
+INSERT's accounts are checked by a statement trigger, not by deferred foreign keys at
+COMMIT (migration 0013, ``accounts/references.py``).
 """
 
 LEDGER_TRANSFER_SQL = r"""

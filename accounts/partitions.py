@@ -11,17 +11,21 @@ to reference such a key. What the unpartitioned table promised, and how it still
   row per transfer (id, created_at, initiator, idempotency key, request hash, reversed
   id). Its ``UNIQUE (initiator, key)`` is the global idempotency index (under its old
   name, ``transfer_idempotency_key_per_initiator``), its ``UNIQUE (reverses_id)`` the one
-  reversal per transfer, and its ``(id, created_at)`` references the transfer, so a key
-  row never lacks its transfer. An AFTER INSERT statement trigger on the parent fills it
+  reversal per transfer. An AFTER INSERT statement trigger on the parent fills it
   from the inserted rows (a transition table, set-based), in the inserting statement:
   the ORM path, ``ledger_transfer`` and ``ledger_transfer_batch`` all fill it without a
-  change to their insert. The foreign keys that pointed at ``accounts_transfer(id)`` (13
+  change to their insert. So a key row never lacks its transfer: 0012 also made its
+  ``(id, created_at)`` reference the transfer, a deferred foreign key checked row by row
+  at commit; migration 0013 dropped it, since the key table refuses every insert but
+  the fill's and neither table's rows change or go (``accounts/references.py``). The foreign keys that pointed at ``accounts_transfer(id)`` (13
   today, the transfer's own ``reverses`` among them) are re-pointed to
   ``accounts_transferkey(id)`` under their old names. Transfers are never updated or
   deleted, so the key row of an id is there for as long as anything refers to it.
 - A row inserted into a partition directly would skip the parent's statement trigger and
   so its key row: each partition refuses direct inserts (a statement trigger that rows
   routed through the parent do not fire). ``ledger_check`` also compares the two tables.
+  The same holds for 0013's check that a transfer's accounts exist (a statement trigger
+  on the parent).
 - Immutability: the UPDATE/DELETE row trigger is on the parent and PostgreSQL clones it
   into every partition; TRUNCATE triggers are not cloned, so each partition gets its own.
 
@@ -177,7 +181,7 @@ END $$;
 DROP TABLE transfer_fks;
 """
 
-_KEY_TO_TRANSFER_FK = "accounts_transferkey_transfer_fk"
+KEY_TO_TRANSFER_FK = "accounts_transferkey_transfer_fk"
 
 
 def _partition() -> str:
@@ -207,7 +211,7 @@ CREATE INDEX accounts_transfer_reverses_id_partial ON {TABLE} (reverses_id)
     WHERE reverses_id IS NOT NULL;
 ALTER TABLE {TABLE} ADD CONSTRAINT {_REVERSES_FK} FOREIGN KEY (reverses_id)
     REFERENCES {KEYS} (id) DEFERRABLE INITIALLY DEFERRED;
-ALTER TABLE {KEYS} ADD CONSTRAINT {_KEY_TO_TRANSFER_FK} FOREIGN KEY (id, created_at)
+ALTER TABLE {KEYS} ADD CONSTRAINT {KEY_TO_TRANSFER_FK} FOREIGN KEY (id, created_at)
     REFERENCES {TABLE} (id, created_at) DEFERRABLE INITIALLY DEFERRED;
 CREATE TRIGGER accounts_transferkey_fill AFTER INSERT ON {TABLE}
     REFERENCING NEW TABLE AS new_transfers
@@ -228,7 +232,7 @@ LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE;
 {_FKS_DROP.format(target=KEYS)}
 DROP TRIGGER accounts_transferkey_immutable ON {KEYS};
 DROP TRIGGER accounts_transferkey_no_truncate ON {KEYS};
-ALTER TABLE {KEYS} DROP CONSTRAINT {_KEY_TO_TRANSFER_FK};
+ALTER TABLE {KEYS} DROP CONSTRAINT {KEY_TO_TRANSFER_FK};
 ALTER TABLE {TABLE} RENAME TO {TABLE}_old;
 CREATE TABLE {TABLE} ({_DEFINITION});
 INSERT INTO {TABLE} ({_COLUMNS}) SELECT {_COLUMNS} FROM {TABLE}_old ORDER BY id;

@@ -11,6 +11,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q, QuerySet
 
 from accounts.models import OWNED_KINDS, Account, AccountKind, Transfer
+from accounts.references import GUARD_TRIGGERS
 from core.errors import NotFound
 
 STATEMENT_PAGE_MAX = 500
@@ -291,6 +292,8 @@ class LedgerBreach:
     detail: str
 
 
+_GUARDS = ", ".join(f"('{table}', '{name}')" for table, name in GUARD_TRIGGERS)
+
 _CHECKS: list[tuple[str, str]] = [
     (
         "currency sums to zero",
@@ -328,6 +331,14 @@ _CHECKS: list[tuple[str, str]] = [
             WHERE t.amount_minor <= 0 OR d.currency <> t.currency OR c.currency <> t.currency""",
     ),
     (
+        # No foreign key: a statement trigger checks inserts (accounts/references.py).
+        "every transfer names existing accounts",
+        """SELECT t.id, t.debit_account_id, t.credit_account_id FROM accounts_transfer t
+             LEFT JOIN accounts_account d ON d.id = t.debit_account_id
+             LEFT JOIN accounts_account c ON c.id = t.credit_account_id
+            WHERE d.id IS NULL OR c.id IS NULL""",
+    ),
+    (
         # The key table carries the global keys of the monthly partitions (accounts/partitions.py).
         "every transfer has its key row",
         """SELECT t.id, k.id FROM accounts_transfer t
@@ -343,6 +354,13 @@ _CHECKS: list[tuple[str, str]] = [
         """SELECT 'missing' WHERE NOT EXISTS (
                SELECT 1 FROM pg_trigger WHERE tgname = 'accounts_transfer_immutable'
                   AND tgenabled <> 'D')""",
+    ),
+    (
+        # What stands in for the dropped foreign keys; 'R' would fire only on a replica.
+        "references checked (triggers installed)",
+        f"""SELECT g.tbl, g.name FROM (VALUES {_GUARDS}) AS g(tbl, name)
+            WHERE NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = to_regclass(g.tbl)
+                                 AND t.tgname = g.name AND t.tgenabled IN ('O', 'A'))""",  # noqa: S608 - constants only
     ),
 ]
 

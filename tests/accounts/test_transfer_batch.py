@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 
@@ -76,6 +77,48 @@ def test_batch_posts_every_item_in_order_with_balances_and_audit(
     assert ledger_check() == []
     lines = account_statement(account=b).lines
     assert [line.balance_minor for line in lines] == [100, 40]
+
+
+# The payload ledger_transfer builds (jsonb_build_object), rebuilt from the event's columns.
+_JSONB_PAYLOAD = """
+    SELECT e.seq, e.payload, jsonb_build_object('created_at', to_json(e.created_at),
+           'actor_id', e.actor_id, 'actor_label', e.actor_label, 'action', e.action,
+           'object_type', e.object_type, 'object_id', e.object_id,
+           'client_address', host(e.client_address), 'data', e.data)::text
+      FROM compliance_auditevent e WHERE e.seq > %s ORDER BY e.seq
+"""
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("client_address", [None, "2001:db8::7"])
+def test_batch_payloads_are_byte_for_byte_those_of_a_single_transfer(
+    client_address: str | None, funded_account: Callable[..., Account], make_user
+) -> None:
+    a, b = funded_account(10**12), funded_account()
+    odd = make_user(email='O\'Brien "Q" \\ Ölşen\t@пример.kz')
+    kzt_a, kzt_b = funded_account(10**9, "KZT"), funded_account(currency="KZT")
+    seq = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    transfer_create(debit_account_id=a.pk, credit_account_id=b.pk, amount_minor=7,
+                    code="internal", initiator=odd, client_address=client_address)  # fmt: skip
+    out = transfer_batch_create(
+        transfers=[
+            _spec(a, b, 7, "p1", initiator=odd),
+            _spec(a, b, 10**11, "p2"),  # no initiator: "system", actor_id null
+            _spec(kzt_a, kzt_b, 123_456_789, "p3", initiator=odd),
+        ],
+        client_address=client_address,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_JSONB_PAYLOAD, [seq])
+        rows = cursor.fetchall()
+    assert len(rows) == 4 and [r[1] for r in rows] == [r[2] for r in rows]
+    first_single, first_batch = (json.loads(r[1]) for r in rows[:2])
+    for varying in ("object_id", "created_at"):
+        first_single.pop(varying), first_batch.pop(varying)
+    first_single["data"].pop("group_id"), first_batch["data"].pop("group_id")
+    assert first_single == first_batch  # the same request, the same event
+    assert [str(t.pk) for t in out] == [json.loads(r[1])["object_id"] for r in rows[1:]]
+    assert audit_verify() == []
 
 
 @pytest.mark.django_db
