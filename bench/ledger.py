@@ -12,6 +12,14 @@ Prints transfers/s and p50/p99 latency per workload (per call for ``batch``) and
 writes the headline figures to ``bench/results.json``. Every transfer carries an
 idempotency key (unique per run and worker) and writes its audit event, as in
 production; ``ledger_check`` and ``audit_verify`` run at the end.
+
+Vacuum: a production server runs autovacuum, and the hot ``accounts_account`` rows
+(every transfer updates two) want it often (``docs/operations.md``: per-table
+``autovacuum_vacuum_scale_factor = 0``). This machine's PostgreSQL has ``autovacuum =
+off`` (its CI configuration), so without help a 10 s run leaves ~50,000 dead versions
+of 1,000 account rows and later calls slow down as they wade through them. When the
+server's autovacuum is off, the bench does autovacuum's job for that one table: a side
+process runs ``VACUUM accounts_account`` every ``--vacuum-every`` seconds (0 = never).
 """
 
 from __future__ import annotations
@@ -85,9 +93,32 @@ def _worker(db_name: str, workload: str, ids: list[int], hot_ids: list[int], sec
     out.put((n, latencies))
 
 
+def _vacuum(db_name: str, every: float, stop: Any) -> None:
+    """Autovacuum's job on the hot accounts table, for a server that has it switched off."""
+    import psycopg
+
+    with psycopg.connect(database_url(db_name), autocommit=True) as conn:
+        while not stop.wait(every):
+            conn.execute("VACUUM (SKIP_LOCKED) accounts_account")
+
+
+def _autovacuum_on(db_name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(database_url(db_name)) as conn:
+        row = conn.execute("SHOW autovacuum").fetchone()
+    return row is not None and row[0] == "on"
+
+
 def run(workload: str, workers: int, seconds: float, ids: list[int], hot_ids: list[int],
-        db_name: str, batch_size: int) -> dict[str, float]:  # fmt: skip
+        db_name: str, batch_size: int, vacuum_every: float = 0) -> dict[str, float]:  # fmt: skip
     queue: Any = mp.Queue()
+    stop = mp.Event()
+    vacuum = (
+        mp.Process(target=_vacuum, args=(db_name, vacuum_every, stop)) if vacuum_every else None
+    )
+    if vacuum is not None:
+        vacuum.start()
     procs = [
         mp.Process(
             target=_worker, args=(db_name, workload, ids, hot_ids, seconds, i, batch_size, queue)
@@ -105,6 +136,9 @@ def run(workload: str, workers: int, seconds: float, ids: list[int], hot_ids: li
         latencies.extend(mine)
     for p in procs:
         p.join()
+    stop.set()
+    if vacuum is not None:
+        vacuum.join()
     elapsed = max(seconds, time.perf_counter() - started - 0.5)  # process start-up excluded
     latencies.sort()
     return {
@@ -123,6 +157,7 @@ def main() -> None:
     parser.add_argument("--batch-workers", type=int, default=2)
     parser.add_argument("--workloads", default="uniform,hot10,hot,batch")
     parser.add_argument("--db", default="alatau_bench")
+    parser.add_argument("--vacuum-every", type=float, default=0.5)
     args = parser.parse_args()
     from bank.localenv import prepare_environment
 
@@ -131,11 +166,14 @@ def main() -> None:
     from django.db import connections
 
     connections.close_all()
-    print(f"machine: {machine()}", flush=True)
+    vacuum_every = 0.0 if _autovacuum_on(args.db) else args.vacuum_every
+    print(f"machine: {machine()}; bench vacuum every {vacuum_every or 'never'} s", flush=True)
     figures: dict[str, Any] = {}
     for workload in args.workloads.split(","):
         workers = args.batch_workers if workload == "batch" else args.workers
-        r = run(workload, workers, args.seconds, ids, hot_ids, args.db, args.batch_size)
+        r = run(
+            workload, workers, args.seconds, ids, hot_ids, args.db, args.batch_size, vacuum_every
+        )
         unit = f" (per call of {args.batch_size})" if workload == "batch" else ""
         print(
             f"{workload:8} workers={workers} transfers={r['transfers']:.0f} "
