@@ -218,7 +218,7 @@ class CpuMeter:
         busy = _machine_busy_s() - self.busy0
         used["other"] = max(busy - sum(used.values()), 0.0)
         out = {f"{k}_cpu_ms": round(v / max(requests, 1) * 1000, 3) for k, v in used.items()}
-        out["load_average"] = float(Path("/proc/loadavg").read_text().split()[0])
+        out["load_average"] = round(os.getloadavg()[0], 2)
         return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -53,7 +54,7 @@ def test_indent_requested_is_pretty_printed_as_drf() -> None:
 
 
 def test_nan_is_refused_as_drf() -> None:
-    for bad in ({"x": float("nan")}, {"x": [float("inf")]}, {"x": Decimal("NaN")}):
+    for bad in ({"x": math.nan}, {"x": [math.inf]}, {"x": Decimal("NaN")}):
         with pytest.raises(ValueError):
             JSONRenderer().render(bad)
         with pytest.raises(ValueError):
