@@ -7,6 +7,7 @@ module is the one parser and the one formatter between the two.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -124,10 +125,14 @@ def check_minor(
 def format_amount(minor: int, currency: Currency | str, *, with_code: bool = False) -> str:
     """Format minor units as a fixed-point decimal string (``150000`` -> ``"0.00150000"``)."""
     cur, places, _ = _unit(str(currency))
+    text = _fixed_point(minor, places)
+    return f"{text} {cur}" if with_code else text
+
+
+def _fixed_point(minor: int, places: int) -> str:
     sign = "-" if minor < 0 else ""
     whole, frac = divmod(abs(minor), 10**places)
-    text = f"{sign}{whole}.{frac:0{places}d}" if places else f"{sign}{whole}"
-    return f"{text} {cur}" if with_code else text
+    return f"{sign}{whole}.{frac:0{places}d}" if places else f"{sign}{whole}"
 
 
 def amount_formatter(currency: Currency | str) -> Callable[[int], str]:
@@ -136,14 +141,7 @@ def amount_formatter(currency: Currency | str) -> Callable[[int], str]:
     For long listings (a statement of 100,000 lines formats two amounts a line).
     """
     _cur, places, _cap = _unit(str(currency))
-    scale = 10**places
-
-    def formatted(minor: int) -> str:
-        whole, frac = divmod(-minor if minor < 0 else minor, scale)
-        sign = "-" if minor < 0 else ""
-        return f"{sign}{whole}.{frac:0{places}d}" if places else f"{sign}{whole}"
-
-    return formatted
+    return functools.partial(_fixed_point, places=places)
 
 
 def btc_to_sats(value: Decimal | int | str) -> int:

@@ -22,6 +22,7 @@ from accounts.services.posting import (
     lock_accounts,
     post_locked,
     request_hash,
+    source_label,
     source_ref,
 )
 from audit.chain import audit_record
@@ -73,7 +74,7 @@ def hold_create(
             "account": account_id,
             "amount": amount_minor,
             "code": code,
-            "source": None if source is None else f"{source._meta.label_lower}:{source.pk}",
+            "source": source_label(source),
         }
     )
     if idempotency_key is not None and (found := _find_by_key(initiator, idempotency_key)):

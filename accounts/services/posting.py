@@ -10,6 +10,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -77,10 +78,34 @@ def accounts_lock(account_ids: Iterable[int]) -> dict[int, Account]:
     return lock_accounts(account_ids)
 
 
-def source_ref(source: models.Model | None) -> tuple[ContentType | None, str]:
+@dataclass(frozen=True)
+class SourceRef:
+    """A transfer's source as its model and primary key, without loading the row.
+
+    For callers that move many rows as plain values (the deposit scan credits
+    thousands of deposits a block): stored and fingerprinted exactly like the model
+    instance it names (``source_ref``, ``source_label``), so either form replays the
+    other's key.
+    """
+
+    model: type[models.Model]
+    pk: int | str
+
+
+def source_ref(source: models.Model | SourceRef | None) -> tuple[ContentType | None, str]:
+    """The (content type, id) columns a transfer or hold stores for its source."""
     if source is None:
         return None, ""
-    return ContentType.objects.get_for_model(source), str(source.pk)
+    model = source.model if isinstance(source, SourceRef) else source
+    return ContentType.objects.get_for_model(model), str(source.pk)
+
+
+def source_label(source: models.Model | SourceRef | None) -> str | None:
+    """The source as request fingerprints name it (``app.model:pk``), None for none."""
+    if source is None:
+        return None
+    model = source.model if isinstance(source, SourceRef) else source
+    return f"{model._meta.label_lower}:{source.pk}"
 
 
 def check_debit(account: Account, amount_minor: int, *, allow_frozen: bool) -> None:

@@ -14,12 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from accounts.models import Transfer, TransferCode
-from accounts.services.posting import check_key, request_hash, source_ref
+from accounts.services.posting import (
+    SourceRef,
+    check_key,
+    request_hash,
+    source_label,
+    source_ref,
+)
 from accounts.services.transfers import CAPS_JSON, IDEMPOTENCY_CONSTRAINT, ledger_status_error
 from core.errors import ApplicationError, IdempotencyConflict, InvariantViolation, ValidationFailed
 from core.pg_arrays import bool_array, int_array, text_array
@@ -28,19 +33,6 @@ from core.pg_arrays import bool_array, int_array, text_array
 # bound it so that no batch keeps other writers waiting for long.
 TRANSFER_BATCH_MAX = 5_000
 _CODES = frozenset(TransferCode.values)
-
-
-@dataclass(frozen=True)
-class SourceRef:
-    """A transfer's source as its model and primary key, without loading the row.
-
-    For callers that move many rows as plain values (the deposit scan credits
-    thousands of deposits a block): fingerprinted and stored exactly like the
-    model instance it names, so either form replays the other's key.
-    """
-
-    model: type[models.Model]
-    pk: int | str
 
 
 @dataclass(frozen=True)
@@ -66,25 +58,15 @@ def spec_request_hash(spec: TransferSpec) -> str:
     So a key first used by a single transfer replays (or conflicts) in a batch, and
     the other way round.
     """
-    source = spec.source
-    model = source.model if isinstance(source, SourceRef) else source
     return request_hash(
         {
             "debit": spec.debit_account_id,
             "credit": spec.credit_account_id,
             "amount": spec.amount_minor,
             "code": spec.code,
-            "source": None
-            if source is None or model is None
-            else f"{model._meta.label_lower}:{source.pk}",
+            "source": source_label(spec.source),
         }
     )
-
-
-def _source_ref(source: models.Model | SourceRef | None) -> tuple[ContentType | None, str]:
-    if isinstance(source, SourceRef):
-        return ContentType.objects.get_for_model(source.model), str(source.pk)
-    return source_ref(source)
 
 
 def _check(specs: Sequence[TransferSpec]) -> None:
@@ -181,7 +163,7 @@ def _literals(params: list[Any]) -> list[Any]:
 def _params(specs: list[TransferSpec], now: Any, client_address: str | None) -> list[Any]:
     columns: list[list[Any]] = [[] for _ in range(14)]
     for spec in specs:
-        source_type, source_id = _source_ref(spec.source)
+        source_type, source_id = source_ref(spec.source)
         values = (
             spec.debit_account_id,
             spec.credit_account_id,

@@ -33,6 +33,7 @@ from accounts.services.posting import (
     lock_accounts,
     post_locked,
     request_hash,
+    source_label,
     source_ref,
 )
 from audit.chain import audit_record
@@ -79,7 +80,7 @@ def _fingerprint(
             "credit": credit_account_id,
             "amount": amount_minor,
             "code": code,
-            "source": None if source is None else f"{source._meta.label_lower}:{source.pk}",
+            "source": source_label(source),
         }
     )
 
