@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from bank import webserver
 from bank.localenv import ROOT, VAR, create_database, prepare_environment, say
 
 PY = sys.executable
@@ -71,8 +72,7 @@ def start_processes() -> list[subprocess.Popen[bytes]]:
         stale.unlink()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     return [
-        start("web", [PY, "-m", "gunicorn", "bank.wsgi", "-b", f"{HOST}:{PORT}", "-w", "3",
-                      "--access-logfile", "-"]),
+        start("web", webserver.command(HOST, int(PORT), access_log=True, log_level="info")),
         *[start(name, [PY, "-m", "celery", "-A", "bank", "worker", "-Q", queues, "-c", "2",
                        "-n", f"{name}@%h", "--loglevel", "INFO"])
           for name, queues in WORKERS.items()],

@@ -38,6 +38,8 @@ from typing import Any
 
 import requests
 
+from bank import webserver
+
 ROOT = Path(__file__).resolve().parent.parent
 # BENCH_API_DB: another name, so two runs on one server do not drop each other's database.
 DB_NAME = os.environ.get("BENCH_API_DB", "alatau_bench_api")
@@ -86,13 +88,10 @@ def _setup(env: dict[str, str]) -> tuple[str, str]:
     return merchant.store_id, token
 
 
-def _start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> Any:
-    command = [
-        str(ROOT / ".venv" / "bin" / "gunicorn"), "bank.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-        "--worker-class", "gthread" if threads > 1 else "sync", "--log-level", "warning",
-        "--backlog", "256",
-    ]  # fmt: skip
+def _start_server(env: dict[str, str], port: int, workers: int | None,
+                  threads: int | None) -> Any:  # fmt: skip
+    """The server make run starts (bank/webserver.py), on 127.0.0.1:port."""
+    command = webserver.command("127.0.0.1", port, workers=workers, threads=threads)
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -254,46 +253,65 @@ def main_wrk(
 
     origin = f"http://127.0.0.1:{args.port}"
     path = f"/api/v1/stores/{store_id}/invoices"
-    print(f"gunicorn {args.workers} workers x {args.threads} threads, wrk -t2 -c{args.clients} "
-          f"-d{int(args.seconds)}s, {machine()}", flush=True)  # fmt: skip
+    workers, threads = (
+        args.workers or webserver.workers_default(),
+        args.threads or webserver.threads_default(),
+    )
+    print(f"gunicorn {workers} workers x {threads} "
+          f"threads, wrk -t2 -c{args.clients} -d{int(args.seconds)}s, {machine()}, "
+          f"load {' '.join(Path('/proc/loadavg').read_text().split()[:3])}",
+          flush=True)  # fmt: skip
     # A short warm-up fills every worker's caches (and the ids file for the reads).
     _wrk("create.lua", args.clients, 3, origin + path, path, token, "7")
     meter = CpuMeter(server_pid, env["DATABASE_URL"])
-    create = _wrk("create.lua", args.clients, args.seconds, origin + path, path, token, "1",
-                  meter=meter)  # fmt: skip
-    print(f"create invoice  {create}", flush=True)
     ids_file = ROOT / "var" / "bench-invoice-ids.txt"
     ids_file.parent.mkdir(exist_ok=True)
-    ids_file.write_text("\n".join(_invoice_ids(env)) + "\n")
-    read = _wrk("read.lua", args.clients, args.seconds, origin + path, path, token,
-                str(ids_file), "2", meter=meter)  # fmt: skip
-    print(f"read invoice    {read}", flush=True)
-    if create["non_2xx"] or read["non_2xx"] or create["socket_errors"] or read["socket_errors"]:
+    creates: list[dict[str, Any]] = []
+    reads: list[dict[str, Any]] = []
+    for run in range(args.repeat):  # create then read, so each read run sees more invoices
+        create = _wrk("create.lua", args.clients, args.seconds, origin + path, path, token,
+                      str(run + 1), meter=meter)  # fmt: skip
+        print(f"create invoice  {create}", flush=True)
+        ids_file.write_text("\n".join(_invoice_ids(env)) + "\n")
+        read = _wrk("read.lua", args.clients, args.seconds, origin + path, path, token,
+                    str(ids_file), str(run + 100), meter=meter)  # fmt: skip
+        print(f"read invoice    {read}", flush=True)
+        creates.append(create)
+        reads.append(read)
+    runs = creates + reads
+    if any(r["non_2xx"] or r["socket_errors"] for r in runs):
         raise SystemExit("errors during the run: figures not recorded")
-    record(
-        {
-            "api_invoice_create_rps": create["rps"],
-            "api_invoice_create_p99_ms": create["p99_ms"],
-            "api_invoice_read_rps": read["rps"],
-        }
-    )
+    figures = {
+        # Medians of the runs, each figure on its own (the machine's spread between runs
+        # minutes apart is larger than most changes measured here).
+        "api_invoice_create_rps": statistics.median(r["rps"] for r in creates),
+        "api_invoice_create_p99_ms": statistics.median(r["p99_ms"] for r in creates),
+        "api_invoice_read_rps": statistics.median(r["rps"] for r in reads),
+    }
+    if args.repeat > 1:
+        print(f"median of {args.repeat}: {figures}", flush=True)
+    if args.record:
+        record(figures)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--client", choices=["wrk", "python"], default="wrk")
-    # One process per core (the GIL: more processes than cores only trade CPU in switches);
-    # a few threads each to overlap the waits on PostgreSQL and Redis.
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=4)
+    # Unset: make run's (bank/webserver.py: a worker per core, 4 threads each).
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=3000, help="per phase, at most (python)")
     parser.add_argument("--seconds", type=float, default=20, help="per phase")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each phase (wrk); "
+                        "the medians are recorded")  # fmt: skip
+    parser.add_argument("--no-record", dest="record", action="store_false",
+                        help="print only; leave bench/results.json alone")  # fmt: skip
     args = parser.parse_args()
     env = _env()
     store_id, token = _setup(env)
-    server = _start_gunicorn(env, args.port, args.workers, args.threads)
+    server = _start_server(env, args.port, args.workers, args.threads)
     if args.client == "wrk":
         try:
             main_wrk(args, env, store_id, token, server.pid)
@@ -319,7 +337,8 @@ def main() -> None:
             return response.status_code == 200
 
         print(
-            f"gunicorn {args.workers} workers x {args.threads} threads, "
+            f"gunicorn {args.workers or webserver.workers_default()} workers x "
+            f"{args.threads or webserver.threads_default()} threads, "
             f"{args.clients} clients, {sys.platform}, {os.cpu_count()} CPUs",
             flush=True,
         )
