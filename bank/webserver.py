@@ -52,6 +52,9 @@ def command(
         "--bind", bind, "--workers", str(workers), "--threads", str(threads),
         # gthread even with one thread: the sync worker closes each connection after a request.
         "--worker-class", "gthread", "--log-level", log_level, "--backlog", "256",
+        # gunicorn 27's control socket is one path per user: make run, the bench and the
+        # served-API test would take it from each other. Operators use signals instead.
+        "--no-control-socket",
     ]  # fmt: skip
     if access_log:
         argv += ["--access-logfile", "-"]
