@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -22,10 +23,16 @@ from audit.models import AuditEvent
 from core.actor import ActorLike as Actor
 
 _APPEND_SQL = """
-SELECT audit_append(%(created_at)s::timestamptz, %(actor_id)s::bigint, %(actor_label)s::text,
-                    %(action)s::text, %(object_type)s::text, %(object_id)s::text,
-                    %(client_address)s::inet, %(data)s::jsonb, %(payload)s::text)
+SELECT audit_append(%s::timestamptz, %s::bigint, %s::text, %s::text, %s::text, %s::text,
+                    %s::inet, %s::jsonb, %s::text)
 """
+
+
+# audit_append's parameters before data and payload, in its order.
+_APPEND_FIELDS = (
+    "created_at", "actor_id", "actor_label", "action", "object_type", "object_id",
+    "client_address",
+)  # fmt: skip
 
 
 def _canonical(fields: dict[str, Any]) -> str:
@@ -41,11 +48,19 @@ def audit_record(
     object_id: str | int = "",
     data: dict[str, Any] | None = None,
     client_address: str | None = None,
+    with_change: tuple[str, Sequence[Any]] | None = None,
 ) -> int:
     """Append one audit event and return its sequence number.
 
     ``actor`` is a user or ``None`` for the system. Runs inside the caller's
     transaction so the event commits (or rolls back) with the change it records.
+
+    ``with_change``: one INSERT, UPDATE or DELETE (SQL with ``%s`` placeholders, params)
+    sent in the same statement as the append (``WITH change AS (...) SELECT
+    audit_append(...)``). A statement is atomic on its own, so the change and its event
+    are written together, or neither, even with no transaction open: one round trip
+    instead of BEGIN, the change, the append and COMMIT, and the chain head is held for
+    that one statement only.
     """
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
@@ -63,9 +78,15 @@ def audit_record(
         "data": data,
     }
     payload = _canonical(fields)
-    params: dict[str, Any] = {**fields, "data": _canonical(data), "payload": payload}
+    params: list[Any] = [
+        *(fields[name] for name in _APPEND_FIELDS), _canonical(data), payload,
+    ]  # fmt: skip
+    sql = _APPEND_SQL
+    if with_change is not None:
+        change_sql, change_params = with_change
+        sql, params = f"WITH change AS ({change_sql}) {_APPEND_SQL}", [*change_params, *params]
     with connection.cursor() as cursor:
-        cursor.execute(_APPEND_SQL, params)
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         raise RuntimeError("audit chain head row is missing (run migrations)")

@@ -69,13 +69,24 @@ def _insert_sql(model: type[Model]) -> tuple[str, tuple[Field[Any, Any], ...]]:
     return f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES ({values})', fields  # noqa: S608 - names from the model
 
 
+def row_insert_statement(obj: Model, *, alias: str) -> tuple[str, list[Any]]:
+    """The INSERT of ``obj`` as (SQL, params), for a caller that sends it with another
+    statement (``audit_record(with_change=...)``); ``row_inserted`` after it ran."""
+    sql, fields = _insert_sql(type(obj))
+    connection = connections[alias]
+    return sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+def row_inserted(obj: Model, *, alias: str) -> None:
+    """Mark ``obj`` as stored in ``alias`` (what ``save()`` does after its INSERT)."""
+    obj._state.adding = False
+    obj._state.db = alias
+
+
 def row_insert(obj: Model, *, alias: str) -> None:
     """INSERT ``obj`` as ``obj.save(force_insert=True)`` would (its primary key is set by the
     caller; ``auto_now_add`` and defaults filled the same way), without signals."""
-    sql, fields = _insert_sql(type(obj))
-    connection = connections[alias]
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    sql, params = row_insert_statement(obj, alias=alias)
+    with connections[alias].cursor() as cursor:
         cursor.execute(sql, params)
-    obj._state.adding = False
-    obj._state.db = alias
+    row_inserted(obj, alias=alias)

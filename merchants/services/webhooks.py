@@ -196,28 +196,46 @@ def _body_bytes(body: dict[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
-def webhook_event_emit(*, invoice: Invoice, event_type: str, extra: dict[str, Any]) -> int:
+def webhooks_wanting(*, merchant_id: int, event_type: str) -> list[Webhook]:
+    """The merchant's enabled webhooks that want ``event_type``, oldest first."""
+    return [w for w in webhooks_enabled(merchant_id=merchant_id) if w.wants(event_type)]
+
+
+def webhook_event_emit(
+    *,
+    invoice: Invoice,
+    event_type: str,
+    extra: dict[str, Any],
+    webhooks: list[Webhook] | None = None,
+) -> int:
     """Create a delivery for every webhook of the invoice's merchant that wants this event.
 
     Call inside the transaction that changed the invoice; sending starts after commit.
+    ``webhooks``: ``webhooks_wanting``'s answer when the caller already asked.
     """
     return webhook_store_event_emit(
         merchant=invoice.merchant,
         event_type=event_type,
         extra={"invoiceId": invoice.id, "metadata": invoice.metadata, **extra},
         invoice=invoice,
+        webhooks=webhooks,
     )
 
 
 def webhook_store_event_emit(
-    *, merchant: Merchant, event_type: str, extra: dict[str, Any], invoice: Invoice | None = None
+    *,
+    merchant: Merchant,
+    event_type: str,
+    extra: dict[str, Any],
+    invoice: Invoice | None = None,
+    webhooks: list[Webhook] | None = None,
 ) -> int:
     """Create a delivery of a store event (invoice or payout) for every webhook that wants it."""
     now = int(time.time())
     count = 0
-    for webhook in webhooks_enabled(merchant_id=merchant.pk):
-        if not webhook.wants(event_type):
-            continue
+    if webhooks is None:
+        webhooks = webhooks_wanting(merchant_id=merchant.pk, event_type=event_type)
+    for webhook in webhooks:
         delivery_id = delivery_id_new()
         body = {
             "deliveryId": delivery_id,

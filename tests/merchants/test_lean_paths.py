@@ -12,8 +12,9 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from exchange.services import exchange_rate_set
-from merchants.models import Invoice, Merchant
+from merchants.models import Invoice, Merchant, WebhookDelivery
 from merchants.services.invoices import invoice_create
+from merchants.services.webhooks import webhook_create
 from tests.merchants.conftest import store_url
 
 pytestmark = pytest.mark.django_db
@@ -44,19 +45,49 @@ def test_the_insert_without_the_orm_stores_every_field(merchant: Merchant) -> No
     assert stored.order_id == "L-2" and stored.speed_policy == "HighSpeed"
 
 
-def test_the_audit_event_is_the_last_statement_before_commit(merchant: Merchant) -> None:
-    """The append holds the audit chain's head row locked until commit: nothing after it."""
-    with CaptureQueriesContext(connection) as queries:
-        invoice = invoice_create(
-            merchant=merchant, amount="0.001", currency="BTC", actor=merchant.owner
-        )
-    statements = [
+def _statements(queries: CaptureQueriesContext) -> list[str]:
+    return [
         q["sql"].strip()
         for q in queries.captured_queries
         if not q["sql"].lstrip().upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
     ]
+
+
+def test_without_webhooks_the_insert_and_its_audit_event_are_one_statement(
+    merchant: Merchant,
+) -> None:
+    """One statement is atomic on its own: no BEGIN/COMMIT round trips, and the audit chain's
+    head is locked for that statement only (test_invoice_atomic.py breaks it mid-way)."""
+    with CaptureQueriesContext(connection) as queries:
+        invoice = invoice_create(
+            merchant=merchant, amount="0.001", currency="BTC", actor=merchant.owner
+        )
+    statements = _statements(queries)
+    assert len(statements) == 2, statements
+    assert statements[0].startswith('SELECT "id", "merchant_id", "url"')  # the webhooks
+    assert statements[1].startswith('WITH change AS (INSERT INTO "merchants_invoice"')
+    assert "audit_append" in statements[1]
+    event = AuditEvent.objects.filter(action="invoice.create", object_id=invoice.pk).get()
+    assert event.data["amount_minor"] == 100_000
+    assert Invoice.objects.filter(pk=invoice.pk).exists() and not invoice._state.adding
+
+
+def test_with_a_webhook_the_audit_event_is_the_last_statement_before_commit(
+    merchant: Merchant,
+) -> None:
+    """The append holds the audit chain's head row locked until commit: nothing after it."""
+    webhook_create(
+        merchant=merchant, url="https://shop.example/hook", secret=None, actor=merchant.owner
+    )
+    with CaptureQueriesContext(connection) as queries:
+        invoice = invoice_create(
+            merchant=merchant, amount="0.001", currency="BTC", actor=merchant.owner
+        )
+    statements = _statements(queries)
     assert "audit_append" in statements[-1]
-    assert statements[0].startswith('INSERT INTO "merchants_invoice"')
+    assert any(s.startswith('INSERT INTO "merchants_invoice"') for s in statements)
+    assert any(s.startswith('INSERT INTO "merchants_webhookdelivery"') for s in statements)
+    assert WebhookDelivery.objects.filter(invoice=invoice, event_type="InvoiceCreated").count() == 1
     event = AuditEvent.objects.filter(action="invoice.create", object_id=invoice.pk).get()
     assert event.data["amount_minor"] == 100_000
 
