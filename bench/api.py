@@ -1,9 +1,11 @@
 """Merchant API throughput: invoice creation and invoice reads under 50 concurrent clients.
 
-    .venv/bin/python -m bench.api --workers 2 --threads 4 --clients 50 --seconds 20
-    .venv/bin/python -m bench.api --client python --workers 4 --threads 4 --requests 3000
+    .venv/bin/python -m bench.api --repeat 3 --seconds 20
+    .venv/bin/python -m bench.api --client python --requests 3000
 
-Runs gunicorn (several workers, 127.0.0.1 only) against its own database
+Runs the web server ``make run`` starts (``bank/webserver.py``: gunicorn, gthread, a
+worker per CPU x 4 threads unless ``--workers``/``--threads`` say otherwise; 127.0.0.1
+only) against its own database
 (``alatau_bench_api`` on DATABASE_URL's server, dropped and migrated each run),
 onboards a merchant with an API key, then drives ``POST /api/v1/stores/{id}/invoices``
 and ``GET /api/v1/stores/{id}/invoices/{invoiceId}`` with ``--clients`` concurrent
@@ -14,7 +16,8 @@ loop per thread, so it takes little of the two CPUs; scripts in ``bench/wrk/``) 
 ``--requests`` or ``--seconds``). Prints requests/s and p50/p99 latency per phase
 and, for wrk, the CPU milliseconds per request of gunicorn, PostgreSQL, Redis, wrk and
 the rest of the machine (``CpuMeter``: on a shared box the CPU per request moves less
-than the rate), and writes the headline figures to ``bench/results.json``.
+than the rate), and writes the headline figures to ``bench/results.json`` (with
+``--repeat N``, each figure's median of N runs; ``--no-record`` leaves it alone).
 
 Invoices are created without an on-chain address (``MERCHANT_INVOICE_ONCHAIN``
 off): this measures the API, ledger-side writes, audit and webhook fan-out,
