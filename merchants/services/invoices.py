@@ -131,30 +131,38 @@ def invoice_create(
         deposit_address_id=address[0] if address is not None else None,
         destination=address[1] if address is not None else "",
     )
-    # The webhooks that want the event, read before anything is written. (Read inside the
-    # transaction, as before, a webhook added meanwhile missed the event just the same.)
-    hooks = webhooks_wanting(merchant_id=merchant.pk, event_type=WebhookEvent.INVOICE_CREATED)
-    alias = router.db_for_write(Invoice) or DEFAULT_DB_ALIAS
-    invariant(alias == DEFAULT_DB_ALIAS, "invoices and the audit chain share the primary")
-    event: dict[str, Any] = {
-        "actor": actor,
-        "action": "invoice.create",
-        "obj": invoice,
-        "data": {
+    _invoice_write(
+        invoice,
+        actor=actor,
+        data={
             "merchant": merchant.pk,
             "amount_minor": amount_minor,
             "currency": cur,
             "amount_sats": amount_sats,
             "rate_minor_per_btc": rate,
         },
-    }
+    )
+    return invoice
+
+
+def _invoice_write(invoice: Invoice, *, actor: Actor, data: dict[str, Any]) -> None:
+    """INSERT a new invoice, its ``InvoiceCreated`` deliveries and its audit event."""
+    # The webhooks that want the event, read before anything is written. (Read inside the
+    # transaction, as before, a webhook added meanwhile missed the event just the same.)
+    hooks = webhooks_wanting(
+        merchant_id=invoice.merchant_id, event_type=WebhookEvent.INVOICE_CREATED
+    )
+    alias = router.db_for_write(Invoice) or DEFAULT_DB_ALIAS
+    invariant(alias == DEFAULT_DB_ALIAS, "invoices and the audit chain share the primary")
+    event: dict[str, Any] = {"actor": actor, "action": "invoice.create", "obj": invoice,
+                             "data": data}  # fmt: skip
     # Invoice has no save signals: the INSERT without the ORM's compiler (core/db_rows.py).
     if not hooks:
         # Nothing else to write: the INSERT and its audit event as one statement, atomic on
         # its own (one round trip, not four; the chain head held for that statement only).
         audit_record(**event, with_change=row_insert_statement(invoice, alias=alias))
         row_inserted(invoice, alias=alias)
-        return invoice
+        return
     with transaction.atomic():
         row_insert(invoice, alias=alias)
         webhook_event_emit(
@@ -163,7 +171,6 @@ def invoice_create(
         # Last before commit: the append holds the audit chain's head row locked until the
         # commit, and every writer in the bank queues on it (audit/chain.py).
         audit_record(**event)
-    return invoice
 
 
 def _btc_due(amount_minor: int, currency: str, topup: bool) -> tuple[int, int]:
