@@ -71,8 +71,13 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _setup(env: dict[str, str]) -> tuple[str, str]:
-    """Create and migrate the bench database; return (store id, API token)."""
+def _setup(env: dict[str, str], webhooks: int = 0) -> tuple[str, str]:
+    """Create and migrate the bench database; return (store id, API token).
+
+    ``webhooks``: that many webhooks for every event, so each create takes the transaction
+    path (invoice, one delivery per webhook, audit event) instead of the one statement.
+    Nothing sends them (no Celery worker runs): the deliveries wait in the database.
+    """
     os.environ.update(env)
     from bench.common import fresh_database
 
@@ -92,6 +97,11 @@ def _setup(env: dict[str, str]) -> tuple[str, str]:
     owner = User.objects.create_user(email=f"bench-{time.time_ns()}@example.kz", password=None)
     merchant = merchant_onboard(name="Bench Shop", owner=owner, actor=None)
     _, token = api_key_issue(merchant=merchant, label="bench", scopes=list(SCOPES), actor=owner)
+    from merchants.services.webhooks import webhook_create
+
+    for n in range(webhooks):
+        webhook_create(merchant=merchant, url=f"https://shop.example/hook/{n}", secret=None,
+                       actor=owner)  # fmt: skip
     return merchant.store_id, token
 
 
@@ -297,7 +307,7 @@ def main_wrk(
     }
     if args.repeat > 1:
         print(f"median of {args.repeat}: {figures}", flush=True)
-    if args.record:
+    if args.record and not args.webhooks:  # the marks are for the bench's plain merchant
         record(figures)
 
 
@@ -313,11 +323,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each phase (wrk); "
                         "the medians are recorded")  # fmt: skip
+    parser.add_argument("--webhooks", type=int, default=0, help="webhooks of the merchant "
+                        "(the create's transaction path); figures then not recorded")  # fmt: skip
     parser.add_argument("--no-record", dest="record", action="store_false",
                         help="print only; leave bench/results.json alone")  # fmt: skip
     args = parser.parse_args()
     env = _env()
-    store_id, token = _setup(env)
+    store_id, token = _setup(env, args.webhooks)
     server = _start_server(env, args.port, args.workers, args.threads)
     if args.client == "wrk":
         try:

@@ -75,9 +75,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--profile", choices=["create", "read"], default=None)
     parser.add_argument("--show-queries", action="store_true")
+    parser.add_argument("--webhooks", type=int, default=0, help="webhooks of the merchant")
     args = parser.parse_args()
     env = _env()
-    store_id, token = _setup(env)
+    store_id, token = _setup(env, args.webhooks)
     from django.conf import settings
     from django.test import Client
 
