@@ -48,19 +48,20 @@ def audit_record(
     object_id: str | int = "",
     data: dict[str, Any] | None = None,
     client_address: str | None = None,
-    with_change: tuple[str, Sequence[Any]] | None = None,
+    with_change: Sequence[tuple[str, Sequence[Any]]] = (),
 ) -> int:
     """Append one audit event and return its sequence number.
 
     ``actor`` is a user or ``None`` for the system. Runs inside the caller's
     transaction so the event commits (or rolls back) with the change it records.
 
-    ``with_change``: one INSERT, UPDATE or DELETE (SQL with ``%s`` placeholders, params)
-    sent in the same statement as the append (``WITH change AS (...) SELECT
-    audit_append(...)``). A statement is atomic on its own, so the change and its event
-    are written together, or neither, even with no transaction open: one round trip
-    instead of BEGIN, the change, the append and COMMIT, and the chain head is held for
-    that one statement only.
+    ``with_change``: INSERTs, UPDATEs or DELETEs (SQL with ``%s`` placeholders, params)
+    sent in the same statement as the append (``WITH change0 AS (...), change1 AS (...)
+    SELECT audit_append(...)``). A statement is atomic on its own, so the changes and
+    their event are written together, or none, even with no transaction open: one round
+    trip instead of BEGIN, each change, the append and COMMIT, and the chain head is held
+    for that one statement only. (Django's foreign keys are deferred: a row may refer to
+    one inserted by an earlier change of the same statement.)
     """
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
@@ -82,9 +83,10 @@ def audit_record(
         *(fields[name] for name in _APPEND_FIELDS), _canonical(data), payload,
     ]  # fmt: skip
     sql = _APPEND_SQL
-    if with_change is not None:
-        change_sql, change_params = with_change
-        sql, params = f"WITH change AS ({change_sql}) {_APPEND_SQL}", [*change_params, *params]
+    if with_change:
+        ctes = ", ".join(f"change{n} AS ({sql})" for n, (sql, _) in enumerate(with_change))
+        sql = f"WITH {ctes} {_APPEND_SQL}"
+        params = [*(p for _, change_params in with_change for p in change_params), *params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

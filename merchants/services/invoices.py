@@ -27,11 +27,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, router, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from accounts.actor import Actor
 from audit.chain import audit_record
-from core.db_rows import row_insert, row_insert_statement, row_inserted
+from core.db_rows import row_insert_statement, row_inserted
 from core.errors import ValidationFailed, invariant
 from core.money import Currency, check_minor, parse_amount
 from merchants.errors import (
@@ -62,7 +63,13 @@ from merchants.services.invoice_input import (
     parse_metadata,
 )
 from merchants.services.settlement import invoice_settle_to_kzt_on_settled
-from merchants.services.webhooks import webhook_event_emit, webhooks_wanting
+from merchants.services.webhooks import (
+    invoice_event_extra,
+    webhook_deliveries_enqueue,
+    webhook_deliveries_new,
+    webhook_event_emit,
+    webhooks_wanting,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -146,31 +153,28 @@ def invoice_create(
 
 
 def _invoice_write(invoice: Invoice, *, actor: Actor, data: dict[str, Any]) -> None:
-    """INSERT a new invoice, its ``InvoiceCreated`` deliveries and its audit event."""
-    # The webhooks that want the event, read before anything is written. (Read inside the
+    """INSERT a new invoice, its ``InvoiceCreated`` deliveries and its audit event as one
+    statement: atomic on its own, so in autocommit there is no BEGIN or COMMIT round trip
+    and the audit chain head is held for that statement only (``audit_record``)."""
+    # The webhooks that want the event, read before anything is written. (Read inside a
     # transaction, as before, a webhook added meanwhile missed the event just the same.)
-    hooks = webhooks_wanting(
-        merchant_id=invoice.merchant_id, event_type=WebhookEvent.INVOICE_CREATED
-    )
+    event_type = WebhookEvent.INVOICE_CREATED
+    hooks = webhooks_wanting(merchant_id=invoice.merchant_id, event_type=event_type)
+    deliveries = webhook_deliveries_new(
+        merchant=invoice.merchant, event_type=event_type, webhooks=hooks, invoice=invoice,
+        extra=invoice_event_extra(invoice, {}),
+    )  # fmt: skip
     alias = router.db_for_write(Invoice) or DEFAULT_DB_ALIAS
     invariant(alias == DEFAULT_DB_ALIAS, "invoices and the audit chain share the primary")
-    event: dict[str, Any] = {"actor": actor, "action": "invoice.create", "obj": invoice,
-                             "data": data}  # fmt: skip
-    # Invoice has no save signals: the INSERT without the ORM's compiler (core/db_rows.py).
-    if not hooks:
-        # Nothing else to write: the INSERT and its audit event as one statement, atomic on
-        # its own (one round trip, not four; the chain head held for that statement only).
-        audit_record(**event, with_change=row_insert_statement(invoice, alias=alias))
-        row_inserted(invoice, alias=alias)
-        return
-    with transaction.atomic():
-        row_insert(invoice, alias=alias)
-        webhook_event_emit(
-            invoice=invoice, event_type=WebhookEvent.INVOICE_CREATED, extra={}, webhooks=hooks
-        )
-        # Last before commit: the append holds the audit chain's head row locked until the
-        # commit, and every writer in the bank queues on it (audit/chain.py).
-        audit_record(**event)
+    # Neither model has save signals: INSERTs without the ORM's compiler (core/db_rows.py).
+    rows: list[Model] = [invoice, *deliveries]
+    audit_record(
+        actor=actor, action="invoice.create", obj=invoice, data=data,
+        with_change=[row_insert_statement(row, alias=alias) for row in rows],
+    )  # fmt: skip
+    for row in rows:
+        row_inserted(row, alias=alias)
+    webhook_deliveries_enqueue(deliveries)
 
 
 def _btc_due(amount_minor: int, currency: str, topup: bool) -> tuple[int, int]:

@@ -201,6 +201,11 @@ def webhooks_wanting(*, merchant_id: int, event_type: str) -> list[Webhook]:
     return [w for w in webhooks_enabled(merchant_id=merchant_id) if w.wants(event_type)]
 
 
+def invoice_event_extra(invoice: Invoice, extra: dict[str, Any]) -> dict[str, Any]:
+    """An invoice event's fields besides the envelope (Greenfield's invoice webhook body)."""
+    return {"invoiceId": invoice.id, "metadata": invoice.metadata, **extra}
+
+
 def webhook_event_emit(
     *,
     invoice: Invoice,
@@ -216,25 +221,24 @@ def webhook_event_emit(
     return webhook_store_event_emit(
         merchant=invoice.merchant,
         event_type=event_type,
-        extra={"invoiceId": invoice.id, "metadata": invoice.metadata, **extra},
+        extra=invoice_event_extra(invoice, extra),
         invoice=invoice,
         webhooks=webhooks,
     )
 
 
-def webhook_store_event_emit(
+def webhook_deliveries_new(
     *,
     merchant: Merchant,
     event_type: str,
     extra: dict[str, Any],
+    webhooks: list[Webhook],
     invoice: Invoice | None = None,
-    webhooks: list[Webhook] | None = None,
-) -> int:
-    """Create a delivery of a store event (invoice or payout) for every webhook that wants it."""
+) -> list[WebhookDelivery]:
+    """Unsaved deliveries of a store event, one per webhook. The caller INSERTs them, then
+    calls ``webhook_deliveries_enqueue`` (sending starts after commit)."""
     now = int(time.time())
-    count = 0
-    if webhooks is None:
-        webhooks = webhooks_wanting(merchant_id=merchant.pk, event_type=event_type)
+    deliveries = []
     for webhook in webhooks:
         delivery_id = delivery_id_new()
         body = {
@@ -247,17 +251,43 @@ def webhook_store_event_emit(
             "storeId": merchant.store_id,
             **extra,
         }
-        WebhookDelivery.objects.create(
-            id=delivery_id,
-            webhook=webhook,
-            event_type=event_type,
-            invoice=invoice,
-            body=_body_bytes(body),
-            next_attempt_at=timezone.now(),
+        deliveries.append(
+            WebhookDelivery(
+                id=delivery_id,
+                webhook=webhook,
+                event_type=event_type,
+                invoice=invoice,
+                body=_body_bytes(body),
+                next_attempt_at=timezone.now(),
+            )
         )
-        transaction.on_commit(partial(_enqueue, delivery_id))
-        count += 1
-    return count
+    return deliveries
+
+
+def webhook_deliveries_enqueue(deliveries: list[WebhookDelivery]) -> None:
+    """Send each written delivery's task once its transaction commits (at once outside one)."""
+    for delivery in deliveries:
+        transaction.on_commit(partial(_enqueue, delivery.id))
+
+
+def webhook_store_event_emit(
+    *,
+    merchant: Merchant,
+    event_type: str,
+    extra: dict[str, Any],
+    invoice: Invoice | None = None,
+    webhooks: list[Webhook] | None = None,
+) -> int:
+    """Create a delivery of a store event (invoice or payout) for every webhook that wants it."""
+    if webhooks is None:
+        webhooks = webhooks_wanting(merchant_id=merchant.pk, event_type=event_type)
+    deliveries = webhook_deliveries_new(
+        merchant=merchant, event_type=event_type, extra=extra, webhooks=webhooks, invoice=invoice
+    )
+    for delivery in deliveries:
+        delivery.save(force_insert=True)
+    webhook_deliveries_enqueue(deliveries)
+    return len(deliveries)
 
 
 def webhook_redeliver(

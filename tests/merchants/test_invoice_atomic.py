@@ -1,7 +1,7 @@
 """An invoice and its audit event are written together or not at all, with no transaction open.
 
-Without webhooks, ``invoice_create`` sends the INSERT and the audit append as one statement
-(``audit_record(with_change=...)``) in autocommit. Here the append cannot take the audit
+``invoice_create`` sends the invoice's INSERT, one per webhook delivery and the audit append
+as one statement (``audit_record(with_change=...)``) in autocommit. Here the append cannot take the audit
 chain head's row lock (another writer holds it past ``lock_timeout``): the statement fails,
 and fails whole.
 """
@@ -17,30 +17,40 @@ from django.db import OperationalError, connection
 
 from audit.chain import audit_verify
 from audit.models import AuditEvent
-from merchants.models import Invoice, Merchant
+from merchants.models import Invoice, Merchant, WebhookDelivery
+from merchants.services import webhooks as webhook_services
 from merchants.services.invoices import invoice_create
+from merchants.services.webhooks import webhook_create
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
 
 
 @pytest.fixture
-def chain_head_held() -> Iterator[psycopg.Connection]:
-    """Another connection holding the audit chain head's row lock, as a writer mid-commit."""
+def other_writer() -> Iterator[psycopg.Connection]:
+    """Another connection, to hold the audit chain head's row lock as a writer mid-commit."""
     db = connection.settings_dict
     other = psycopg.connect(
         host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
         dbname=db["NAME"],
     )  # fmt: skip
-    other.execute("SELECT 1 FROM compliance_auditchainhead WHERE id = 1 FOR UPDATE")
     try:
         yield other
     finally:
         other.close()
 
 
+@pytest.mark.parametrize("webhooks", [0, 1])
 def test_an_invoice_whose_audit_append_fails_is_not_written(
-    merchant: Merchant, chain_head_held: psycopg.Connection
-) -> None:
+    merchant: Merchant, other_writer: psycopg.Connection, webhooks: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    sent: list[str] = []  # the delivery tasks asked for (not sent: no receiver here)
+    monkeypatch.setattr(webhook_services, "_enqueue", sent.append)
+    for n in range(webhooks):
+        webhook_create(
+            merchant=merchant, url=f"https://shop.example/hook/{n}", secret=None, actor=None
+        )
+    other_writer.execute("SELECT 1 FROM compliance_auditchainhead WHERE id = 1 FOR UPDATE")
     assert connection.get_autocommit()  # no transaction of the test's around the call
     events_before = AuditEvent.objects.count()
     with connection.cursor() as cursor:
@@ -52,12 +62,15 @@ def test_an_invoice_whose_audit_append_fails_is_not_written(
         with connection.cursor() as cursor:
             cursor.execute("RESET lock_timeout")
     assert not Invoice.objects.filter(merchant=merchant).exists()
+    assert not WebhookDelivery.objects.exists() and sent == []
     assert AuditEvent.objects.count() == events_before
-    chain_head_held.rollback()  # the other writer finishes
+    other_writer.rollback()  # the other writer finishes
     invoice = invoice_create(merchant=merchant, amount="0.001", currency="BTC", actor=None)
     assert list(Invoice.objects.filter(merchant=merchant).values_list("pk", flat=True)) == [
         invoice.pk
     ]
     assert AuditEvent.objects.filter(action="invoice.create", object_id=invoice.pk).count() == 1
+    delivered = list(WebhookDelivery.objects.filter(invoice=invoice).values_list("pk", flat=True))
+    assert len(delivered) == webhooks and sent == delivered
     assert audit_verify() == []
     call_command("ledger_check")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -53,43 +54,37 @@ def _statements(queries: CaptureQueriesContext) -> list[str]:
     ]
 
 
-def test_without_webhooks_the_insert_and_its_audit_event_are_one_statement(
-    merchant: Merchant,
+@pytest.mark.parametrize("webhooks", [0, 2])
+def test_the_invoice_its_deliveries_and_its_audit_event_are_one_statement(
+    merchant: Merchant, webhooks: int, django_capture_on_commit_callbacks: Any
 ) -> None:
     """One statement is atomic on its own: no BEGIN/COMMIT round trips, and the audit chain's
     head is locked for that statement only (test_invoice_atomic.py breaks it mid-way)."""
-    with CaptureQueriesContext(connection) as queries:
+    for n in range(webhooks):
+        webhook_create(
+            merchant=merchant, url=f"https://shop.example/hook/{n}", secret=None,
+            actor=merchant.owner,
+        )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks() as sent:
         invoice = invoice_create(
             merchant=merchant, amount="0.001", currency="BTC", actor=merchant.owner
         )
     statements = _statements(queries)
     assert len(statements) == 2, statements
     assert statements[0].startswith('SELECT "id", "merchant_id", "url"')  # the webhooks
-    assert statements[1].startswith('WITH change AS (INSERT INTO "merchants_invoice"')
+    assert statements[1].startswith('WITH change0 AS (INSERT INTO "merchants_invoice"')
+    assert statements[1].count('INSERT INTO "merchants_webhookdelivery"') == webhooks
     assert "audit_append" in statements[1]
     event = AuditEvent.objects.filter(action="invoice.create", object_id=invoice.pk).get()
     assert event.data["amount_minor"] == 100_000
     assert Invoice.objects.filter(pk=invoice.pk).exists() and not invoice._state.adding
-
-
-def test_with_a_webhook_the_audit_event_is_the_last_statement_before_commit(
-    merchant: Merchant,
-) -> None:
-    """The append holds the audit chain's head row locked until commit: nothing after it."""
-    webhook_create(
-        merchant=merchant, url="https://shop.example/hook", secret=None, actor=merchant.owner
-    )
-    with CaptureQueriesContext(connection) as queries:
-        invoice = invoice_create(
-            merchant=merchant, amount="0.001", currency="BTC", actor=merchant.owner
-        )
-    statements = _statements(queries)
-    assert "audit_append" in statements[-1]
-    assert any(s.startswith('INSERT INTO "merchants_invoice"') for s in statements)
-    assert any(s.startswith('INSERT INTO "merchants_webhookdelivery"') for s in statements)
-    assert WebhookDelivery.objects.filter(invoice=invoice, event_type="InvoiceCreated").count() == 1
-    event = AuditEvent.objects.filter(action="invoice.create", object_id=invoice.pk).get()
-    assert event.data["amount_minor"] == 100_000
+    deliveries = WebhookDelivery.objects.filter(invoice=invoice, event_type="InvoiceCreated")
+    assert deliveries.count() == webhooks == len(sent)  # one task each, after the write
+    for delivery in deliveries:
+        body = json.loads(delivery.body)
+        assert (body["invoiceId"], body["deliveryId"], body["type"]) == (
+            invoice.pk, delivery.pk, "InvoiceCreated",
+        )  # fmt: skip
 
 
 def test_api_bytes_are_drf_json_renderer_bytes(api: APIClient, merchant: Merchant) -> None:
