@@ -84,7 +84,7 @@ def audit_record(
     ]  # fmt: skip
     sql = _APPEND_SQL
     if with_change:
-        ctes = ", ".join(f"change{n} AS ({sql})" for n, (sql, _) in enumerate(with_change))
+        ctes = ", ".join(f"change{n} AS ({change})" for n, (change, _) in enumerate(with_change))
         sql = f"WITH {ctes} {_APPEND_SQL}"
         params = [*(p for _, change_params in with_change for p in change_params), *params]
     with connection.cursor() as cursor:

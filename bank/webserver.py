@@ -1,17 +1,17 @@
 """The web server's command line: gunicorn serving ``bank.wsgi`` (one place for every caller).
 
 ``make run`` (``bank/devrun.py``) and the API benchmark (``bench/api.py``) start the server
-from :func:`command`, and ``tests/bank/test_webserver.py`` serves the API through it, so
+from :func:`command`, and ``tests/merchants/test_served_api.py`` serves the API through it, so
 what is measured and tested is what runs (before, ``make run`` ran three sync workers, which
 close every connection after one request, and the benchmark measured gthread workers).
 
 Workers are processes (one GIL each), one per core; ``WEB_THREADS`` threads per worker
 (``gthread``) overlap a request's waits on PostgreSQL, Redis or the node, and keep client
 connections alive between requests. Measured on two cores at 50 keep-alive clients
-(``bench/RESULTS.md``, "API: the web server"): 2 x 4 is as fast as 4 x 1 or granian's
-Rust front end for the same Django work; granian was only faster with its
-``backpressure`` limit, which starved most connections (one client got 1 request in 5 s
-while another got 1,976).
+(``bench/RESULTS.md``, "API: the web server"): other workers x threads and granian's Rust
+front end were no faster beyond the machine's own swing; granian was only faster with
+its ``backpressure`` limit, which starved most connections (one client got 1 request in
+5 s while another got 1,976).
 """
 
 from __future__ import annotations

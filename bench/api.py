@@ -74,9 +74,9 @@ def _env() -> dict[str, str]:
 def _setup(env: dict[str, str], webhooks: int = 0) -> tuple[str, str]:
     """Create and migrate the bench database; return (store id, API token).
 
-    ``webhooks``: that many webhooks for every event, so each create takes the transaction
-    path (invoice, one delivery per webhook, audit event) instead of the one statement.
-    Nothing sends them (no Celery worker runs): the deliveries wait in the database.
+    ``webhooks``: that many webhooks for every event, so each create also writes a delivery
+    per webhook and asks for its task. Nothing sends them (no Celery worker runs): the
+    deliveries wait in the database, the tasks on the broker.
     """
     os.environ.update(env)
     from bench.common import fresh_database
@@ -105,8 +105,7 @@ def _setup(env: dict[str, str], webhooks: int = 0) -> tuple[str, str]:
     return merchant.store_id, token
 
 
-def _start_server(env: dict[str, str], port: int, workers: int | None,
-                  threads: int | None) -> Any:  # fmt: skip
+def _start_server(env: dict[str, str], port: int, workers: int, threads: int) -> Any:
     """The server make run starts (bank/webserver.py), on 127.0.0.1:port."""
     command = webserver.command("127.0.0.1", port, workers=workers, threads=threads)
     process = subprocess.Popen(command, cwd=ROOT, env=env)
@@ -270,11 +269,7 @@ def main_wrk(
 
     origin = f"http://127.0.0.1:{args.port}"
     path = f"/api/v1/stores/{store_id}/invoices"
-    workers, threads = (
-        args.workers or webserver.workers_default(),
-        args.threads or webserver.threads_default(),
-    )
-    print(f"gunicorn {workers} workers x {threads} "
+    print(f"gunicorn {args.workers} workers x {args.threads} "
           f"threads, wrk -t2 -c{args.clients} -d{int(args.seconds)}s, {machine()}, "
           f"load {' '.join(Path('/proc/loadavg').read_text().split()[:3])}",
           flush=True)  # fmt: skip
@@ -324,10 +319,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each phase (wrk); "
                         "the medians are recorded")  # fmt: skip
     parser.add_argument("--webhooks", type=int, default=0, help="webhooks of the merchant "
-                        "(the create's transaction path); figures then not recorded")  # fmt: skip
+                        "(a delivery per create each); figures then not recorded")  # fmt: skip
     parser.add_argument("--no-record", dest="record", action="store_false",
                         help="print only; leave bench/results.json alone")  # fmt: skip
     args = parser.parse_args()
+    args.workers = args.workers or webserver.workers_default()
+    args.threads = args.threads or webserver.threads_default()
     env = _env()
     store_id, token = _setup(env, args.webhooks)
     server = _start_server(env, args.port, args.workers, args.threads)
@@ -356,8 +353,7 @@ def main() -> None:
             return response.status_code == 200
 
         print(
-            f"gunicorn {args.workers or webserver.workers_default()} workers x "
-            f"{args.threads or webserver.threads_default()} threads, "
+            f"gunicorn {args.workers} workers x {args.threads} threads, "
             f"{args.clients} clients, {sys.platform}, {os.cpu_count()} CPUs",
             flush=True,
         )

@@ -64,9 +64,8 @@ def _phase(name: str, count: int, send: Any, profile: bool) -> dict[str, float]:
     }
     print(f"{name:<7} {result}", flush=True)
     if profiler:
-        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(
-            70
-        )
+        sort = os.environ.get("PROFILE_SORT", "cumulative")  # or tottime: the hot spots
+        pstats.Stats(profiler).sort_stats(sort).print_stats(70)
     return result
 
 

@@ -206,24 +206,16 @@ def invoice_event_extra(invoice: Invoice, extra: dict[str, Any]) -> dict[str, An
     return {"invoiceId": invoice.id, "metadata": invoice.metadata, **extra}
 
 
-def webhook_event_emit(
-    *,
-    invoice: Invoice,
-    event_type: str,
-    extra: dict[str, Any],
-    webhooks: list[Webhook] | None = None,
-) -> int:
+def webhook_event_emit(*, invoice: Invoice, event_type: str, extra: dict[str, Any]) -> int:
     """Create a delivery for every webhook of the invoice's merchant that wants this event.
 
     Call inside the transaction that changed the invoice; sending starts after commit.
-    ``webhooks``: ``webhooks_wanting``'s answer when the caller already asked.
     """
     return webhook_store_event_emit(
         merchant=invoice.merchant,
         event_type=event_type,
         extra=invoice_event_extra(invoice, extra),
         invoice=invoice,
-        webhooks=webhooks,
     )
 
 
@@ -271,19 +263,13 @@ def webhook_deliveries_enqueue(deliveries: list[WebhookDelivery]) -> None:
 
 
 def webhook_store_event_emit(
-    *,
-    merchant: Merchant,
-    event_type: str,
-    extra: dict[str, Any],
-    invoice: Invoice | None = None,
-    webhooks: list[Webhook] | None = None,
+    *, merchant: Merchant, event_type: str, extra: dict[str, Any], invoice: Invoice | None = None
 ) -> int:
     """Create a delivery of a store event (invoice or payout) for every webhook that wants it."""
-    if webhooks is None:
-        webhooks = webhooks_wanting(merchant_id=merchant.pk, event_type=event_type)
     deliveries = webhook_deliveries_new(
-        merchant=merchant, event_type=event_type, extra=extra, webhooks=webhooks, invoice=invoice
-    )
+        merchant=merchant, event_type=event_type, extra=extra, invoice=invoice,
+        webhooks=webhooks_wanting(merchant_id=merchant.pk, event_type=event_type),
+    )  # fmt: skip
     for delivery in deliveries:
         delivery.save(force_insert=True)
     webhook_deliveries_enqueue(deliveries)
